@@ -1,0 +1,160 @@
+"""The working database: schema as named migrations, applied on every open.
+
+Every table is created here and nowhere else (savers only write). A new column or table is a
+new ``@migrations()`` function appended at the end; never edit one that has shipped, because
+databases in the field have already applied it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("evidence")
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    """The contract tables of design.md plus what harvesting and screening need."""
+    db["searches"].create({
+        "id": int, "name": str, "source": str, "query": str, "description": str,
+        "date_field": str, "settings": str, "created_at": str, "last_run_at": str,
+    }, pk="id", not_null={"name", "source"})
+    db["searches"].create_index(["name"], unique=True)
+    db["runs"].create({
+        "id": int, "search_id": int, "source": str, "query": str,
+        "window_start": str, "window_end": str, "started_at": str, "finished_at": str,
+        "status": str, "reported_count": int, "hit_count": int, "new_hit_count": int,
+        "file_path": str, "file_sha256": str, "checkpoint": str, "error": str,
+    }, pk="id", foreign_keys=[("search_id", "searches", "id")], not_null={"search_id"})
+    db["records"].create({
+        "id": int, "title": str, "abstract": str, "authors": str, "year": int,
+        "journal": str, "journal_abbrev": str, "volume": str, "issue": str, "pages": str,
+        "doi": str, "pmid": str, "pmcid": str, "isbn": str, "issn": str, "pub_date": str,
+        "language": str, "publication_types": str, "keywords": str, "mesh_terms": str,
+        "item_type": str, "url": str, "created_at": str, "updated_at": str,
+    }, pk="id")
+    db["hits"].create({
+        "id": int, "run_id": int, "search_id": int, "source": str, "external_id": str,
+        "record_id": int, "title": str, "abstract": str, "authors": str, "year": int,
+        "journal": str, "journal_abbrev": str, "volume": str, "issue": str, "pages": str,
+        "doi": str, "pmid": str, "pmcid": str, "isbn": str, "issn": str, "pub_date": str,
+        "language": str, "publication_types": str, "keywords": str, "mesh_terms": str,
+        "item_type": str, "url": str, "raw": str, "deleted": int, "created_at": str,
+    }, pk="id", foreign_keys=[
+        ("run_id", "runs", "id"), ("search_id", "searches", "id"), ("record_id", "records", "id"),
+    ], not_null={"run_id", "search_id", "source", "external_id"}, defaults={"deleted": 0})
+    db["hits"].create_index(["search_id", "external_id"], unique=True)
+    db["hits"].create_index(["record_id"])
+    db["hits"].create_index(["run_id"])
+    for column in ("doi", "pmid", "pmcid"):
+        db["records"].create_index([column])
+        db["hits"].create_index([column])
+    db["users"].create({
+        "id": int, "username": str, "password_hash": str, "role": str, "created_at": str,
+        "disabled": int,
+    }, pk="id", not_null={"username", "password_hash", "role"}, defaults={"disabled": 0})
+    db["users"].create_index(["username"], unique=True)
+    db["decisions"].create({
+        "id": int, "record_id": int, "reviewer": str, "stage": str, "decision": str,
+        "reason": str, "note": str, "summary": str, "themes": str, "undoes": int,
+        "origin": str, "created_at": str,
+    }, pk="id", foreign_keys=[("record_id", "records", "id"), ("undoes", "decisions", "id")],
+        not_null={"record_id", "reviewer", "stage", "created_at"})
+    db["decisions"].create_index(["record_id", "reviewer"])
+    db["decisions"].create_index(["reviewer", "created_at"])
+    db["themes"].create({
+        "id": int, "slug": str, "name": str, "name_nb": str, "name_en": str,
+        "group_slug": str, "group_nb": str, "group_en": str, "position": int,
+    }, pk="id", not_null={"slug", "name"})
+    db["themes"].create_index(["slug"], unique=True)
+    db["record_themes"].create({
+        "record_id": int, "theme_id": int, "reviewer": str, "created_at": str,
+    }, pk=("record_id", "theme_id"), foreign_keys=[
+        ("record_id", "records", "id"), ("theme_id", "themes", "id"),
+    ])
+    db["exclusion_reasons"].create({
+        "id": int, "slug": str, "name_nb": str, "name_en": str, "position": int,
+    }, pk="id", not_null={"slug"})
+    db["exclusion_reasons"].create_index(["slug"], unique=True)
+
+
+@migrations()
+def m002_dedupe_and_sync_state(db: sqlite_utils.Database) -> None:
+    """Pair decisions for deduplication and per-library sync state for Zotero."""
+    db["duplicate_pairs"].create({
+        "id": int, "hit_a": int, "hit_b": int, "score": float, "status": str,
+        "decided_by": str, "decided_at": str, "created_at": str,
+    }, pk="id", foreign_keys=[("hit_a", "hits", "id"), ("hit_b", "hits", "id")],
+        not_null={"hit_a", "hit_b", "status"})
+    db["duplicate_pairs"].create_index(["hit_a", "hit_b"], unique=True)
+    db["sync_state"].create({
+        "key": str, "value": str, "updated_at": str,
+    }, pk="key")
+
+
+@migrations()
+def m003_record_status(db: sqlite_utils.Database) -> None:
+    """``record_status``: the final decision of every record, derived from ``decisions``.
+
+    The latest row per (record, reviewer, stage) is that reviewer's current decision (an undo
+    appends a row that restores the previous value, NULL for none). A lead's ``resolution``
+    wins; otherwise the record is decided when enough reviewers (``sync_state`` key
+    ``reviewers_per_record``) agree, and in conflict when they differ.
+    """
+    db.execute("""
+    CREATE VIEW record_status AS
+    WITH latest AS (
+      SELECT max(id) AS id FROM decisions GROUP BY record_id, reviewer, stage
+    ), current AS (
+      SELECT d.* FROM decisions d JOIN latest USING (id) WHERE d.decision IS NOT NULL
+    ), needed AS (
+      SELECT coalesce((SELECT CAST(value AS INTEGER) FROM sync_state
+                       WHERE key = 'reviewers_per_record'), 1) AS n
+    ), screened AS (
+      SELECT record_id, count(*) AS votes, count(DISTINCT decision) AS kinds,
+             min(decision) AS decision, max(created_at) AS decided_at
+      FROM current WHERE stage = 'screening' GROUP BY record_id
+    ), resolved AS (
+      SELECT c.record_id, c.decision, c.created_at AS decided_at FROM current c
+      WHERE c.stage = 'resolution' AND c.id = (
+        SELECT max(c2.id) FROM current c2
+        WHERE c2.record_id = c.record_id AND c2.stage = 'resolution')
+    )
+    SELECT r.id AS record_id,
+      CASE WHEN res.decision IS NOT NULL THEN res.decision
+           WHEN s.kinds = 1 AND s.votes >= needed.n THEN s.decision END AS decision,
+      CASE WHEN res.decision IS NULL AND s.kinds > 1 THEN 1 ELSE 0 END AS conflict,
+      coalesce(s.votes, 0) AS votes,
+      coalesce(res.decided_at, s.decided_at) AS decided_at
+    FROM records r CROSS JOIN needed
+    LEFT JOIN screened s ON s.record_id = r.id
+    LEFT JOIN resolved res ON res.record_id = r.id
+    """)
+
+
+def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
+    """Open the working database with WAL, foreign keys and a busy timeout; migrate it.
+
+    WAL lets the screening app read while a harvest writes; the busy timeout makes two
+    reviewers saving at once wait for each other instead of failing.
+    """
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    db = sqlite_utils.Database(conn)
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    db.execute("PRAGMA foreign_keys = ON")
+    if str(path) != ":memory:":
+        db.enable_wal()
+    if migrate:
+        migrations.apply(db)
+    return db
+
+
+def schema_version(db: sqlite_utils.Database) -> list[str]:
+    """Names of the migrations applied to ``db``, oldest first."""
+    return [m.name for m in migrations.applied(db)]

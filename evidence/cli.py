@@ -1,0 +1,197 @@
+"""The ``evidence`` command: each sub-command opens the database, calls the library, reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from evidence import __version__
+from evidence.options import (
+    config_option,
+    db_option,
+    json_option,
+    open_config,
+    open_database,
+    progress_enabled,
+    silent_option,
+    user_errors,
+)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="evidence")
+def cli() -> None:
+    """Literature evidence tracker: harvest, deduplicate, screen and publish.
+
+    Typical year: `evidence harvest`, `evidence import FILE` for other databases,
+    `evidence screen` to decide, `evidence publish` and `evidence serve` to share.
+    """
+
+
+def starter_config_text() -> str:
+    return resources.files("evidence").joinpath("templates/evidence.example.yml").read_text(
+        encoding="utf-8")
+
+
+@cli.command()
+@db_option
+@config_option
+@click.option("--force", is_flag=True, help="Overwrite an existing configuration file.")
+@user_errors
+def init(db_path: str, config_path: str, force: bool) -> None:
+    """Write a starter configuration and create the working database.
+
+    Example:
+
+        evidence init && $EDITOR evidence.yml
+    """
+    from harvest.store import sync_config
+
+    path = Path(config_path)
+    if path.exists() and not force:
+        click.echo(f"Keeping existing {path} (use --force to overwrite)", err=True)
+    else:
+        path.write_text(starter_config_text(), encoding="utf-8")
+        click.echo(f"Wrote {path}", err=True)
+    config = open_config(config_path)
+    db = open_database(db_path)
+    sync_config(db, config)
+    click.echo(f"Database ready: {db_path}", err=True)
+
+
+@cli.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--source", help="Search name these hits belong to (default: the file name).")
+@click.option("--format", "fmt", type=click.Choice(["ris", "nbib", "bibtex", "csv",
+                                                    "endnote-xml", "xlsx"]),
+              help="File format (default: detected from the content).")
+@db_option
+@config_option
+@user_errors
+def import_(file: str, source: str | None, fmt: str | None, db_path: str,
+            config_path: str) -> None:
+    """Import an export from another database (RIS, .nbib, BibTeX, CSV/TSV, EndNote XML).
+
+    Example:
+
+        evidence import idunn-2024.ris --source idunn
+    """
+    from harvest.importing import import_file
+    from harvest.store import sync_config
+
+    config = open_config(config_path, required=False)
+    db = open_database(db_path)
+    if config:
+        sync_config(db, config)
+    result = import_file(db, file, source=source, fmt=fmt, config=config)
+    click.echo(f"{file}: {result.entries} entries read as {result.format}, "
+               f"{result.new_hits} new hits, {result.already_stored} already stored "
+               f"(search {result.search!r}, run {result.run_id}); "
+               f"{result.dedupe.new_records} new records, {result.dedupe.merged} merged")
+
+
+@cli.command()
+@click.option("--search", "search_names", multiple=True, help="Only this search (repeatable).")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]),
+              help="Start of the window (default: the last run, else the configured window).")
+@db_option
+@config_option
+@silent_option
+@user_errors
+def harvest(search_names: tuple[str, ...], since: dt.datetime | None, db_path: str,
+            config_path: str, silent: bool) -> None:
+    """Run the configured searches (PubMed, Zotero) and fetch what is new.
+
+    Example:
+
+        evidence harvest --search pubmed-mental-health
+    """
+    from evidence.config import service_settings
+    from harvest import source_module
+    from harvest.dedupe import dedupe
+    from harvest.store import sync_config
+
+    config = open_config(config_path)
+    searches = [config.search(n) for n in search_names] if search_names else config.searches
+    db = open_database(db_path)
+    sync_config(db, config)
+    services = service_settings()
+    for search in searches:
+        module = source_module(search.source)
+        if module is None:
+            click.echo(f"{search.name}: {search.source} searches arrive as files; "
+                       f"use `evidence import FILE --source {search.name}`", err=True)
+            continue
+        summary = module.harvest_search(db, search, config, services,
+                                        since=since.date() if since else None,
+                                        progress=progress_enabled(silent))
+        click.echo(f"{search.name}: {summary.status}, {summary.reported} reported, "
+                   f"{summary.fetched} fetched, {summary.new} new"
+                   + (f" ({summary.message})" if summary.message else ""))
+    result = dedupe(db, config.dedupe)
+    click.echo(f"dedupe: {result.new_records} new records, {result.merged} hits joined "
+               f"existing records, {result.uncertain} uncertain pairs")
+
+
+@cli.command()
+@db_option
+@json_option
+@user_errors
+def status(db_path: str, as_json: bool) -> None:
+    """Counts per search, source and run: hits, records, screened, included.
+
+    Example:
+
+        evidence status --json | jq .totals
+    """
+    from evidence.status import collect_status, format_table
+
+    if not Path(db_path).exists():
+        raise click.ClickException(f"{db_path} does not exist (run `evidence init` first)")
+    data = collect_status(open_database(db_path))
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    totals = data["totals"]
+    click.echo(" | ".join(f"{k.replace('_', ' ')}: {v}" for k, v in totals.items()))
+    for title, rows, columns in (
+        ("Searches", data["searches"], ["search", "source", "hits", "records", "screened",
+                                        "included", "last_run_at"]),
+        ("Sources", data["sources"], ["source", "hits", "records", "screened", "included"]),
+        ("Runs", data["runs"], ["run", "search", "status", "started_at", "reported", "hits",
+                                "new_hits", "records", "already_screened"]),
+    ):
+        click.echo(f"\n{title}\n{format_table(rows, columns)}")
+
+
+@cli.command()
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default="demo",
+              show_default=True, help="Folder for the demo configuration and databases.")
+@user_errors
+def demo(directory: str) -> None:
+    """Run the whole flow offline on bundled sample data, and say what to try next.
+
+    Example:
+
+        evidence demo && cd demo && evidence status
+    """
+    from evidence.demo import run_demo
+
+    for line in run_demo(Path(directory)):
+        click.echo(line)
+
+
+def _add_optional_commands() -> None:
+    """Commands that live in their own modules (one module per area of the tool)."""
+    from evidence import cli_dedupe, cli_publish, cli_screen, cli_zotero
+
+    for module in (cli_dedupe, cli_publish, cli_screen, cli_zotero):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_add_optional_commands()

@@ -1,0 +1,443 @@
+"""Read and validate ``evidence.yml`` into plain dataclasses.
+
+Validation walks the YAML node tree (not the loaded dict) so that every error can name the
+file, the line and the dotted key path, e.g. ``evidence.yml:14: searches[1].query: required``.
+Unknown keys are errors: a misspelt option silently ignored is a search run with the wrong window.
+Secrets never live here; they come from the environment (see :func:`service_settings`).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from evidence.errors import EvidenceError
+
+LANGUAGES = ("nb", "en")
+SEARCH_SOURCES = ("pubmed", "zotero", "file")
+PUBMED_DATE_FIELDS = ("pdat", "edat", "mdat", "crdt")
+SCREEN_ORDERS = ("newest", "oldest", "search", "random")
+
+
+class ConfigError(EvidenceError):
+    """A problem in the configuration file, with its location."""
+
+    def __init__(self, path: str | Path, line: int | None, key: str, message: str):
+        self.path, self.line, self.key, self.message = str(path), line, key, message
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(f"{where}: {key}: {message}" if key else f"{where}: {message}")
+
+
+@dataclass(frozen=True)
+class DateWindow:
+    """Either fixed dates, or ``last_months`` up to ``cutoff`` (today when absent)."""
+
+    start: dt.date | None = None
+    end: dt.date | None = None
+    last_months: int | None = None
+    cutoff: dt.date | None = None
+
+    def resolve(self, today: dt.date | None = None) -> tuple[dt.date | None, dt.date | None]:
+        """The concrete (start, end) dates of this window."""
+        if self.last_months is None:
+            return self.start, self.end
+        end = self.cutoff or today or dt.date.today()
+        return months_before(end, self.last_months), end
+
+
+@dataclass(frozen=True)
+class Search:
+    name: str
+    source: str
+    query: str = ""
+    date_field: str = "pdat"
+    window: DateWindow | None = None
+    library: str | None = None
+    tag: str | None = None
+    item_type: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ZoteroLibrary:
+    name: str
+    library_type: str  # "user" or "group"
+    library_id: str
+    collection: str | None = None
+    local: bool = False
+
+
+@dataclass(frozen=True)
+class Theme:
+    id: str
+    nb: str
+    en: str
+    group: str
+
+    def label(self, language: str) -> str:
+        return self.nb if language == "nb" else self.en
+
+
+@dataclass(frozen=True)
+class ThemeGroup:
+    id: str
+    nb: str
+    en: str
+    themes: tuple[Theme, ...]
+
+    def label(self, language: str) -> str:
+        return self.nb if language == "nb" else self.en
+
+
+@dataclass(frozen=True)
+class Reason:
+    id: str
+    nb: str
+    en: str
+
+    def label(self, language: str) -> str:
+        return self.nb if language == "nb" else self.en
+
+
+@dataclass(frozen=True)
+class ScreeningSettings:
+    reviewers_per_record: int = 1
+    order: str = "newest"
+    require_reason_on_exclude: bool = True
+    public_fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DedupeSettings:
+    upper_threshold: float = 0.92
+    lower_threshold: float = 0.75
+    merge_preprints: bool = False
+    merge_errata: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    title: str
+    language: str = "nb"
+    description: str = ""
+    licence: str = ""
+    searches: tuple[Search, ...] = ()
+    zotero_libraries: tuple[ZoteroLibrary, ...] = ()
+    theme_groups: tuple[ThemeGroup, ...] = ()
+    exclusion_reasons: tuple[Reason, ...] = ()
+    screening: ScreeningSettings = field(default_factory=ScreeningSettings)
+    dedupe: DedupeSettings = field(default_factory=DedupeSettings)
+    path: str = ""
+
+    @property
+    def themes(self) -> tuple[Theme, ...]:
+        return tuple(theme for group in self.theme_groups for theme in group.themes)
+
+    def search(self, name: str) -> Search:
+        for search in self.searches:
+            if search.name == name:
+                return search
+        known = ", ".join(s.name for s in self.searches) or "none configured"
+        raise KeyError(f"no search named {name!r} in {self.path} (known: {known})")
+
+    def zotero_library(self, name: str) -> ZoteroLibrary:
+        for library in self.zotero_libraries:
+            if library.name == name:
+                return library
+        raise KeyError(f"no Zotero library named {name!r} in {self.path}")
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """Addresses and secrets of outside services, read from the environment only."""
+
+    eutils_url: str
+    ncbi_api_key: str | None
+    ncbi_email: str | None
+    ncbi_tool: str
+    zotero_url: str
+    zotero_api_key: str | None
+
+
+def service_settings(environ: dict[str, str] | None = None) -> ServiceSettings:
+    env = os.environ if environ is None else environ
+    return ServiceSettings(
+        eutils_url=env.get("NCBI_EUTILS_URL", "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"),
+        ncbi_api_key=env.get("NCBI_API_KEY") or None,
+        ncbi_email=env.get("NCBI_EMAIL") or None,
+        ncbi_tool=env.get("NCBI_TOOL") or "evidence-tracker",
+        zotero_url=env.get("ZOTERO_API_URL", "https://api.zotero.org"),
+        zotero_api_key=env.get("ZOTERO_API_KEY") or None,
+    )
+
+
+def months_before(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` calendar months earlier, clamped to the month's length."""
+    total = day.year * 12 + (day.month - 1) - months
+    year, month = divmod(total, 12)
+    last_day = calendar.monthrange(year, month + 1)[1]
+    return dt.date(year, month + 1, min(day.day, last_day))
+
+
+# --- validation -----------------------------------------------------------------------------
+# A spec is a dict: key -> (kind, required). Kinds: "str", "int", "bool", "date", "float",
+# ("enum", choices), ("list", kind), ("map", spec).
+
+_LABELLED = {"id": ("str", True), "nb": ("str", True), "en": ("str", True)}
+_SPEC: dict[str, Any] = {
+    "project": (("map", {
+        "title": ("str", True),
+        "language": (("enum", LANGUAGES), False),
+        "description": ("str", False),
+        "licence": ("str", False),
+    }), True),
+    "searches": (("list", ("map", {
+        "name": ("str", True),
+        "source": (("enum", SEARCH_SOURCES), True),
+        "query": ("str", False),
+        "description": ("str", False),
+        "date_field": (("enum", PUBMED_DATE_FIELDS), False),
+        "window": (("map", {
+            "from": ("date", False),
+            "to": ("date", False),
+            "last_months": ("int", False),
+            "cutoff": ("date", False),
+        }), False),
+        "library": ("str", False),
+        "tag": ("str", False),
+        "item_type": ("str", False),
+    })), False),
+    "zotero": (("map", {
+        "libraries": (("list", ("map", {
+            "name": ("str", True),
+            "type": (("enum", ("user", "group")), True),
+            "id": ("str", True),
+            "collection": ("str", False),
+            "local": ("bool", False),
+        })), False),
+    }), False),
+    "theme_groups": (("list", ("map", {
+        **_LABELLED,
+        "themes": (("list", ("map", _LABELLED)), True),
+    })), False),
+    "exclusion_reasons": (("list", ("map", _LABELLED)), False),
+    "screening": (("map", {
+        "reviewers_per_record": (("enum", (1, 2)), False),
+        "order": (("enum", SCREEN_ORDERS), False),
+        "require_reason_on_exclude": ("bool", False),
+        "public_fields": (("list", "str"), False),
+    }), False),
+    "dedupe": (("map", {
+        "upper_threshold": ("float", False),
+        "lower_threshold": ("float", False),
+        "merge_preprints": ("bool", False),
+        "merge_errata": ("bool", False),
+    }), False),
+}
+
+
+class _Validator:
+    def __init__(self, path: Path):
+        self.path = path
+
+    def fail(self, node: yaml.Node | None, key: str, message: str) -> ConfigError:
+        line = node.start_mark.line + 1 if node is not None else None
+        return ConfigError(self.path, line, key, message)
+
+    def value(self, node: yaml.Node, kind: Any, key: str) -> Any:
+        if isinstance(kind, tuple) and kind[0] == "map":
+            return self.mapping(node, kind[1], key)
+        if isinstance(kind, tuple) and kind[0] == "list":
+            if not isinstance(node, yaml.SequenceNode):
+                raise self.fail(node, key, "must be a list")
+            return [self.value(item, kind[1], f"{key}[{i}]") for i, item in enumerate(node.value)]
+        if not isinstance(node, yaml.ScalarNode):
+            raise self.fail(node, key, "must be a single value, not a list or mapping")
+        raw = _scalar(node)
+        return self.scalar(node, raw, kind, key)
+
+    def scalar(self, node: yaml.Node, raw: Any, kind: Any, key: str) -> Any:
+        if isinstance(kind, tuple) and kind[0] == "enum":
+            if raw not in kind[1]:
+                choices = ", ".join(str(c) for c in kind[1])
+                raise self.fail(node, key, f"must be one of {choices} (got {raw!r})")
+            return raw
+        if kind == "str":
+            if raw is None or isinstance(raw, (dict, list)):
+                raise self.fail(node, key, "must be text")
+            return str(raw)
+        if kind == "bool":
+            if not isinstance(raw, bool):
+                raise self.fail(node, key, f"must be true or false (got {raw!r})")
+            return raw
+        if kind == "int":
+            if isinstance(raw, bool) or not isinstance(raw, int):
+                raise self.fail(node, key, f"must be a whole number (got {raw!r})")
+            return raw
+        if kind == "float":
+            if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+                raise self.fail(node, key, f"must be a number (got {raw!r})")
+            return float(raw)
+        if kind == "date":
+            if isinstance(raw, dt.datetime):
+                return raw.date()
+            if isinstance(raw, dt.date):
+                return raw
+            raise self.fail(node, key, f"must be a date like 2024-10-21 (got {raw!r})")
+        raise AssertionError(kind)
+
+    def mapping(self, node: yaml.Node, spec: dict[str, Any], key: str) -> dict[str, Any]:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node, key, "must be a mapping of keys to values")
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            name = key_node.value
+            child = f"{key}.{name}" if key else name
+            if name not in spec:
+                allowed = ", ".join(spec)
+                raise self.fail(key_node, child, f"unknown key (allowed here: {allowed})")
+            if name in result:
+                raise self.fail(key_node, child, "appears twice")
+            kind, _required = spec[name]
+            result[name] = self.value(value_node, kind, child)
+        for name, (_kind, required) in spec.items():
+            if required and name not in result:
+                raise self.fail(node, f"{key}.{name}" if key else name, "required")
+        return result
+
+
+def _scalar(node: yaml.ScalarNode) -> Any:
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_object(node, deep=True)
+    finally:
+        loader.dispose()
+
+
+def load_config(path: str | Path) -> Config:
+    """Read, validate and return the configuration at ``path``."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(path, None, "", "file not found (run `evidence init` to write one)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(path, None, "", f"not UTF-8 text ({e.reason})") from e
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: str | Path = "evidence.yml") -> Config:
+    path = Path(path)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        raise ConfigError(path, line, "", f"not valid YAML: {getattr(e, 'problem', e)}") from e
+    if root is None:
+        raise ConfigError(path, None, "", "the file is empty")
+    validator = _Validator(path)
+    data = validator.mapping(root, _SPEC, "")
+    return _build(data, root, validator)
+
+
+def _find_node(root: yaml.Node, *keys: str | int) -> yaml.Node | None:
+    node: yaml.Node | None = root
+    for key in keys:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == key), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
+            node = node.value[key]
+        else:
+            return None
+    return node
+
+
+def _build(data: dict[str, Any], root: yaml.Node, v: _Validator) -> Config:
+    project = data["project"]
+    libraries = tuple(
+        ZoteroLibrary(name=lib["name"], library_type=lib["type"], library_id=lib["id"],
+                      collection=lib.get("collection"), local=lib.get("local", False))
+        for lib in data.get("zotero", {}).get("libraries", [])
+    )
+    _unique(libraries, "name", root, ("zotero", "libraries"), v)
+    library_names = {lib.name for lib in libraries}
+    searches = []
+    for i, s in enumerate(data.get("searches", [])):
+        key = f"searches[{i}]"
+        window = _window(s.get("window"), _find_node(root, "searches", i, "window"), key, v)
+        if s["source"] == "pubmed" and not s.get("query"):
+            raise v.fail(_find_node(root, "searches", i), f"{key}.query", "required for pubmed")
+        if s["source"] == "zotero":
+            library = s.get("library") or (libraries[0].name if len(libraries) == 1 else None)
+            if library not in library_names:
+                raise v.fail(_find_node(root, "searches", i), f"{key}.library",
+                             "must name one of zotero.libraries")
+            s = {**s, "library": library}
+        searches.append(Search(
+            name=s["name"], source=s["source"], query=s.get("query", ""),
+            date_field=s.get("date_field", "pdat"), window=window, library=s.get("library"),
+            tag=s.get("tag"), item_type=s.get("item_type"), description=s.get("description", ""),
+        ))
+    _unique(searches, "name", root, ("searches",), v)
+    groups = tuple(
+        ThemeGroup(id=g["id"], nb=g["nb"], en=g["en"], themes=tuple(
+            Theme(id=t["id"], nb=t["nb"], en=t["en"], group=g["id"]) for t in g["themes"]))
+        for g in data.get("theme_groups", [])
+    )
+    _unique(groups, "id", root, ("theme_groups",), v)
+    _unique([t for g in groups for t in g.themes], "id", root, ("theme_groups",), v)
+    reasons = tuple(Reason(**r) for r in data.get("exclusion_reasons", []))
+    _unique(reasons, "id", root, ("exclusion_reasons",), v)
+    screening = data.get("screening", {})
+    dedupe = data.get("dedupe", {})
+    dedupe_settings = DedupeSettings(**dedupe)
+    if dedupe_settings.lower_threshold > dedupe_settings.upper_threshold:
+        raise v.fail(_find_node(root, "dedupe"), "dedupe.lower_threshold",
+                     "must not be above dedupe.upper_threshold")
+    return Config(
+        title=project["title"], language=project.get("language", "nb"),
+        description=project.get("description", ""), licence=project.get("licence", ""),
+        searches=tuple(searches), zotero_libraries=libraries, theme_groups=groups,
+        exclusion_reasons=reasons,
+        screening=ScreeningSettings(
+            reviewers_per_record=screening.get("reviewers_per_record", 1),
+            order=screening.get("order", "newest"),
+            require_reason_on_exclude=screening.get("require_reason_on_exclude", True),
+            public_fields=tuple(screening.get("public_fields", ())),
+        ),
+        dedupe=dedupe_settings, path=str(v.path),
+    )
+
+
+def _window(raw: dict | None, node: yaml.Node | None, key: str, v: _Validator) -> DateWindow | None:
+    if raw is None:
+        return None
+    fixed = "from" in raw or "to" in raw
+    rolling = "last_months" in raw or "cutoff" in raw
+    if fixed and rolling:
+        raise v.fail(node, f"{key}.window", "use either from/to or last_months/cutoff, not both")
+    if rolling and "last_months" not in raw:
+        raise v.fail(node, f"{key}.window.last_months", "required with cutoff")
+    if rolling and raw["last_months"] < 1:
+        raise v.fail(node, f"{key}.window.last_months", "must be at least 1")
+    if fixed and raw.get("from") and raw.get("to") and raw["from"] > raw["to"]:
+        raise v.fail(node, f"{key}.window.from", "must not be after window.to")
+    return DateWindow(start=raw.get("from"), end=raw.get("to"),
+                      last_months=raw.get("last_months"), cutoff=raw.get("cutoff"))
+
+
+def _unique(items, attr: str, root: yaml.Node, keys: tuple, v: _Validator) -> None:
+    seen: set[str] = set()
+    for item in items:
+        value = getattr(item, attr)
+        if value in seen:
+            raise v.fail(_find_node(root, *keys), ".".join(keys),
+                         f"{attr} {value!r} is used twice")
+        seen.add(value)

@@ -1,0 +1,69 @@
+"""Shared click options and the error boundary, defined once and reused by every command."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from evidence.config import Config, load_config
+from evidence.errors import EvidenceError
+
+
+def db_option(fn: Callable) -> Callable:
+    return click.option(
+        "--db", "db_path", type=click.Path(dir_okay=False), default="evidence.db",
+        show_default=True, envvar="EVIDENCE_DB", help="Working SQLite database.")(fn)
+
+
+def config_option(fn: Callable) -> Callable:
+    return click.option(
+        "--config", "config_path", type=click.Path(dir_okay=False), default="evidence.yml",
+        show_default=True, envvar="EVIDENCE_CONFIG", help="Configuration file (YAML).")(fn)
+
+
+def silent_option(fn: Callable) -> Callable:
+    return click.option("-s", "--silent", is_flag=True, help="Hide progress bars.")(fn)
+
+
+def json_option(fn: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(fn)
+
+
+def open_config(config_path: str, *, required: bool = True) -> Config | None:
+    """Load the configuration; without ``required``, a missing file gives None."""
+    if not required and not Path(config_path).exists():
+        return None
+    return load_config(config_path)
+
+
+def open_database(db_path: str):
+    """Open (and migrate) the working database; the import is here to keep --help fast."""
+    from db.migrations import open_db
+
+    return open_db(db_path)
+
+
+def user_errors(fn: Callable) -> Callable:
+    """Turn our library errors into ``Error: ...`` with exit code 1, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except EvidenceError as e:
+            raise click.ClickException(str(e)) from e
+        except KeyError as e:
+            raise click.ClickException(e.args[0] if e.args else str(e)) from e
+
+    return wrapper
+
+
+def progress_enabled(silent: bool) -> bool:
+    """Progress bars only for a person at a terminal, on stderr, and never with --silent."""
+    return not silent and sys.stderr.isatty() and not os.environ.get("CI")

@@ -1,0 +1,77 @@
+"""Counts for ``evidence status``: per search, per source, per run, and PRISMA totals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlite_utils
+
+_PER_SEARCH = """
+SELECT s.name AS search, s.source,
+  (SELECT count(*) FROM hits h WHERE h.search_id = s.id AND h.deleted = 0) AS hits,
+  (SELECT count(DISTINCT h.record_id) FROM hits h WHERE h.search_id = s.id AND h.deleted = 0)
+    AS records,
+  (SELECT count(DISTINCT h.record_id) FROM hits h JOIN record_status rs
+     ON rs.record_id = h.record_id WHERE h.search_id = s.id AND h.deleted = 0
+     AND rs.decision IS NOT NULL) AS screened,
+  (SELECT count(DISTINCT h.record_id) FROM hits h JOIN record_status rs
+     ON rs.record_id = h.record_id WHERE h.search_id = s.id AND h.deleted = 0
+     AND rs.decision = 'include') AS included,
+  s.last_run_at
+FROM searches s ORDER BY s.name
+"""
+
+_PER_SOURCE = """
+SELECT h.source, count(*) AS hits, count(DISTINCT h.record_id) AS records,
+  count(DISTINCT CASE WHEN rs.decision IS NOT NULL THEN h.record_id END) AS screened,
+  count(DISTINCT CASE WHEN rs.decision = 'include' THEN h.record_id END) AS included
+FROM hits h LEFT JOIN record_status rs ON rs.record_id = h.record_id
+WHERE h.deleted = 0 GROUP BY h.source ORDER BY h.source
+"""
+
+_PER_RUN = """
+SELECT r.id AS run, s.name AS search, r.source, r.status, r.started_at, r.finished_at,
+  r.reported_count AS reported, r.hit_count AS hits, r.new_hit_count AS new_hits,
+  (SELECT count(DISTINCT h.record_id) FROM hits h WHERE h.run_id = r.id) AS records,
+  (SELECT count(DISTINCT h.record_id) FROM hits h JOIN record_status rs
+     ON rs.record_id = h.record_id WHERE h.run_id = r.id AND rs.decision IS NOT NULL
+     AND rs.decided_at < r.started_at) AS already_screened
+FROM runs r JOIN searches s ON s.id = r.search_id ORDER BY r.id
+"""
+
+_TOTALS = """
+SELECT
+  (SELECT count(*) FROM hits WHERE deleted = 0) AS identified,
+  (SELECT count(*) FROM records WHERE id IN (SELECT record_id FROM hits WHERE deleted = 0))
+    AS records,
+  (SELECT count(*) FROM record_status WHERE decision IS NOT NULL) AS screened,
+  (SELECT count(*) FROM record_status WHERE decision = 'include') AS included,
+  (SELECT count(*) FROM record_status WHERE decision = 'exclude') AS excluded,
+  (SELECT count(*) FROM record_status WHERE decision = 'maybe') AS maybe,
+  (SELECT count(*) FROM record_status WHERE conflict = 1) AS conflicts
+"""
+
+
+def collect_status(db: sqlite_utils.Database) -> dict[str, Any]:
+    """Every count ``evidence status`` shows, as plain data (also its ``--json`` output)."""
+    totals = next(db.query(_TOTALS))
+    totals["duplicates_removed"] = totals["identified"] - totals["records"]
+    totals["unscreened"] = totals["records"] - totals["screened"]
+    return {
+        "totals": totals,
+        "searches": list(db.query(_PER_SEARCH)),
+        "sources": list(db.query(_PER_SOURCE)),
+        "runs": list(db.query(_PER_RUN)),
+    }
+
+
+def format_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """A plain aligned text table (no colour, so it pastes into a report)."""
+    if not rows:
+        return "(none)"
+    cells = [[("" if row[c] is None else str(row[c])) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(lines)

@@ -1,0 +1,197 @@
+"""Savers: runs, hits and the configuration's searches/themes/reasons into the working database.
+
+Sources hand over plain hit dicts (see :data:`HIT_FIELDS`); this module normalises them and
+writes them. A hit is keyed by (search, external id), so saving the same page twice is
+harmless: that is what makes an interrupted harvest resumable and a re-import a no-op.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from evidence.config import Config, Search
+from evidence.errors import EvidenceError
+from harvest import normalise as n
+
+#: Fields a source's ``to_hit()`` may fill. ``external_id`` is required; the rest are optional.
+HIT_FIELDS = (
+    "external_id", "title", "abstract", "authors", "year", "journal", "journal_abbrev",
+    "volume", "issue", "pages", "doi", "pmid", "pmcid", "isbn", "issn", "pub_date",
+    "language", "publication_types", "keywords", "mesh_terms", "item_type", "url", "raw",
+)
+LIST_FIELDS = ("authors", "publication_types", "keywords", "mesh_terms")
+
+
+class HitError(EvidenceError):
+    """A hit dict that cannot be stored (no external id, unknown field)."""
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def normalise_hit(hit: dict[str, Any]) -> dict[str, Any]:
+    """The canonical form of one hit dict, ready to store (lists as JSON text)."""
+    unknown = set(hit) - set(HIT_FIELDS)
+    if unknown:
+        raise HitError(f"unknown hit field(s): {', '.join(sorted(unknown))}")
+    external_id = n.clean_text(hit.get("external_id"))
+    if not external_id:
+        raise HitError("hit has no external_id")
+    row: dict[str, Any] = {
+        "external_id": external_id,
+        "title": n.clean_text(hit.get("title")),
+        "abstract": _clean_abstract(hit.get("abstract")),
+        "year": n.normalise_year(hit.get("year") or hit.get("pub_date")),
+        "doi": n.normalise_doi(hit.get("doi")),
+        "pmid": n.normalise_pmid(hit.get("pmid")),
+        "pmcid": n.normalise_pmcid(hit.get("pmcid")),
+        "pages": n.normalise_pages(hit.get("pages")),
+    }
+    for key in ("journal", "journal_abbrev", "volume", "issue", "isbn", "issn", "pub_date",
+                "language", "item_type", "url"):
+        row[key] = n.clean_text(hit.get(key))
+    row["authors"] = json.dumps(n.normalise_authors(hit.get("authors")), ensure_ascii=False)
+    for key in ("publication_types", "keywords", "mesh_terms"):
+        row[key] = json.dumps(n.normalise_list(hit.get(key)), ensure_ascii=False)
+    raw = hit.get("raw")
+    row["raw"] = raw if isinstance(raw, str) or raw is None else json.dumps(
+        raw, ensure_ascii=False, default=str)
+    return row
+
+
+def _clean_abstract(value: Any) -> str | None:
+    """Keep paragraph breaks (structured abstracts put one section per paragraph)."""
+    if value is None:
+        return None
+    paragraphs = [n.clean_text(p) for p in str(value).split("\n\n")]
+    text = "\n\n".join(p for p in paragraphs if p)
+    return text or None
+
+
+def ensure_search(db: sqlite_utils.Database, search: Search | str, source: str = "file") -> int:
+    """The id of the search row for ``search`` (a configured Search, or a bare name)."""
+    if isinstance(search, str):
+        search = Search(name=search, source=source)
+    row = {
+        "name": search.name, "source": search.source, "query": search.query,
+        "description": search.description, "date_field": search.date_field,
+        "settings": json.dumps(_search_settings(search), default=str),
+    }
+    existing = next(db["searches"].rows_where("name = ?", [search.name]), None)
+    if existing:
+        db["searches"].update(existing["id"], row)
+        return existing["id"]
+    return db["searches"].insert({**row, "created_at": now()}).last_pk
+
+
+def _search_settings(search: Search) -> dict[str, Any]:
+    window = search.window
+    return {
+        "window": window.__dict__ if window else None, "library": search.library,
+        "tag": search.tag, "item_type": search.item_type,
+    }
+
+
+def sync_config(db: sqlite_utils.Database, config: Config) -> None:
+    """Mirror the configuration's searches, themes and exclusion reasons into the database."""
+    with db.atomic():
+        db["sync_state"].upsert({"key": "reviewers_per_record", "updated_at": now(),
+                                 "value": str(config.screening.reviewers_per_record)}, pk="key")
+        for search in config.searches:
+            ensure_search(db, search)
+        for position, theme in enumerate(config.themes):
+            group = next(g for g in config.theme_groups if g.id == theme.group)
+            db.execute(
+                "INSERT INTO themes (slug, name, name_nb, name_en, group_slug, group_nb, group_en,"
+                " position) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(slug) DO UPDATE SET"
+                " name=excluded.name, name_nb=excluded.name_nb, name_en=excluded.name_en,"
+                " group_slug=excluded.group_slug, group_nb=excluded.group_nb,"
+                " group_en=excluded.group_en, position=excluded.position",
+                [theme.id, theme.label(config.language), theme.nb, theme.en, group.id,
+                 group.nb, group.en, position],
+            )
+        for position, reason in enumerate(config.exclusion_reasons):
+            db.execute(
+                "INSERT INTO exclusion_reasons (slug, name_nb, name_en, position)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT(slug) DO UPDATE SET name_nb=excluded.name_nb,"
+                " name_en=excluded.name_en, position=excluded.position",
+                [reason.id, reason.nb, reason.en, position],
+            )
+
+
+def start_run(db: sqlite_utils.Database, search_id: int, **fields: Any) -> int:
+    """Record the start of a run; ``fields`` fill other ``runs`` columns (query, window...)."""
+    source = db["searches"].get(search_id)["source"]
+    row = {"search_id": search_id, "source": source, "started_at": now(),
+           "status": "running", "hit_count": 0, "new_hit_count": 0, **fields}
+    return db["runs"].insert(row).last_pk
+
+
+def finish_run(db: sqlite_utils.Database, run_id: int, status: str = "complete",
+               **fields: Any) -> None:
+    """Mark a run finished (``complete``, ``failed``, ``interrupted``) and update its counts."""
+    db["runs"].update(run_id, {"status": status, "finished_at": now(), **fields})
+    if status == "complete":
+        search_id = db["runs"].get(run_id)["search_id"]
+        db["searches"].update(search_id, {"last_run_at": now()})
+
+
+def save_hits(db: sqlite_utils.Database, run_id: int, hits: Iterable[dict[str, Any]],
+              *, update_existing: bool = False) -> tuple[int, int]:
+    """Store hits for a run; returns (new, already stored).
+
+    A hit already stored for the same search and external id is left alone, or, with
+    ``update_existing`` (Zotero items edited since the last sync), its fields are refreshed.
+    Runs in the caller's transaction if there is one.
+    """
+    run = db["runs"].get(run_id)
+    new = existing = 0
+    created = now()
+    with db.atomic():
+        for hit in hits:
+            row = normalise_hit(hit)
+            row.update(run_id=run_id, search_id=run["search_id"], source=run["source"],
+                       created_at=created, deleted=0)
+            stored = db.execute(
+                "SELECT id FROM hits WHERE search_id = ? AND external_id = ?",
+                [row["search_id"], row["external_id"]]).fetchone()
+            if stored is None:
+                db["hits"].insert(row)
+                new += 1
+                continue
+            existing += 1
+            if update_existing:
+                changes = {k: v for k, v in row.items() if k not in ("run_id", "created_at")}
+                db["hits"].update(stored[0], changes)
+        db.execute("UPDATE runs SET hit_count = hit_count + ?, new_hit_count = new_hit_count + ?"
+                   " WHERE id = ?", [new + existing, new, run_id])
+    return new, existing
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class RunSummary:
+    """What one harvest run did, for the CLI to report."""
+
+    search: str
+    run_id: int | None = None
+    reported: int = 0
+    fetched: int = 0
+    new: int = 0
+    status: str = "complete"
+    message: str = ""
