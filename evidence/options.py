@@ -32,7 +32,8 @@ def silent_option(fn: Callable) -> Callable:
 
 
 def json_option(fn: Callable) -> Callable:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(fn)
+    return click.option("--json", "as_json", is_flag=True,
+                        help="Print JSON instead of a table.")(fn)
 
 
 def open_config(config_path: str, *, required: bool = True) -> Config | None:
