@@ -158,3 +158,34 @@ def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
 def schema_version(db: sqlite_utils.Database) -> list[str]:
     """Names of the migrations applied to ``db``, oldest first."""
     return [m.name for m in migrations.applied(db)]
+
+
+@migrations()
+def m130_dedupe_keys(db: sqlite_utils.Database) -> None:
+    """Normalised fingerprints per hit, so an incremental dedupe does not redo every hit."""
+    db["dedupe_keys"].create({
+        "hit_id": int, "title": str, "first_author": str, "authors": str, "year": int,
+        "journal": str, "volume": str, "page": str, "doi": str, "pmid": str, "pmcid": str,
+        "isbn": str, "kind": str,
+    }, pk="hit_id", foreign_keys=[("hit_id", "hits", "id")])
+
+
+@migrations()
+def m140_zotero_pushed(db: sqlite_utils.Database) -> None:
+    """Which Zotero item each pushed record became, so a second push updates, never duplicates."""
+    db["zotero_pushed"].create({
+        "record_id": int, "library": str, "item_key": str, "version": int, "pushed_at": str,
+    }, pk=("record_id", "library"), foreign_keys=[("record_id", "records", "id")])
+    db["zotero_pushed"].create_index(["library", "item_key"])
+
+
+@migrations()
+def m150_screening_queue_indexes(db: sqlite_utils.Database) -> None:
+    """Indexes behind the screening queue's orders (newest, oldest, by search) and undo, so
+    the next record is found without scanning every record."""
+    db.execute("CREATE INDEX IF NOT EXISTS idx_records_year_desc_id ON records (year DESC, id)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_records_year_id ON records (year, id)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_hits_search_record ON hits (search_id, record_id)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_decisions_undoes ON decisions (undoes)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_records_shuffle"
+               " ON records (((id * 1103515245 + 12345) % 2147483647), id)")
