@@ -1,26 +1,380 @@
 """Readers for exported reference files: RIS, PubMed MEDLINE (.nbib), BibTeX, CSV/TSV, EndNote XML.
 
-Each ``read_<format>(path)`` is a generator of hit dicts (see ``harvest.store.HIT_FIELDS``).
+Each ``read_<format>(path)`` is a generator of hit dicts (see ``harvest.store.HIT_FIELDS``) whose
+``raw`` is the original entry as a dict. Problems raise :class:`FileFormatError` naming the file
+and the entry number or line, so a person can open the file and fix it. The CSV, BibTeX and
+EndNote XML readers live in ``harvest/files_tabular.py``; this module holds the shared parts
+(decoding, format detection, stable ids) and the two tagged formats, RIS and MEDLINE.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+import io
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from evidence.errors import EvidenceError
+from Bio import Medline
+from rispy import RisParser
 
-FORMATS = ("ris", "nbib", "bibtex", "csv", "endnote-xml")
+from evidence.errors import EvidenceError
+from harvest import normalise as n
+
+FORMATS = ("ris", "nbib", "bibtex", "csv", "endnote-xml", "xlsx")
+EXTENSIONS = {
+    ".ris": "ris", ".nbib": "nbib", ".medline": "nbib", ".bib": "bibtex", ".bibtex": "bibtex",
+    ".csv": "csv", ".tsv": "csv", ".xml": "endnote-xml", ".xlsx": "xlsx",
+}
+_SNIFF_BYTES = 64 * 1024
 
 
 class FileFormatError(EvidenceError):
     """A file that cannot be read, naming the file and the entry or line."""
 
 
+# -- decoding and detection ----------------------------------------------------------------
+
+
+def read_text(path: Path) -> str:
+    """The file's text: UTF-8 (with or without BOM) or UTF-16 with a BOM.
+
+    Empty files, binary files and other encodings are refused with the line of the first bad
+    byte and the fix, because guessing an encoding silently garbles Norwegian letters.
+    """
+    data = path.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    if not data.strip():
+        raise FileFormatError(f"{path.name}: the file is empty; export the references again")
+    if b"\x00" in data[:_SNIFF_BYTES]:
+        raise FileFormatError(f"{path.name}: this is a binary file, not a text export; "
+                              "export RIS, .nbib, BibTeX, CSV or EndNote XML")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise FileFormatError(
+            f"{path.name}: line {line} is not UTF-8 (byte 0x{data[e.start]:02x}); the file is "
+            "probably Latin-1/Windows-1252: save it as UTF-8 (Excel: 'CSV UTF-8') or convert "
+            f"it with `iconv -f windows-1252 -t utf-8 {path.name}`") from None
+
+
 def detect_format(path: str | Path) -> str:
-    raise FileFormatError(f"{path}: format detection is not implemented yet")
+    """The format of ``path`` judged from its content, falling back to its extension."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        if f.read(4) == b"PK\x03\x04" and path.suffix.lower() in (".xlsx", ".xlsm"):
+            return "xlsx"
+    head = _head(path).lstrip("\ufeff \t\r\n")
+    if head.startswith("<"):
+        if re.search(r"<rdf:RDF\b", head[:4000]):
+            raise FileFormatError(f"{path.name}: this is Zotero RDF; export RIS or BibTeX "
+                                  "instead (Zotero: File > Export Library)")
+        if re.search(r"<xml>\s*<records>", head[:4000]):
+            return "endnote-xml"
+        raise FileFormatError(f"{path.name}: XML that is not EndNote XML (no <xml><records>); "
+                              "export RIS, BibTeX or EndNote XML instead")
+    if re.search(r"^PMID- ", head, re.M):
+        return "nbib"
+    if re.search(r"^TY {1,2}-", head, re.M):
+        return "ris"
+    if re.search(r"^\s*@\s*[A-Za-z]+\s*[{(]", head, re.M):
+        return "bibtex"
+    first = head.split("\n", 1)[0]
+    if path.suffix.lower() in (".csv", ".tsv", ".txt") and any(c in first for c in ",;\t"):
+        return "csv"
+    if path.suffix.lower() in EXTENSIONS and path.suffix.lower() != ".xml":
+        return EXTENSIONS[path.suffix.lower()]
+    raise FileFormatError(f"{path.name}: cannot tell the format from the content; give it "
+                          f"with --format ({'|'.join(FORMATS)})")
+
+
+def _head(path: Path) -> str:
+    with open(path, "rb") as f:
+        data = f.read(_SNIFF_BYTES)
+    if not data.strip():
+        raise FileFormatError(f"{path.name}: the file is empty; export the references again")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    if b"\x00" in data:
+        raise FileFormatError(f"{path.name}: this is a binary file, not a text export; "
+                              "export RIS, .nbib, BibTeX, CSV or EndNote XML")
+    return data.decode("utf-8", errors="replace")
 
 
 def read_file(path: str | Path, fmt: str | None = None) -> Iterator[dict[str, Any]]:
-    raise FileFormatError(f"{path}: importing is not implemented yet")
+    """Read ``path`` as ``fmt`` (detected from the content when not given)."""
+    from harvest import files_tabular
+
+    path = Path(path)
+    fmt = fmt or detect_format(path)
+    readers: dict[str, Callable[[Path], Iterator[dict[str, Any]]]] = {
+        "ris": read_ris, "nbib": read_nbib, "bibtex": files_tabular.read_bibtex,
+        "csv": files_tabular.read_csv, "endnote-xml": files_tabular.read_endnote_xml,
+        "xlsx": _read_xlsx,
+    }
+    if fmt not in readers:
+        raise FileFormatError(f"{path.name}: unknown format {fmt!r}; use one of "
+                              f"{', '.join(FORMATS)}")
+    return readers[fmt](path)
+
+
+def _read_xlsx(path: Path) -> Iterator[dict[str, Any]]:
+    """Hits of an Excel evidence table; ``harvest.evidence_table`` owns the format (and also
+    imports its decisions through ``import_evidence_table``)."""
+    from harvest import evidence_table
+
+    return (evidence_table.to_hit(row) for row in evidence_table.read_evidence_table(path))
+
+
+# -- shared helpers -------------------------------------------------------------------------
+
+
+class IdKeeper:
+    """Stable external ids within one file.
+
+    An entry keeps the id its source gave (RIS ``ID``/``AN``, a CSV ``record_id``, a BibTeX
+    key), else a hash of title, year, authors and DOI, so re-importing the same file adds
+    nothing. Only when two *different* entries would share an id does the later one get the
+    entry number as a suffix; an exact repeat keeps the id and is counted as already stored.
+    """
+
+    def __init__(self) -> None:
+        self.seen: dict[str, Any] = {}
+
+    def assign(self, hit: dict[str, Any], given: Any, number: int) -> dict[str, Any]:
+        base = n.clean_text(given) or content_id(hit)
+        raw = hit.get("raw")
+        external_id = base
+        if self.seen.setdefault(base, raw) != raw:
+            external_id = f"{base}#{number}"
+            self.seen.setdefault(external_id, raw)
+        hit["external_id"] = external_id
+        return hit
+
+
+def content_id(hit: dict[str, Any]) -> str:
+    """A short hash of title, year, authors and DOI: the same work gives the same id."""
+    parts = [
+        (n.clean_text(hit.get("title")) or "").lower(),
+        str(n.normalise_year(hit.get("year") or hit.get("pub_date")) or ""),
+        "; ".join(n.normalise_authors(hit.get("authors"))).lower(),
+        n.normalise_doi(hit.get("doi")) or "",
+    ]
+    return "sha1:" + hashlib.sha1("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+_LABEL = re.compile(r"[A-Z][A-Z0-9 ,/&()'-]{1,60}[A-Z)]$")
+
+
+def split_structured(abstract: str | None) -> str | None:
+    """Put each section of a structured abstract in its own paragraph (``LABEL: text``).
+
+    Sources flatten ``BACKGROUND: ... METHODS: ...`` into one line; the store keeps sections
+    as paragraphs separated by a blank line. Text without labels is left alone.
+    """
+    if not abstract or "\n\n" in abstract:
+        return abstract
+    abstract = abstract.strip()
+    starts = []
+    colon = abstract.find(": ")
+    while colon != -1:
+        match = _LABEL.search(abstract, max(colon - 62, 0), colon)
+        if match:
+            before = abstract[max(match.start() - 3, 0):match.start()].rstrip()[-1:]
+            if before in ("", ".", "?", "!", ")"):
+                starts.append(match.start())
+        colon = abstract.find(": ", colon + 2)
+    if len(starts) < 2 or starts[0] != 0:
+        return abstract
+    bounds = [*starts, len(abstract)]
+    return "\n\n".join(abstract[a:b].strip() for a, b in zip(bounds, bounds[1:], strict=False))
+
+
+def pages(start: Any, end: Any) -> str | None:
+    start, end = n.clean_text(start), n.clean_text(end)
+    if start and end and "-" not in start:
+        return f"{start}-{end}"
+    return start or end
+
+
+def isbn_or_issn(value: Any) -> tuple[str | None, str | None]:
+    """Split RIS ``SN`` / CSV ``ISBN/ISSN`` by shape: 8 digits is an ISSN, 10 or 13 an ISBN."""
+    text = n.clean_text(value)
+    if not text:
+        return None, None
+    digits = re.sub(r"[^0-9Xx]", "", text.split()[0])
+    return (text, None) if len(digits) in (10, 13) else (None, text)
+
+
+def first(*values: Any) -> Any:
+    """The first value that is not empty (lists give their first item)."""
+    for value in values:
+        if isinstance(value, (list, tuple)):
+            value = next((v for v in value if v is not None and str(v).strip()), None)
+        if value is not None and str(value).strip():
+            return value
+    return None
+
+
+def as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def pmid_from_accession(accession: Any, *provider: Any) -> str | None:
+    """An accession number is a PMID when the database says PubMed/MEDLINE/NLM."""
+    text = n.clean_text(accession)
+    names = " ".join(str(p) for p in provider if p).lower()
+    if text and text.isdigit() and len(text) <= 9 and re.search(r"pubmed|medline|nlm", names):
+        return text
+    return None
+
+
+# -- RIS ------------------------------------------------------------------------------------
+
+_RIS_LINE = re.compile(r"([A-Z][A-Z0-9])[ \t]{1,2}-(?:[ \t]+(.*))?$")
+
+
+class _Parser(RisParser):
+    """rispy's tag mapping and list handling; entries, lines and errors are ours."""
+
+    def add(self, record: dict[str, Any], tag: str, content: str, multiline: bool) -> None:
+        self._add_tag(record, tag, content, extend_multiline=multiline)
+
+
+def ris_entries(text: str, name: str) -> Iterator[tuple[int, int, dict[str, Any]]]:
+    """(entry number, first line, rispy-style dict) per ``TY`` .. ``ER`` block.
+
+    Lenient where exports are odd: text between entries (Ovid's ``1.`` counters), untagged
+    continuation lines (kept with the tag above, as in Scopus notes and Rayyan keywords),
+    blank lines inside an entry, a tab before the dash. Strict where data would be lost: an
+    entry that is not closed by ``ER`` before the next ``TY`` or the end of the file.
+    """
+    parser = _Parser()
+    record: dict[str, Any] | None = None
+    number = start = 0
+    last_tag = "TY"
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if (line[2:5] == "  -" and line[5:6] in ("", " ") and line[:2].isupper()
+                and line[0].isalpha()):
+            tag, content = line[:2], line[6:].strip()
+        else:
+            match = _RIS_LINE.match(line.lstrip("\ufeff"))
+            tag = match.group(1) if match else None
+            content = (match.group(2) or "").strip() if match else line.strip()
+        if record is None:
+            if tag == "TY":
+                number, start, last_tag = number + 1, lineno, "TY"
+                record = {"type_of_reference": content}
+            continue
+        if tag == "ER":
+            yield number, start, record
+            record = None
+        elif tag == "TY":
+            raise FileFormatError(f"{name}: entry {number} (line {start}) has no end tag "
+                                  f"'ER  -' before the next entry starts at line {lineno}")
+        elif tag:
+            if content:
+                parser.add(record, tag, content, False)
+            last_tag = tag
+        elif content:
+            parser.add(record, last_tag, content, True)
+    if record is not None:
+        raise FileFormatError(f"{name}: entry {number} (line {start}) has no end tag 'ER  -'; "
+                              "the file looks truncated: export it again")
+    if number == 0:
+        raise FileFormatError(f"{name}: no RIS entries found (no 'TY  - ' line)")
+
+
+def read_ris(path: str | Path) -> Iterator[dict[str, Any]]:
+    """RIS from Zotero, EndNote, Ovid, Scopus, Web of Science, ProQuest, Embase, Rayyan."""
+    path = Path(path)
+    ids = IdKeeper()
+    for number, start, entry in ris_entries(read_text(path), path.name):
+        try:
+            hit = ris_to_hit(entry)
+        except (TypeError, ValueError, AttributeError) as e:
+            raise FileFormatError(f"{path.name}: entry {number} (line {start}): {e}") from e
+        yield ids.assign(hit, first(entry.get("id"), entry.get("accession_number")), number)
+
+
+def ris_to_hit(e: dict[str, Any]) -> dict[str, Any]:
+    """One rispy-style entry as a hit dict."""
+    kind = n.clean_text(e.get("type_of_reference"))
+    journal = first(e.get("alternate_title3"), e.get("secondary_title") if kind != "BOOK"
+                    else None, e.get("journal_name"), e.get("alternate_title1"))
+    abbrev = first(e.get("alternate_title2"), e.get("alternate_title1"), e.get("journal_name"))
+    isbn, issn = isbn_or_issn(e.get("issn"))
+    urls = [u for u in as_list(e.get("urls")) if n.clean_text(u)]
+    doi = first(e.get("doi"), *[u for u in urls if "doi.org/" in u])
+    unknown = e.get("unknown_tag") or {}
+    return {
+        "title": first(e.get("title"), e.get("primary_title"), e.get("translated_title")),
+        "abstract": split_structured(first(e.get("abstract"), e.get("notes_abstract"))),
+        "authors": list(dict.fromkeys(as_list(e.get("authors"))
+                                      + as_list(e.get("first_authors")))),
+        "year": first(e.get("year"), e.get("publication_year"), e.get("date")),
+        "pub_date": first(e.get("date"), e.get("publication_year"), e.get("year")),
+        "journal": journal, "journal_abbrev": abbrev if abbrev != journal else None,
+        "volume": e.get("volume"), "issue": e.get("number"),
+        "pages": pages(e.get("start_page"), e.get("end_page")),
+        "doi": doi, "isbn": isbn, "issn": issn,
+        "pmid": pmid_from_accession(e.get("accession_number"), e.get("database_provider"),
+                                    e.get("name_of_database")),
+        "pmcid": first(*[v for v in as_list(e.get("custom2")) if "PMC" in str(v)]),
+        "language": e.get("language"), "keywords": as_list(e.get("keywords")),
+        "publication_types": as_list(e.get("type_of_work")) or as_list(unknown.get("PT")),
+        "item_type": kind, "url": urls[0] if urls else None,
+        "raw": _plain(e),
+    }
+
+
+def _plain(entry: dict[str, Any]) -> dict[str, Any]:
+    return {k: dict(v) if isinstance(v, dict) else v for k, v in entry.items()}
+
+
+# -- PubMed MEDLINE (.nbib) -----------------------------------------------------------------
+
+
+def read_nbib(path: str | Path) -> Iterator[dict[str, Any]]:
+    """PubMed's "Citation manager" / MEDLINE format; the PMID is the external id."""
+    path = Path(path)
+    text = read_text(path)
+    starts = [i for i, line in enumerate(text.splitlines(), 1) if line.startswith("PMID-")]
+    if not starts:
+        raise FileFormatError(f"{path.name}: no MEDLINE records found (no 'PMID- ' line); "
+                              "in PubMed use Send to > Citation manager")
+    ids = IdKeeper()
+    for number, record in enumerate(Medline.parse(io.StringIO(text)), 1):
+        line = starts[number - 1] if number <= len(starts) else "?"
+        if not record.get("PMID"):
+            raise FileFormatError(f"{path.name}: entry {number} (line {line}) has no PMID")
+        yield ids.assign(nbib_to_hit(dict(record)), record["PMID"], number)
+
+
+def nbib_to_hit(r: dict[str, Any]) -> dict[str, Any]:
+    """One MEDLINE record (Bio.Medline) as a hit dict."""
+    ids = as_list(r.get("LID")) + as_list(r.get("AID"))
+    doi = next((i for i in ids if i.rstrip().endswith("[doi]")), None)
+    issn = re.match(r"\s*(\d{4}-\d{3}[\dXx])", str(first(r.get("IS")) or ""))
+    return {
+        "pmid": r.get("PMID"), "title": first(r.get("TI"), r.get("BTI")),
+        "abstract": split_structured(r.get("AB")),
+        "authors": as_list(r.get("FAU")) or as_list(r.get("AU")),
+        "year": r.get("DP"), "pub_date": r.get("DP"),
+        "journal": first(r.get("JT"), r.get("BTI")), "journal_abbrev": r.get("TA"),
+        "volume": r.get("VI"), "issue": r.get("IP"), "pages": r.get("PG"),
+        "doi": doi.replace("[doi]", "") if doi else None,
+        "pmcid": r.get("PMC"), "issn": issn.group(1) if issn else None,
+        "isbn": first(r.get("ISBN")), "language": first(r.get("LA")),
+        "publication_types": as_list(r.get("PT")), "mesh_terms": as_list(r.get("MH")),
+        "keywords": as_list(r.get("OT")),
+        "item_type": "Journal Article" if "Journal Article" in as_list(r.get("PT"))
+        else first(r.get("PT")),
+        "url": f"https://pubmed.ncbi.nlm.nih.gov/{r['PMID']}/",
+        "raw": r,
+    }

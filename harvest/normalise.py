@@ -14,7 +14,6 @@ from typing import Any
 _DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*|https?://doi\.org/)", re.I)
 _DOI_SHAPE = re.compile(r"10\.\d{4,9}/\S+")
 _YEAR = re.compile(r"(?<!\d)(1[5-9]\d\d|20\d\d|21\d\d)(?!\d)")
-_SPACE = re.compile(r"\s+")
 
 
 def clean_text(value: Any) -> str | None:
@@ -23,7 +22,10 @@ def clean_text(value: Any) -> str | None:
         return None
     if isinstance(value, (list, tuple)):
         value = " ".join(str(v) for v in value if v)
-    text = _SPACE.sub(" ", unicodedata.normalize("NFC", str(value))).strip()
+    text = str(value)
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    text = " ".join(text.split())
     return text or None
 
 

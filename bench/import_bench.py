@@ -1,0 +1,103 @@
+"""Time `import_file` on a generated RIS export (records per second).
+
+Usage: python3 bench/import_bench.py [--entries 50000] [--keep DIR] [--skip-dedupe]
+
+Prints the machine (cores, RAM), then three figures for the same file: parsing only
+(``read_file``), import without deduplication, and import with the deduplication that
+``import_file`` runs (into a fresh database each time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import tempfile
+import time
+from pathlib import Path
+from unittest import mock
+
+WORDS = ("community mental health primary care service organisation competence "
+         "interdisciplinary nursing integrated substance use addiction municipal outcomes "
+         "systematic review meta-analysis stigma loneliness workforce efficiency").split()
+NAMES = ("Hansen Johansen Olsen Larsen Andersen Pedersen Nilsen Kristiansen Jensen Karlsen "
+         "Berg Haugen Hagen Eriksen Bakke").split()
+
+
+def write_ris(path: Path, entries: int, seed: int = 1) -> None:
+    rng = random.Random(seed)
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(entries):
+            title = " ".join(rng.choice(WORDS) for _ in range(12)).capitalize()
+            abstract = " ".join(rng.choice(WORDS) for _ in range(150))
+            f.write("TY  - JOUR\n")
+            f.write(f"TI  - {title} ({i})\n")
+            for _ in range(rng.randint(1, 6)):
+                f.write(f"AU  - {rng.choice(NAMES)}, {rng.choice('ABCDEFGHIJ')}.\n")
+            f.write(f"PY  - {rng.choice((2023, 2024))}\n")
+            f.write(f"T2  - Journal of {rng.choice(WORDS).capitalize()} Studies\n")
+            f.write(f"VL  - {rng.randint(1, 60)}\nIS  - {rng.randint(1, 12)}\n")
+            f.write(f"SP  - {rng.randint(1, 900)}\nEP  - {rng.randint(901, 999)}\n")
+            f.write(f"DO  - 10.{rng.randint(1000, 9999)}/bench.{i}\n")
+            f.write(f"AB  - BACKGROUND: {abstract[:400]} METHODS: {abstract[400:]}\n")
+            for _ in range(3):
+                f.write(f"KW  - {rng.choice(WORDS)}\n")
+            if i % 2:
+                f.write(f"AN  - bench-{i}\n")
+            f.write("ER  - \n\n")
+
+
+def machine() -> str:
+    mem = "?"
+    try:
+        with open("/proc/meminfo") as f:
+            mem = f"{int(f.readline().split()[1]) / 1024 / 1024:.1f} GB"
+    except OSError:
+        pass
+    return (f"{platform.processor() or platform.machine()}, nproc={os.cpu_count()}, RAM {mem},"
+            f" Python {platform.python_version()}")
+
+
+def timed(label: str, entries: int, fn) -> None:
+    """Wall time, and CPU time of this process (steadier when others share the cores)."""
+    start, cpu = time.perf_counter(), time.process_time()
+    fn()
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    print(f"{label:<32} {seconds:7.2f} s wall {entries / seconds:8,.0f}/s"
+          f"   {cpu:7.2f} s CPU {entries / cpu:8,.0f}/s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", type=int, default=50_000)
+    parser.add_argument("--keep", help="Directory for the file and databases (default: temp)")
+    parser.add_argument("--skip-dedupe", action="store_true", help="Skip the runs with dedupe")
+    args = parser.parse_args()
+
+    from db.migrations import open_db
+    from harvest import dedupe, files
+    from harvest.importing import import_file
+
+    directory = Path(args.keep or tempfile.mkdtemp(prefix="import-bench-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    ris = directory / "bench.ris"
+    write_ris(ris, args.entries)
+    print(f"machine: {machine()}")
+    print(f"file: {args.entries:,} RIS entries, {ris.stat().st_size / 1e6:.1f} MB")
+    timed("parse only (read_file)", args.entries, lambda: sum(1 for _ in files.read_file(ris)))
+    no_dedupe = dedupe.DedupeResult()
+    with mock.patch("harvest.importing.dedupe.dedupe", return_value=no_dedupe):
+        timed("import_file without dedupe", args.entries,
+              lambda: import_file(open_db(directory / "a.db"), ris))
+    print(f"load average: {os.getloadavg()[0]:.1f}")
+    if args.skip_dedupe:
+        return
+    timed("import_file with dedupe", args.entries,
+          lambda: import_file(open_db(directory / "b.db"), ris))
+    timed("re-import (all already stored)", args.entries,
+          lambda: import_file(open_db(directory / "a.db"), ris, source="bench"))
+
+
+if __name__ == "__main__":
+    main()

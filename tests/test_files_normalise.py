@@ -1,0 +1,72 @@
+"""Property tests for the normalisers the file readers rely on (harvest/normalise.py)."""
+
+from __future__ import annotations
+
+import string
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harvest import normalise as n
+from harvest.files import content_id, split_structured
+
+suffix = st.text(alphabet=string.ascii_letters + string.digits + "-._;()/:",
+                 min_size=1, max_size=30).filter(lambda s: s[-1] not in ".,;)]}>")
+registrant = st.integers(min_value=1000, max_value=999999999)
+
+
+@given(registrant, suffix, st.sampled_from(["", "doi:", "https://doi.org/",
+                                             "http://dx.doi.org/", "DOI: "]))
+def test_doi_prefixes_and_case_do_not_matter(reg, rest, prefix):
+    doi = f"10.{reg}/{rest}"
+    assert n.normalise_doi(prefix + doi) == doi.lower()
+    assert n.normalise_doi(prefix + doi.upper()) == doi.lower()
+
+
+@given(st.text(max_size=40))
+def test_doi_is_idempotent(text):
+    once = n.normalise_doi(text)
+    assert once is None or n.normalise_doi(once) == once
+
+
+@given(st.integers(min_value=1500, max_value=2199), st.sampled_from(
+    ["{}", "{} Jan-Feb", "{}/03/01", "{}//", "Spring {}", "{}-12-24", " {} "]))
+def test_year_is_found_in_date_shapes(year, shape):
+    assert n.normalise_year(shape.format(year)) == year
+
+
+@given(st.text(alphabet="0123456789 /-", max_size=12))
+def test_year_is_plausible_or_none(text):
+    year = n.normalise_year(text)
+    assert year is None or 1500 <= year <= 2199
+
+
+names = st.lists(st.from_regex(r"[A-ZÆØÅ][a-zæøå]{1,10}, [A-ZÆØÅ][a-zæøå]{0,8}", fullmatch=True),
+                 max_size=6)
+
+
+@given(names)
+def test_authors_round_trip_through_a_semicolon_string(authors):
+    assert n.normalise_authors("; ".join(authors)) == authors
+    assert n.normalise_authors(authors) == authors
+
+
+@given(st.text(max_size=200))
+def test_clean_text_is_idempotent_and_trimmed(text):
+    once = n.clean_text(text)
+    assert once is None or (once == once.strip() and n.clean_text(once) == once)
+
+
+@given(st.text(max_size=300))
+def test_split_structured_only_changes_white_space(text):
+    out = split_structured(text)
+    assert "".join((out or "").split()) == "".join((text or "").split())
+
+
+@given(st.text(max_size=50), st.integers(1900, 2100), names)
+def test_content_id_ignores_case_and_spacing(title, year, authors):
+    hit = {"title": title, "year": year, "authors": authors}
+    spaced = {"title": f"  {title.upper()} ".replace(" ", "  "), "year": str(year),
+              "authors": authors}
+    if title.upper().lower() == title.lower():
+        assert content_id(hit) == content_id(spaced)
