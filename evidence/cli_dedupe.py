@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import getpass
+import json
+
 import click
 
-from evidence.options import config_option, db_option, open_config, open_database, user_errors
+from evidence.options import (
+    config_option,
+    db_option,
+    json_option,
+    open_config,
+    open_database,
+    user_errors,
+)
 
 
 @click.command()
@@ -26,18 +36,74 @@ def dedupe(db_path: str, config_path: str) -> None:
                f"existing records, {result.uncertain} uncertain pairs")
 
 
+def _short(record: dict, width: int = 70) -> str:
+    title = record.get("title") or "(no title)"
+    title = title if len(title) <= width else title[:width - 1] + "…"
+    first = json.loads(record.get("authors") or "[]")[:1]
+    return f"{record['id']}: {title} ({', '.join(first) or '?'}, {record.get('year') or '?'})"
+
+
 @click.group(invoke_without_command=True)
 @db_option
+@json_option
 @click.pass_context
-def duplicates(ctx: click.Context, db_path: str) -> None:
+@user_errors
+def duplicates(ctx: click.Context, db_path: str, as_json: bool) -> None:
     """List uncertain duplicate pairs; `merge A B` or `split A B` decides one.
+
+    A and B are record ids as listed. Decisions are kept: a split pair is never merged
+    again, and a merge stays.
 
     Example:
 
-        evidence duplicates
+        evidence duplicates && evidence duplicates merge 12 40
     """
-    if ctx.invoked_subcommand is None:
-        raise click.ClickException("not implemented yet")
+    ctx.obj = {"db_path": db_path}
+    if ctx.invoked_subcommand is not None:
+        return
+    from harvest.dedupe import list_uncertain_pairs
 
+    pairs = list_uncertain_pairs(open_database(db_path))
+    if as_json:
+        click.echo(json.dumps(pairs, indent=2, ensure_ascii=False))
+        return
+    if not pairs:
+        click.echo("No uncertain pairs.")
+        return
+    for pair in pairs:
+        click.echo(f"pair {pair['pair_id']}, score {pair['score']:.2f}\n"
+                   f"  A {_short(pair['record_a'])}\n  B {_short(pair['record_b'])}")
+    click.echo(f"\n{len(pairs)} pairs; decide with `evidence duplicates merge A B` or "
+               "`evidence duplicates split A B`")
+
+
+def _decide(decision: str):
+    @click.command(name=decision)
+    @click.argument("record_a", type=int)
+    @click.argument("record_b", type=int)
+    @click.option("--reviewer", default=None, help="Who decided (default: your login name).")
+    @click.option("--db", "db_path", type=click.Path(dir_okay=False), default=None,
+                  help="Working SQLite database (default: the group's --db).")
+    @click.pass_context
+    @user_errors
+    def command(ctx: click.Context, record_a: int, record_b: int, reviewer: str | None,
+                db_path: str | None) -> None:
+        from harvest.dedupe import decide_records
+
+        db = open_database(db_path or ctx.obj["db_path"])
+        survivor = decide_records(db, record_a, record_b, decision,
+                                  reviewer or getpass.getuser())
+        if decision == "merge":
+            click.echo(f"merged records {record_a} and {record_b} into {survivor}")
+        else:
+            click.echo(f"records {record_a} and {record_b} stay apart")
+
+    command.__doc__ = ("Merge records A and B into one (kept by later runs)." if decision ==
+                       "merge" else "Mark records A and B as different works (never merged).")
+    return command
+
+
+duplicates.add_command(_decide("merge"))
+duplicates.add_command(_decide("split"))
 
 COMMANDS = [dedupe, duplicates]

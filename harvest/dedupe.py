@@ -1,17 +1,35 @@
-"""Fold hits into records: one record per work.
+"""Fold hits into records: one record per work, across searches, sources and years.
 
-Placeholder until the deduplication issue lands: every hit without a record becomes its own
-record. The public entry point, :func:`dedupe`, keeps its signature when the real matcher
-replaces it.
+How a run works (:func:`dedupe`):
+
+1. Every hit is fingerprinted (harvest/dedupe_keys.py). Hits that already have a record keep
+   it; hits without one (``record_id IS NULL``) are pending.
+2. Each pending hit is compared only with hits that share a blocking key (DOI, PMID, PMC id,
+   the start or the end of the title, first author + year), so the work grows with the number
+   of hits, not its square. Pairs are scored by harvest/dedupe_score.py.
+3. Pairs are joined best first. A join is refused when any hit of one side clearly differs
+   from any hit of the other (a preprint and its article, two PMIDs, a pair a person split),
+   so A~B and B~C never drag in a C that clearly is not A.
+4. Each cluster becomes one record. Two existing records that end up together are merged:
+   the survivor (the screened one, else the older) takes their hits, decisions and themes, so
+   a new hit that joins a screened record inherits its decision and is not queued again.
+5. Pairs between the thresholds are stored in ``duplicate_pairs`` as ``uncertain`` (by hit id,
+   which survives re-clustering) for ``evidence duplicates`` and the screening app.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import sqlite_utils
 
 from evidence.config import DedupeSettings
+from evidence.errors import EvidenceError
+from harvest.dedupe_keys import Fingerprint, block_keys, fingerprint
+from harvest.dedupe_score import clearly_differ, score
 from harvest.store import now
 
 RECORD_FIELDS = (
@@ -19,6 +37,17 @@ RECORD_FIELDS = (
     "pages", "doi", "pmid", "pmcid", "isbn", "issn", "pub_date", "language",
     "publication_types", "keywords", "mesh_terms", "item_type", "url",
 )
+_KEY_COLUMNS = ("id", "record_id", "title", "authors", "year", "journal", "volume", "pages",
+                "doi", "pmid", "pmcid", "isbn", "item_type", "publication_types")
+#: Compare a hit with at most this many earlier members of one block (a common name + year).
+BLOCK_CAP = 60
+#: Score given to a pair a person merged: above any computed score.
+OVERRIDE = 2.0
+_CHUNK = 500
+
+
+class DedupeError(EvidenceError):
+    """A duplicate-pair decision that cannot be applied (unknown pair or record)."""
 
 
 @dataclass
@@ -30,18 +59,414 @@ class DedupeResult:
 
 
 def dedupe(db: sqlite_utils.Database, settings: DedupeSettings | None = None) -> DedupeResult:
-    """Give every hit that has no record one (placeholder: a new record per hit)."""
+    """Give every hit without a record one: an existing record of the same work, or a new one.
+
+    ``merged`` counts hits that joined an existing record or another hit's record;
+    ``uncertain`` counts pairs newly left for a person to decide. One transaction.
+    """
+    settings = settings or DedupeSettings()
     result = DedupeResult()
-    columns = ", ".join(RECORD_FIELDS)
+    if db.execute("SELECT 1 FROM hits WHERE record_id IS NULL LIMIT 1").fetchone() is None:
+        return result
+    fps, computed = _fingerprints(db)
+    pending = [i for i, fp in enumerate(fps) if fp.record_id is None]
+    result.hits = len(pending)
+    clusters = _Clusters(fps, settings)
+    edges = _candidate_edges(fps, pending, settings)
+    edges.extend(_override_edges(db, clusters))
+    clusters.forbid(_split_pairs(db))
+    edges.sort(key=lambda e: -e[0])
+    uncertain: dict[tuple[int, int], tuple[float, int, int]] = {}
+    for value, i, j in edges:
+        if value >= settings.upper_threshold:
+            clusters.join(i, j, force=value >= OVERRIDE)
+        elif value >= settings.lower_threshold:
+            uncertain.setdefault(clusters.pair_key(i, j), (value, i, j))
     with db.atomic():
-        pending = db.execute(
-            f"SELECT id, {columns} FROM hits WHERE record_id IS NULL ORDER BY id").fetchall()
-        for hit_id, *values in pending:
-            row = dict(zip(RECORD_FIELDS, values, strict=True))
-            stamp = now()
-            record_id = db["records"].insert({**row, "created_at": stamp,
-                                              "updated_at": stamp}).last_pk
-            db.execute("UPDATE hits SET record_id = ? WHERE id = ?", [record_id, hit_id])
-            result.hits += 1
-            result.new_records += 1
+        _store_fingerprints(db, computed)
+        _write_records(db, fps, clusters, result)
+        result.uncertain = _store_uncertain(db, fps, clusters, uncertain.values())
     return result
+
+
+def _rows(db: sqlite_utils.Database, sql: str, params: Iterable[Any] = ()) -> Iterator[dict]:
+    cursor = db.execute(sql, list(params))
+    names = [d[0] for d in cursor.description]
+    for row in cursor:
+        yield dict(zip(names, row, strict=True))
+
+
+_STORED = ("title", "first_author", "authors", "year", "journal", "volume", "page", "doi",
+           "pmid", "pmcid", "isbn", "kind")
+
+
+def _fingerprints(db: sqlite_utils.Database) -> tuple[list[Fingerprint], list[Fingerprint]]:
+    """(every hit's fingerprint, hits with a record first; those computed in this run).
+
+    Fingerprints of hits that have a record are read back from ``dedupe_keys``; new hits,
+    and older hits without a stored fingerprint, are fingerprinted now.
+    """
+    stored = [
+        Fingerprint(hit_id, record_id, title, title.replace(" ", ""), first_author, authors,
+                    year, tuple(journal.split()), volume, page, doi, pmid, pmcid, isbn, kind)
+        for hit_id, record_id, title, first_author, authors, year, journal, volume, page, doi,
+        pmid, pmcid, isbn, kind in db.execute(
+            f"SELECT k.hit_id, h.record_id, {', '.join('k.' + c for c in _STORED)}"
+            " FROM dedupe_keys k JOIN hits h ON h.id = k.hit_id"
+            " WHERE h.record_id IS NOT NULL ORDER BY k.hit_id")]
+    computed = [fingerprint(row) for row in _rows(
+        db, f"SELECT {', '.join(_KEY_COLUMNS)} FROM hits h WHERE record_id IS NULL"
+            " OR NOT EXISTS (SELECT 1 FROM dedupe_keys k WHERE k.hit_id = h.id)"
+            " ORDER BY record_id IS NULL, id")]
+    return stored + computed, computed
+
+
+def _store_fingerprints(db: sqlite_utils.Database, fps: list[Fingerprint]) -> None:
+    db.conn.executemany(
+        f"INSERT OR REPLACE INTO dedupe_keys (hit_id, {', '.join(_STORED)})"
+        f" VALUES (?, {', '.join('?' * len(_STORED))})",
+        [(fp.hit_id, fp.title, fp.first_author, fp.authors, fp.year, " ".join(fp.journal),
+          fp.volume, fp.page, fp.doi, fp.pmid, fp.pmcid, fp.isbn, fp.kind) for fp in fps])
+
+
+def _candidate_edges(fps: list[Fingerprint], pending: list[int],
+                     settings: DedupeSettings) -> list[tuple[float, int, int]]:
+    """Scored pairs (score, i, j) with score >= lower threshold, i pending, j any earlier hit."""
+    index: dict[int, list[int]] = defaultdict(list)
+    existing_records: set[int] = set()
+    for i, fp in enumerate(fps):
+        if fp.record_id is None:
+            break
+        for key in block_keys(fp):
+            bucket = index[hash(key)]
+            # one hit per record per key is enough: the clusters check the rest
+            if not bucket or fps[bucket[-1]].record_id != fp.record_id:
+                bucket.append(i)
+        existing_records.add(fp.record_id)
+    edges = []
+    lower = settings.lower_threshold
+    for i in pending:
+        fp = fps[i]
+        seen: set[int] = set()
+        for key in block_keys(fp):
+            bucket = index[hash(key)]
+            for j in bucket[-BLOCK_CAP:]:
+                if j in seen:
+                    continue
+                seen.add(j)
+                value = score(fp, fps[j], settings)
+                if value >= lower:
+                    edges.append((value, i, j))
+            bucket.append(i)
+    return edges
+
+
+def _hit_positions(fps: list[Fingerprint]) -> dict[int, int]:
+    return {fp.hit_id: i for i, fp in enumerate(fps)}
+
+
+def _override_edges(db: sqlite_utils.Database,
+                    clusters: _Clusters) -> list[tuple[float, int, int]]:
+    """Pairs a person merged: joined first, whatever their score."""
+    edges = []
+    for hit_a, hit_b in db.execute(
+            "SELECT hit_a, hit_b FROM duplicate_pairs WHERE status = 'merge'").fetchall():
+        i, j = clusters.position.get(hit_a), clusters.position.get(hit_b)
+        if i is not None and j is not None:
+            edges.append((OVERRIDE, i, j))
+    return edges
+
+
+def _split_pairs(db: sqlite_utils.Database) -> list[tuple[int, int]]:
+    return db.execute(
+        "SELECT hit_a, hit_b FROM duplicate_pairs WHERE status = 'split'").fetchall()
+
+
+class _Clusters:
+    """Union-find over hit positions that refuses joins between clearly different hits."""
+
+    def __init__(self, fps: list[Fingerprint], settings: DedupeSettings) -> None:
+        self.fps = fps
+        self.settings = settings
+        self.parent = list(range(len(fps)))
+        self.members: dict[int, list[int]] = {}
+        self.position = _hit_positions(fps)
+        self.cannot: dict[int, set[int]] = defaultdict(set)
+        by_record: dict[int, int] = {}
+        for i, fp in enumerate(fps):
+            if fp.record_id is None:
+                continue
+            root = by_record.setdefault(fp.record_id, i)
+            self.parent[i] = root
+            self.members.setdefault(root, []).append(i)
+
+    def find(self, i: int) -> int:
+        parent = self.parent
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def group(self, root: int) -> list[int]:
+        return self.members.get(root, [root])
+
+    def forbid(self, hit_pairs: Iterable[tuple[int, int]]) -> None:
+        """Pairs of hits a person split: their clusters never join."""
+        for hit_a, hit_b in hit_pairs:
+            i, j = self.position.get(hit_a), self.position.get(hit_b)
+            if i is not None and j is not None:
+                self.cannot[i].add(j)
+                self.cannot[j].add(i)
+
+    def pair_key(self, i: int, j: int) -> tuple[int, int]:
+        a, b = self.find(i), self.find(j)
+        return (a, b) if a < b else (b, a)
+
+    def join(self, i: int, j: int, *, force: bool = False) -> bool:
+        a, b = self.find(i), self.find(j)
+        if a == b:
+            return False
+        group_a, group_b = self.group(a), self.group(b)
+        if self._forbidden(group_a, group_b, check_content=not force):
+            return False
+        if len(group_a) < len(group_b):
+            a, b, group_a, group_b = b, a, group_b, group_a
+        self.parent[b] = a
+        self.members[a] = group_a + group_b
+        self.members.pop(b, None)
+        return True
+
+    def _forbidden(self, group_a: list[int], group_b: list[int], *, check_content: bool) -> bool:
+        if self.cannot:
+            set_b = set(group_b)
+            if any(self.cannot[i] & set_b for i in group_a if i in self.cannot):
+                return True
+        if not check_content:
+            return False
+        fps, settings = self.fps, self.settings
+        return any(clearly_differ(fps[i], fps[j], settings) for i in group_a for j in group_b)
+
+    def groups(self) -> Iterator[list[int]]:
+        """Every cluster that holds a pending hit."""
+        seen: set[int] = set()
+        for i, fp in enumerate(self.fps):
+            if fp.record_id is not None:
+                continue
+            root = self.find(i)
+            if root not in seen:
+                seen.add(root)
+                yield self.group(root)
+
+
+def _write_records(db: sqlite_utils.Database, fps: list[Fingerprint], clusters: _Clusters,
+                   result: DedupeResult) -> None:
+    """Create, extend or merge the records of every cluster that holds a pending hit.
+
+    Writes go in batches (executemany) with record ids assigned here, because a run over a
+    million hits makes most of them one-hit records.
+    """
+    columns = ", ".join(RECORD_FIELDS)
+    stamp = now()
+    decided = {r for (r,) in db.execute("SELECT DISTINCT record_id FROM decisions")}
+    next_id = (db.execute("SELECT max(id) FROM records").fetchone()[0] or 0) + 1
+    singles: list[tuple[int, int]] = []
+    assign: list[tuple[int, int]] = []
+    refresh: set[int] = set()
+    for group in clusters.groups():
+        pending = [fps[i].hit_id for i in group if fps[i].record_id is None]
+        records = sorted({fps[i].record_id for i in group if fps[i].record_id is not None})
+        if len(group) == 1:
+            singles.append((next_id, pending[0]))
+            next_id += 1
+            continue
+        if records:
+            survivor = next((r for r in records if r in decided), records[0])
+            for loser in records:
+                if loser != survivor:
+                    merge_records(db, survivor, loser)
+            result.merged += len(pending)
+        else:
+            survivor = next_id
+            next_id += 1
+            singles.append((survivor, pending[0]))
+            result.new_records += 1
+            result.merged += len(pending) - 1
+        assign.extend((survivor, hit_id) for hit_id in pending)
+        refresh.add(survivor)
+    db.conn.executemany(
+        f"INSERT INTO records (id, {columns}, created_at, updated_at)"
+        f" SELECT ?, {columns}, ?, ? FROM hits WHERE id = ?",
+        [(record_id, stamp, stamp, hit_id) for record_id, hit_id in singles])
+    result.new_records += len(singles) - len([s for s in singles if s[0] in refresh])
+    db.conn.executemany("UPDATE hits SET record_id = ? WHERE id = ?",
+                        singles + assign)
+    refresh_records(db, sorted(refresh))
+
+
+def _record_references(db: sqlite_utils.Database) -> list[tuple[str, str]]:
+    """(table, column) of every foreign key to ``records.id``: whatever other areas add."""
+    found = []
+    for table in db.table_names():
+        for fk in db[table].foreign_keys:
+            if fk.other_table == "records":
+                found.append((table, fk.column))
+    return found
+
+
+def merge_records(db: sqlite_utils.Database, survivor: int, loser: int) -> None:
+    """Move everything of record ``loser`` (hits, decisions, themes...) to ``survivor``."""
+    for table, column in _record_references(db):
+        # a row the survivor already has (same theme twice) is dropped, not duplicated
+        db.execute(f"UPDATE OR IGNORE [{table}] SET [{column}] = ? WHERE [{column}] = ?",
+                   [survivor, loser])
+        db.execute(f"DELETE FROM [{table}] WHERE [{column}] = ?", [loser])
+    db.execute("DELETE FROM records WHERE id = ?", [loser])
+
+
+def _quality(hit: dict[str, Any]) -> tuple:
+    """Order hits for picking field values: PubMed-like first, then DOI, abstract, age."""
+    return (not hit["pmid"], not hit["doi"], not hit["abstract"],
+            (hit["title"] or "").startswith("["), hit["id"])
+
+
+def best_fields(hits: list[dict[str, Any]]) -> dict[str, Any]:
+    """The merged record's fields: longest abstract and author list, else the best hit's."""
+    ordered = sorted(hits, key=_quality)
+    row: dict[str, Any] = {}
+    for field in RECORD_FIELDS:
+        values = [h[field] for h in ordered if h[field] not in (None, "", "[]")]
+        if field == "abstract":
+            row[field] = max(values, key=len, default=None)
+        elif field == "authors":
+            row[field] = max(values, key=lambda v: v.count('", "'), default="[]")
+        else:
+            row[field] = values[0] if values else None
+    return row
+
+
+def refresh_record(db: sqlite_utils.Database, record_id: int) -> None:
+    """Recompute a record's fields from all its hits."""
+    refresh_records(db, [record_id])
+
+
+def refresh_records(db: sqlite_utils.Database, record_ids: list[int]) -> None:
+    """Recompute records' fields from their hits (best values, see :func:`best_fields`)."""
+    assignments = ", ".join(f"{field} = ?" for field in RECORD_FIELDS)
+    stamp = now()
+    for start in range(0, len(record_ids), _CHUNK):
+        chunk = record_ids[start:start + _CHUNK]
+        by_record: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for hit in _rows(db, f"SELECT id, record_id, {', '.join(RECORD_FIELDS)} FROM hits"
+                             f" WHERE record_id IN ({', '.join('?' * len(chunk))})", chunk):
+            by_record[hit["record_id"]].append(hit)
+        db.conn.executemany(
+            f"UPDATE records SET {assignments}, updated_at = ? WHERE id = ?",
+            [[*best_fields(hits).values(), stamp, record_id]
+             for record_id, hits in by_record.items()])
+
+
+def _store_uncertain(db: sqlite_utils.Database, fps: list[Fingerprint], clusters: _Clusters,
+                     pairs: Iterable[tuple[float, int, int]]) -> int:
+    """Keep pairs between the thresholds whose hits ended in different records."""
+    stored = 0
+    stamp = now()
+    for value, i, j in pairs:
+        if clusters.find(i) == clusters.find(j):
+            continue
+        hit_a, hit_b = sorted((fps[i].hit_id, fps[j].hit_id))
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO duplicate_pairs (hit_a, hit_b, score, status, created_at)"
+            " VALUES (?, ?, ?, 'uncertain', ?)", [hit_a, hit_b, round(value, 4), stamp])
+        stored += cursor.rowcount
+    return stored
+
+
+# Pair review: the CLI and the screening app -------------------------------------------------
+
+def _record_row(db: sqlite_utils.Database, record_id: int) -> dict[str, Any]:
+    return next(_rows(db, "SELECT * FROM records WHERE id = ?", [record_id]))
+
+
+def list_uncertain_pairs(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Undecided pairs of records that may be one work, best score first.
+
+    Each item: ``pair_id``, ``record_a`` and ``record_b`` (record rows), ``score``. One item
+    per pair of records, however many of their hits matched.
+    """
+    rows = db.execute("""
+        SELECT p.id, p.score, ha.record_id, hb.record_id FROM duplicate_pairs p
+        JOIN hits ha ON ha.id = p.hit_a JOIN hits hb ON hb.id = p.hit_b
+        WHERE p.status = 'uncertain' AND ha.record_id IS NOT NULL
+          AND hb.record_id IS NOT NULL AND ha.record_id != hb.record_id
+        ORDER BY p.score DESC, p.id""").fetchall()
+    decided = {tuple(sorted(pair)) for pair in db.execute("""
+        SELECT ha.record_id, hb.record_id FROM duplicate_pairs p
+        JOIN hits ha ON ha.id = p.hit_a JOIN hits hb ON hb.id = p.hit_b
+        WHERE p.status IN ('split', 'merge')""").fetchall()}
+    items, seen = [], set()
+    for pair_id, value, record_a, record_b in rows:
+        key = tuple(sorted((record_a, record_b)))
+        if key in seen or key in decided:
+            continue
+        seen.add(key)
+        items.append({"pair_id": pair_id, "record_a": _record_row(db, key[0]),
+                      "record_b": _record_row(db, key[1]), "score": value})
+    return items
+
+
+def decide_pair(db: sqlite_utils.Database, pair_id: int, decision: str, reviewer: str) -> None:
+    """Store a person's ``merge`` or ``split`` on a pair; a merge joins the records now.
+
+    Every later run respects it: a split pair's records are never joined, a merge stays.
+    """
+    if decision not in ("merge", "split"):
+        raise DedupeError(f"decision must be merge or split, not {decision!r}")
+    row = db.execute("""
+        SELECT ha.record_id, hb.record_id FROM duplicate_pairs p
+        JOIN hits ha ON ha.id = p.hit_a JOIN hits hb ON hb.id = p.hit_b
+        WHERE p.id = ?""", [pair_id]).fetchone()
+    if row is None:
+        raise DedupeError(f"no duplicate pair {pair_id}: see `evidence duplicates`")
+    decide_records(db, row[0], row[1], decision, reviewer)
+
+
+def decide_records(db: sqlite_utils.Database, record_a: int, record_b: int, decision: str,
+                   reviewer: str) -> int:
+    """``merge`` or ``split`` two records by id (as `evidence duplicates` lists them).
+
+    The decision is stored on every hit pair between the two records (one pair is created if
+    none was scored), so it survives later re-clustering. Returns the surviving record's id.
+    """
+    if decision not in ("merge", "split"):
+        raise DedupeError(f"decision must be merge or split, not {decision!r}")
+    if record_a == record_b:
+        raise DedupeError(f"records {record_a} and {record_b} are the same record")
+    hits = {}
+    for record_id in (record_a, record_b):
+        first = db.execute("SELECT min(id) FROM hits WHERE record_id = ?", [record_id]).fetchone()
+        if first[0] is None:
+            raise DedupeError(f"no record {record_id} with hits: see `evidence duplicates`")
+        hits[record_id] = first[0]
+    stamp = now()
+    with db.atomic():
+        changed = db.execute("""
+            UPDATE duplicate_pairs SET status = ?, decided_by = ?, decided_at = ?
+            WHERE (hit_a IN (SELECT id FROM hits WHERE record_id = ?)
+                   AND hit_b IN (SELECT id FROM hits WHERE record_id = ?))
+               OR (hit_a IN (SELECT id FROM hits WHERE record_id = ?)
+                   AND hit_b IN (SELECT id FROM hits WHERE record_id = ?))""",
+            [decision, reviewer, stamp, record_a, record_b, record_b, record_a]).rowcount
+        if not changed:
+            hit_a, hit_b = sorted(hits.values())
+            db.execute("INSERT INTO duplicate_pairs (hit_a, hit_b, score, status, decided_by,"
+                       " decided_at, created_at) VALUES (?, ?, NULL, ?, ?, ?, ?)",
+                       [hit_a, hit_b, decision, reviewer, stamp, stamp])
+        if decision == "split":
+            return record_a
+        decided = {r for (r,) in db.execute(
+            "SELECT DISTINCT record_id FROM decisions WHERE record_id IN (?, ?)",
+            [record_a, record_b])}
+        survivor = min(decided) if decided else min(record_a, record_b)
+        merge_records(db, survivor, record_b if survivor == record_a else record_a)
+        refresh_record(db, survivor)
+    return survivor

@@ -1,0 +1,127 @@
+"""Scores for candidate pairs: how likely two hits are the same work.
+
+A score is a number in [0, 1] (title similarity, moved up or down by the other fields), or
+:data:`VETO` when the two clearly differ (a preprint and its article, an erratum and its
+article, two different PMIDs). Pairs at or above ``upper_threshold`` merge, pairs between the
+thresholds are left for a person. The weights were set on tests/fixtures/dedup/labelled_dev.csv.
+"""
+
+from __future__ import annotations
+
+from rapidfuzz.distance import Indel
+
+from evidence.config import DedupeSettings
+from harvest.dedupe_keys import Fingerprint, journals_match
+
+VETO = -1.0
+#: An identifier match with agreeing titles: certain.
+CERTAIN = 1.0
+#: Same identifier, same first author and year, different title: a translated title.
+TRANSLATED = 0.95
+
+
+def kinds_clash(a: Fingerprint, b: Fingerprint, settings: DedupeSettings) -> bool:
+    """A preprint and a journal article, or an erratum and its article, unless configured."""
+    if a.kind == b.kind:
+        return False
+    kinds = {a.kind, b.kind}
+    if "erratum" in kinds:
+        return not settings.merge_errata
+    return not settings.merge_preprints
+
+
+def title_similarity(a: Fingerprint, b: Fingerprint) -> float | None:
+    """Normalised Indel similarity of the titles; a title cut short counts as equal."""
+    if not a.title or not b.title:
+        return None
+    sim = Indel.normalized_similarity(a.title, b.title)
+    short, long_ = (a.compact, b.compact) if len(a.compact) <= len(b.compact) else \
+        (b.compact, a.compact)
+    if len(short) >= 50 and long_.startswith(short):
+        sim = max(sim, 0.95)
+    return sim
+
+
+def shares_identifier(a: Fingerprint, b: Fingerprint) -> bool:
+    return bool((a.doi and a.doi == b.doi) or (a.pmid and a.pmid == b.pmid)
+                or (a.pmcid and a.pmcid == b.pmcid))
+
+
+def author_overlap(a: str, b: str) -> float:
+    """Jaccard similarity of two sets of last names (space-separated, as fingerprinted)."""
+    set_a, set_b = set(a.split()), set(b.split())
+    return len(set_a & set_b) / len(set_a | set_b)
+
+
+def same_authors(a: Fingerprint, b: Fingerprint) -> bool | None:
+    if not a.first_author or not b.first_author:
+        return None
+    return a.first_author == b.first_author
+
+
+def score(a: Fingerprint, b: Fingerprint, settings: DedupeSettings) -> float:
+    """How likely ``a`` and ``b`` are one work, or :data:`VETO`."""
+    if kinds_clash(a, b, settings):
+        return VETO
+    if a.pmid and b.pmid and a.pmid != b.pmid:
+        return VETO
+    title = title_similarity(a, b)
+    shared = shares_identifier(a, b)
+    near_year = a.year is None or b.year is None or abs(a.year - b.year) <= 1
+    if shared:
+        if title is None or title >= 0.8:
+            return CERTAIN
+        if same_authors(a, b) and near_year and not (a.page and b.page and a.page != b.page):
+            return TRANSLATED
+    if title is None:
+        return 0.0
+    return max(0.0, min(1.0, title + _adjustment(a, b, shared)))
+
+
+def _adjustment(a: Fingerprint, b: Fingerprint, shared: bool) -> float:
+    """Evidence from the fields besides the title, added to the title similarity."""
+    adjust = 0.05 if shared else 0.0
+    if a.kind != b.kind:
+        # a preprint and its article (configured to merge) differ in DOI, journal, pages
+        # and often year: only the authors tell
+        if a.authors and b.authors:
+            adjust += 0.1 * (author_overlap(a.authors, b.authors) - 0.8)
+        return adjust
+    if a.year and b.year:
+        gap = abs(a.year - b.year)
+        adjust += 0.01 if gap == 0 else -0.02 if gap == 1 else -0.15 * gap
+    if a.authors and b.authors:
+        overlap = author_overlap(a.authors, b.authors)
+        adjust += 0.1 * (overlap - 0.8)
+        if a.year and b.year and a.year != b.year and overlap < 0.85:
+            adjust -= 0.1  # a conference abstract and the later paper by a grown team
+        if a.first_author != b.first_author:
+            adjust -= 0.05
+    journals = journals_match(a.journal, b.journal)
+    if journals is not None:
+        adjust += 0.02 if journals else -0.02
+    if a.volume and b.volume:
+        adjust += 0.01 if a.volume == b.volume else -0.05
+    if a.page and b.page:
+        adjust += 0.03 if a.page == b.page else -0.08
+    if a.doi and b.doi and a.doi != b.doi:
+        adjust -= 0.1
+    if a.isbn and b.isbn:
+        adjust += 0.01 if a.isbn == b.isbn else -0.01
+    return adjust
+
+
+def clearly_differ(a: Fingerprint, b: Fingerprint, settings: DedupeSettings) -> bool:
+    """Two hits that must never share a record, whatever links them through a third.
+
+    A different title alone is not enough (a translated title is the same work); a different
+    title by a different first author, with no shared identifier, is.
+    """
+    if kinds_clash(a, b, settings) or (a.pmid and b.pmid and a.pmid != b.pmid):
+        return True
+    if a.year and b.year and abs(a.year - b.year) > 2:
+        return True
+    title = title_similarity(a, b)
+    if title is not None and title < 0.5 and not shares_identifier(a, b):
+        return same_authors(a, b) is not True
+    return False
