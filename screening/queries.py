@@ -1,0 +1,352 @@
+"""All SQL of the screening app, as plain functions on a ``sqlite3.Connection``.
+
+Views call them through ``db.execute_fn`` (reads) and ``db.execute_write_fn`` (writes), the
+benchmark and tests call them directly. Decisions are append-only: the latest row per
+(record, reviewer, stage) is that reviewer's current decision, and an undo appends a row that
+restores the previous value (NULL when there was none).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import sqlite3
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from itertools import combinations
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+#: Milliseconds a write waits for another writer (a harvest, another server) to finish.
+BUSY_TIMEOUT_MS = 10_000
+
+#: A fixed pseudo-random permutation of record ids, indexed by migration m150 (an index on
+#: this exact expression). "random" order walks it from a per-reviewer starting point.
+RANDOM_KEY = "((r.id * 1103515245 + 12345) % 2147483647)"
+#: ORDER BY clauses per configured order, each served by an index (migration m150).
+ORDERS = {
+    "newest": "r.year DESC, r.id",
+    "oldest": "r.year, r.id",
+    "random": f"{RANDOM_KEY}, r.id",
+}
+DECISIONS = ("include", "exclude", "maybe")
+RECORD_COLUMNS = ("id", "title", "abstract", "authors", "year", "journal", "volume", "issue",
+                  "pages", "doi", "pmid", "pmcid", "url", "publication_types", "item_type")
+
+#: The current (latest) row per record, reviewer and stage; ``decision`` may be NULL (undone).
+CURRENT = """SELECT d.* FROM decisions d
+  JOIN (SELECT max(id) AS id FROM decisions GROUP BY record_id, reviewer, stage) latest
+  USING (id)"""
+
+#: Records out of this reviewer's queue: decided by them, resolved by a lead, or with enough
+#: votes. Computed once per query (not per record), in time proportional to the decisions.
+_DONE = f"""SELECT record_id FROM ({CURRENT}) WHERE decision IS NOT NULL GROUP BY record_id
+  HAVING sum(stage = 'resolution') > 0 OR sum(stage = 'screening' AND reviewer = :me) > 0
+    OR sum(stage = 'screening') >= :needed"""
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+def seed_for(reviewer: str) -> int:
+    """A stable per-reviewer seed, so 'random' order is the same on every page load."""
+    return int.from_bytes(hashlib.sha256(reviewer.encode()).digest()[:4], "big") % 2147483647
+
+
+def with_retry(fn: Callable[[], T], attempts: int = 8) -> T:
+    """Run ``fn``, retrying with growing waits while another process holds the write lock."""
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except sqlite3.OperationalError as e:
+            message = str(e).lower()
+            if ("locked" not in message and "busy" not in message) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * 2 ** attempt)
+    raise AssertionError("unreachable")
+
+
+# --- the queue ------------------------------------------------------------------------------
+
+def next_record_id(conn: sqlite3.Connection, reviewer: str, *, needed: int = 1,
+                   order: str = "newest", skip: Iterable[int] = ()) -> int | None:
+    """The next record this reviewer has not decided and that still needs a vote.
+
+    With one reviewer per record that is "not decided by anyone"; with two, each reviewer sees
+    the records they have not decided (blind: nothing about the other's vote is read here).
+    """
+    params: dict[str, Any] = {"me": reviewer, "needed": needed, "seed": seed_for(reviewer)}
+    skip_names = []
+    for i, value in enumerate(list(skip)[:50]):
+        params[f"s{i}"] = int(value)
+        skip_names.append(f":s{i}")
+    skipped = f"AND {{id}} NOT IN ({', '.join(skip_names)})" if skip_names else ""
+    if order == "search":  # records in the order of the first search that found them
+        sql = f"""SELECT h.record_id FROM hits h WHERE h.record_id IS NOT NULL
+          AND NOT h.deleted AND h.record_id NOT IN ({_DONE}) {skipped.format(id="h.record_id")}
+          ORDER BY h.search_id, h.record_id LIMIT 1"""
+    elif order == "random":  # from this reviewer's starting point, wrapping round once
+        for side in (">=", "<"):
+            sql = f"""SELECT r.id FROM records r WHERE {RANDOM_KEY} {side} :seed
+              AND r.id NOT IN ({_DONE}) {skipped.format(id="r.id")}
+              ORDER BY {ORDERS[order]} LIMIT 1"""
+            row = conn.execute(sql, params).fetchone()
+            if row:
+                return row[0]
+        return None
+    else:
+        sql = f"""SELECT r.id FROM records r WHERE r.id NOT IN ({_DONE})
+          {skipped.format(id="r.id")} ORDER BY {ORDERS[order]} LIMIT 1"""
+    row = conn.execute(sql, params).fetchone()
+    return row[0] if row else None
+
+
+def queue_counts(conn: sqlite3.Connection, reviewer: str, *, needed: int = 1) -> tuple[int, int]:
+    """(left, total): records still waiting for this reviewer, and all records."""
+    total = conn.execute("SELECT count(*) FROM records").fetchone()[0]
+    done = conn.execute(f"SELECT count(*) FROM ({_DONE})",
+                        {"me": reviewer, "needed": needed}).fetchone()[0]
+    return max(total - done, 0), total
+
+
+def rate_per_hour(conn: sqlite3.Connection, reviewer: str) -> float | None:
+    """Decisions per hour over this reviewer's last hour of work (None with fewer than 2)."""
+    since = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat(timespec="seconds")
+    count, first, last = conn.execute(
+        "SELECT count(*), min(created_at), max(created_at) FROM decisions"
+        " WHERE reviewer = ? AND created_at >= ? AND undoes IS NULL",
+        [reviewer, since]).fetchone()
+    if count < 2:
+        return None
+    span = (dt.datetime.fromisoformat(last) - dt.datetime.fromisoformat(first)).total_seconds()
+    return (count - 1) * 3600 / max(span, 60)
+
+
+# --- one record -----------------------------------------------------------------------------
+
+def record(conn: sqlite3.Connection, record_id: int) -> dict[str, Any] | None:
+    """The record's fields with JSON lists decoded, plus the searches and sources that found it."""
+    row = conn.execute(f"SELECT {', '.join(RECORD_COLUMNS)} FROM records WHERE id = ?",
+                       [record_id]).fetchone()
+    if row is None:
+        return None
+    item = dict(zip(RECORD_COLUMNS, row, strict=True))
+    for key in ("authors", "publication_types"):
+        item[key] = json_list(item[key])
+    item["searches"] = [
+        {"name": name, "source": source, "query": query or ""}
+        for name, source, query in conn.execute(
+            "SELECT DISTINCT s.name, h.source, s.query FROM hits h"
+            " JOIN searches s ON s.id = h.search_id"
+            " WHERE h.record_id = ? AND NOT h.deleted ORDER BY s.name", [record_id])]
+    return item
+
+
+def current_decision(conn: sqlite3.Connection, record_id: int, reviewer: str,
+                     stage: str = "screening") -> dict[str, Any] | None:
+    """This reviewer's current decision on the record (None when undecided or undone)."""
+    row = conn.execute(
+        "SELECT id, decision, reason, note, summary, themes, created_at FROM decisions"
+        " WHERE record_id = ? AND reviewer = ? AND stage = ? ORDER BY id DESC LIMIT 1",
+        [record_id, reviewer, stage]).fetchone()
+    if row is None or row[1] is None:
+        return None
+    keys = ("id", "decision", "reason", "note", "summary", "themes", "created_at")
+    item = dict(zip(keys, row, strict=True))
+    item["themes"] = json_list(item["themes"])
+    return item
+
+
+def themes(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    keys = ("id", "slug", "name_nb", "name_en", "group_slug", "group_nb", "group_en")
+    return [dict(zip(keys, row, strict=True)) for row in conn.execute(
+        f"SELECT {', '.join(keys)} FROM themes ORDER BY position, id")]
+
+
+def reasons(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    keys = ("slug", "name_nb", "name_en")
+    return [dict(zip(keys, row, strict=True)) for row in conn.execute(
+        "SELECT slug, name_nb, name_en FROM exclusion_reasons ORDER BY position, id")]
+
+
+# --- writes ---------------------------------------------------------------------------------
+
+def save_decision(conn: sqlite3.Connection, record_id: int, reviewer: str, decision: str | None,
+                  *, stage: str = "screening", reason: str | None = None,
+                  note: str | None = None, summary: str | None = None,
+                  theme_slugs: Iterable[str] = (), undoes: int | None = None,
+                  origin: str = "web") -> int:
+    """Append one decision row (and keep ``record_themes`` in step) in one transaction."""
+    theme_slugs = list(theme_slugs)
+
+    def write() -> int:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = conn.execute(
+                "INSERT INTO decisions (record_id, reviewer, stage, decision, reason, note,"
+                " summary, themes, undoes, origin, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [record_id, reviewer, stage, decision, reason or None, note or None,
+                 summary or None, json.dumps(theme_slugs) if theme_slugs else None, undoes,
+                 origin, now()])
+            _set_record_themes(conn, record_id, reviewer, stage, decision, theme_slugs)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        return cursor.lastrowid
+
+    return with_retry(write)
+
+
+def _set_record_themes(conn: sqlite3.Connection, record_id: int, reviewer: str, stage: str,
+                       decision: str | None, theme_slugs: list[str]) -> None:
+    """Include: the record carries these themes. Otherwise drop the ones this reviewer set
+    (a lead's resolution drops them all)."""
+    if decision == "include" or stage == "resolution":
+        conn.execute("DELETE FROM record_themes WHERE record_id = ?", [record_id])
+    else:
+        conn.execute("DELETE FROM record_themes WHERE record_id = ? AND reviewer = ?",
+                     [record_id, reviewer])
+    if decision == "include":
+        conn.executemany(
+            "INSERT OR IGNORE INTO record_themes (record_id, theme_id, reviewer, created_at)"
+            " SELECT ?, id, ?, ? FROM themes WHERE slug = ?",
+            [(record_id, reviewer, now(), slug) for slug in theme_slugs])
+
+
+def undo_last(conn: sqlite3.Connection, reviewer: str) -> int | None:
+    """Revert this reviewer's latest decision not yet undone; returns its record id.
+
+    Appends a row with ``undoes`` set, carrying the value the reviewer held before (NULL if
+    none), so the history keeps both the decision and its undo.
+    """
+    last = conn.execute(
+        "SELECT id, record_id, stage FROM decisions WHERE reviewer = ? AND undoes IS NULL"
+        " AND id NOT IN (SELECT undoes FROM decisions WHERE undoes IS NOT NULL)"
+        " ORDER BY id DESC LIMIT 1", [reviewer]).fetchone()
+    if last is None:
+        return None
+    last_id, record_id, stage = last
+    before = conn.execute(
+        "SELECT decision, reason, note, summary, themes FROM decisions WHERE record_id = ?"
+        " AND reviewer = ? AND stage = ? AND id < ? ORDER BY id DESC LIMIT 1",
+        [record_id, reviewer, stage, last_id]).fetchone() or (None,) * 5
+    save_decision(conn, record_id, reviewer, before[0], stage=stage, reason=before[1],
+                  note=before[2], summary=before[3], theme_slugs=json_list(before[4]),
+                  undoes=last_id)
+    return record_id
+
+
+# --- lists ----------------------------------------------------------------------------------
+
+def my_decisions(conn: sqlite3.Connection, reviewer: str, *, q: str = "",
+                 decision: str = "", reason: str = "", limit: int = 100,
+                 offset: int = 0) -> list[dict[str, Any]]:
+    """This reviewer's current screening decisions, newest first, filtered."""
+    where, params = ["d.decision IS NOT NULL"], {"me": reviewer, "limit": limit, "offset": offset}
+    if q:
+        where.append("(r.title LIKE :q OR r.authors LIKE :q OR d.note LIKE :q"
+                     " OR d.summary LIKE :q)")
+        params["q"] = f"%{q}%"
+    if decision:
+        where.append("d.decision = :decision")
+        params["decision"] = decision
+    if reason:
+        where.append("d.reason = :reason")
+        params["reason"] = reason
+    keys = ("id", "record_id", "title", "year", "decision", "reason", "themes", "note",
+            "summary", "created_at")
+    rows = conn.execute(f"""
+      SELECT d.id, d.record_id, r.title, r.year, d.decision, d.reason, d.themes, d.note,
+             d.summary, d.created_at
+      FROM decisions d JOIN records r ON r.id = d.record_id
+      WHERE d.id IN (SELECT max(id) FROM decisions WHERE reviewer = :me AND stage = 'screening'
+                     GROUP BY record_id) AND {' AND '.join(where)}
+      ORDER BY d.id DESC LIMIT :limit OFFSET :offset""", params).fetchall()
+    items = [dict(zip(keys, row, strict=True)) for row in rows]
+    for item in items:
+        item["themes"] = json_list(item["themes"])
+    return items
+
+
+def current_votes(conn: sqlite3.Connection) -> dict[int, dict[str, str]]:
+    """{record_id: {reviewer: decision}} of all current screening decisions."""
+    votes: dict[int, dict[str, str]] = defaultdict(dict)
+    for record_id, reviewer, decision in conn.execute(
+            f"SELECT record_id, reviewer, decision FROM ({CURRENT})"
+            " WHERE stage = 'screening' AND decision IS NOT NULL"):
+        votes[record_id][reviewer] = decision
+    return votes
+
+
+def conflicts(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Records whose reviewers disagree and that no lead has resolved yet."""
+    resolved = {row[0] for row in conn.execute(
+        f"SELECT record_id FROM ({CURRENT}) WHERE stage = 'resolution'"
+        " AND decision IS NOT NULL")}
+    rows = conn.execute(f"""
+      SELECT c.record_id, r.title, c.reviewer, c.decision, c.reason, c.themes, c.summary
+      FROM ({CURRENT}) c JOIN records r ON r.id = c.record_id
+      WHERE c.stage = 'screening' AND c.decision IS NOT NULL ORDER BY c.record_id, c.reviewer
+    """).fetchall()
+    grouped: dict[int, dict[str, Any]] = {}
+    for record_id, title, reviewer, decision, reason, theme_json, summary in rows:
+        item = grouped.setdefault(record_id, {"record_id": record_id, "title": title,
+                                              "votes": []})
+        item["votes"].append({"reviewer": reviewer, "decision": decision, "reason": reason,
+                              "themes": json_list(theme_json), "summary": summary})
+    return [item for record_id, item in grouped.items() if record_id not in resolved
+            and len({v["decision"] for v in item["votes"]}) > 1]
+
+
+def reviewer_counts(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Per reviewer: current include / exclude / maybe counts."""
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(DECISIONS, 0))
+    for reviewer, decision, count in conn.execute(
+            f"SELECT reviewer, decision, count(*) FROM ({CURRENT}) WHERE stage = 'screening'"
+            " AND decision IS NOT NULL GROUP BY reviewer, decision"):
+        counts[reviewer][decision] = count
+    return [{"reviewer": r, **c, "total": sum(c.values())} for r, c in sorted(counts.items())]
+
+
+def kappas(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Cohen's kappa for every pair of reviewers over the records both decided."""
+    votes = current_votes(conn)
+    reviewers = sorted({r for v in votes.values() for r in v})
+    result = []
+    for a, b in combinations(reviewers, 2):
+        pairs = [(v[a], v[b]) for v in votes.values() if a in v and b in v]
+        if pairs:
+            agree = sum(x == y for x, y in pairs) / len(pairs)
+            result.append({"a": a, "b": b, "overlap": len(pairs), "agreement": agree,
+                           "kappa": cohen_kappa(pairs)})
+    return result
+
+
+def cohen_kappa(pairs: list[tuple[str, str]]) -> float:
+    """(observed - expected agreement) / (1 - expected); 1.0 when both always agree on one value."""
+    n = len(pairs)
+    observed = sum(a == b for a, b in pairs) / n
+    labels = {x for pair in pairs for x in pair}
+    expected = sum((sum(a == k for a, _ in pairs) / n) * (sum(b == k for _, b in pairs) / n)
+                   for k in labels)
+    if expected == 1:
+        return 1.0
+    return (observed - expected) / (1 - expected)
+
+
+def json_list(value: Any) -> list:
+    if not value:
+        return []
+    if isinstance(value, list):
+        return value
+    try:
+        loaded = json.loads(value)
+    except (TypeError, ValueError):
+        return [value]
+    return loaded if isinstance(loaded, list) else [loaded]

@@ -1,0 +1,77 @@
+// Keyboard screening: i/e/m choose, digits pick a reason (exclude) or toggle a theme
+// (include), n saves (or skips when nothing is chosen), u undoes, ? shows help.
+(function () {
+  "use strict";
+  const form = document.getElementById("decision-form");
+  const help = document.getElementById("help");
+  const undoForm = document.getElementById("undo-form");
+  const skip = document.getElementById("skip");
+  const keys = { i: "include", e: "exclude", m: "maybe" };
+  let digits = "";
+  let digitTimer = null;
+
+  function chosen() {
+    const input = form && form.querySelector("input[name=decision]:checked");
+    return input ? input.value : null;
+  }
+  function showPanels() {
+    if (!form) return;
+    const value = chosen();
+    form.classList.toggle("show-include", value === "include");
+    form.classList.toggle("show-exclude", value === "exclude");
+  }
+  function choose(value) {
+    const input = form.querySelector(`input[name=decision][value=${value}]`);
+    if (input) { input.checked = true; showPanels(); }
+  }
+  function listFor(value) {
+    if (value === "exclude") return form.querySelectorAll("input[name=reason]");
+    if (value === "include") return form.querySelectorAll("input[name=themes]");
+    return [];
+  }
+  function apply(number) {
+    const input = Array.from(listFor(chosen())).find((el) => el.dataset.number === number);
+    if (!input) return;
+    input.checked = input.type === "radio" ? true : !input.checked;
+  }
+  function typeDigit(digit) {
+    const count = listFor(chosen()).length;
+    if (!count) return;
+    digits += digit;
+    clearTimeout(digitTimer);
+    // Wait for a second digit only while a two-digit number could still follow.
+    if (Number(digits) * 10 <= count && digits.length < 2) {
+      digitTimer = setTimeout(() => { apply(digits); digits = ""; }, 600);
+    } else {
+      apply(digits);
+      digits = "";
+    }
+  }
+  function submit() {
+    if (!form) return;
+    if (!chosen()) { if (skip) window.location.href = skip.href; return; }
+    form.requestSubmit();
+  }
+  if (form) {
+    form.addEventListener("change", showPanels);
+    showPanels();
+  }
+  const showHelp = document.getElementById("show-help");
+  if (showHelp) showHelp.addEventListener("click", () => help.showModal());
+
+  document.addEventListener("keydown", (event) => {
+    const target = event.target;
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (target.matches && target.matches("input[type=text], input:not([type]), textarea, select")) {
+      if (event.key === "Escape") target.blur();
+      return;
+    }
+    const key = event.key;
+    if (key === "?") { help.open ? help.close() : help.showModal(); event.preventDefault(); return; }
+    if (help && help.open) return;
+    if (form && keys[key]) { choose(keys[key]); event.preventDefault(); }
+    else if (form && /^[0-9]$/.test(key)) { typeDigit(key); event.preventDefault(); }
+    else if (key === "n") { submit(); event.preventDefault(); }
+    else if (key === "u" && undoForm) { undoForm.requestSubmit(); event.preventDefault(); }
+  });
+})();

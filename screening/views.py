@@ -1,0 +1,394 @@
+"""Routes of the screening app. Each view checks ``request.actor`` itself: the instance ``allow``
+rule gates Datasette's own pages, not plugin routes.
+
+Reads go through ``db.execute_fn`` and writes through ``db.execute_write_fn`` (the single
+write connection), both calling plain functions in :mod:`screening.queries`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+import sqlite_utils
+from datasette.utils.asgi import Forbidden, NotFound, Response
+
+from screening import auth
+from screening import queries as q
+from screening.app import evidence_config, plugin_settings
+from screening.i18n import translator
+from screening.text import abstract_sections, highlight, search_terms
+
+STATIC = Path(__file__).parent / "static"
+STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+def _db(datasette):
+    return datasette.get_database(plugin_settings(datasette)["database"])
+
+
+async def _read(datasette, fn):
+    return await _db(datasette).execute_fn(fn)
+
+
+async def _write(datasette, fn):
+    def run(conn: sqlite3.Connection):
+        conn.execute(f"PRAGMA busy_timeout = {q.BUSY_TIMEOUT_MS}")
+        return fn(conn)
+
+    return await _db(datasette).execute_write_fn(run)
+
+
+async def _form(request) -> dict[str, list[str]]:
+    body = await request.post_body()
+    return parse_qs(body.decode("utf-8"), keep_blank_values=True)
+
+
+def _one(form: dict[str, list[str]], key: str) -> str:
+    return (form.get(key) or [""])[-1].strip()
+
+
+async def _user(request, datasette) -> dict | None:
+    """The logged-in account, re-read from the database (a disabled user is logged out)."""
+    actor = request.actor
+    if not actor or not actor.get("id"):
+        return None
+    return await _read(datasette, lambda conn: auth.current_user(conn, actor["id"]))
+
+
+def _to_login(request) -> Response:
+    path = request.path + (f"?{request.query_string}" if request.query_string else "")
+    return Response.redirect("/-/login?next=" + quote(path, safe=""))
+
+
+def _safe_next(value: str, default: str = "/-/screen") -> str:
+    return value if value.startswith("/-/screen") and "//" not in value else default
+
+
+def _t(datasette):
+    return translator(evidence_config(datasette).language)
+
+
+async def _page(datasette, request, user, template: str, status: int = 200,
+                **context: Any) -> Response:
+    config = evidence_config(datasette)
+    context.update(t=translator(config.language), lang=config.language, user=user,
+                   is_lead=bool(user and user["role"] == "lead"),
+                   dual=config.screening.reviewers_per_record > 1)
+    html = await datasette.render_template(template, context, request=request)
+    return Response.html(html, status=status)
+
+
+async def _guard(request, datasette, *, lead: bool = False):
+    user = await _user(request, datasette)
+    if user is None:
+        return None, _to_login(request)
+    if lead and user["role"] != "lead":
+        raise Forbidden(_t(datasette)("forbidden"))
+    return user, None
+
+
+def _labelled(items: list[dict], lang: str) -> list[dict]:
+    for number, item in enumerate(items, start=1):
+        item["number"] = number
+        item["label"] = item.get(f"name_{lang}") or item.get("name_en") or item["slug"]
+        if "group_slug" in item:
+            item["group"] = item.get(f"group_{lang}") or item.get("group_en") or ""
+    return items
+
+
+def _eta(left: int, rate: float | None) -> str | None:
+    if not rate:
+        return None
+    minutes = round(left / rate * 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+
+
+# --- login ----------------------------------------------------------------------------------
+
+async def login(request, datasette):
+    next_url = _safe_next(request.args.get("next", ""))
+    if request.method != "POST":
+        return await _page(datasette, request, None, "screening_login.html", next=next_url)
+    if "ds_csrftoken" not in request.cookies:
+        raise Forbidden("csrftoken missing: load the login page first")
+    form = await _form(request)
+    username, password = _one(form, "username"), (form.get("password") or [""])[-1]
+    actor = await _read(datasette, lambda c: auth.authenticate(c, username, password))
+    next_url = _safe_next(_one(form, "next"))
+    if actor is None:
+        return await _page(datasette, request, None, "screening_login.html", status=401,
+                           error=_t(datasette)("login_failed"), next=next_url,
+                           username=username)
+    response = Response.redirect(next_url)
+    response.set_cookie("ds_actor", datasette.sign({"a": actor}, "actor"), httponly=True)
+    return response
+
+
+async def logout(request, datasette):
+    if request.method != "POST":
+        return Response.redirect("/-/screen")
+    response = Response.redirect("/-/login")
+    response.set_cookie("ds_actor", "", expires=0, max_age=0)
+    return response
+
+
+async def home(request, datasette):
+    return Response.redirect("/-/screen")
+
+
+async def static(request, datasette):
+    path = STATIC / request.url_vars["name"]
+    if not path.is_file():
+        raise NotFound("no such file")
+    return Response(path.read_text(encoding="utf-8"), content_type=STATIC_TYPES[path.suffix],
+                    headers={"cache-control": "max-age=300"})
+
+
+# --- the queue and one record ---------------------------------------------------------------
+
+async def queue(request, datasette):
+    user, redirect = await _guard(request, datasette)
+    if redirect:
+        return redirect
+    config = evidence_config(datasette).screening
+    skip = [int(s) for s in request.args.get("skip", "").split(",") if s.isdigit()]
+    record_id = await _read(datasette, lambda c: q.next_record_id(
+        c, user["id"], needed=config.reviewers_per_record, order=config.order, skip=skip))
+    return await _record_page(datasette, request, user, record_id, skip=skip)
+
+
+async def record(request, datasette):
+    user, redirect = await _guard(request, datasette)
+    if redirect:
+        return redirect
+    record_id = int(request.url_vars["id"])
+    if request.method == "POST":
+        return await _decide(request, datasette, user, record_id)
+    return await _record_page(datasette, request, user, record_id, explicit=True,
+                              next=_safe_next(request.args.get("next", "")))
+
+
+async def _record_page(datasette, request, user, record_id: int | None, *, explicit=False,
+                       skip=(), error: str | None = None, status: int = 200,
+                       next: str = "/-/screen", form: dict | None = None) -> Response:
+    config = evidence_config(datasette)
+    me, needed = user["id"], config.screening.reviewers_per_record
+
+    def load(conn):
+        return {"record": q.record(conn, record_id) if record_id else None,
+                "mine": q.current_decision(conn, record_id, me) if record_id else None,
+                "themes": q.themes(conn), "reasons": q.reasons(conn),
+                "counts": q.queue_counts(conn, me, needed=needed),
+                "rate": q.rate_per_hour(conn, me)}
+
+    data = await _read(datasette, load)
+    if explicit and data["record"] is None:
+        raise NotFound(_t(datasette)("not_found"))
+    left, total = data["counts"]
+    context: dict[str, Any] = {
+        "left": left, "total": total, "rate": round(data["rate"]) if data["rate"] else None,
+        "eta": _eta(left, data["rate"]), "error": error, "next": next,
+        "themes": _labelled(data["themes"], config.language),
+        "reasons": _labelled(data["reasons"], config.language),
+        "require_reason": config.screening.require_reason_on_exclude,
+        "skip": ",".join(str(s) for s in [*skip, record_id] if s),
+    }
+    item = data["record"]
+    if item:
+        terms = search_terms(s["query"] for s in item["searches"])
+        current = form or data["mine"] or {}
+        context.update(record=item, mine=data["mine"], title_html=highlight(item["title"], terms),
+                       sections=abstract_sections(item["abstract"], terms), terms=terms,
+                       chosen=current, chosen_themes=set(current.get("themes") or []),
+                       sources=sorted({s["source"] for s in item["searches"]}))
+    return await _page(datasette, request, user, "screening_record.html", status=status,
+                       **context)
+
+
+def _validate(datasette, form: dict[str, list[str]], reasons: list[str],
+              themes: list[str]) -> tuple[dict[str, Any], str | None]:
+    """The cleaned decision fields, and a message for the reviewer when they are not valid."""
+    t, screening = _t(datasette), evidence_config(datasette).screening
+    decision = _one(form, "decision")
+    chosen = {"decision": decision, "reason": _one(form, "reason") or None,
+              "note": _one(form, "note"), "summary": _one(form, "summary"),
+              "themes": [s for s in form.get("themes", []) if s]}
+    if decision not in q.DECISIONS:
+        return chosen, t("bad_decision")
+    if decision != "exclude":
+        chosen["reason"] = None
+    elif chosen["reason"] is None and screening.require_reason_on_exclude:
+        return chosen, t("reason_required")
+    elif chosen["reason"] is not None and chosen["reason"] not in reasons:
+        return chosen, t("unknown_reason")
+    if decision != "include":
+        chosen["themes"] = []
+    elif any(slug not in themes for slug in chosen["themes"]):
+        return chosen, t("unknown_theme")
+    return chosen, None
+
+
+async def _decide(request, datasette, user, record_id: int, stage: str = "screening"):
+    form = await _form(request)
+    lists = await _read(datasette, lambda c: (
+        q.record(c, record_id) is not None,
+        [r["slug"] for r in q.reasons(c)], [t["slug"] for t in q.themes(c)]))
+    if not lists[0]:
+        raise NotFound(_t(datasette)("not_found"))
+    chosen, error = _validate(datasette, form, lists[1], lists[2])
+    next_url = _safe_next(_one(form, "next"))
+    if error:
+        if stage == "resolution":
+            return Response.html(str(error), status=400)
+        return await _record_page(datasette, request, user, record_id, error=error, status=400,
+                                  next=next_url, form=chosen)
+    await _write(datasette, lambda c: q.save_decision(
+        c, record_id, user["id"], chosen["decision"], stage=stage, reason=chosen["reason"],
+        note=chosen["note"], summary=chosen["summary"], theme_slugs=chosen["themes"]))
+    datasette.add_message(request, _t(datasette)("saved" if stage == "screening" else "resolved"))
+    return Response.redirect(next_url if stage == "screening" else "/-/screen/conflicts")
+
+
+async def undo(request, datasette):
+    user, redirect = await _guard(request, datasette)
+    if redirect:
+        return redirect
+    record_id = await _write(datasette, lambda c: q.undo_last(c, user["id"]))
+    t = _t(datasette)
+    datasette.add_message(request, t("undone") if record_id else t("nothing_to_undo"))
+    return Response.redirect(f"/-/screen/record/{record_id}" if record_id else "/-/screen")
+
+
+# --- lists ----------------------------------------------------------------------------------
+
+async def mine(request, datasette):
+    user, redirect = await _guard(request, datasette)
+    if redirect:
+        return redirect
+    lang = evidence_config(datasette).language
+    args = {k: request.args.get(k, "").strip() for k in ("q", "decision", "reason")}
+    page_arg = request.args.get("page", "1")
+    page = max(int(page_arg), 1) if page_arg.isdigit() else 1
+    data = await _read(datasette, lambda c: (
+        q.my_decisions(c, user["id"], limit=101, offset=(page - 1) * 100, **args),
+        q.reasons(c), q.themes(c)))
+    rows, reasons, themes = data
+    return await _page(datasette, request, user, "screening_mine.html", rows=rows[:100],
+                       more=len(rows) > 100, page=page, args=args,
+                       reasons=_labelled(reasons, lang),
+                       reason_labels={r["slug"]: r["label"] for r in reasons},
+                       theme_labels={t["slug"]: t["label"] for t in _labelled(themes, lang)})
+
+
+async def conflicts(request, datasette):
+    user, redirect = await _guard(request, datasette, lead=True)
+    if redirect:
+        return redirect
+    lang = evidence_config(datasette).language
+    items, reasons, themes = await _read(datasette, lambda c: (
+        q.conflicts(c), q.reasons(c), q.themes(c)))
+    reasons, themes = _labelled(reasons, lang), _labelled(themes, lang)
+    return await _page(datasette, request, user, "screening_conflicts.html", items=items,
+                       reasons=reasons, themes=themes,
+                       reason_labels={r["slug"]: r["label"] for r in reasons},
+                       theme_labels={t["slug"]: t["label"] for t in themes})
+
+
+async def resolve(request, datasette):
+    user, redirect = await _guard(request, datasette, lead=True)
+    if redirect:
+        return redirect
+    return await _decide(request, datasette, user, int(request.url_vars["id"]),
+                         stage="resolution")
+
+
+async def summary(request, datasette):
+    user, redirect = await _guard(request, datasette, lead=True)
+    if redirect:
+        return redirect
+    counts, kappas = await _read(datasette, lambda c: (q.reviewer_counts(c), q.kappas(c)))
+    return await _page(datasette, request, user, "screening_summary.html", counts=counts,
+                       kappas=kappas)
+
+
+def _dedupe_functions():
+    """``list_uncertain_pairs`` and ``decide_pair`` from harvest.dedupe, or None before it lands."""
+    try:
+        from harvest.dedupe import decide_pair, list_uncertain_pairs
+    except ImportError:
+        return None
+    return list_uncertain_pairs, decide_pair
+
+
+async def duplicates(request, datasette):
+    user, redirect = await _guard(request, datasette)
+    if redirect:
+        return redirect
+    functions = _dedupe_functions()
+    if request.method == "POST":
+        form = await _form(request)
+        action = _one(form, "action")
+        if functions is None or action not in ("merge", "split"):
+            return Response.html("merge or split", status=400)
+        pair_id = int(request.url_vars["id"])
+
+        def decide(conn):
+            functions[1](sqlite_utils.Database(conn), pair_id, action, user["id"])
+            conn.commit()
+
+        await _write(datasette, decide)
+        datasette.add_message(request, _t(datasette)("pair_decided"))
+        return Response.redirect("/-/screen/duplicates")
+    pairs = [] if functions is None else await _read(
+        datasette, lambda c: functions[0](sqlite_utils.Database(c)))
+    for pair in pairs:
+        for side in ("record_a", "record_b"):
+            pair[side] = {**pair[side], "authors": q.json_list(pair[side].get("authors"))}
+    return await _page(datasette, request, user, "screening_duplicates.html", pairs=pairs,
+                       missing=functions is None)
+
+
+async def lists(request, datasette):
+    user, redirect = await _guard(request, datasette, lead=True)
+    if redirect:
+        return redirect
+    if request.method == "POST":
+        from harvest.store import sync_config
+
+        config = evidence_config(datasette, reload=True)
+
+        def reload(conn):
+            sync_config(sqlite_utils.Database(conn), config)
+            conn.commit()
+
+        await _write(datasette, reload)
+        datasette.add_message(request, _t(datasette)("reloaded"))
+        return Response.redirect("/-/screen/lists")
+    lang = evidence_config(datasette).language
+    themes, reasons = await _read(datasette, lambda c: (q.themes(c), q.reasons(c)))
+    return await _page(datasette, request, user, "screening_lists.html",
+                       themes=_labelled(themes, lang), reasons=_labelled(reasons, lang),
+                       config_path=plugin_settings(datasette)["config_path"])
+
+
+ROUTES = [
+    (r"^/$", home),
+    (r"^/-/login$", login),
+    (r"^/-/screen/logout$", logout),
+    (r"^/-/screen/static/(?P<name>screening\.(css|js))$", static),
+    (r"^/-/screen$", queue),
+    (r"^/-/screen/record/(?P<id>\d+)$", record),
+    (r"^/-/screen/undo$", undo),
+    (r"^/-/screen/mine$", mine),
+    (r"^/-/screen/conflicts$", conflicts),
+    (r"^/-/screen/resolve/(?P<id>\d+)$", resolve),
+    (r"^/-/screen/summary$", summary),
+    (r"^/-/screen/duplicates$", duplicates),
+    (r"^/-/screen/duplicates/(?P<id>\d+)$", duplicates),
+    (r"^/-/screen/lists$", lists),
+]
