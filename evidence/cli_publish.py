@@ -4,23 +4,81 @@ from __future__ import annotations
 
 import click
 
-
-@click.command()
-def publish() -> None:
-    """Build the published database of included records."""
-    raise click.ClickException("not implemented yet")
+from evidence.options import config_option, db_option, open_config, open_database, user_errors
 
 
 @click.command()
-def serve() -> None:
-    """Serve the published database read-only with Datasette."""
-    raise click.ClickException("not implemented yet")
+@click.option("--out", default="published.db", show_default=True,
+              type=click.Path(dir_okay=False), help="Published SQLite file to (re)build.")
+@db_option
+@config_option
+@user_errors
+def publish(out: str, db_path: str, config_path: str) -> None:
+    """Build the published database of included records (atomically replaces --out).
+
+    Example:
+
+        evidence publish --out published.db && evidence serve published.db
+    """
+    from db.publish import publish as build
+
+    config = open_config(config_path)
+    result = build(open_database(db_path), out, config)
+    counts = result.prisma
+    click.echo(f"{result.path}: {result.records} included records, {result.themes} themes, "
+               f"{result.searches} searches; {counts.get('identified_total', 0)} hits, "
+               f"{counts.get('records', 0)} records, {counts.get('excluded', 0)} excluded")
 
 
 @click.command()
-def export() -> None:
-    """Export records as RIS, CSV, BibTeX or xlsx."""
-    raise click.ClickException("not implemented yet")
+@click.argument("file", default="published.db", type=click.Path(dir_okay=False))
+@click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0 for every interface).")
+@user_errors
+def serve(file: str, port: int, host: str) -> None:
+    """Serve the published database read-only with Datasette.
+
+    Example:
+
+        evidence serve published.db --port 8001
+    """
+    import uvicorn
+
+    from published.app import make_datasette
+
+    ds = make_datasette(file)
+    click.echo(f"Serving {file} at http://{host}:{port}/", err=True)
+    uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on")
+
+
+@click.command()
+@click.option("--format", "fmt", required=True,
+              type=click.Choice(["ris", "csv", "bibtex", "xlsx"]), help="Output format.")
+@click.option("--decision", type=click.Choice(["include", "exclude", "maybe", "undecided"]),
+              help="Only records with this final decision (default: all).")
+@click.option("--theme", help="Only records with this theme (its slug in evidence.yml).")
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="Output file (default: standard output; required for xlsx).")
+@db_option
+@config_option
+@user_errors
+def export(fmt: str, decision: str | None, theme: str | None, out: str | None, db_path: str,
+           config_path: str) -> None:
+    """Export records of the working database as RIS, CSV, BibTeX or the xlsx evidence table.
+
+    Example:
+
+        evidence export --format xlsx --out evidence-table.xlsx
+    """
+    from db.exports import export_records
+
+    config = open_config(config_path, required=False)
+    count, text = export_records(open_database(db_path), fmt, out, decision=decision,
+                                 theme=theme, language=config.language if config else "nb")
+    if text is not None:
+        click.echo(text, nl=False)
+    click.echo(f"{count} records exported" + (f" to {out}" if out else ""), err=True)
 
 
 COMMANDS = [publish, serve, export]

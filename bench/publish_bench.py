@@ -1,0 +1,169 @@
+"""Benchmark: publish N included records, then time Datasette pages on the published file.
+
+Targets (issue 8): publish 200,000 included records in under 2 minutes; median full-text
+search under 100 ms; every page under Datasette's 1 s time limit.
+
+    python3 bench/publish_bench.py                  # 200,000 records
+    python3 bench/publish_bench.py --records 20000  # quick run while developing
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from db.migrations import open_db  # noqa: E402
+from db.publish import publish  # noqa: E402
+from evidence.config import load_config  # noqa: E402
+from harvest.store import sync_config  # noqa: E402
+
+CONFIG = Path(__file__).resolve().parent.parent / "evidence" / "templates" / "evidence.example.yml"
+TOPICS = ("loneliness", "stigma", "befriending", "housing", "nursing", "telepsychiatry",
+          "addiction", "opioid", "recovery", "workforce", "peer", "integrated", "youth",
+          "elderly", "migrants", "violence", "alcohol", "cannabis", "depression", "anxiety")
+QUERIES = ("loneliness", "stigma nursing", "telepsychiatry", "opioid recovery", "befriending",
+           "integrated care", "Hansen", "youth anxiety")
+
+
+def machine() -> str:
+    mem = ""
+    if os.path.exists("/proc/meminfo"):
+        kb = int(open("/proc/meminfo").readline().split()[1])
+        mem = f", {kb / 1024 / 1024:.0f} GiB RAM"
+    return (f"{platform.machine()}, {os.cpu_count()} cores (nproc){mem}, "
+            f"Python {platform.python_version()}")
+
+
+def build_working_db(path: Path, n: int, seed: int = 1):
+    """A working database with ``n`` included records (plus 10 % excluded), written in bulk."""
+    rng = random.Random(seed)
+    config = load_config(CONFIG)
+    db = open_db(path)
+    sync_config(db, config)
+    search_ids = [r["id"] for r in db["searches"].rows]
+    theme_ids = [r["id"] for r in db["themes"].rows]
+    runs = {sid: db["runs"].insert({"search_id": sid, "source": "pubmed", "status": "complete",
+                                    "started_at": "2024-10-21T08:00:00+00:00",
+                                    "window_start": "2023-10-21", "window_end": "2024-10-21"}
+                                   ).last_pk for sid in search_ids}
+    # each topic word is in about 3 % of records (abstract or keywords),
+    # each surname in about 1 % of author lists
+    vocabulary = [f"w{i}" for i in range(3000)] + list(TOPICS)
+    surnames = ["Hansen", "Johansen", "Olsen", "Larsen", "Smith", "Nguyen", "Berg", "Lie"] + [
+        f"Name{i}" for i in range(400)]
+    keywords = list(TOPICS) + [f"keyword {i}" for i in range(200)]
+    total = n + n // 10
+    conn = db.conn
+    with conn:
+        for start in range(0, total, 10_000):
+            records, hits, decisions, links = [], [], [], []
+            for rid in range(start + 1, min(start + 10_001, total + 1)):
+                words = rng.choices(vocabulary, k=60)
+                authors = [f"{rng.choice(surnames)}, {chr(65 + rng.randrange(26))}."
+                           for _ in range(rng.randint(1, 6))]
+                records.append((rid, " ".join(words[:10]).capitalize(), " ".join(words),
+                                json.dumps(authors), rng.randint(2020, 2024),
+                                f"Journal {rng.randrange(300)}", f"10.1000/bench.{rid}",
+                                str(30_000_000 + rid), json.dumps(["Systematic Review"]),
+                                json.dumps(rng.sample(keywords, 3))))
+                sid = rng.choice(search_ids)
+                hits.append((runs[sid], sid, "pubmed", f"b{rid}", rid))
+                included = rid <= n
+                decisions.append((rid, "bench", "screening",
+                                  "include" if included else "exclude",
+                                  None if included else "wrong-topic",
+                                  "One public sentence." if included else None,
+                                  "2024-10-22T10:00:00+00:00"))
+                if included:
+                    for theme in rng.sample(theme_ids, rng.randint(1, 2)):
+                        links.append((rid, theme))
+            conn.executemany("INSERT INTO records (id, title, abstract, authors, year, journal,"
+                             " doi, pmid, publication_types, keywords) VALUES"
+                             " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", records)
+            conn.executemany("INSERT INTO hits (run_id, search_id, source, external_id,"
+                             " record_id, deleted) VALUES (?, ?, ?, ?, ?, 0)", hits)
+            conn.executemany("INSERT INTO decisions (record_id, reviewer, stage, decision,"
+                             " reason, summary, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             decisions)
+            conn.executemany("INSERT INTO record_themes (record_id, theme_id) VALUES (?, ?)",
+                             links)
+    return db, config
+
+
+async def time_pages(path: Path, repeats: int) -> dict[str, list[float]]:
+    from published.app import make_datasette
+
+    ds = make_datasette(path)
+    name = path.stem
+    pages = {
+        "home": ["/"],
+        "theme page": ["/-/themes/stigma"],
+        "record page": ["/-/records/1"],
+        "facet page (records, default facets)": [f"/{name}/records"],
+        "theme view with facets": [f"/{name}/theme_loneliness"],
+        "full-text search (page)": [f"/{name}/records?_search={q}" for q in QUERIES],
+        "full-text search (JSON, facets)": [f"/{name}/records.json?_search={q}" for q in QUERIES],
+        "full-text search (JSON, _nofacet)": [f"/{name}/records.json?_search={q}&_nofacet=1"
+                                             for q in QUERIES],
+        "RIS download (100 rows)": [f"/{name}/records.ris?_size=100"],
+        "PRISMA svg": ["/-/prisma.svg"],
+    }
+    timings: dict[str, list[float]] = {}
+    for label, paths in pages.items():
+        for path_ in paths:  # warm-up
+            await ds.client.get(path_)
+        for _ in range(repeats):
+            for path_ in paths:
+                start = time.perf_counter()
+                response = await ds.client.get(path_)
+                timings.setdefault(label, []).append(time.perf_counter() - start)
+                if response.status_code != 200:
+                    raise SystemExit(f"{path_}: HTTP {response.status_code}")
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=200_000, help="Included records.")
+    parser.add_argument("--repeats", type=int, default=5, help="Timed requests per page.")
+    parser.add_argument("--dir", help="Folder for the databases (default: a temporary one).")
+    args = parser.parse_args()
+    folder = Path(args.dir or tempfile.mkdtemp(prefix="publish-bench-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"machine: {machine()}")
+    start = time.perf_counter()
+    db, config = build_working_db(folder / "evidence.db", args.records)
+    print(f"working database with {args.records:,} included records built in "
+          f"{time.perf_counter() - start:.1f} s")
+    start = time.perf_counter()
+    result = publish(db, folder / "published.db", config)
+    elapsed = time.perf_counter() - start
+    size = (folder / "published.db").stat().st_size / 1e6
+    print(f"publish: {result.records:,} records in {elapsed:.1f} s "
+          f"({result.records / elapsed:,.0f} records/s, {size:.0f} MB) "
+          f"target < 120 s: {'OK' if elapsed < 120 else 'MISSED'}")
+    timings = asyncio.run(time_pages(folder / "published.db", args.repeats))
+    worst = 0.0
+    for label, values in timings.items():
+        median, top = statistics.median(values) * 1000, max(values) * 1000
+        worst = max(worst, top)
+        print(f"{label:40s} median {median:7.1f} ms   max {top:7.1f} ms   (n={len(values)})")
+    fts = statistics.median(timings["full-text search (JSON, _nofacet)"]) * 1000
+    print(f"median full-text search {fts:.1f} ms, target < 100 ms: "
+          f"{'OK' if fts < 100 else 'MISSED'}; slowest page {worst:.0f} ms, target < 1000 ms: "
+          f"{'OK' if worst < 1000 else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()

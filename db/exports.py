@@ -1,0 +1,306 @@
+"""Exports of the working database: RIS (rispy), CSV, BibTeX (bibtexparser 1.4), xlsx (openpyxl).
+
+``select_records`` reads records with their final decision, reason, summary, note, themes and
+searches; the writers turn those dicts into files. ``ris_entry`` and ``bibtex_entry`` also serve
+the published site's .ris and .bibtex renderers, which pass rows of the published ``records``
+table (authors there are one "; "-separated string).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import bibtexparser
+import rispy
+import sqlite_utils
+from bibtexparser.bibdatabase import BibDatabase
+from bibtexparser.bwriter import BibTexWriter
+
+from evidence.errors import EvidenceError
+
+FORMATS = ("ris", "csv", "bibtex", "xlsx")
+DECISIONS = ("include", "exclude", "maybe", "undecided")
+CSV_COLUMNS = (
+    "id", "title", "authors", "year", "journal", "volume", "issue", "pages", "doi", "pmid",
+    "abstract", "decision", "reason", "summary", "note", "themes", "searches", "decided_at",
+)
+#: Columns of the evidence table (xlsx); ``harvest.evidence_table`` reads the same names back.
+XLSX_COLUMNS = (
+    "reference", "year", "title", "summary", "note", "decision", "reason", "themes",
+    "searches", "reviewer", "authors", "journal", "doi", "pmid", "record_id",
+)
+RIS_TYPES = {"journalArticle": "JOUR", "book": "BOOK", "bookSection": "CHAP",
+             "report": "RPRT", "thesis": "THES", "conferencePaper": "CONF", "webpage": "ELEC"}
+BIBTEX_TYPES = {"JOUR": "article", "BOOK": "book", "CHAP": "incollection", "RPRT": "techreport",
+                "THES": "phdthesis", "CONF": "inproceedings", "ELEC": "misc"}
+
+
+class ExportError(EvidenceError):
+    """An export that cannot be made (unknown theme, format or decision)."""
+
+
+_SELECT = """
+SELECT r.*, rs.decision, rs.decided_at, d.reason, d.reviewer,
+  (SELECT summary FROM decisions WHERE record_id = r.id AND summary IS NOT NULL
+     AND summary != '' ORDER BY id DESC LIMIT 1) AS summary,
+  (SELECT note FROM decisions WHERE record_id = r.id AND note IS NOT NULL
+     AND note != '' ORDER BY id DESC LIMIT 1) AS note
+FROM records r JOIN record_status rs ON rs.record_id = r.id
+LEFT JOIN decisions d ON d.id = (SELECT max(id) FROM decisions WHERE record_id = r.id
+  AND decision IS NOT NULL AND (rs.decision IS NULL OR decision = rs.decision))
+WHERE {where}
+ORDER BY r.id
+"""
+
+
+def select_records(db: sqlite_utils.Database, *, decision: str | None = None,
+                   theme: str | None = None) -> Iterator[dict[str, Any]]:
+    """Records of the working database with decision, reason, summary, note, themes, searches.
+
+    ``decision`` is include, exclude, maybe or undecided; ``theme`` is a theme slug.
+    """
+    where, params = ["r.id IN (SELECT record_id FROM hits WHERE deleted = 0)"], []
+    if decision == "undecided":
+        where.append("rs.decision IS NULL")
+    elif decision:
+        if decision not in DECISIONS:
+            raise ExportError(f"--decision {decision!r}: use one of {', '.join(DECISIONS)}")
+        where.append("rs.decision = ?")
+        params.append(decision)
+    if theme:
+        if not db.execute("SELECT 1 FROM themes WHERE slug = ?", [theme]).fetchone():
+            known = ", ".join(r[0] for r in db.execute("SELECT slug FROM themes ORDER BY position"))
+            raise ExportError(f"--theme {theme!r}: no such theme (known: {known or 'none'})")
+        where.append("r.id IN (SELECT rt.record_id FROM record_themes rt JOIN themes t"
+                     " ON t.id = rt.theme_id WHERE t.slug = ?)")
+        params.append(theme)
+    themes = _themes_per_record(db)
+    searches = _searches_per_record(db)
+    for row in db.query(_SELECT.format(where=" AND ".join(where)), params):
+        row["authors"] = _list(row["authors"])
+        row["keywords"] = _list(row["keywords"])
+        row["themes"] = themes.get(row["id"], [])
+        row["searches"] = searches.get(row["id"], [])
+        yield row
+
+
+def _themes_per_record(db: sqlite_utils.Database) -> dict[int, list[dict]]:
+    result: dict[int, list[dict]] = {}
+    for row in db.query("SELECT rt.record_id, t.slug, t.name, t.group_slug, t.group_nb,"
+                        " t.group_en FROM record_themes rt JOIN themes t ON t.id = rt.theme_id"
+                        " ORDER BY t.position"):
+        result.setdefault(row.pop("record_id"), []).append(row)
+    return result
+
+
+def _searches_per_record(db: sqlite_utils.Database) -> dict[int, list[str]]:
+    result: dict[int, list[str]] = {}
+    for record_id, name in db.execute(
+            "SELECT DISTINCT h.record_id, s.name FROM hits h JOIN searches s"
+            " ON s.id = h.search_id WHERE h.deleted = 0 ORDER BY s.name").fetchall():
+        result.setdefault(record_id, []).append(name)
+    return result
+
+
+def _list(value: Any) -> list[str]:
+    """A stored list: JSON text (working db) or "; "-separated text (published db)."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, list):
+        return value
+    if isinstance(value, str) and value.startswith("["):
+        try:
+            return [str(v) for v in json.loads(value)]
+        except ValueError:
+            pass
+    return [part.strip() for part in str(value).split(";") if part.strip()]
+
+
+# --- RIS and BibTeX entries (shared with the published site's renderers) -------------------
+
+def ris_entry(record: dict[str, Any]) -> dict[str, Any]:
+    """One record as a rispy entry dict."""
+    entry: dict[str, Any] = {"type_of_reference": RIS_TYPES.get(record.get("item_type") or "",
+                                                                "JOUR")}
+    for key, tag in (("title", "title"), ("journal", "secondary_title"), ("volume", "volume"),
+                     ("issue", "number"), ("doi", "doi"), ("abstract", "abstract"),
+                     ("url", "url"), ("issn", "issn")):
+        if record.get(key):
+            # RIS has one line per tag: paragraph breaks of structured abstracts become spaces
+            entry[tag] = " ".join(str(record[key]).split())
+    if record.get("year"):
+        entry["year"] = str(record["year"])
+    authors = _list(record.get("authors"))
+    if authors:
+        entry["authors"] = authors
+    keywords = _list(record.get("keywords"))
+    if keywords:
+        entry["keywords"] = keywords
+    if record.get("pages"):
+        start, _, end = str(record["pages"]).partition("-")
+        entry["start_page"] = start
+        if end:
+            entry["end_page"] = end
+    if record.get("pmid"):
+        entry["accession_number"] = str(record["pmid"])
+    notes = [record[k] for k in ("summary", "note") if record.get(k)]
+    if notes:
+        entry["notes"] = notes
+    if record.get("id") is not None:
+        entry["id"] = str(record["id"])
+    return entry
+
+
+def ris_text(records: Iterable[dict[str, Any]]) -> str:
+    return rispy.dumps([ris_entry(r) for r in records])
+
+
+def bibtex_entry(record: dict[str, Any], used: set[str] | None = None) -> dict[str, str]:
+    """One record as a bibtexparser v1 entry (all values strings; ``ID`` unique in ``used``)."""
+    ris_type = RIS_TYPES.get(record.get("item_type") or "", "JOUR")
+    entry = {"ENTRYTYPE": BIBTEX_TYPES.get(ris_type, "article"), "ID": _bibtex_key(record, used)}
+    authors = _list(record.get("authors"))
+    if authors:
+        entry["author"] = " and ".join(authors)
+    for key, field in (("title", "title"), ("journal", "journal"), ("year", "year"),
+                       ("volume", "volume"), ("issue", "number"), ("doi", "doi"),
+                       ("abstract", "abstract"), ("url", "url"), ("pmid", "pmid")):
+        if record.get(key):
+            entry[field] = str(record[key])
+    if record.get("pages"):
+        entry["pages"] = str(record["pages"]).replace("-", "--")
+    keywords = _list(record.get("keywords"))
+    if keywords:
+        entry["keywords"] = ", ".join(keywords)
+    if record.get("summary"):
+        entry["annote"] = str(record["summary"])
+    return entry
+
+
+def _bibtex_key(record: dict[str, Any], used: set[str] | None) -> str:
+    authors = _list(record.get("authors"))
+    last = authors[0].split(",")[0] if authors else "anon"
+    base = re.sub(r"[^A-Za-z0-9]", "", last.lower()) or "anon"
+    key = f"{base}{record.get('year') or ''}" or f"record{record.get('id')}"
+    if used is not None:
+        candidate, n = key, 0
+        while candidate in used:
+            n += 1
+            candidate = f"{key}{chr(96 + n) if n < 27 else n}"
+        used.add(candidate)
+        key = candidate
+    return key
+
+
+def bibtex_text(records: Iterable[dict[str, Any]]) -> str:
+    database = BibDatabase()
+    used: set[str] = set()
+    database.entries = [bibtex_entry(r, used) for r in records]
+    writer = BibTexWriter()
+    writer.order_entries_by = None
+    return bibtexparser.dumps(database, writer)
+
+
+# --- CSV and xlsx ---------------------------------------------------------------------------
+
+def csv_text(records: Iterable[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    for r in records:
+        writer.writerow({**r, "authors": "; ".join(r["authors"]),
+                         "themes": "; ".join(t["slug"] for t in r["themes"]),
+                         "searches": "; ".join(r["searches"])})
+    return out.getvalue()
+
+
+def reference(record: dict[str, Any]) -> str:
+    """A short citation: "Smith et al. (2024)", "Smith & Doe (2024)"."""
+    last = [a.split(",")[0].strip() for a in record["authors"]]
+    names = (last[0] if len(last) == 1 else f"{last[0]} & {last[1]}" if len(last) == 2
+             else f"{last[0]} et al." if last else "-")
+    return f"{names} ({record.get('year') or 'n.d.'})"
+
+
+def write_xlsx(records: Iterable[dict[str, Any]], path: str | Path, language: str = "nb") -> int:
+    """The evidence table: one sheet per theme group, plus one for records without a group.
+
+    A record with themes in two groups appears on both sheets (as in the report's tables).
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    book.remove(book.active)
+    sheets: dict[str, Any] = {}
+    count = 0
+    for record in records:
+        count += 1
+        groups = list(dict.fromkeys(
+            (t[f"group_{language}"] or t["group_slug"]) for t in record["themes"]))
+        row = [_xlsx_value(record, column) for column in XLSX_COLUMNS]
+        for group in groups or [_OTHER[language]]:
+            if group not in sheets:
+                sheets[group] = book.create_sheet(_sheet_title(group, sheets))
+                sheets[group].append(list(XLSX_COLUMNS))
+                for cell in sheets[group][1]:
+                    cell.font = Font(bold=True)
+                sheets[group].freeze_panes = "A2"
+            sheets[group].append(row)
+    if not sheets:
+        book.create_sheet(_OTHER[language]).append(list(XLSX_COLUMNS))
+    book.save(str(path))
+    return count
+
+
+_OTHER = {"nb": "Uten temagruppe", "en": "No theme group"}
+
+
+def _sheet_title(name: str, existing: dict[str, Any]) -> str:
+    title = re.sub(r"[\[\]\*\?/\\:]", " ", name)[:31]
+    taken = {s.title for s in existing.values()}
+    n = 1
+    while title in taken:
+        n += 1
+        title = f"{title[:28]} {n}"
+    return title
+
+
+def _xlsx_value(record: dict[str, Any], column: str) -> Any:
+    if column == "reference":
+        return reference(record)
+    if column == "record_id":
+        return record["id"]
+    if column == "themes":
+        return "; ".join(t["slug"] for t in record["themes"])
+    if column in ("searches", "authors"):
+        return "; ".join(record[column])
+    return record.get(column)
+
+
+def export_records(db: sqlite_utils.Database, fmt: str, out: str | Path | None, *,
+                   decision: str | None = None, theme: str | None = None,
+                   language: str = "nb") -> tuple[int, str | None]:
+    """Write the selected records as ``fmt`` to ``out``; returns (count, text when out is None).
+
+    xlsx needs a file; the text formats return their text when ``out`` is None (stdout).
+    """
+    if fmt not in FORMATS:
+        raise ExportError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
+    records = select_records(db, decision=decision, theme=theme)
+    if fmt == "xlsx":
+        if out is None:
+            raise ExportError("--format xlsx needs --out FILE.xlsx (a spreadsheet is not text)")
+        return write_xlsx(records, out, language), None
+    rows = list(records)
+    text = {"ris": ris_text, "bibtex": bibtex_text, "csv": csv_text}[fmt](rows)
+    if out is None:
+        return len(rows), text
+    Path(out).write_text(text, encoding="utf-8")
+    return len(rows), None

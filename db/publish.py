@@ -1,0 +1,395 @@
+"""Build the published database: included records, themes, searches, PRISMA counts, metadata.
+
+The published file is what the public sees, so it is built from an allow-list of columns: no
+reviewer names, notes, users or raw payloads unless ``screening.public_fields`` names them.
+It is written to a temporary file next to ``out`` and moved over it with ``os.replace`` only
+when complete, so a reader (or ``evidence serve``) never sees half a database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import tempfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+import yaml
+from sqlite_utils.db import DescIndex
+
+from evidence.config import Config
+from evidence.errors import EvidenceError
+
+#: Private fields that ``screening.public_fields`` may publish (column name -> decisions column).
+OPTIONAL_PUBLIC_FIELDS = {"note": "note", "reviewers": "reviewer", "reason": "reason"}
+FTS_COLUMNS = ["title", "abstract", "authors", "keywords"]
+DOI_URL = "https://doi.org/"
+PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/"
+
+_INCLUDED = """
+SELECT r.id, r.title, r.authors, r.year, r.journal, r.volume, r.issue, r.pages, r.doi, r.pmid,
+  r.pmcid, r.isbn, r.issn, r.pub_date, r.language, r.abstract, r.publication_types, r.keywords,
+  r.item_type, r.url, rs.decided_at
+FROM record_status rs JOIN records r ON r.id = rs.record_id
+WHERE rs.decision = 'include' ORDER BY r.id
+"""
+_LATEST_TEXT = """
+SELECT d.record_id, d.{column} FROM decisions d JOIN (
+  SELECT max(id) AS id FROM decisions WHERE {column} IS NOT NULL AND {column} != ''
+  GROUP BY record_id) latest ON latest.id = d.id
+"""
+_THEMES = """
+SELECT rt.record_id, t.slug FROM record_themes rt JOIN themes t ON t.id = rt.theme_id
+ORDER BY rt.record_id, t.position, t.slug
+"""
+_SEARCHES_PER_RECORD = """
+SELECT DISTINCT h.record_id, s.name FROM hits h JOIN searches s ON s.id = h.search_id
+WHERE h.deleted = 0 AND h.record_id IS NOT NULL ORDER BY h.record_id, s.name
+"""
+
+
+class PublishError(EvidenceError):
+    """The published database cannot be built (nothing to publish, unwritable folder)."""
+
+
+@dataclass
+class PublishResult:
+    path: str
+    records: int
+    themes: int
+    searches: int
+    prisma: dict[str, int]
+
+
+def publish(db: sqlite_utils.Database, out: str | Path, config: Config) -> PublishResult:
+    """Build the published database at ``out`` from the working database ``db``.
+
+    Example::
+
+        publish(open_db("evidence.db"), "published.db", load_config("evidence.yml"))
+    """
+    out = Path(out)
+    if not out.parent.exists():
+        raise PublishError(f"{out.parent} does not exist: create it or choose another --out")
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    try:
+        pub = sqlite_utils.Database(tmp)
+        pub.execute("PRAGMA journal_mode = OFF")
+        pub.execute("PRAGMA synchronous = OFF")
+        result = _build(db, pub, config)
+        pub.close()
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    result.path = str(out)
+    return result
+
+
+def _build(db: sqlite_utils.Database, pub: sqlite_utils.Database, config: Config) -> PublishResult:
+    language = config.language
+    themes = _theme_rows(db, language)
+    records = list(_record_rows(db, config, {t["slug"]: t for t in themes}))
+    with pub.atomic():
+        _create_records(pub, records, config)
+        groups = _create_themes(pub, records, themes)
+        searches = _search_rows(db)
+        pub["searches"].insert_all(searches, pk="name")
+        prisma = prisma_rows(db, language)
+        pub["prisma"].insert_all(prisma, pk="id")
+        views = {g["view"]: g["name"] for g in groups} | {t["view"]: t["name"] for t in themes}
+        metadata = build_metadata(config, searches, prisma, views)
+        pub["site"].insert_all([
+            {"key": "language", "value": language},
+            {"key": "title", "value": config.title},
+            {"key": "published_at", "value": _now()},
+            {"key": "metadata", "value": json.dumps(metadata, ensure_ascii=False)},
+        ], pk="key")
+    pub["records"].enable_fts(FTS_COLUMNS, create_triggers=False)
+    pub["records_fts"].optimize()
+    counts = {row["step"] + (f":{row['key']}" if row["key"] else ""): row["count"]
+              for row in prisma}
+    return PublishResult("", len(records), len(themes), len(searches), counts)
+
+
+def _now() -> str:
+    from harvest.store import now
+
+    return now()
+
+
+def _theme_rows(db: sqlite_utils.Database, language: str) -> list[dict[str, Any]]:
+    rows = db.query("SELECT slug, name, name_nb, name_en, group_slug, group_nb, group_en,"
+                    " position FROM themes ORDER BY position, slug")
+    return [{
+        "slug": r["slug"], "name": r[f"name_{language}"] or r["name"],
+        "group_slug": r["group_slug"] or "other",
+        "group_name": r[f"group_{language}"] or r["group_slug"] or "",
+        "position": r["position"],
+    } for r in rows]
+
+
+def _grouped(db: sqlite_utils.Database, sql: str) -> dict[int, list[str]]:
+    result: dict[int, list[str]] = {}
+    for record_id, value in db.execute(sql).fetchall():
+        result.setdefault(record_id, []).append(value)
+    return result
+
+
+def _record_rows(db: sqlite_utils.Database, config: Config, themes: dict[str, dict]):
+    """One public row per included record: readable authors, links, summary, themes."""
+    summaries = dict(db.execute(_LATEST_TEXT.format(column="summary")).fetchall())
+    theme_slugs = _grouped(db, _THEMES)
+    decision_themes = dict(db.execute(_LATEST_TEXT.format(column="themes")).fetchall())
+    searches = _grouped(db, _SEARCHES_PER_RECORD)
+    extra = {name: dict(db.execute(_LATEST_TEXT.format(column=column)).fetchall())
+             for name, column in OPTIONAL_PUBLIC_FIELDS.items()
+             if name in config.screening.public_fields}
+    for row in db.query(_INCLUDED):
+        rid = row["id"]
+        slugs = theme_slugs.get(rid) or _json_list(decision_themes.get(rid))
+        slugs = [s for s in slugs if s in themes]
+        groups = list(dict.fromkeys(themes[s]["group_name"] for s in slugs))
+        doi, pmid = row["doi"], row["pmid"]
+        # Short columns first, long text last: facets and sorts then read less of each row.
+        yield {
+            "id": rid, "title": row["title"],
+            "authors": "; ".join(_json_list(row["authors"])),
+            "year": row["year"], "journal": row["journal"],
+            "themes": json.dumps([themes[s]["name"] for s in slugs], ensure_ascii=False),
+            "theme_groups": json.dumps(groups, ensure_ascii=False),
+            "publication_types": json.dumps(_json_list(row["publication_types"]),
+                                            ensure_ascii=False),
+            "searches": json.dumps(searches.get(rid, []), ensure_ascii=False),
+            "screened_at": (row["decided_at"] or "")[:10] or None,
+            "theme_slugs": json.dumps(slugs),
+            "volume": row["volume"], "issue": row["issue"], "pages": row["pages"],
+            "doi": doi, "doi_url": DOI_URL + doi if doi else None,
+            "pmid": pmid, "pubmed_url": f"{PUBMED_URL}{pmid}/" if pmid else None,
+            "pmcid": row["pmcid"], "isbn": row["isbn"], "issn": row["issn"],
+            "pub_date": row["pub_date"], "language": row["language"],
+            "item_type": row["item_type"], "url": row["url"],
+            "keywords": "; ".join(_json_list(row["keywords"])),
+            "summary": summaries.get(rid), "abstract": row["abstract"],
+            **{name: values.get(rid) for name, values in extra.items()},
+        }
+
+
+def _json_list(value: Any) -> list[str]:
+    if not value:
+        return []
+    try:
+        items = json.loads(value)
+    except (TypeError, ValueError):
+        return [str(value)]
+    return [str(i) for i in items] if isinstance(items, list) else [str(items)]
+
+
+def _create_records(pub: sqlite_utils.Database, records: list[dict], config: Config) -> None:
+    """The ``records`` table, written with ``executemany`` (the rows are already plain)."""
+    columns = {"id": int, "year": int}
+    for name in records[0] if records else ("title", "authors", "journal"):
+        columns.setdefault(name, str)
+    pub["records"].create(columns, pk="id")
+    names = list(columns)
+    sql = (f"INSERT INTO records ({', '.join(names)}) "
+           f"VALUES ({', '.join('?' for _ in names)})")
+    pub.conn.executemany(sql, ([row.get(n) for n in names] for row in records))
+    # Datasette sorts by year desc then id; facets scan these columns: covering indexes.
+    pub["records"].create_index([DescIndex("year")])
+    for column in ("journal", "themes", "publication_types"):
+        pub["records"].create_index([column])
+
+
+def view_name(prefix: str, slug: str) -> str:
+    """``theme_stigma`` for theme ``stigma``: a name Datasette shows without quoting."""
+    return f"{prefix}_" + re.sub(r"[^0-9a-zA-Z]+", "_", slug).strip("_").lower()
+
+
+def _create_themes(pub: sqlite_utils.Database, records: list[dict],
+                   themes: list[dict]) -> list[dict]:
+    """``themes``, ``theme_groups``, ``record_themes`` and one view per group and theme."""
+    links = [{"record_id": r["id"], "theme_slug": slug}
+             for r in records for slug in json.loads(r["theme_slugs"])]
+    pub["record_themes"].create({"record_id": int, "theme_slug": str},
+                                pk=("record_id", "theme_slug"),
+                                foreign_keys=[("record_id", "records", "id")])
+    pub["record_themes"].insert_all(links)
+    pub["record_themes"].create_index(["theme_slug"])
+    counts: dict[str, int] = {}
+    for link in links:
+        counts[link["theme_slug"]] = counts.get(link["theme_slug"], 0) + 1
+    groups: dict[str, dict] = {}
+    for theme in themes:
+        theme.update(view=view_name("theme", theme["slug"]), records=counts.get(theme["slug"], 0))
+        group = groups.setdefault(theme["group_slug"], {
+            "slug": theme["group_slug"], "name": theme["group_name"],
+            "view": view_name("group", theme["group_slug"]),
+            "position": len(groups), "slugs": []})
+        group["slugs"].append(theme["slug"])
+    for group in groups.values():
+        ids = {link["record_id"] for link in links if link["theme_slug"] in group["slugs"]}
+        group["records"] = len(ids)
+        _create_view(pub, group["view"], group.pop("slugs"))
+    for theme in themes:
+        _create_view(pub, theme["view"], [theme["slug"]])
+    pub["theme_groups"].insert_all(groups.values(), pk="slug")
+    pub["themes"].insert_all(themes, pk="slug", foreign_keys=[
+        ("group_slug", "theme_groups", "slug")])
+    return list(groups.values())
+
+
+def _create_view(pub: sqlite_utils.Database, name: str, slugs: list[str]) -> None:
+    # Views cannot take bound parameters; slugs come from the configuration and are quoted.
+    quoted = ", ".join("'" + s.replace("'", "''") + "'" for s in slugs)
+    pub.create_view(name, "SELECT * FROM records WHERE id IN (SELECT record_id FROM"
+                          f" record_themes WHERE theme_slug IN ({quoted}))",
+                    replace=True)
+
+
+_SEARCH_COUNTS = """
+SELECT s.id, s.name, s.source, s.description, s.query, s.date_field, s.settings, s.last_run_at,
+  (SELECT count(*) FROM runs WHERE search_id = s.id) AS runs,
+  (SELECT count(*) FROM hits h WHERE h.search_id = s.id AND h.deleted = 0) AS hits,
+  (SELECT count(DISTINCT h.record_id) FROM hits h WHERE h.search_id = s.id AND h.deleted = 0)
+    AS records,
+  (SELECT count(DISTINCT h.record_id) FROM hits h JOIN record_status rs
+     ON rs.record_id = h.record_id WHERE h.search_id = s.id AND h.deleted = 0
+     AND rs.decision = 'include') AS included
+FROM searches s ORDER BY s.id
+"""
+
+
+def _search_rows(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """The method section: what was searched, where, over which window, with what yield."""
+    rows = []
+    for s in db.query(_SEARCH_COUNTS):
+        last = next(db.query("SELECT window_start, window_end FROM runs WHERE search_id = ?"
+                             " ORDER BY id DESC LIMIT 1", [s["id"]]), {})
+        start, end = last.get("window_start"), last.get("window_end")
+        window = (json.loads(s["settings"] or "{}").get("window") or {})
+        if not (start or end):
+            start, end = window.get("start"), window.get("end")
+            if window.get("last_months"):
+                start = start or f"{window['last_months']} months before"
+                end = end or window.get("cutoff") or "run date"
+        rows.append({
+            "name": s["name"], "source": s["source"], "description": s["description"],
+            "query": s["query"], "date_field": s["date_field"] if s["source"] == "pubmed" else None,
+            "window_start": start, "window_end": end, "last_run_at": s["last_run_at"],
+            "runs": s["runs"], "hits": s["hits"], "records": s["records"],
+            "included": s["included"],
+        })
+    return rows
+
+
+def prisma_rows(db: sqlite_utils.Database, language: str = "en") -> list[dict[str, Any]]:
+    """The PRISMA flow counts as rows (step, key, label, count), in flow order.
+
+    Steps: ``identified`` (one row per search), ``identified_total``, ``duplicates_removed``,
+    ``records`` (after deduplication), ``awaiting`` (no final decision yet), ``excluded``
+    (total) and ``excluded_reason`` (one row per reason of the final exclude), ``included``.
+    """
+    rows: list[dict[str, Any]] = []
+
+    def add(step: str, count: int, key: str = "", label: str = "", source: str = "") -> None:
+        rows.append({"id": len(rows) + 1, "step": step, "key": key, "label": label or key,
+                     "source": source or None, "count": count})
+
+    for s in db.query("SELECT s.name, s.source, count(h.id) AS n FROM searches s"
+                      " JOIN hits h ON h.search_id = s.id AND h.deleted = 0"
+                      " GROUP BY s.id ORDER BY s.id"):
+        add("identified", s["n"], s["name"], s["name"], s["source"])
+    identified = sum(r["count"] for r in rows)
+    records = db.execute("SELECT count(*) FROM records WHERE id IN"
+                         " (SELECT record_id FROM hits WHERE deleted = 0)").fetchone()[0]
+    status = dict(db.execute("SELECT coalesce(decision, ''), count(*) FROM record_status"
+                             " GROUP BY 1").fetchall())
+    add("identified_total", identified)
+    add("duplicates_removed", identified - records)
+    add("records", records)
+    add("awaiting", status.get("", 0) + status.get("maybe", 0))
+    add("excluded", status.get("exclude", 0))
+    labels = {r["slug"]: r[f"name_{language}"] or r["slug"] for r in db.query(
+        "SELECT slug, name_nb, name_en FROM exclusion_reasons ORDER BY position")}
+    for reason, count in _excluded_by_reason(db):
+        add("excluded_reason", count, reason or "", labels.get(reason, reason or "-"))
+    add("included", status.get("include", 0))
+    return rows
+
+
+def _excluded_by_reason(db: sqlite_utils.Database) -> list[tuple[str | None, int]]:
+    """The reason of each final exclude: the latest exclude row (a resolution first)."""
+    return db.execute("""
+    SELECT d.reason, count(*) FROM record_status rs JOIN decisions d ON d.id = (
+      SELECT id FROM decisions WHERE record_id = rs.record_id AND decision = 'exclude'
+      ORDER BY stage = 'resolution' DESC, id DESC LIMIT 1)
+    WHERE rs.decision = 'exclude' GROUP BY d.reason ORDER BY count(*) DESC, d.reason
+    """).fetchall()
+
+
+# --- metadata -------------------------------------------------------------------------------
+
+def metadata_template() -> dict[str, Any]:
+    """``db/metadata.yml``: the Datasette metadata with nb/en labels and {placeholders}."""
+    text = resources.files("db").joinpath("metadata.yml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def localise(node: Any, language: str, values: dict[str, Any]) -> Any:
+    """Pick the ``language`` leaf of every ``{nb: ..., en: ...}`` and fill {placeholders}."""
+    if isinstance(node, dict):
+        if set(node) == {"nb", "en"}:
+            return localise(node[language], language, values)
+        return {k: localise(v, language, values) for k, v in node.items()}
+    if isinstance(node, list):
+        return [localise(v, language, values) for v in node]
+    if isinstance(node, str):
+        return node.format_map(_Blank(values)) if "{" in node else node
+    return node
+
+
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def build_metadata(config: Config, searches: list[dict], prisma: list[dict],
+                   views: dict[str, str]) -> dict[str, Any]:
+    """The Datasette metadata of this publication, database block under key ``__db__``.
+
+    ``serve`` renames ``__db__`` to the database's name (the file's stem), so a renamed
+    file keeps its metadata.
+    """
+    counts = {r["step"]: r["count"] for r in prisma if r["step"] != "identified"}
+    last_run = max((s["last_run_at"] or "" for s in searches), default="") or "-"
+    values = {"title": config.title, "description": config.description.strip(),
+              "licence": config.licence or "", "last_run": last_run[:10],
+              "searches": len(searches), **{k: v for k, v in counts.items()}}
+    meta = localise(metadata_template(), config.language, values)
+    tables = meta["databases"]["__db__"].setdefault("tables", {})
+    view_meta = tables.pop("__view__", {})
+    for name, label in views.items():
+        tables[name] = {**view_meta, "title": label}
+    return meta
+
+
+def read_site(path: str | Path) -> dict[str, str]:
+    """The ``site`` table of a published database (language, title, metadata JSON)."""
+    path = Path(path)
+    if not path.exists():
+        raise PublishError(f"{path} does not exist: run `evidence publish --out {path}` first")
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return dict(conn.execute("SELECT key, value FROM site").fetchall())
+    except sqlite3.DatabaseError as e:
+        raise PublishError(f"{path} is not a published database ({e}): "
+                           "build one with `evidence publish`") from e
+    finally:
+        conn.close()

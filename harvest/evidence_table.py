@@ -1,0 +1,210 @@
+"""Read an xlsx evidence table (the one researchers kept by hand, or ``evidence export
+--format xlsx``) back in, with its decisions, so an old Excel table can seed the database.
+
+Every sheet is read; the first row names the columns (English or Norwegian, any case):
+reference, year, title, summary, note, decision, reason, themes, searches, reviewer, authors,
+journal, doi, pmid. Rows become hits of one run (search: ``source`` or the file's stem), are
+deduplicated into records, and each row with a decision adds a ``decisions`` row (origin
+``import``, reviewer from its column or ``import``) and its themes. One transaction: a bad row
+leaves the database as it was. Importing the same file twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from evidence.config import Config, Search
+from evidence.errors import EvidenceError
+from harvest import dedupe, store
+from harvest.importing import ImportResult
+from harvest.normalise import clean_text, normalise_doi, normalise_pmid
+
+ALIASES = {
+    "referanse": "reference", "år": "year", "tittel": "title", "oppsummering": "summary",
+    "sammendrag": "summary", "summary/note": "note", "notat": "note", "merknad": "note",
+    "beslutning": "decision", "vurdering": "decision", "årsak": "reason",
+    "begrunnelse": "reason", "tema": "themes", "theme": "themes", "søk": "searches",
+    "search": "searches", "forfattere": "authors", "author": "authors",
+    "tidsskrift": "journal", "reviewer": "reviewer", "vurdert av": "reviewer",
+}
+DECISION_WORDS = {
+    "include": "include", "included": "include", "inkluder": "include",
+    "inkludert": "include", "ja": "include", "yes": "include",
+    "exclude": "exclude", "excluded": "exclude", "ekskluder": "exclude",
+    "ekskludert": "exclude", "nei": "exclude", "no": "exclude",
+    "maybe": "maybe", "kanskje": "maybe", "usikker": "maybe",
+}
+
+
+class EvidenceTableError(EvidenceError):
+    """An evidence table that cannot be read, naming the file, sheet and row."""
+
+
+@dataclass
+class EvidenceTableResult(ImportResult):
+    decisions: int = 0
+    themes: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_evidence_table(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Rows of every sheet as dicts of our column names (plus ``_where``: sheet and row)."""
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        book = load_workbook(str(path), read_only=True, data_only=True)
+    except (OSError, zipfile.BadZipFile, InvalidFileException, KeyError, ValueError) as e:
+        raise EvidenceTableError(f"{path}: not a readable xlsx workbook ({e})") from e
+    try:
+        for sheet in book.worksheets:
+            rows = sheet.iter_rows(values_only=True)
+            header = next(rows, None)
+            if not header:
+                continue
+            names = [_column(h) for h in header]
+            if "title" not in names:
+                raise EvidenceTableError(
+                    f"{path}: sheet {sheet.title!r} has no title column (first row: "
+                    f"{', '.join(str(h) for h in header if h)})")
+            for number, values in enumerate(rows, start=2):
+                row = {n: v for n, v in zip(names, values, strict=False) if n}
+                if clean_text(row.get("title")):
+                    yield {**row, "_where": f"{path}: sheet {sheet.title!r} row {number}"}
+    finally:
+        book.close()
+
+
+def _column(header: Any) -> str | None:
+    if header is None:
+        return None
+    name = str(header).strip().lower()
+    return ALIASES.get(name, name)
+
+
+def _split(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [p.strip() for p in str(value).replace("\n", ";").split(";") if p.strip()]
+
+
+def to_hit(row: dict[str, Any]) -> dict[str, Any]:
+    """One evidence-table row as a hit dict; the id is its DOI, PMID or title and year."""
+    doi, pmid = normalise_doi(row.get("doi")), normalise_pmid(row.get("pmid"))
+    title = clean_text(row.get("title"))
+    if doi:
+        external_id = f"doi:{doi}"
+    elif pmid:
+        external_id = f"pmid:{pmid}"
+    else:
+        key = f"{title.lower()}|{row.get('year') or ''}"
+        external_id = "title:" + hashlib.sha1(key.encode()).hexdigest()[:16]
+    return {
+        "external_id": external_id, "title": title, "year": row.get("year"),
+        "authors": _split(row.get("authors")), "journal": row.get("journal"), "doi": doi,
+        "pmid": pmid, "raw": {k: str(v) for k, v in row.items() if v is not None},
+    }
+
+
+def import_evidence_table(db: sqlite_utils.Database, path: str | Path, *,
+                          source: str | None = None,
+                          config: Config | None = None) -> EvidenceTableResult:
+    """Import ``path`` as one run plus its decisions and themes (see the module docstring)."""
+    path = Path(path)
+    name = source or path.stem
+    search = next((s for s in config.searches if s.name == name), None) if config else None
+    rows = list(read_evidence_table(path))
+    hits = {}
+    for row in rows:
+        hit = to_hit(row)
+        row["_external_id"] = hit["external_id"]
+        hits.setdefault(hit["external_id"], hit)
+    with db.atomic():
+        search_id = store.ensure_search(db, search or Search(name=name, source="file"))
+        run_id = store.start_run(db, search_id, file_path=str(path),
+                                 file_sha256=store.file_sha256(str(path)))
+        new, existing = store.save_hits(db, run_id, hits.values())
+        store.finish_run(db, run_id, "complete", reported_count=len(hits))
+        folded = dedupe.dedupe(db, config.dedupe if config else None)
+        result = EvidenceTableResult(run_id, name, "xlsx", len(hits), new, existing, folded)
+        _save_decisions(db, search_id, rows, result)
+    return result
+
+
+def _save_decisions(db: sqlite_utils.Database, search_id: int, rows: list[dict],
+                    result: EvidenceTableResult) -> None:
+    themes = _lookup(db, "themes", ("slug", "name", "name_nb", "name_en"))
+    reasons = _lookup(db, "exclusion_reasons", ("slug", "name_nb", "name_en"))
+    seen: set[tuple] = set()
+    for row in rows:
+        record_id = db.execute("SELECT record_id FROM hits WHERE search_id = ? AND"
+                               " external_id = ?", [search_id, row["_external_id"]]).fetchone()[0]
+        slugs = []
+        for label in _split(row.get("themes")):
+            theme = themes.get(label.lower())
+            if theme is None:
+                result.warnings.append(f"{row['_where']}: unknown theme {label!r} (skipped; "
+                                       "add it to theme_groups in evidence.yml)")
+            else:
+                slugs.append(theme)
+        for slug in slugs:
+            theme_id = db.execute("SELECT id FROM themes WHERE slug = ?", [slug]).fetchone()[0]
+            inserted = db.execute("INSERT OR IGNORE INTO record_themes (record_id, theme_id,"
+                                  " reviewer, created_at) VALUES (?, ?, ?, ?)",
+                                  [record_id, theme_id, "import", store.now()]).rowcount
+            result.themes += inserted
+        decision = _decision(row)
+        if decision is None or (record_id, decision) in seen:
+            continue
+        seen.add((record_id, decision))
+        reason_text = clean_text(row.get("reason"))
+        decision_row = {
+            "record_id": record_id, "reviewer": clean_text(row.get("reviewer")) or "import",
+            "stage": "screening", "decision": decision,
+            "reason": reasons.get(reason_text.lower(), reason_text) if reason_text else None,
+            "note": clean_text(row.get("note")), "summary": clean_text(row.get("summary")),
+            "themes": json.dumps(slugs), "origin": "import",
+        }
+        if _already_there(db, decision_row):
+            continue
+        db["decisions"].insert({**decision_row, "created_at": store.now()})
+        result.decisions += 1
+
+
+def _decision(row: dict[str, Any]) -> str | None:
+    word = clean_text(row.get("decision"))
+    if not word:
+        return None
+    decision = DECISION_WORDS.get(word.lower())
+    if decision is None:
+        raise EvidenceTableError(f"{row['_where']}: decision {word!r} is not include, "
+                                 "exclude or maybe (nor inkluder, ekskluder, kanskje)")
+    return decision
+
+
+def _lookup(db: sqlite_utils.Database, table: str, columns: tuple[str, ...]) -> dict[str, str]:
+    """Lower-cased slug and names -> slug, for matching what people typed."""
+    result: dict[str, str] = {}
+    for row in db.query(f"SELECT {', '.join(columns)} FROM {table}"):
+        for column in columns:
+            if row[column]:
+                result.setdefault(str(row[column]).lower(), row["slug"])
+    return result
+
+
+def _already_there(db: sqlite_utils.Database, row: dict[str, Any]) -> bool:
+    """True when this reviewer's current decision on the record says the same already."""
+    latest = db.execute(
+        "SELECT decision, reason, note, summary, themes FROM decisions WHERE record_id = ?"
+        " AND reviewer = ? AND stage = 'screening' ORDER BY id DESC LIMIT 1",
+        [row["record_id"], row["reviewer"]]).fetchone()
+    keys = ("decision", "reason", "note", "summary", "themes")
+    return latest is not None and tuple(latest) == tuple(row[k] for k in keys)

@@ -1,0 +1,47 @@
+"""Datasette plugin of the published site: pages, PRISMA diagram, .ris and .bibtex downloads.
+
+Hookimpls only. Everything is off unless the plugin config ``evidence_published`` has
+``enabled: true``, which :func:`published.app.make_datasette` sets; so the screening server,
+where this package is installed too, never gets the public pages.
+"""
+
+from __future__ import annotations
+
+from datasette import hookimpl
+from markupsafe import Markup
+
+from published import renderers, views
+
+
+@hookimpl
+def register_routes(datasette):
+    if not renderers.enabled(datasette):
+        return []
+    return [
+        (r"^/$", views.home),
+        (r"^/-/themes/(?P<slug>[^/]+)$", views.theme),
+        (r"^/-/records/(?P<id>\d+)$", views.record),
+        (r"^/-/prisma$", views.prisma_page),
+        (r"^/-/prisma\.svg$", views.prisma_image),
+    ]
+
+
+@hookimpl
+def register_output_renderer(datasette):
+    return [
+        {"extension": "ris", "render": renderers.render_ris, "can_render": renderers.can_render},
+        {"extension": "bibtex", "render": renderers.render_bibtex,
+         "can_render": renderers.can_render},
+    ]
+
+
+@hookimpl
+def render_cell(value, column, table, row, datasette):
+    """Titles of published works link to their record page."""
+    if column != "title" or not renderers.enabled(datasette) or table is None:
+        return None
+    keys = row.keys() if hasattr(row, "keys") else []
+    if "id" not in keys or not value:
+        return None
+    return Markup('<a href="{}">{}</a>').format(
+        datasette.urls.path(f"/-/records/{row['id']}"), value)

@@ -1,0 +1,43 @@
+"""The one factory of the published site's Datasette, used by ``evidence serve`` and the tests."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from datasette.app import Datasette
+
+from db.publish import read_site
+from published.renderers import PLUGIN
+
+TEMPLATES = Path(__file__).parent / "templates"
+#: Datasette's own limits, kept: 1 s per query, 200 ms per facet (an array facet over the
+#: whole of a very large table is skipped rather than slowing the page). Suggested facets are
+#: off: they try every column and cost seconds on 200,000 rows.
+SETTINGS = {"sql_time_limit_ms": 1000, "facet_time_limit_ms": 200, "suggest_facets": False,
+            "max_returned_rows": 1000, "default_page_size": 50}
+
+
+def site_metadata(path: str | Path) -> dict[str, Any]:
+    """The metadata stored by ``evidence publish``, keyed to this file's database name."""
+    site = read_site(path)
+    meta = copy.deepcopy(json.loads(site.get("metadata") or "{}"))
+    databases = meta.setdefault("databases", {})
+    if "__db__" in databases:
+        databases[Path(path).stem] = databases.pop("__db__")
+    meta.setdefault("plugins", {})[PLUGIN] = {"enabled": True}
+    return meta
+
+
+def make_datasette(path: str | Path, **kwargs: Any) -> Datasette:
+    """Datasette on the published file, immutable, with its metadata and our templates.
+
+    Example::
+
+        ds = make_datasette("published.db"); response = await ds.client.get("/")
+    """
+    return Datasette(
+        immutables=[str(path)], metadata=site_metadata(path), template_dir=str(TEMPLATES),
+        settings={**SETTINGS, **kwargs.pop("settings", {})}, **kwargs)

@@ -1,0 +1,151 @@
+"""The published site through Datasette's test client: pages, facets, search, downloads."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import bibtexparser
+import pytest
+import rispy
+
+from db.publish import publish
+from published.app import make_datasette
+from tests.publishing_data import ABSTRACT_WORD, NOTE, REVIEWER, seed_working_db
+
+
+@pytest.fixture
+def published_path(db, config, tmp_path):
+    seed_working_db(db, config)
+    path = tmp_path / "published.db"
+    publish(db, path, config)
+    return path
+
+
+@pytest.fixture
+def ds(published_path):
+    return make_datasette(published_path)
+
+
+@pytest.mark.asyncio
+async def test_plugin_listed_and_screening_disabled(ds):
+    plugins = (await ds.client.get("/-/plugins.json")).json()
+    hooks = {hook for p in plugins for hook in p["hooks"]}
+    assert {"register_routes", "register_output_renderer", "render_cell"} <= hooks
+    assert (await ds.client.get("/-/login")).status_code == 404
+    assert (await ds.client.get("/-/screen")).status_code == 404
+
+
+@pytest.mark.asyncio
+async def test_home_lists_theme_groups_with_counts(ds):
+    response = await ds.client.get("/")
+    assert response.status_code == 200
+    html = response.text
+    assert "Kunnskapsgrunnlag: kommunalt psykisk helse- og rusarbeid" in html
+    assert "Systematiske oversikter om psykisk helse</a>" in html
+    assert "(2)" in html
+    assert 'href="/-/themes/loneliness"' in html
+    assert "Temagrupper" in html and "Søk" in html
+    assert 'action="/published/records"' in html
+
+
+@pytest.mark.asyncio
+async def test_home_in_english(db, config, tmp_path):
+    seed_working_db(db, config)
+    publish(db, tmp_path / "en.db", dataclasses.replace(config, language="en"))
+    html = (await make_datasette(tmp_path / "en.db").client.get("/")).text
+    assert "Theme groups" in html and "Mental-health systematic reviews" in html
+
+
+@pytest.mark.asyncio
+async def test_theme_page_lists_works_with_summaries(ds):
+    response = await ds.client.get("/-/themes/loneliness")
+    assert response.status_code == 200
+    assert "Sosial isolasjon og ensomhet" in response.text
+    assert "Public summary of record 1." in response.text
+    assert 'href="/-/records/1"' in response.text
+    assert 'href="/published/theme_loneliness"' in response.text
+    assert (await ds.client.get("/-/themes/norwegian-research")).status_code == 200
+    assert (await ds.client.get("/-/themes/nope")).status_code == 404
+
+
+@pytest.mark.asyncio
+async def test_record_page(ds):
+    response = await ds.client.get("/-/records/1")
+    assert response.status_code == 200
+    html = response.text
+    assert "https://doi.org/10.1186/peer.2024.1" in html
+    assert "https://pubmed.ncbi.nlm.nih.gov/38000001/" in html
+    assert "<p>RESULTS: befriending reduced loneliness.</p>" in html
+    assert "pubmed-substance-use" in html
+    assert NOTE not in html and REVIEWER not in html
+    assert (await ds.client.get("/-/records/3")).status_code == 404
+
+
+@pytest.mark.asyncio
+async def test_prisma_svg_from_counts(ds):
+    response = await ds.client.get("/-/prisma.svg")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("image/svg+xml")
+    svg = response.text
+    assert svg.startswith("<svg") and "Identifisert (n = 8)" in svg
+    assert "Duplikater fjernet (n = 2)" in svg and "Inkludert (n = 3)" in svg
+    assert "Feil tema: 1" in svg
+    assert "/-/prisma.svg" in (await ds.client.get("/-/prisma")).text
+
+
+@pytest.mark.asyncio
+async def test_table_has_default_facets_and_search(ds):
+    data = (await ds.client.get("/published/records.json?_search=" + ABSTRACT_WORD)).json()
+    assert [row[0] for row in data["rows"]] == [1]
+    facets = (await ds.client.get("/published/records.json?_extra=facet_results")).json()
+    names = set(facets["facet_results"])
+    assert {"themes", "year", "journal", "publication_types"} <= names
+    theme_values = {f["value"]: f["count"] for f in facets["facet_results"]["themes"]["results"]}
+    assert theme_values["Sosial isolasjon og ensomhet"] == 1
+    html = (await ds.client.get("/published/records")).text
+    assert "Inkluderte arbeider" in html
+    assert 'href="/-/records/1"' in html
+
+
+@pytest.mark.asyncio
+async def test_search_and_facet_on_a_theme_view(ds):
+    data = (await ds.client.get("/published/group_mental_health_reviews.json"
+                                "?_search=opioids&_shape=objects")).json()
+    assert [row["id"] for row in data["rows"]] == [2]
+    filtered = (await ds.client.get("/published/records.json?_shape=objects"
+                                    "&themes__arraycontains=Stigma+og+diskriminering")).json()
+    assert [row["id"] for row in filtered["rows"]] == [2]
+
+
+@pytest.mark.asyncio
+async def test_ris_renderer_of_a_filtered_view(ds):
+    response = await ds.client.get("/published/records.ris?year=2024")
+    assert response.status_code == 200
+    assert "attachment" in response.headers["content-disposition"]
+    entries = rispy.loads(response.text)
+    assert sorted(e["title"] for e in entries) == [
+        "Kunst og kultur i psykisk helsearbeid",
+        "Peer support and befriending in community mental health: a systematic review"]
+    peer = next(e for e in entries if e["title"].startswith("Peer"))
+    assert peer["authors"] == ["Smith, Jane", "Doe, Anna"]
+    assert peer["doi"] == "10.1186/peer.2024.1"
+    html = (await ds.client.get("/published/records")).text
+    assert "records.ris" in html and "records.bibtex" in html
+
+
+@pytest.mark.asyncio
+async def test_bibtex_renderer(ds):
+    response = await ds.client.get("/published/theme_stigma.bibtex")
+    assert response.status_code == 200
+    entries = bibtexparser.loads(response.text).entries
+    assert len(entries) == 1
+    assert entries[0]["ENTRYTYPE"] == "article"
+    assert entries[0]["doi"] == "10.1111/add.2023.2"
+    assert entries[0]["author"] == "Nguyen, Minh"
+
+
+@pytest.mark.asyncio
+async def test_csv_and_json_downloads(ds):
+    csv = await ds.client.get("/published/theme_loneliness.csv")
+    assert csv.status_code == 200 and "befriending" in csv.text
+    assert (await ds.client.get("/published/searches.json")).status_code == 200
