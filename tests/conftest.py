@@ -58,3 +58,12 @@ def browser_type_launch_args(browser_type_launch_args):
                  "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync"],
     }
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the browser tests last.
+
+    Playwright's sync API keeps an event loop running in the main thread while its session
+    browser is open, and ``asyncio.run`` (Datasette's test client) refuses to start inside it.
+    """
+    items.sort(key=lambda item: item.path.name.startswith("test_browser_"))
