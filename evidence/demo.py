@@ -7,6 +7,7 @@ commands, so the demo is also a smoke test of the real flow.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -48,9 +49,51 @@ def run_demo(directory: Path) -> Iterator[str]:
     yield from _screen_and_publish(db, config, directory)
 
 
+#: The demo's accounts: for trying the screening app on this machine only.
+DEMO_USERS = (("demo", "demo-password", "lead"),)
+DEMO_DECISIONS = "demo-decisions.csv"
+
+
 def _screen_and_publish(db, config, directory: Path) -> Iterator[str]:
-    """Screening and publishing steps; filled in as those parts land."""
+    """Add a demo account, record the bundled sample decisions and publish the included records."""
+    from db.publish import publish
+    from screening.auth import add_user
+
     records = db.execute("SELECT count(*) FROM records").fetchone()[0]
     hits = db.execute("SELECT count(*) FROM hits").fetchone()[0]
     yield f"{hits} hits became {records} records after deduplication."
-    yield "Next: cd " + str(directory) + " && evidence status"
+    for username, password, role in DEMO_USERS:
+        add_user(db, username, password, role)
+    decided = _record_sample_decisions(db, reviewer=DEMO_USERS[0][0])
+    yield f"Screened {decided} records as the demo reviewer (bundled sample decisions)."
+    result = publish(db, directory / "published.db", config)
+    yield f"Published {result.records} included records in {result.themes} themes: {result.path}"
+    user, password, _ = DEMO_USERS[0]
+    yield ""
+    yield "Next:"
+    yield f"  cd {directory}"
+    yield "  evidence status                      # counts per search, source and run"
+    yield f"  evidence screen                      # screen the rest; log in as {user} / {password}"
+    yield "  evidence serve published.db          # the published evidence tables"
+
+
+def _record_sample_decisions(db, reviewer: str) -> int:
+    """Append the decisions of ``demo-decisions.csv`` once (a re-run of the demo adds none)."""
+    from screening.queries import save_decision
+
+    if db.execute("SELECT 1 FROM decisions WHERE origin = 'demo' LIMIT 1").fetchone():
+        return 0
+    with sample_path(DEMO_DECISIONS).open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    decided = 0
+    for row in rows:
+        found = db.execute(
+            "SELECT id FROM records WHERE (? != '' AND doi = ?) OR (? != '' AND title = ?)",
+            [row["doi"], row["doi"], row["title"], row["title"]]).fetchone()
+        if found is None:
+            continue
+        themes = [slug for slug in row["themes"].split(";") if slug]
+        save_decision(db.conn, found[0], reviewer, row["decision"], reason=row["reason"],
+                      summary=row["summary"], theme_slugs=themes, origin="demo")
+        decided += 1
+    return decided

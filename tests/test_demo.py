@@ -1,0 +1,38 @@
+"""``evidence demo`` runs the whole flow offline and can be run again without adding anything."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from click.testing import CliRunner
+
+from evidence.cli import cli
+from evidence.demo import DEMO_DECISIONS, sample_path
+
+
+def counts(path) -> dict[str, int]:
+    conn = sqlite3.connect(path)
+    try:
+        return {table: conn.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0]
+                for table in ("hits", "records", "decisions", "users")}
+    finally:
+        conn.close()
+
+
+def test_demo_screens_and_publishes(tmp_path):
+    result = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path / "demo")])
+    assert result.exit_code == 0, result.output
+    assert "63 hits became 60 records" in result.output
+    assert "evidence screen" in result.output and "evidence serve published.db" in result.output
+    working = counts(tmp_path / "demo" / "evidence.db")
+    sample_rows = sample_path(DEMO_DECISIONS).read_text(encoding="utf-8").count("\n") - 1
+    assert working == {"hits": 63, "records": 60, "decisions": sample_rows, "users": 1}
+
+    published = sqlite3.connect(tmp_path / "demo" / "published.db")
+    included = published.execute("SELECT count(*) FROM records").fetchone()[0]
+    published.close()
+    assert included == 19
+
+    again = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path / "demo")])
+    assert again.exit_code == 0, again.output
+    assert counts(tmp_path / "demo" / "evidence.db") == working
