@@ -234,6 +234,25 @@ def pmid_from_accession(accession: Any, *provider: Any) -> str | None:
     return None
 
 
+_PMID_IN_TEXT = re.compile(r"\bPMID:?\s*(\d{1,9})\b|pubmed\.ncbi\.nlm\.nih\.gov/(\d{1,9})\b"
+                           r"|ncbi\.nlm\.nih\.gov/pubmed/(\d{1,9})\b", re.I)
+_PMCID_IN_TEXT = re.compile(r"\bPMCID:?\s*(PMC\d+)|/pmc/articles/(PMC\d+)", re.I)
+
+
+def ids_in_text(*values: Any) -> tuple[str | None, str | None]:
+    """(PMID, PMCID) written inside free text or links: Zotero's ``Extra`` field
+    (``PMID: 35319117 PMCID: PMC9151451``) or a PubMed link, so dedupe can match on them."""
+    pmid = pmcid = None
+    for value in values:
+        for text in as_list(value):
+            text = str(text or "")
+            if not pmid and (match := _PMID_IN_TEXT.search(text)):
+                pmid = next(g for g in match.groups() if g)
+            if not pmcid and (match := _PMCID_IN_TEXT.search(text)):
+                pmcid = next(g for g in match.groups() if g).upper()
+    return pmid, pmcid
+
+
 # -- RIS ------------------------------------------------------------------------------------
 
 _RIS_LINE = re.compile(r"([A-Z][A-Z0-9])[ \t]{1,2}-(?:[ \t]+(.*))?$")
@@ -312,6 +331,7 @@ def ris_to_hit(e: dict[str, Any]) -> dict[str, Any]:
     urls = [u for u in as_list(e.get("urls")) if n.clean_text(u)]
     doi = first(e.get("doi"), *[u for u in urls if "doi.org/" in u])
     unknown = e.get("unknown_tag") or {}
+    linked_pmid, linked_pmcid = ids_in_text(urls, e.get("file_attachments2"), e.get("notes"))
     return {
         "title": first(e.get("title"), e.get("primary_title"), e.get("translated_title")),
         "abstract": split_structured(first(e.get("abstract"), e.get("notes_abstract"))),
@@ -324,8 +344,9 @@ def ris_to_hit(e: dict[str, Any]) -> dict[str, Any]:
         "pages": pages(e.get("start_page"), e.get("end_page")),
         "doi": doi, "isbn": isbn, "issn": issn,
         "pmid": pmid_from_accession(e.get("accession_number"), e.get("database_provider"),
-                                    e.get("name_of_database")),
-        "pmcid": first(*[v for v in as_list(e.get("custom2")) if "PMC" in str(v)]),
+                                    e.get("name_of_database")) or linked_pmid,
+        "pmcid": first(*[v for v in as_list(e.get("custom2")) if "PMC" in str(v)])
+        or linked_pmcid,
         "language": e.get("language"), "keywords": as_list(e.get("keywords")),
         "publication_types": as_list(e.get("type_of_work")) or as_list(unknown.get("PT")),
         "item_type": kind, "url": urls[0] if urls else None,

@@ -20,6 +20,7 @@ from harvest.files import (
     FileFormatError,
     IdKeeper,
     first,
+    ids_in_text,
     isbn_or_issn,
     pages,
     pmid_from_accession,
@@ -59,6 +60,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "pub_date": ("date", "publicationdate", "dato"),
     "publisher": ("publisher", "utgiver"),
     "citation": ("source", "kilde"),
+    "extra": ("extra", "notes", "note"),
 }
 _ALIASES = {alias: field for field, aliases in COLUMNS.items() for alias in aliases}
 
@@ -104,14 +106,16 @@ def table_hits(path: Path, rows: Iterator[list[str]]) -> Iterator[dict[str, Any]
 
 def csv_to_hit(v: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
     isbn, issn = isbn_or_issn(v.get("isbn_issn"))
+    linked_pmid, linked_pmcid = ids_in_text(v.get("extra"), v.get("url"))
     return {
         "title": v.get("title"), "abstract": split_structured(v.get("abstract")),
         "authors": split_authors(v.get("authors")),
         "year": first(v.get("year"), v.get("pub_date"), v.get("citation")),
         "pub_date": v.get("pub_date"), "journal": first(v.get("journal"), v.get("publisher")),
-        "journal_abbrev": v.get("journal_abbrev"), "pmid": v.get("pmid"),
+        "journal_abbrev": v.get("journal_abbrev"),
+        "pmid": v.get("pmid") or linked_pmid,
         "doi": first(v.get("doi"), n.normalise_doi(v.get("url"))),
-        "pmcid": v.get("pmcid"), "keywords": split_list(v.get("keywords")),
+        "pmcid": v.get("pmcid") or linked_pmcid, "keywords": split_list(v.get("keywords")),
         "url": v.get("url"), "pages": v.get("pages") or pages(v.get("start_page"),
                                                               v.get("end_page")),
         "volume": v.get("volume"), "issue": v.get("issue"), "isbn": v.get("isbn") or isbn,
@@ -256,6 +260,7 @@ def endnote_to_hit(r: dict[str, Any]) -> dict[str, Any]:
     isbn, issn = isbn_or_issn(r.get("isbn"))
     journal = first(r.get("periodical/full-title"), r.get("titles/secondary-title"))
     doi = r.get("electronic-resource-num")
+    linked_pmid, linked_pmcid = ids_in_text(r.get("urls"), r.get("notes"))
     return {
         "title": r.get("titles/title"), "abstract": split_structured(r.get("abstract")),
         "authors": r.get("authors", []), "year": first(r.get("year"), r.get("date")),
@@ -266,7 +271,8 @@ def endnote_to_hit(r: dict[str, Any]) -> dict[str, Any]:
         "isbn": isbn, "issn": issn,
         "pmid": pmid_from_accession(r.get("accession-num"), r.get("database"),
                                     r.get("remote-database-name"),
-                                    r.get("remote-database-provider")),
+                                    r.get("remote-database-provider")) or linked_pmid,
+        "pmcid": linked_pmcid,
         "language": r.get("language"), "keywords": r.get("keywords", []),
         "url": first(r.get("urls")), "item_type": r.get("ref-type"), "raw": r,
     }

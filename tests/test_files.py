@@ -214,6 +214,17 @@ def test_zotero_csv_key_column_is_the_external_id():
     assert row["journal"] == "Journal of veterinary internal medicine"
 
 
+def test_zotero_csv_extra_field_gives_pmid_and_pmcid():
+    """Zotero keeps PubMed ids in "Extra" (``PMID: 35319117 PMCID: PMC9151451``)."""
+    row = read_rows(EXPORTS / "asysd/zotero_export_first25.csv")[0]
+    assert (row["pmid"], row["pmcid"]) == ("35319117", "PMC9151451")
+
+
+def test_pubmed_link_in_ris_gives_the_pmid():
+    rows = read_rows(EXPORTS / "asreview/baseline_zotero.ris")
+    assert {"33333165", "31024926"} <= {r["pmid"] for r in rows}
+
+
 def test_ids_without_a_source_id_are_stable_content_hashes():
     first = [r["external_id"] for r in read_rows(EXPORTS / "asreview/scopus.ris")]
     again = [r["external_id"] for r in read_rows(EXPORTS / "asreview/scopus.ris")]
