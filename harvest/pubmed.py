@@ -55,11 +55,14 @@ _EXPIRED = re.compile(r"unable to obtain query|cannot retrieve history|webenv|qu
 _TAGS = re.compile(r"</?[A-Za-z][\w:.-]*(?:\s+[\w:.-]+\s*=\s*\"[^\"]*\")*\s*/?>")
 _PARSE_ERRORS = (CorruptedXMLError, NotXMLError, ValidationError, ExpatError)
 #: Parts of a record no hit field uses: cited references, comment links, affiliations, dates of
-#: processing, grants, chemicals. None of them nests in itself, so a lazy match is exact; they
-#: are most of a modern record's bytes, and Bio.Entrez's parser costs time per element.
+#: processing, grants, chemicals, investigators, other-language abstracts, ORCIDs, journal
+#: catalogue data. None of them nests in itself, so a lazy match is exact; they are most of a
+#: modern record's bytes, and Bio.Entrez's parser costs time per element.
 _UNUSED = re.compile(
     rb"<(Reference|CommentsCorrections|AffiliationInfo|History|GrantList|ChemicalList"
-    rb"|DateCompleted|DateRevised|ArticleDate)\b[^>]*>.*?</\1>", re.S)
+    rb"|DateCompleted|DateRevised|ArticleDate|MedlineJournalInfo|CitationSubset"
+    rb"|CopyrightInformation|InvestigatorList|OtherAbstract|Identifier)\b[^>]*>.*?</\1>\s*",
+    re.S)
 
 
 class PubMedError(EvidenceError):
@@ -241,7 +244,8 @@ def parse_articles(body: bytes) -> list[dict[str, Any]]:
 def _text(value: Any) -> str | None:
     if value is None:
         return None
-    text = _TAGS.sub("", str(value)).strip()
+    # MathML and line breaks leave runs of layout whitespace behind the removed tags.
+    text = " ".join(_TAGS.sub("", str(value)).split())
     return text or None
 
 
@@ -482,18 +486,40 @@ def _harvest(db: sqlite_utils.Database, client: EUtils, search: Search, run_id: 
             if index != checkpoint["slice"]:
                 checkpoint.update(slice=index, retstart=0)
             for hits in pipeline.slice_batches(search, checkpoint):
-                _save(db, run_id, hits, checkpoint)
+                _save(db, run_id, hits, checkpoint,
+                      reported_count=sum(s[2] for s in checkpoint["slices"]))
                 bar.update(len(hits))
         checkpoint.update(slice=len(checkpoint["slices"]), retstart=0)
         _save(db, run_id, [], checkpoint)
 
 
 def _hits_from_xml(body: bytes) -> list[dict[str, Any]]:
-    """Parse one EFetch answer into hit dicts (runs in a parser process)."""
+    """Parse one EFetch answer into hit dicts (runs in a parser process).
+
+    ``raw`` leaves as JSON text (what store.normalise_hit would make of it): a string is cheaper
+    to send back than nested dicts, and the storing thread is the one that cannot be parallel.
+    """
     try:
-        return [to_hit(a) for a in parse_articles(body)]
+        hits = [to_hit(a) for a in parse_articles(body)]
     except _Transient as e:
         raise PubMedError(str(e)) from None
+    for hit in hits:
+        hit["raw"] = json.dumps(hit["raw"], ensure_ascii=False)
+    return hits
+
+
+def _watch_parent(parent: int) -> None:
+    """In a parser process: exit when the harvester is gone (kill -9 leaves no orphans).
+
+    A forked worker inherits the write end of its own task pipe, so it never sees EOF when
+    the parent dies; it would wait for work forever.
+    """
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="watch-parent").start()
 
 
 def _check_fetched(body: bytes) -> bytes:
@@ -507,17 +533,23 @@ def _check_fetched(body: bytes) -> bytes:
 class _Pipeline:
     """Downloads, parses and stores EFetch batches at the same time, in order.
 
-    Two batches are in flight: each is downloaded by a thread (retries and rate limit as
-    usual) and parsed by a process of a small pool (Bio.Entrez's parser is pure Python, so
-    threads would queue on the GIL), while the main thread stores the batch before them.
+    Three batches are in flight: each is downloaded by a thread (retries and rate limit as
+    usual) and parsed by one of two processes (Bio.Entrez's parser is pure Python, so threads
+    would queue on the GIL), while the main thread stores the batch before them. The third
+    batch downloads while both parsers are busy (about 30% faster than two in flight).
     """
 
-    def __init__(self, client: EUtils, batch_size: int, depth: int = 2):
+    def __init__(self, client: EUtils, batch_size: int, depth: int = 3):
         self.client, self.batch_size, self.depth = client, batch_size, depth
         self.threads = ThreadPoolExecutor(max_workers=depth)
         self.processes: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> _Pipeline:
+        # Start the parser processes now, from this thread, before any download thread runs:
+        # forking while another thread holds a lock (as requests' can) may hang the child.
+        self.processes = ProcessPoolExecutor(max_workers=min(2, os.cpu_count() or 1),
+                                             initializer=_watch_parent, initargs=(os.getpid(),))
+        self.processes.submit(os.getpid).result()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -526,8 +558,7 @@ class _Pipeline:
             self.processes.shutdown(wait=True, cancel_futures=True)
 
     def _parse(self, body: bytes) -> list[dict[str, Any]]:
-        if self.processes is None:
-            self.processes = ProcessPoolExecutor(max_workers=min(self.depth, os.cpu_count() or 1))
+        assert self.processes is not None, "use the pipeline as a context manager"
         return self.processes.submit(_hits_from_xml, body).result()
 
     def _batch(self, history: History, retstart: int, retmax: int) -> list[dict[str, Any]]:
@@ -542,6 +573,11 @@ class _Pipeline:
         retstart = checkpoint["retstart"]
         while True:
             history = self.client.esearch(search.query, search.date_field, start, end)
+            if history.count != checkpoint["slices"][checkpoint["slice"]][2]:
+                # PubMed changed under a resumed or renewed slice: positions may have moved, so
+                # fetch the slice again from the top (hits already stored are not stored twice).
+                checkpoint["slices"][checkpoint["slice"]][2] = history.count
+                retstart = 0
             limit = min(history.count, MAX_RESULTS)
             starts = iter(range(retstart, limit, self.batch_size))
             pending: deque[tuple[int, Future]] = deque()

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from db.migrations import open_db
 from evidence.cli import cli
 from evidence.config import DateWindow, Search, service_settings
 from harvest import pubmed, store
@@ -144,10 +151,13 @@ def test_harvest_fetches_every_record_once(db, eutils, sleeps):
     assert (search["tool"], search["email"], search["api_key"]) == (
         "evidence-tracker", "team@example.org", "KEY")
     fetches = requests_to(state, "efetch")
-    assert [f["retstart"] for f in fetches] == ["0", "100", "200"]
+    # two batches are fetched at once, so requests may arrive out of order
+    assert sorted(int(f["retstart"]) for f in fetches) == [0, 100, 200]
     assert all(f["retmode"] == "xml" and f["WebEnv"].startswith("MCID_") for f in fetches)
     run_row = db["runs"].get(summary.run_id)
     assert run_row["status"] == "complete" and run_row["reported_count"] == 300
+    raw = json.loads(db.execute("select raw from hits order by id limit 1").fetchone()[0])
+    assert raw["MedlineCitation"]["PMID"] == str(FIRST_PMID)
     assert db["searches"].get(run_row["search_id"])["last_run_at"]
 
 
@@ -313,3 +323,87 @@ def test_cli_harvest_example_searches_from_the_stand_in(tmp_path, config_path, m
         assert "pubmed-mental-health: complete" in second.output and " 0 new" in second.output
         assert second.output.count(", 0 new") == 2
         assert {p["maxdate"] for n, p in state.requests if n == "esearch"} == {"2024/10/21"}
+
+
+def test_mathml_in_abstract_is_flattened_to_plain_text():
+    xml = article_xml(1, FIRST_PMID + 1, dt.date(2024, 1, 5)).replace(
+        "community mental", 'inhaled <mml:math xmlns:mml="http://www.w3.org/1998/Math/MathML">\n'
+        "    <mml:mrow>\n      <mml:mi>He</mml:mi>\n      <mml:mprescripts/>\n    </mml:mrow>\n"
+        "  </mml:math> MRI and community mental")
+    abstract = to_hit(_parse_one(xml))["abstract"]
+    assert "inhaled He MRI and community mental health" in abstract and "\n" not in abstract
+
+
+def test_resume_after_pubmed_changed_refetches_the_slice(db, eutils, sleeps):
+    url, state = eutils
+    flaky = make_client(url, sleeps, FlakyClient)
+    flaky.fail_at = 3
+    with pytest.raises(Killed):
+        run(db, url, sleeps, client=flaky)
+    # ten records indexed meanwhile: result positions may have moved, so start the slice over
+    state.records += [(FIRST_PMID + 300 + i, dt.date(2024, 5, 1)) for i in range(10)]
+    state.requests.clear()
+    summary = run(db, url, sleeps)
+    assert sorted(int(f["retstart"]) for f in requests_to(state, "efetch")) == [0, 100, 200, 300]
+    assert sorted(hit_ids(db)) == [str(FIRST_PMID + i) for i in range(310)]
+    assert (summary.reported, summary.new) == (310, 310)
+
+
+KILLED_CHILD = """
+import datetime as dt, sys
+from db.migrations import open_db
+from evidence.config import DateWindow, Search, service_settings
+from harvest.pubmed import EUtils, harvest_search
+url, path = sys.argv[1:]
+search = Search(name="pm-test", source="pubmed", query="x",
+                window=DateWindow(start=dt.date(2023, 10, 21), end=dt.date(2024, 10, 21)))
+harvest_search(open_db(path), search, None, service_settings({}), batch_size=100,
+               client=EUtils(url, per_second=0))
+"""
+
+
+def _parser_processes_exit(session: int, wait: float = 5.0) -> bool:
+    """True once no process of the killed harvester's session is left (no orphan parsers)."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        left = []
+        for proc in Path("/proc").iterdir():
+            if proc.name.isdigit():
+                with contextlib.suppress(OSError, IndexError):
+                    fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+                    if int(fields[3]) == session and fields[0] != "Z":
+                        left.append(int(proc.name))
+        if not left:
+            return True
+        time.sleep(0.1)
+    for pid in left:  # do not leave them behind even when the test fails
+        os.kill(pid, signal.SIGKILL)
+    return False
+
+
+def test_kill_9_of_a_real_process_then_resume(tmp_path, db_path, sleeps):
+    """SIGKILL a harvesting process mid-run; the next run resumes it with no hit twice."""
+    root = Path(__file__).resolve().parent.parent
+    with serve(EutilsState.generated(1000, START, END)) as (url, state):
+        state.slow_seconds = 0.3  # keeps the child busy until it is killed
+        state.faults += [{"endpoint": "efetch", "kind": "slow"}] * 10
+        child = subprocess.Popen([sys.executable, "-c", KILLED_CHILD, url, str(db_path)],
+                                 cwd=root, start_new_session=True)
+        db = open_db(db_path)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and child.poll() is None:
+            if "hits" in db.table_names() and db.execute(
+                    "select count(*) from hits").fetchone()[0] >= 100:
+                break
+            time.sleep(0.05)
+        child.send_signal(signal.SIGKILL)
+        assert child.wait(10) == -signal.SIGKILL
+        assert _parser_processes_exit(child.pid)
+        stored = db.execute("select count(*) from hits").fetchone()[0]
+        assert 0 < stored < 1000
+        assert db.execute("select status from runs").fetchone()[0] == "running"
+        state.faults.clear()
+        summary = run(db, url, sleeps)
+    assert summary.message.startswith("resumed run") and summary.new == 1000
+    assert db.execute("select count(*), count(distinct external_id) from hits").fetchone() == (
+        1000, 1000)
