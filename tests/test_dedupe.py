@@ -179,6 +179,30 @@ def test_new_hit_inherits_decision_of_screened_record(db, config):
     assert status == "include"
 
 
+def test_new_hit_of_screened_record_is_not_queued_and_status_says_already_screened(db):
+    """Issue 5: a work screened last year, found again by a new run, is not screened twice."""
+    from evidence.status import collect_status
+    from screening.queries import next_record_id
+
+    (a,) = add(db, "pubmed-2023", ARTICLE)
+    dedupe(db)
+    record_id = record_of(db, a)
+    db["decisions"].insert({"record_id": record_id, "reviewer": "kari", "stage": "screening",
+                            "decision": "exclude", "created_at": "2024-01-10T09:00:00+00:00"})
+    (b,) = add(db, "embase-2025", {**ARTICLE, "doi": None, "journal": "Scand J Public Health",
+                                   "title": ARTICLE["title"].upper() + "."})
+    (c,) = add(db, "embase-2025-new", {**NEAR, "title": "A different work entirely",
+                                       "authors": ["Dahl, Siv"]})
+    assert dedupe(db).merged == 1
+    assert record_of(db, b) == record_id
+    runs = {row["search"]: row for row in collect_status(db)["runs"]}
+    assert runs["embase-2025"]["already_screened"] == 1
+    assert runs["embase-2025-new"]["already_screened"] == 0
+    # the queue (any reviewer, one vote per record) offers only the new work
+    assert next_record_id(db.conn, "ola") == record_of(db, c)
+    assert next_record_id(db.conn, "ola", skip=[record_of(db, c)]) is None
+
+
 def test_new_hit_joining_two_records_merges_them_keeping_decisions_and_themes(db, config):
     store.sync_config(db, config)
     (a,) = add(db, "pubmed", {**ARTICLE, "doi": None, "pmid": "38000001"})
