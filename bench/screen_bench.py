@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -64,10 +65,25 @@ async def run(ds, decisions: int, order: str) -> list[float]:
     return timings
 
 
+def prefill(db_path: Path, decided: int) -> None:
+    """Decisions by two earlier reviewers on records spread over the whole set, as a queue
+    half-way through looks: the queue query must stay fast as ``decisions`` grows."""
+    if not decided:
+        return
+    rows = [(record_id, ("earlier-a", "earlier-b")[record_id % 2],
+             ("include", "exclude", "maybe")[record_id % 3], "2024-01-01T00:00:00+00:00")
+            for record_id in range(1, 2 * decided + 1, 2)]
+    with sqlite3.connect(db_path) as conn:
+        conn.executemany("INSERT INTO decisions (record_id, reviewer, stage, decision, origin,"
+                         " created_at) VALUES (?, ?, 'screening', ?, 'bench', ?)", rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--records", type=int, default=100_000, help="Records in the database.")
     parser.add_argument("--decisions", type=int, default=200, help="Decisions to time.")
+    parser.add_argument("--decided", type=int, default=0,
+                        help="Decisions already in the database before timing (by others).")
     parser.add_argument("--order", default="newest",
                         choices=["newest", "oldest", "search", "random"])
     args = parser.parse_args()
@@ -78,6 +94,7 @@ def main() -> None:
         config_path.write_text(text.replace("order: newest", f"order: {args.order}"), "utf-8")
         started = time.perf_counter()
         seed(db_path, config_path, args.records)
+        prefill(db_path, args.decided)
         auth.ITERATIONS = 1_000  # login is not what is measured here
         add_users(db_path, {"bench": "reviewer"})
         print(f"seeded {args.records:,} records in {time.perf_counter() - started:.1f} s")
@@ -86,7 +103,7 @@ def main() -> None:
         timings.sort()
         p95 = timings[min(len(timings) - 1, int(len(timings) * 0.95))]
         print(f"decision POST -> next record rendered, {args.decisions} decisions, "
-              f"order {args.order}, {args.records:,} records:")
+              f"order {args.order}, {args.records:,} records, {args.decided:,} decided before:")
         print(f"  median {statistics.median(timings):.1f} ms, p95 {p95:.1f} ms, "
               f"max {timings[-1]:.1f} ms")
         print(f"machine: {machine()}")

@@ -2,7 +2,7 @@
 
 Routes exist only when the plugin config ``evidence_screening`` has ``enabled: true``, which
 :func:`screening.app.make_datasette` sets: ``evidence serve`` of the published database, where
-this package is installed too, answers 404 on ``/-/login``.
+this package is installed too, answers 404 on ``/-/login`` and reads no accounts.
 """
 
 from __future__ import annotations
@@ -19,3 +19,19 @@ def register_routes(datasette):
         return []
     return views.ROUTES
 
+
+@hookimpl(tryfirst=True)
+def actor_from_request(datasette, request):
+    """The actor as the users table has it now, not as the cookie had it at login.
+
+    ``tryfirst``: runs before Datasette's own cookie hook (the first actor found wins; the
+    default plugins register last, so they would go first), so a lead who was
+    made a reviewer or disabled loses Datasette's table pages at once, as in the plugin views.
+    """
+    if not app.plugin_settings(datasette) or not request.cookies.get("ds_actor"):
+        return None
+
+    async def inner():
+        return await views.actor_now(request, datasette)
+
+    return inner

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, quote
 
 import sqlite_utils
 from datasette.utils.asgi import Forbidden, NotFound, Response
+from itsdangerous import BadSignature
 
 from screening import auth
 from screening import queries as q
@@ -58,6 +59,21 @@ async def _user(request, datasette) -> dict | None:
     if not actor or not actor.get("id"):
         return None
     return await _read(datasette, lambda conn: auth.current_user(conn, actor["id"]))
+
+
+async def actor_now(request, datasette) -> dict | None:
+    """The signed cookie's account re-read from the users table; a disabled or deleted
+    account becomes ``{"id": name, "role": "disabled"}``, which no ``allow`` rule admits
+    (returning None would let Datasette's own hook trust the cookie instead)."""
+    try:
+        signed = datasette.unsign(request.cookies["ds_actor"], "actor")
+    except BadSignature:
+        return None
+    actor = signed.get("a") if isinstance(signed, dict) else None
+    if not isinstance(actor, dict) or not isinstance(actor.get("id"), str):
+        return None
+    user = await _read(datasette, lambda conn: auth.current_user(conn, actor["id"]))
+    return user or {"id": actor["id"], "role": "disabled"}
 
 
 def _to_login(request) -> Response:
@@ -157,9 +173,10 @@ async def queue(request, datasette):
         return redirect
     config = evidence_config(datasette).screening
     skip = [int(s) for s in request.args.get("skip", "").split(",") if s.isdigit()]
-    record_id = await _read(datasette, lambda c: q.next_record_id(
+    record_id, left, total = await _read(datasette, lambda c: q.queue_state(
         c, user["id"], needed=config.reviewers_per_record, order=config.order, skip=skip))
-    return await _record_page(datasette, request, user, record_id, skip=skip)
+    return await _record_page(datasette, request, user, record_id, skip=skip,
+                              counts=(left, total))
 
 
 async def record(request, datasette):
@@ -175,7 +192,8 @@ async def record(request, datasette):
 
 async def _record_page(datasette, request, user, record_id: int | None, *, explicit=False,
                        skip=(), error: str | None = None, status: int = 200,
-                       next: str = "/-/screen", form: dict | None = None) -> Response:
+                       next: str = "/-/screen", form: dict | None = None,
+                       counts: tuple[int, int] | None = None) -> Response:
     config = evidence_config(datasette)
     me, needed = user["id"], config.screening.reviewers_per_record
 
@@ -183,7 +201,7 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
         return {"record": q.record(conn, record_id) if record_id else None,
                 "mine": q.current_decision(conn, record_id, me) if record_id else None,
                 "themes": q.themes(conn), "reasons": q.reasons(conn),
-                "counts": q.queue_counts(conn, me, needed=needed),
+                "counts": counts or q.queue_counts(conn, me, needed=needed),
                 "rate": q.rate_per_hour(conn, me)}
 
     data = await _read(datasette, load)

@@ -406,3 +406,24 @@ async def test_uncertain_pair_side_by_side_and_split(make_app, db_path):
     assert response.status_code == 302
     assert "Record 1:" not in (await ds.client.get("/-/screen/duplicates", cookies=bo)).text
     assert rows(db_path, "SELECT status, decided_by FROM duplicate_pairs") == [("split", "bo")]
+
+
+@pytest.mark.asyncio
+async def test_role_change_and_disabling_count_at_once_on_datasette_pages(make_app, db_path):
+    """The cookie says lead; the users table decides, on Datasette's pages as on ours."""
+    ds = make_app()
+    lead = as_user(ds, "ana", "lead")
+    assert (await ds.client.get("/evidence/records", cookies=lead)).status_code == 200
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE users SET role = 'reviewer' WHERE username = 'ana'")
+    assert (await ds.client.get("/evidence/records", cookies=lead)).status_code == 403
+    assert (await ds.client.get("/-/screen/summary", cookies=lead)).status_code == 403
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE users SET role = 'lead', disabled = 1 WHERE username = 'ana'")
+    assert (await ds.client.get("/evidence/records", cookies=lead)).status_code == 403
+    assert (await ds.client.get("/-/screen", cookies=lead)).status_code == 302
+    # A cookie for a name with no account, or a forged one, admits nobody either.
+    ghost = as_user(ds, "ghost", "lead")
+    assert (await ds.client.get("/evidence/records", cookies=ghost)).status_code == 403
+    forged = {"ds_actor": "not-signed"}
+    assert (await ds.client.get("/evidence/records", cookies=forged)).status_code == 403

@@ -47,8 +47,16 @@
       digits = "";
     }
   }
+  function flushDigits() {
+    // n pressed while a second digit could still follow: use the digit typed so far.
+    if (!digits) return;
+    clearTimeout(digitTimer);
+    apply(digits);
+    digits = "";
+  }
   function submit() {
     if (!form) return;
+    flushDigits();
     if (!chosen()) { if (skip) window.location.href = skip.href; return; }
     form.requestSubmit();
   }
@@ -74,4 +82,6 @@
     else if (key === "n") { submit(); event.preventDefault(); }
     else if (key === "u" && undoForm) { undoForm.requestSubmit(); event.preventDefault(); }
   });
+  // Tells tests (and anyone scripting the page) that the keys now work.
+  document.body.dataset.keys = "ready";
 })();
