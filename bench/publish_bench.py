@@ -112,6 +112,8 @@ async def time_pages(path: Path, repeats: int) -> dict[str, list[float]]:
         "record page": ["/-/records/1"],
         "facet page (records, default facets)": [f"/{name}/records"],
         "theme view with facets": [f"/{name}/theme_loneliness"],
+        "records faceted by theme (_theme)": [f"/{name}/records?_theme=stigma",
+                                               f"/{name}/records?_theme=loneliness&year=2022"],
         "full-text search (page)": [f"/{name}/records?_search={q}" for q in QUERIES],
         "full-text search (JSON, facets)": [f"/{name}/records.json?_search={q}" for q in QUERIES],
         "full-text search (JSON, _nofacet)": [f"/{name}/records.json?_search={q}&_nofacet=1"

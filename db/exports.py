@@ -74,12 +74,10 @@ def select_records(db: sqlite_utils.Database, *, decision: str | None = None,
         where.append("rs.decision = ?")
         params.append(decision)
     if theme:
-        if not db.execute("SELECT 1 FROM themes WHERE slug = ?", [theme]).fetchone():
-            known = ", ".join(r[0] for r in db.execute("SELECT slug FROM themes ORDER BY position"))
-            raise ExportError(f"--theme {theme!r}: no such theme (known: {known or 'none'})")
+        slug = theme_slug(db, theme)
         where.append("r.id IN (SELECT rt.record_id FROM record_themes rt JOIN themes t"
                      " ON t.id = rt.theme_id WHERE t.slug = ?)")
-        params.append(theme)
+        params.append(slug)
     themes = _themes_per_record(db)
     searches = _searches_per_record(db)
     for row in db.query(_SELECT.format(where=" AND ".join(where)), params):
@@ -88,6 +86,17 @@ def select_records(db: sqlite_utils.Database, *, decision: str | None = None,
         row["themes"] = themes.get(row["id"], [])
         row["searches"] = searches.get(row["id"], [])
         yield row
+
+
+def theme_slug(db: sqlite_utils.Database, theme: str) -> str:
+    """The slug of ``theme``, given as its slug or its name in either language (any case)."""
+    row = db.execute("SELECT slug FROM themes WHERE lower(?) IN (lower(slug), lower(name),"
+                     " lower(coalesce(name_nb, '')), lower(coalesce(name_en, '')))"
+                     " ORDER BY slug != ? LIMIT 1", [theme, theme]).fetchone()
+    if row is None:
+        known = ", ".join(r[0] for r in db.execute("SELECT slug FROM themes ORDER BY position"))
+        raise ExportError(f"--theme {theme!r}: no such theme (known: {known or 'none'})")
+    return row[0]
 
 
 def _themes_per_record(db: sqlite_utils.Database) -> dict[int, list[dict]]:
@@ -130,7 +139,7 @@ def ris_entry(record: dict[str, Any]) -> dict[str, Any]:
                                                                 "JOUR")}
     for key, tag in (("title", "title"), ("journal", "secondary_title"), ("volume", "volume"),
                      ("issue", "number"), ("doi", "doi"), ("abstract", "abstract"),
-                     ("url", "url"), ("issn", "issn")):
+                     ("issn", "issn")):
         if record.get(key):
             # RIS has one line per tag: paragraph breaks of structured abstracts become spaces
             entry[tag] = " ".join(str(record[key]).split())
@@ -147,6 +156,8 @@ def ris_entry(record: dict[str, Any]) -> dict[str, Any]:
         entry["start_page"] = start
         if end:
             entry["end_page"] = end
+    if record.get("url"):
+        entry["urls"] = [str(record["url"])]  # rispy: UR is a list tag
     if record.get("pmid"):
         entry["accession_number"] = str(record["pmid"])
     notes = [record[k] for k in ("summary", "note") if record.get(k)]
@@ -229,7 +240,8 @@ def reference(record: dict[str, Any]) -> str:
 
 
 def write_xlsx(records: Iterable[dict[str, Any]], path: str | Path, language: str = "nb") -> int:
-    """The evidence table: one sheet per theme group, plus one for records without a group.
+    """The evidence table: one sheet per theme group, plus one for records without a group
+    and excluded records (their themes stay in the themes column).
 
     A record with themes in two groups appears on both sheets (as in the report's tables).
     """
@@ -242,7 +254,7 @@ def write_xlsx(records: Iterable[dict[str, Any]], path: str | Path, language: st
     count = 0
     for record in records:
         count += 1
-        groups = list(dict.fromkeys(
+        groups = [] if record.get("decision") == "exclude" else list(dict.fromkeys(
             (t[f"group_{language}"] or t["group_slug"]) for t in record["themes"]))
         row = [_xlsx_value(record, column) for column in XLSX_COLUMNS]
         for group in groups or [_OTHER[language]]:
@@ -259,7 +271,7 @@ def write_xlsx(records: Iterable[dict[str, Any]], path: str | Path, language: st
     return count
 
 
-_OTHER = {"nb": "Uten temagruppe", "en": "No theme group"}
+_OTHER = {"nb": "Uten tema eller ekskludert", "en": "No theme group or excluded"}
 
 
 def _sheet_title(name: str, existing: dict[str, Any]) -> str:

@@ -28,6 +28,9 @@ from evidence.errors import EvidenceError
 #: Private fields that ``screening.public_fields`` may publish (column name -> decisions column).
 OPTIONAL_PUBLIC_FIELDS = {"note": "note", "reviewers": "reviewer", "reason": "reason"}
 FTS_COLUMNS = ["title", "abstract", "authors", "keywords"]
+#: Tables of the published file (view names must not take these).
+TABLES = {"records", "records_fts", "record_themes", "themes", "theme_groups", "searches",
+          "prisma", "site"}
 DOI_URL = "https://doi.org/"
 PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/"
 
@@ -154,7 +157,7 @@ def _record_rows(db: sqlite_utils.Database, config: Config, themes: dict[str, di
     for row in db.query(_INCLUDED):
         rid = row["id"]
         slugs = theme_slugs.get(rid) or _json_list(decision_themes.get(rid))
-        slugs = [s for s in slugs if s in themes]
+        slugs = list(dict.fromkeys(s for s in slugs if s in themes))
         groups = list(dict.fromkeys(themes[s]["group_name"] for s in slugs))
         doi, pmid = row["doi"], row["pmid"]
         # Short columns first, long text last: facets and sorts then read less of each row.
@@ -162,10 +165,12 @@ def _record_rows(db: sqlite_utils.Database, config: Config, themes: dict[str, di
             "id": rid, "title": row["title"],
             "authors": "; ".join(_json_list(row["authors"])),
             "year": row["year"], "journal": row["journal"],
-            "themes": json.dumps([themes[s]["name"] for s in slugs], ensure_ascii=False),
+            # List columns hold no repeated values: the ``tags`` facet counts them as they are.
+            "themes": json.dumps(list(dict.fromkeys(themes[s]["name"] for s in slugs)),
+                                 ensure_ascii=False),
             "theme_groups": json.dumps(groups, ensure_ascii=False),
-            "publication_types": json.dumps(_json_list(row["publication_types"]),
-                                            ensure_ascii=False),
+            "publication_types": json.dumps(
+                list(dict.fromkeys(_json_list(row["publication_types"]))), ensure_ascii=False),
             "searches": json.dumps(searches.get(rid, []), ensure_ascii=False),
             "screened_at": (row["decided_at"] or "")[:10] or None,
             "theme_slugs": json.dumps(slugs),
@@ -209,7 +214,8 @@ def _create_records(pub: sqlite_utils.Database, records: list[dict], config: Con
 
 def view_name(prefix: str, slug: str) -> str:
     """``theme_stigma`` for theme ``stigma``: a name Datasette shows without quoting."""
-    return f"{prefix}_" + re.sub(r"[^0-9a-zA-Z]+", "_", slug).strip("_").lower()
+    name = f"{prefix}_" + re.sub(r"[^0-9a-zA-Z]+", "_", slug).strip("_").lower()
+    return name + "_view" if name in TABLES else name  # a theme called "groups"
 
 
 def _create_themes(pub: sqlite_utils.Database, records: list[dict],

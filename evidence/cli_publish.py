@@ -57,7 +57,7 @@ def serve(file: str, port: int, host: str) -> None:
               type=click.Choice(["ris", "csv", "bibtex", "xlsx"]), help="Output format.")
 @click.option("--decision", type=click.Choice(["include", "exclude", "maybe", "undecided"]),
               help="Only records with this final decision (default: all).")
-@click.option("--theme", help="Only records with this theme (its slug in evidence.yml).")
+@click.option("--theme", help="Only records with this theme (its slug or name in evidence.yml).")
 @click.option("--out", type=click.Path(dir_okay=False),
               help="Output file (default: standard output; required for xlsx).")
 @db_option

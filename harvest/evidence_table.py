@@ -129,7 +129,8 @@ def import_evidence_table(db: sqlite_utils.Database, path: str | Path, *,
         hits.setdefault(hit["external_id"], hit)
     with db.atomic():
         search_id = store.ensure_search(db, search or Search(name=name, source="file"))
-        run_id = store.start_run(db, search_id, file_path=str(path),
+        run_id = store.start_run(db, search_id, query=(search.query or None) if search else None,
+                                 file_path=str(path),
                                  file_sha256=store.file_sha256(str(path)))
         new, existing = store.save_hits(db, run_id, hits.values())
         store.finish_run(db, run_id, "complete", reported_count=len(hits))

@@ -32,6 +32,11 @@ def import_file(db: sqlite_utils.Database, path: str | Path, *, source: str | No
     """
     path = Path(path)
     fmt = fmt or files.detect_format(path)
+    if fmt == "xlsx":
+        # An evidence table carries decisions and themes too: its own importer keeps them.
+        from harvest.evidence_table import import_evidence_table
+
+        return import_evidence_table(db, path, source=source, config=config)
     name = source or path.stem
     search = _configured(config, name) or Search(name=name, source="file")
     sha = store.file_sha256(str(path))

@@ -11,6 +11,7 @@ from datasette import hookimpl
 from markupsafe import Markup
 
 from published import renderers, views
+from published.facets import TagsFacet, theme_filter
 
 
 @hookimpl
@@ -33,6 +34,20 @@ def register_output_renderer(datasette):
         {"extension": "bibtex", "render": renderers.render_bibtex,
          "can_render": renderers.can_render},
     ]
+
+
+@hookimpl
+def register_facet_classes():
+    """``tags``: the array facet without Datasette's whole-row deduplication (see facets.py)."""
+    return [TagsFacet]
+
+
+@hookimpl
+def filters_from_request(request, database, table, datasette):
+    """``?_theme=<slug or name>`` on records and the theme views (see facets.py)."""
+    if not renderers.enabled(datasette) or table is None:
+        return None
+    return theme_filter(request, database, table, datasette)
 
 
 @hookimpl

@@ -37,6 +37,12 @@ def test_select_records_carries_decision_reason_and_themes(working):
     assert [r["id"] for r in select_records(working, theme="stigma")] == [2]
 
 
+def test_theme_by_slug_or_name(working):
+    by_slug = [r["id"] for r in select_records(working, theme="stigma")]
+    assert by_slug and by_slug == [r["id"] for r in select_records(
+        working, theme="stigma og diskriminering")]
+
+
 def test_unknown_theme_is_an_error_naming_the_known_ones(working):
     with pytest.raises(ExportError, match="--theme 'nope': no such theme .*stigma"):
         list(select_records(working, theme="nope"))
@@ -80,7 +86,7 @@ def test_xlsx_has_one_sheet_per_theme_group(working, tmp_path):
     assert export_records(working, "xlsx", out)[0] == 6
     book = load_workbook(out)
     assert book.sheetnames == ["Systematiske oversikter om psyk", "Systematiske oversikter om rusm",
-                               "Uten temagruppe", "Norsk forskning"]
+                               "Uten tema eller ekskludert", "Norsk forskning"]
     sheet = book["Systematiske oversikter om psyk"]
     header = [c.value for c in sheet[1]]
     assert header == list(XLSX_COLUMNS)
@@ -88,7 +94,8 @@ def test_xlsx_has_one_sheet_per_theme_group(working, tmp_path):
     assert first["reference"] == "Smith & Doe (2024)"
     assert first["decision"] == "include" and first["reviewer"] == REVIEWER
     assert first["note"] == f"{NOTE} 1"
-    other = [[c.value for c in row] for row in book["Uten temagruppe"].iter_rows(min_row=2)]
+    other = [[c.value for c in row]
+             for row in book["Uten tema eller ekskludert"].iter_rows(min_row=2)]
     assert {row[header.index("record_id")] for row in other} == {3, 4, 5}
 
 
@@ -172,3 +179,27 @@ def test_export_command(working, db_path, config_path, tmp_path):
     result = runner.invoke(cli, ["export", "--format", "xlsx", *base])
     assert result.exit_code == 1
     assert "Error: --format xlsx needs --out FILE.xlsx" in result.output
+
+
+def test_evidence_import_command_reads_the_xlsx_with_its_decisions(working, config_path,
+                                                                   tmp_path):
+    """`evidence import table.xlsx` (format detected) goes through import_evidence_table."""
+    out = tmp_path / "table.xlsx"
+    export_records(working, "xlsx", out)
+    fresh_path = tmp_path / "fresh.db"
+    result = CliRunner().invoke(cli, ["import", str(out), "--db", str(fresh_path),
+                                      "--config", str(config_path)])
+    assert result.exit_code == 0, result.output
+    assert "6 entries read as xlsx, 6 new hits" in result.output
+    fresh = open_db(fresh_path)
+    decisions = {r["title"]: r["decision"] for r in select_records(fresh)}
+    assert decisions == {r["title"]: r["decision"] for r in select_records(working)}
+    assert {r["origin"] for r in fresh["decisions"].rows} == {"import"}
+
+
+def test_ris_keeps_the_url_without_a_rispy_warning(recwarn):
+    from db.exports import ris_text
+
+    text = ris_text([{"id": 1, "title": "T", "url": "https://example.org/a", "authors": []}])
+    assert rispy.loads(text)[0]["urls"] == ["https://example.org/a"]
+    assert not [w for w in recwarn if "not exported" in str(w.message)]

@@ -105,7 +105,7 @@ def test_site_table_carries_language_and_metadata(published, config):
     assert meta["license"] == "CC-BY-4.0"
     tables = meta["databases"]["__db__"]["tables"]
     assert tables["records"]["title"] == "Inkluderte arbeider"
-    assert {"array": "themes"} in tables["records"]["facets"]
+    assert {"tags": "themes"} in tables["records"]["facets"]
     assert tables["theme_loneliness"]["title"] == "Sosial isolasjon og ensomhet"
     assert tables["theme_loneliness"]["fts_table"] == "records_fts"
     assert "8 treff" in meta["about"] and "3 inkludert" in meta["about"]

@@ -118,6 +118,23 @@ async def test_search_and_facet_on_a_theme_view(ds):
 
 
 @pytest.mark.asyncio
+async def test_theme_facet_toggles_the_indexed_theme_filter(ds):
+    facets = (await ds.client.get("/published/records.json")).json()["facet_results"]
+    stigma = next(v for v in facets["themes"]["results"]
+                  if v["value"] == "Stigma og diskriminering")
+    assert stigma["toggle_url"].endswith("/published/records.json?_theme=Stigma+og+diskriminering")
+    for arg in ("Stigma+og+diskriminering", "stigma"):
+        data = (await ds.client.get(f"/published/records.json?_shape=objects&_theme={arg}")).json()
+        assert [row["id"] for row in data["rows"]] == [2], arg
+    none = (await ds.client.get("/published/records.json?_shape=objects&_theme=stigma"
+                                "&_theme=loneliness")).json()
+    assert none["rows"] == []
+    ris = await ds.client.get("/published/records.ris?_theme=stigma")
+    assert [e["title"] for e in rispy.loads(ris.text)] == [
+        "Stigma towards people who use opioids in primary care"]
+
+
+@pytest.mark.asyncio
 async def test_ris_renderer_of_a_filtered_view(ds):
     response = await ds.client.get("/published/records.ris?year=2024")
     assert response.status_code == 200
@@ -149,3 +166,9 @@ async def test_csv_and_json_downloads(ds):
     csv = await ds.client.get("/published/theme_loneliness.csv")
     assert csv.status_code == 200 and "befriending" in csv.text
     assert (await ds.client.get("/published/searches.json")).status_code == 200
+
+
+@pytest.mark.asyncio
+async def test_theme_filter_ignored_on_tables_without_records(ds):
+    response = await ds.client.get("/published/theme_groups.json?_theme=stigma")
+    assert response.status_code == 200
