@@ -74,12 +74,14 @@ def init(db_path: str, config_path: str, force: bool) -> None:
 @user_errors
 def import_(file: str, source: str | None, fmt: str | None, db_path: str,
             config_path: str) -> None:
-    """Import an export from another database (RIS, .nbib, BibTeX, CSV/TSV, EndNote XML).
+    """Import an export from another database (RIS, .nbib, BibTeX, CSV/TSV, EndNote XML),
+    or an xlsx evidence table (`evidence export --format xlsx`) with its decisions and themes.
 
     Example:
 
         evidence import idunn-2024.ris --source idunn
     """
+    from harvest.evidence_table import EvidenceTableResult
     from harvest.importing import import_file
     from harvest.store import sync_config
 
@@ -92,6 +94,10 @@ def import_(file: str, source: str | None, fmt: str | None, db_path: str,
                f"{result.new_hits} new hits, {result.already_stored} already stored "
                f"(search {result.search!r}, run {result.run_id}); "
                f"{result.dedupe.new_records} new records, {result.dedupe.merged} merged")
+    if isinstance(result, EvidenceTableResult):
+        click.echo(f"{result.decisions} decisions and {result.themes} theme links imported")
+        for warning in result.warnings:
+            click.echo(f"Warning: {warning}", err=True)
 
 
 @cli.command()

@@ -36,3 +36,19 @@ def test_demo_screens_and_publishes(tmp_path):
     again = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path / "demo")])
     assert again.exit_code == 0, again.output
     assert counts(tmp_path / "demo" / "evidence.db") == working
+
+
+def test_evidence_table_round_trip_through_the_commands(tmp_path, monkeypatch):
+    """An exported xlsx evidence table seeds a new database with its decisions."""
+    runner = CliRunner()
+    assert runner.invoke(cli, ["demo", "--dir", str(tmp_path / "demo")]).exit_code == 0
+    table = tmp_path / "table.xlsx"
+    exported = runner.invoke(cli, ["export", "--format", "xlsx", "--out", str(table),
+                                   "--db", str(tmp_path / "demo" / "evidence.db"),
+                                   "--config", str(tmp_path / "demo" / "evidence.yml")])
+    assert exported.exit_code == 0, exported.output
+    monkeypatch.chdir(tmp_path)
+    assert runner.invoke(cli, ["init"]).exit_code == 0
+    imported = runner.invoke(cli, ["import", str(table)])
+    assert imported.exit_code == 0, imported.output
+    assert "25 decisions and 23 theme links imported" in imported.output
