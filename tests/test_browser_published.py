@@ -1,12 +1,14 @@
 """The published site in Chromium against a real `evidence serve`: search, facet, record, CSV.
 
-Also writes the README screenshots (docs/img/published-home.png, published-theme.png).
+With EVIDENCE_SCREENSHOTS=DIR set, also writes the README screenshots there
+(published-home.png, published-theme.png, published-prisma.png); tests never write into the tree.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import os
 import socket
 import subprocess
 import sys
@@ -19,11 +21,16 @@ import requests
 from db.migrations import open_db
 from db.publish import publish
 from evidence.config import load_config
-from tests.conftest import EXAMPLE_CONFIG, ROOT
+from tests.conftest import EXAMPLE_CONFIG
 from tests.publishing_data import ABSTRACT_WORD, seed_working_db
 
 pytestmark = pytest.mark.browser
-IMAGES = ROOT / "docs" / "img"
+IMAGES = os.environ.get("EVIDENCE_SCREENSHOTS")
+
+
+def screenshot(page, name: str) -> None:
+    if IMAGES:
+        page.screenshot(path=str(Path(IMAGES) / name), full_page=True)
 
 
 def _free_port() -> int:
@@ -63,7 +70,7 @@ def site(tmp_path_factory):
 
 def test_search_facet_open_record_and_download_csv(site, page):
     page.goto(site + "/")
-    page.screenshot(path=str(IMAGES / "published-home.png"), full_page=True)
+    screenshot(page, "published-home.png")
     page.fill("input[name=_search]", ABSTRACT_WORD)
     page.click("input[type=submit]")
     page.wait_for_url("**/published/records?_search=*")
@@ -92,6 +99,6 @@ def test_search_facet_open_record_and_download_csv(site, page):
 def test_theme_page_screenshot(site, page):
     page.goto(site + "/-/themes/mental-health-reviews")
     assert "Systematiske oversikter om psykisk helse" in page.inner_text("h1")
-    page.screenshot(path=str(IMAGES / "published-theme.png"), full_page=True)
+    screenshot(page, "published-theme.png")
     page.goto(site + "/-/prisma")
-    page.screenshot(path=str(IMAGES / "published-prisma.png"), full_page=True)
+    screenshot(page, "published-prisma.png")
