@@ -25,11 +25,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
+from rapidfuzz import process
+from rapidfuzz.distance import Indel
 
 from evidence.config import DedupeSettings
 from evidence.errors import EvidenceError
 from harvest.dedupe_keys import Fingerprint, block_keys, fingerprint
-from harvest.dedupe_score import clearly_differ, score
+from harvest.dedupe_score import MAX_BONUS, PREFIX_MIN, clearly_differ, score
 from harvest.store import now
 
 RECORD_FIELDS = (
@@ -131,9 +133,22 @@ def _store_fingerprints(db: sqlite_utils.Database, fps: list[Fingerprint]) -> No
 
 def _candidate_edges(fps: list[Fingerprint], pending: list[int],
                      settings: DedupeSettings) -> list[tuple[float, int, int]]:
-    """Scored pairs (score, i, j) with score >= lower threshold, i pending, j any earlier hit."""
+    """Scored pairs (score, i, j) with score >= lower threshold, i pending, j any earlier hit.
+
+    Titles less similar than ``lower - MAX_BONUS`` cannot reach ``lower`` whatever the other
+    fields say, so most bucket mates (a common name + year) are dropped by one rapidfuzz call
+    per hit instead of a full score each. Only a shared identifier or a cut-short title (same
+    start) lifts such a pair: hits that share one of those keys (``lifts``, exact, unlike the
+    capped blocks) are always scored, so the edges are the same as scoring every pair.
+    """
+    # keys two or more pending hits share, and keys any pending hit has
+    once: set[int] = set()
+    wanted: set[int] = set()
+    for i in pending:
+        for key in _lift_keys(fps[i]):
+            (wanted if key in once else once).add(key)
+    lifts: dict[int, set[int]] = defaultdict(set)
     index: dict[int, list[int]] = defaultdict(list)
-    existing_records: set[int] = set()
     for i, fp in enumerate(fps):
         if fp.record_id is None:
             break
@@ -142,23 +157,61 @@ def _candidate_edges(fps: list[Fingerprint], pending: list[int],
             # one hit per record per key is enough: the clusters check the rest
             if not bucket or fps[bucket[-1]].record_id != fp.record_id:
                 bucket.append(i)
-        existing_records.add(fp.record_id)
+        for key in _lift_keys(fp):
+            if key in once:
+                lifts[key].add(i)
+    once.clear()
     edges = []
     lower = settings.lower_threshold
+    # the small margin covers float rounding
+    cutoff = lower - MAX_BONUS - 1e-6
+    titles = [fp.title for fp in fps]
     for i in pending:
         fp = fps[i]
-        seen: set[int] = set()
+        candidates: dict[int, None] = {}
         for key in block_keys(fp):
             bucket = index[hash(key)]
-            for j in bucket[-BLOCK_CAP:]:
-                if j in seen:
-                    continue
-                seen.add(j)
+            candidates.update(dict.fromkeys(bucket[-BLOCK_CAP:]))
+            bucket.append(i)
+        lift_keys = _lift_keys(fp)
+        if candidates:
+            chosen = list(candidates)
+            if cutoff > 0 and fp.title:
+                keep = {position for _, _, position in process.extract(
+                    fp.title, [titles[j] for j in chosen], scorer=Indel.normalized_similarity,
+                    processor=None, limit=None, score_cutoff=cutoff)}
+                for key in lift_keys:
+                    lifted = lifts.get(key)
+                    if lifted:
+                        keep.update(position for position, j in enumerate(chosen)
+                                    if j in lifted)
+                chosen = [chosen[position] for position in sorted(keep)]
+            for j in chosen:
                 value = score(fp, fps[j], settings)
                 if value >= lower:
                     edges.append((value, i, j))
-            bucket.append(i)
+        for key in lift_keys:
+            if key in wanted:
+                lifts[key].add(i)
     return edges
+
+
+def _lift_keys(fp: Fingerprint) -> list[int]:
+    """Hashed keys of the hits that may score high whatever their titles: identifiers, and
+    the title start when the title is long enough to count as cut short (``PREFIX_MIN``).
+
+    A hash collision only adds a pair to score.
+    """
+    keys = []
+    if fp.doi:
+        keys.append(hash(("doi", fp.doi)))
+    if fp.pmid:
+        keys.append(hash(("pmid", fp.pmid)))
+    if fp.pmcid:
+        keys.append(hash(("pmcid", fp.pmcid)))
+    if len(fp.compact) >= PREFIX_MIN:
+        keys.append(hash(("start", fp.compact[:PREFIX_MIN])))
+    return keys
 
 
 def _hit_positions(fps: list[Fingerprint]) -> dict[int, int]:

@@ -18,6 +18,13 @@ VETO = -1.0
 CERTAIN = 1.0
 #: Same identifier, same first author and year, different title: a translated title.
 TRANSLATED = 0.95
+#: A title at least this long (no spaces) that starts another counts as the same title.
+PREFIX_MIN = 50
+#: The most :func:`_adjustment` can add to the title similarity (every field agreeing and a
+#: shared identifier). A pair whose titles are more than this below the lower threshold can
+#: only reach it through a shared identifier or a cut-short title (:data:`PREFIX_MIN`), so
+#: harvest/dedupe.py skips scoring the rest. Raise it with any bonus added to _adjustment.
+MAX_BONUS = 0.05 + 0.01 + 0.1 * (1 - 0.8) + 0.02 + 0.01 + 0.03 + 0.01
 
 
 def kinds_clash(a: Fingerprint, b: Fingerprint, settings: DedupeSettings) -> bool:
@@ -37,7 +44,7 @@ def title_similarity(a: Fingerprint, b: Fingerprint) -> float | None:
     sim = Indel.normalized_similarity(a.title, b.title)
     short, long_ = (a.compact, b.compact) if len(a.compact) <= len(b.compact) else \
         (b.compact, a.compact)
-    if len(short) >= 50 and long_.startswith(short):
+    if len(short) >= PREFIX_MIN and long_.startswith(short):
         sim = max(sim, 0.95)
     return sim
 
@@ -79,7 +86,10 @@ def score(a: Fingerprint, b: Fingerprint, settings: DedupeSettings) -> float:
 
 
 def _adjustment(a: Fingerprint, b: Fingerprint, shared: bool) -> float:
-    """Evidence from the fields besides the title, added to the title similarity."""
+    """Evidence from the fields besides the title, added to the title similarity.
+
+    Its largest possible value is :data:`MAX_BONUS`: keep the two in step.
+    """
     adjust = 0.05 if shared else 0.0
     if a.kind != b.kind:
         # a preprint and its article (configured to merge) differ in DOI, journal, pages
