@@ -260,12 +260,17 @@ def test_one_day_over_the_cap_is_noted(db, eutils, sleeps):
     assert "2024-10-21 alone has 12000 records" in summary.message
 
 
-def test_kill_mid_run_then_resume_without_duplicates(db, eutils, sleeps):
-    url, state = eutils
+def kill_on_third_batch(db, url, sleeps) -> None:
+    """Die like ``kill -9`` while the third batch is being fetched."""
     flaky = make_client(url, sleeps, FlakyClient)
     flaky.fail_at = 3
     with pytest.raises(Killed):
         run(db, url, sleeps, client=flaky)
+
+
+def test_kill_mid_run_then_resume_without_duplicates(db, eutils, sleeps):
+    url, state = eutils
+    kill_on_third_batch(db, url, sleeps)
     run_row = db.execute("select id, status, checkpoint from runs").fetchone()
     assert run_row[1] == "running"  # what kill -9 leaves behind
     assert json.loads(run_row[2])["retstart"] == 200 and len(hit_ids(db)) == 200
@@ -336,10 +341,7 @@ def test_mathml_in_abstract_is_flattened_to_plain_text():
 
 def test_resume_after_pubmed_changed_refetches_the_slice(db, eutils, sleeps):
     url, state = eutils
-    flaky = make_client(url, sleeps, FlakyClient)
-    flaky.fail_at = 3
-    with pytest.raises(Killed):
-        run(db, url, sleeps, client=flaky)
+    kill_on_third_batch(db, url, sleeps)
     # ten records indexed meanwhile: result positions may have moved, so start the slice over
     state.records += [(FIRST_PMID + 300 + i, dt.date(2024, 5, 1)) for i in range(10)]
     state.requests.clear()
