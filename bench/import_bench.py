@@ -85,9 +85,10 @@ def main() -> None:
                         help="Titles from 20 words only (worst case for the fuzzy dedupe)")
     args = parser.parse_args()
 
-    from db.migrations import open_db
-    from harvest import dedupe, files
-    from harvest.importing import import_file
+    from evidence.db.migrations import open_db
+    from evidence.dedupe import cluster as dedupe
+    from evidence.harvest import files
+    from evidence.harvest.importing import import_file
 
     directory = Path(args.keep or tempfile.mkdtemp(prefix="import-bench-"))
     directory.mkdir(parents=True, exist_ok=True)
@@ -98,7 +99,7 @@ def main() -> None:
           f"{', narrow vocabulary' if args.narrow else ''}")
     timed("parse only (read_file)", args.entries, lambda: sum(1 for _ in files.read_file(ris)))
     no_dedupe = dedupe.DedupeResult()
-    with mock.patch("harvest.importing.dedupe.dedupe", return_value=no_dedupe):
+    with mock.patch("evidence.harvest.importing.dedupe.dedupe", return_value=no_dedupe):
         timed("import_file without dedupe", args.entries,
               lambda: import_file(open_db(directory / "a.db"), ris))
     print(f"load average: {os.getloadavg()[0]:.1f}")

@@ -23,10 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from db.migrations import open_db  # noqa: E402
-from db.publish import publish  # noqa: E402
+from evidence.db.migrations import open_db  # noqa: E402
+from evidence.harvest.store import sync_config  # noqa: E402
+from evidence.publish.build import publish  # noqa: E402
+
 from evidence.config import load_config  # noqa: E402
-from harvest.store import sync_config  # noqa: E402
 
 CONFIG = Path(__file__).resolve().parent.parent / "evidence" / "templates" / "evidence.example.yml"
 TOPICS = ("loneliness", "stigma", "befriending", "housing", "nursing", "telepsychiatry",
@@ -102,7 +103,7 @@ def build_working_db(path: Path, n: int, seed: int = 1):
 
 
 async def time_pages(path: Path, repeats: int) -> dict[str, list[float]]:
-    from published.app import make_datasette
+    from evidence.publish.site.app import make_datasette
 
     ds = make_datasette(path)
     name = path.stem

@@ -26,8 +26,9 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from screening import auth  # noqa: E402
-from screening.app import make_datasette  # noqa: E402
+from evidence.screening import auth  # noqa: E402
+from evidence.screening.app import make_datasette  # noqa: E402
+
 from tests.screening_data import add_users, seed  # noqa: E402
 
 

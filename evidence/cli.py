@@ -49,7 +49,7 @@ def init(db_path: str, config_path: str, force: bool) -> None:
 
         evidence init && $EDITOR evidence.yml
     """
-    from harvest.store import sync_config
+    from evidence.harvest.store import sync_config
 
     path = Path(config_path)
     if path.exists() and not force:
@@ -81,9 +81,9 @@ def import_(file: str, source: str | None, fmt: str | None, db_path: str,
 
         evidence import idunn-2024.ris --source idunn
     """
-    from harvest.evidence_table import EvidenceTableResult
-    from harvest.importing import import_file
-    from harvest.store import sync_config
+    from evidence.harvest.evidence_table import EvidenceTableResult
+    from evidence.harvest.importing import import_file
+    from evidence.harvest.store import sync_config
 
     config = open_config(config_path, required=False)
     db = open_database(db_path)
@@ -117,9 +117,9 @@ def harvest(search_names: tuple[str, ...], since: dt.datetime | None, db_path: s
         evidence harvest --search pubmed-mental-health
     """
     from evidence.config import service_settings
-    from harvest import source_module
-    from harvest.dedupe import dedupe
-    from harvest.store import sync_config
+    from evidence.dedupe.cluster import dedupe
+    from evidence.harvest import source_module
+    from evidence.harvest.store import sync_config
 
     config = open_config(config_path)
     searches = [config.search(n) for n in search_names] if search_names else config.searches

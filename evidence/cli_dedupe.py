@@ -28,7 +28,7 @@ def dedupe(db_path: str, config_path: str) -> None:
 
         evidence dedupe
     """
-    from harvest.dedupe import dedupe as run_dedupe
+    from evidence.dedupe.cluster import dedupe as run_dedupe
 
     config = open_config(config_path, required=False)
     result = run_dedupe(open_database(db_path), config.dedupe if config else None)
@@ -61,7 +61,7 @@ def duplicates(ctx: click.Context, db_path: str, as_json: bool) -> None:
     ctx.obj = {"db_path": db_path}
     if ctx.invoked_subcommand is not None:
         return
-    from harvest.dedupe import list_uncertain_pairs
+    from evidence.dedupe.cluster import list_uncertain_pairs
 
     pairs = list_uncertain_pairs(open_database(db_path))
     if as_json:
@@ -88,7 +88,7 @@ def _decide(decision: str):
     @user_errors
     def command(ctx: click.Context, record_a: int, record_b: int, reviewer: str | None,
                 db_path: str | None) -> None:
-        from harvest.dedupe import decide_records
+        from evidence.dedupe.cluster import decide_records
 
         db = open_database(db_path or ctx.obj["db_path"])
         survivor = decide_records(db, record_a, record_b, decision,

@@ -20,7 +20,7 @@ def publish(out: str, db_path: str, config_path: str) -> None:
 
         evidence publish --out published.db && evidence serve published.db
     """
-    from db.publish import publish as build
+    from evidence.publish.build import publish as build
 
     config = open_config(config_path)
     result = build(open_database(db_path), out, config)
@@ -45,7 +45,7 @@ def serve(file: str, port: int, host: str) -> None:
     """
     import uvicorn
 
-    from published.app import make_datasette
+    from evidence.publish.site.app import make_datasette
 
     ds = make_datasette(file)
     click.echo(f"Serving {file} at http://{host}:{port}/", err=True)
@@ -71,7 +71,7 @@ def export(fmt: str, decision: str | None, theme: str | None, out: str | None, d
 
         evidence export --format xlsx --out evidence-table.xlsx
     """
-    from db.exports import export_records
+    from evidence.publish.exports import export_records
 
     config = open_config(config_path, required=False)
     count, text = export_records(open_database(db_path), fmt, out, decision=decision,

@@ -30,7 +30,7 @@ def screen(host: str, port: int, db_path: str, config_path: str) -> None:
     """
     import uvicorn
 
-    from screening.app import make_datasette
+    from evidence.screening.app import make_datasette
 
     if not Path(config_path).exists():
         raise click.ClickException(f"{config_path} does not exist (run `evidence init`)")
@@ -62,7 +62,7 @@ def users_add(name: str, role: str, password_stdin: bool, db_path: str) -> None:
 
         evidence users add ana --role lead
     """
-    from screening.auth import add_user
+    from evidence.screening.auth import add_user
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -82,7 +82,7 @@ def users_list(db_path: str) -> None:
 
         evidence users list
     """
-    from screening.auth import list_users
+    from evidence.screening.auth import list_users
 
     for user in list_users(open_database(db_path)):
         disabled = " (disabled)" if user["disabled"] else ""

@@ -34,8 +34,8 @@ def push(collection: str | None, library_name: str | None, dry_run: bool, db_pat
         evidence zotero push --collection "Kunnskapsgrunnlag 2024" --dry-run
     """
     from evidence.config import service_settings
-    from harvest.store import sync_config
-    from harvest.zotero_push import push as push_records
+    from evidence.harvest.store import sync_config
+    from evidence.publish.zotero_push import push as push_records
 
     config = open_config(config_path)
     db = open_database(db_path)

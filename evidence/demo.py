@@ -29,10 +29,10 @@ def sample_path(name: str) -> Path:
 
 def run_demo(directory: Path) -> Iterator[str]:
     """Build ``directory`` with a configuration, a working database and a published site."""
-    from db.migrations import open_db
     from evidence.cli import starter_config_text
-    from harvest.importing import import_file
-    from harvest.store import sync_config
+    from evidence.db.migrations import open_db
+    from evidence.harvest.importing import import_file
+    from evidence.harvest.store import sync_config
 
     directory.mkdir(parents=True, exist_ok=True)
     config_path = directory / "evidence.yml"
@@ -56,8 +56,8 @@ DEMO_DECISIONS = "demo-decisions.csv"
 
 def _screen_and_publish(db, config, directory: Path) -> Iterator[str]:
     """Add a demo account, record the bundled sample decisions and publish the included records."""
-    from db.publish import publish
-    from screening.auth import add_user
+    from evidence.publish.build import publish
+    from evidence.screening.auth import add_user
 
     records = db.execute("SELECT count(*) FROM records").fetchone()[0]
     hits = db.execute("SELECT count(*) FROM hits").fetchone()[0]
@@ -79,7 +79,7 @@ def _screen_and_publish(db, config, directory: Path) -> Iterator[str]:
 
 def _record_sample_decisions(db, reviewer: str) -> int:
     """Append the decisions of ``demo-decisions.csv`` once (a re-run of the demo adds none)."""
-    from screening.queries import save_decision
+    from evidence.screening.queries import save_decision
 
     if db.execute("SELECT 1 FROM decisions WHERE origin = 'demo' LIMIT 1").fetchone():
         return 0

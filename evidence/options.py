@@ -45,7 +45,7 @@ def open_config(config_path: str, *, required: bool = True) -> Config | None:
 
 def open_database(db_path: str):
     """Open (and migrate) the working database; the import is here to keep --help fast."""
-    from db.migrations import open_db
+    from evidence.db.migrations import open_db
 
     return open_db(db_path)
 

@@ -11,8 +11,8 @@ import importlib
 from types import ModuleType
 
 SOURCES = {
-    "pubmed": "harvest.pubmed",
-    "zotero": "harvest.zotero",
+    "pubmed": "evidence.harvest.pubmed",
+    "zotero": "evidence.harvest.zotero",
 }
 
 

@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+from evidence.dedupe import cluster as dedupe
+from evidence.harvest import store
+from evidence.harvest.importing import ImportResult
+from evidence.harvest.normalise import clean_text, normalise_doi, normalise_pmid
 
 from evidence.config import Config, Search
 from evidence.errors import EvidenceError
-from harvest import dedupe, store
-from harvest.importing import ImportResult
-from harvest.normalise import clean_text, normalise_doi, normalise_pmid
 
 ALIASES = {
     "referanse": "reference", "år": "year", "tittel": "title", "oppsummering": "summary",

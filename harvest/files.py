@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from Bio import Medline
+from evidence.harvest import normalise as n
 from rispy import RisParser
 
 from evidence.errors import EvidenceError
-from harvest import normalise as n
 
 FORMATS = ("ris", "nbib", "bibtex", "csv", "endnote-xml", "xlsx")
 EXTENSIONS = {
@@ -106,7 +106,7 @@ def _head(path: Path) -> str:
 
 def read_file(path: str | Path, fmt: str | None = None) -> Iterator[dict[str, Any]]:
     """Read ``path`` as ``fmt`` (detected from the content when not given)."""
-    from harvest import files_tabular
+    from evidence.harvest import files_tabular
 
     path = Path(path)
     fmt = fmt or detect_format(path)
@@ -124,7 +124,7 @@ def read_file(path: str | Path, fmt: str | None = None) -> Iterator[dict[str, An
 def _read_xlsx(path: Path) -> Iterator[dict[str, Any]]:
     """Hits of an Excel evidence table; ``harvest.evidence_table`` owns the format (and also
     imports its decisions through ``import_evidence_table``)."""
-    from harvest import evidence_table
+    from evidence.harvest import evidence_table
 
     return (evidence_table.to_hit(row) for row in evidence_table.read_evidence_table(path))
 

@@ -14,9 +14,8 @@ from typing import Any
 import bibtexparser
 from bibtexparser.bparser import BibTexParser
 from bibtexparser.customization import convert_to_unicode
-
-from harvest import normalise as n
-from harvest.files import (
+from evidence.harvest import normalise as n
+from evidence.harvest.files import (
     FileFormatError,
     IdKeeper,
     first,

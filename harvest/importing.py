@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlite_utils
+from evidence.dedupe import cluster as dedupe
+from evidence.harvest import files, store
 
 from evidence.config import Config, Search
-from harvest import dedupe, files, store
 
 
 @dataclass
@@ -34,7 +35,7 @@ def import_file(db: sqlite_utils.Database, path: str | Path, *, source: str | No
     fmt = fmt or files.detect_format(path)
     if fmt == "xlsx":
         # An evidence table carries decisions and themes too: its own importer keeps them.
-        from harvest.evidence_table import import_evidence_table
+        from evidence.harvest.evidence_table import import_evidence_table
 
         return import_evidence_table(db, path, source=source, config=config)
     name = source or path.stem

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
+from evidence.harvest import normalise as n
 
 from evidence.config import Config, Search
 from evidence.errors import EvidenceError
-from harvest import normalise as n
 
 #: Fields a source's ``to_hit()`` may fill. ``external_id`` is required; the rest are optional.
 HIT_FIELDS = (

@@ -20,12 +20,12 @@ from typing import Any
 
 import httpx2
 import sqlite_utils
+from evidence.harvest import store
 from pyzotero import zotero
 from pyzotero import zotero_errors as ze
 
 from evidence.config import Config, Search, ServiceSettings, ZoteroLibrary
 from evidence.errors import EvidenceError
-from harvest import store
 
 PAGE_SIZE = 100
 RETRIES = 5

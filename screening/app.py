@@ -6,9 +6,10 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from db.migrations import open_db
+from evidence.db.migrations import open_db
+from evidence.harvest.store import sync_config
+
 from evidence.config import Config, load_config
-from harvest.store import sync_config
 
 if TYPE_CHECKING:  # datasette.app imports the plugins, so not at import time
     from datasette.app import Datasette

@@ -51,7 +51,7 @@ def verify_password(password: str, stored: str) -> bool:
 def add_user(db: sqlite_utils.Database, username: str, password: str,
              role: str = "reviewer") -> None:
     """Create an account, or set a new password and role for an existing one."""
-    from harvest.store import now
+    from evidence.harvest.store import now
 
     username = username.strip()
     if not username or any(c.isspace() for c in username):

@@ -14,13 +14,13 @@ from urllib.parse import parse_qs, quote
 
 import sqlite_utils
 from datasette.utils.asgi import Forbidden, NotFound, Response
+from evidence.dedupe.cluster import decide_pair, list_uncertain_pairs
+from evidence.screening import auth
+from evidence.screening import queries as q
+from evidence.screening.app import evidence_config, plugin_settings
+from evidence.screening.i18n import translator
+from evidence.screening.text import abstract_sections, highlight, search_terms
 from itsdangerous import BadSignature
-
-from screening import auth
-from screening import queries as q
-from screening.app import evidence_config, plugin_settings
-from screening.i18n import translator
-from screening.text import abstract_sections, highlight, search_terms
 
 STATIC = Path(__file__).parent / "static"
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
@@ -334,41 +334,29 @@ async def summary(request, datasette):
                        kappas=kappas)
 
 
-def _dedupe_functions():
-    """``list_uncertain_pairs`` and ``decide_pair`` from harvest.dedupe, or None before it lands."""
-    try:
-        from harvest.dedupe import decide_pair, list_uncertain_pairs
-    except ImportError:
-        return None
-    return list_uncertain_pairs, decide_pair
-
-
 async def duplicates(request, datasette):
     user, redirect = await _guard(request, datasette)
     if redirect:
         return redirect
-    functions = _dedupe_functions()
     if request.method == "POST":
         form = await _form(request)
         action = _one(form, "action")
-        if functions is None or action not in ("merge", "split"):
+        if action not in ("merge", "split"):
             return Response.html("merge or split", status=400)
         pair_id = int(request.url_vars["id"])
 
         def decide(conn):
-            functions[1](sqlite_utils.Database(conn), pair_id, action, user["id"])
+            decide_pair(sqlite_utils.Database(conn), pair_id, action, user["id"])
             conn.commit()
 
         await _write(datasette, decide)
         datasette.add_message(request, _t(datasette)("pair_decided"))
         return Response.redirect("/-/screen/duplicates")
-    pairs = [] if functions is None else await _read(
-        datasette, lambda c: functions[0](sqlite_utils.Database(c)))
+    pairs = await _read(datasette, lambda c: list_uncertain_pairs(sqlite_utils.Database(c)))
     for pair in pairs:
         for side in ("record_a", "record_b"):
             pair[side] = {**pair[side], "authors": q.json_list(pair[side].get("authors"))}
-    return await _page(datasette, request, user, "screening_duplicates.html", pairs=pairs,
-                       missing=functions is None)
+    return await _page(datasette, request, user, "screening_duplicates.html", pairs=pairs)
 
 
 async def lists(request, datasette):
@@ -376,7 +364,7 @@ async def lists(request, datasette):
     if redirect:
         return redirect
     if request.method == "POST":
-        from harvest.store import sync_config
+        from evidence.harvest.store import sync_config
 
         config = evidence_config(datasette, reload=True)
 

@@ -10,8 +10,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from evidence.db.migrations import open_db
 
-from db.migrations import open_db
 from evidence.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 
 import sqlite_utils
-
-from harvest.store import sync_config
+from evidence.harvest.store import sync_config
 
 REVIEWER = "reviewer-ana-private"
 NOTE = "private-note-do-not-publish"

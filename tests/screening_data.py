@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from db.migrations import open_db
+from evidence.db.migrations import open_db
+from evidence.harvest.store import ensure_search, now, start_run, sync_config
+from evidence.screening.auth import add_user
+
 from evidence.config import load_config
-from harvest.store import ensure_search, now, start_run, sync_config
-from screening.auth import add_user
 
 ABSTRACT = ("BACKGROUND: Community mental health services in primary care are changing.\n\n"
             "METHODS: A systematic review of studies on addiction and substance use.\n\n"

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from evidence.db.migrations import open_db
+from evidence.publish.build import publish
 
-from db.migrations import open_db
-from db.publish import publish
 from evidence.config import load_config
 from tests.conftest import EXAMPLE_CONFIG
 from tests.publishing_data import ABSTRACT_WORD, seed_working_db

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from evidence.dedupe.cluster import dedupe
+from evidence.dedupe.evaluate import load_labelled, measure
+
 from evidence.config import DedupeSettings
-from harvest.dedupe import dedupe
-from harvest.dedupe_eval import load_labelled, measure
 
 LABELLED = Path(__file__).parent / "fixtures" / "dedup" / "labelled_dev.csv"
 

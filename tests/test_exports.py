@@ -9,13 +9,13 @@ import bibtexparser
 import pytest
 import rispy
 from click.testing import CliRunner
+from evidence.db.migrations import open_db
+from evidence.harvest.evidence_table import EvidenceTableError, import_evidence_table
+from evidence.harvest.store import sync_config
+from evidence.publish.exports import XLSX_COLUMNS, ExportError, export_records, select_records
 from openpyxl import Workbook, load_workbook
 
-from db.exports import XLSX_COLUMNS, ExportError, export_records, select_records
-from db.migrations import open_db
 from evidence.cli import cli
-from harvest.evidence_table import EvidenceTableError, import_evidence_table
-from harvest.store import sync_config
 from tests.publishing_data import NOTE, REVIEWER, seed_working_db
 
 
@@ -198,7 +198,7 @@ def test_evidence_import_command_reads_the_xlsx_with_its_decisions(working, conf
 
 
 def test_ris_keeps_the_url_without_a_rispy_warning(recwarn):
-    from db.exports import ris_text
+    from evidence.publish.exports import ris_text
 
     text = ris_text([{"id": 1, "title": "T", "url": "https://example.org/a", "authors": []}])
     assert rispy.loads(text)[0]["urls"] == ["https://example.org/a"]

@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
-from harvest.files import FileFormatError, detect_format, read_file, split_structured
-from harvest.store import normalise_hit
+from evidence.harvest.files import FileFormatError, detect_format, read_file, split_structured
+from evidence.harvest.store import normalise_hit
 
 EXPORTS = Path(__file__).resolve().parent / "fixtures" / "exports"
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import string
 
+from evidence.harvest import normalise as n
+from evidence.harvest.files import content_id, split_structured
 from hypothesis import given
 from hypothesis import strategies as st
-
-from harvest import normalise as n
-from harvest.files import content_id, split_structured
 
 suffix = st.text(alphabet=string.ascii_letters + string.digits + "-._;()/:",
                  min_size=1, max_size=30).filter(lambda s: s[-1] not in ".,;)]}>")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
+from evidence.harvest.files import detect_format, read_file
+from evidence.harvest.importing import import_file
+from evidence.harvest.store import normalise_hit
+
 from evidence.demo import SAMPLES, sample_path
-from harvest.files import detect_format, read_file
-from harvest.importing import import_file
-from harvest.store import normalise_hit
 
 
 def rows(name: str) -> list[dict]:

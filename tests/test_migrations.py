@@ -3,8 +3,7 @@
 import sqlite3
 
 import sqlite_utils
-
-from db.migrations import migrations, open_db, schema_version
+from evidence.db.migrations import migrations, open_db, schema_version
 
 CONTRACT = {
     "searches": {"id", "name", "source", "query"},

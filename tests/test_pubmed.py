@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from evidence.db.migrations import open_db
+from evidence.harvest import pubmed, store
+from evidence.harvest.pubmed import EUtils, PubMedError, harvest_search, parse_articles, to_hit
 
-from db.migrations import open_db
 from evidence.cli import cli
 from evidence.config import DateWindow, Search, service_settings
-from harvest import pubmed, store
-from harvest.pubmed import EUtils, PubMedError, harvest_search, parse_articles, to_hit
 from tests.standins.eutils import FIRST_PMID, EutilsState, article_xml, book_xml, serve
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "pubmed"
@@ -353,9 +353,9 @@ def test_resume_after_pubmed_changed_refetches_the_slice(db, eutils, sleeps):
 
 KILLED_CHILD = """
 import datetime as dt, sys
-from db.migrations import open_db
+from evidence.db.migrations import open_db
 from evidence.config import DateWindow, Search, service_settings
-from harvest.pubmed import EUtils, harvest_search
+from evidence.harvest.pubmed import EUtils, harvest_search
 url, path = sys.argv[1:]
 search = Search(name="pm-test", source="pubmed", query="x",
                 window=DateWindow(start=dt.date(2023, 10, 21), end=dt.date(2024, 10, 21)))

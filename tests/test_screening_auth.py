@@ -6,12 +6,12 @@ import re
 from pathlib import Path
 
 from click.testing import CliRunner
+from evidence.db.migrations import open_db
+from evidence.screening import auth
+from evidence.screening.i18n import CATALOGUES, translator
+from evidence.screening.text import abstract_sections, highlight, search_terms
 
-from db.migrations import open_db
 from evidence.cli import cli
-from screening import auth
-from screening.i18n import CATALOGUES, translator
-from screening.text import abstract_sections, highlight, search_terms
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "screening" / "templates"
 

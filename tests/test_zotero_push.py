@@ -6,12 +6,12 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from evidence.harvest import store
+from evidence.harvest import zotero as hz
+from evidence.publish import zotero_push as zp
 
 from evidence.cli import cli
 from evidence.config import service_settings
-from harvest import store
-from harvest import zotero as hz
-from harvest import zotero_push as zp
 from tests.standins.zotero import ZoteroState, make_key, serve
 
 
@@ -189,7 +189,7 @@ def test_zotero_type_mapping():
 
 
 def test_cli_push_dry_run_and_push(tmp_path, config_path, config, monkeypatch):
-    from db.migrations import open_db
+    from evidence.db.migrations import open_db
 
     db_path = tmp_path / "push.db"
     db = open_db(db_path)

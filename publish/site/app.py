@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from datasette.app import Datasette
-
-from db.publish import read_site
-from published.renderers import PLUGIN
+from evidence.publish.build import read_site
+from evidence.publish.site.renderers import PLUGIN
 
 TEMPLATES = Path(__file__).parent / "templates"
 #: Datasette's 1 s per query; 500 ms per facet, so the theme facet (published.facets, about

@@ -11,9 +11,8 @@ from typing import Any
 
 from datasette import NotFound, Response
 from datasette.database import Database
-
-from published.i18n import translator
-from published.prisma import prisma_svg
+from evidence.publish.site.i18n import translator
+from evidence.publish.site.prisma import prisma_svg
 
 THEME_PAGE_LIMIT = 200
 RECORD_COLUMNS = "id, title, authors, year, journal, summary"

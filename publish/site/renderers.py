@@ -1,7 +1,7 @@
 """``.ris`` and ``.bibtex`` downloads of any table, view or query page of the published site.
 
-Datasette hands the rows of the current page (add ``_size=max`` for up to 1,000); the
-entries are built by ``db.exports`` so the published and working exports read the same.
+Datasette hands the rows of the current page (add ``_size=max`` for up to 1,000); the entries
+are built by ``evidence.publish.exports`` so the published and working exports read the same.
 """
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from datasette import Response
-
-from db.exports import bibtex_text, ris_text
+from evidence.publish.exports import bibtex_text, ris_text
 
 PLUGIN = "evidence_published"
 RIS_TYPE = "application/x-research-info-systems; charset=utf-8"

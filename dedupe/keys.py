@@ -14,7 +14,7 @@ import re
 import unicodedata
 from typing import Any, NamedTuple
 
-from harvest import normalise as n
+from evidence.harvest import normalise as n
 
 _TAGS = re.compile(r"<[^>]{0,200}>")
 _NON_WORD = re.compile(r"[^a-z0-9]+")

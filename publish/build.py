@@ -122,7 +122,7 @@ def _build(db: sqlite_utils.Database, pub: sqlite_utils.Database, config: Config
 
 
 def _now() -> str:
-    from harvest.store import now
+    from evidence.harvest.store import now
 
     return now()
 
@@ -343,8 +343,8 @@ def _excluded_by_reason(db: sqlite_utils.Database) -> list[tuple[str | None, int
 # --- metadata -------------------------------------------------------------------------------
 
 def metadata_template() -> dict[str, Any]:
-    """``db/metadata.yml``: the Datasette metadata with nb/en labels and {placeholders}."""
-    text = resources.files("db").joinpath("metadata.yml").read_text(encoding="utf-8")
+    """``publish/metadata.yml``: the Datasette metadata with nb/en labels and {placeholders}."""
+    text = resources.files("evidence.publish").joinpath("metadata.yml").read_text(encoding="utf-8")
     return yaml.safe_load(text)
 
 
