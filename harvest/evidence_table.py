@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+from evidence.db.values import now
 from evidence.dedupe import cluster as dedupe
 from evidence.harvest import store
 from evidence.harvest.importing import ImportResult
@@ -161,7 +162,7 @@ def _save_decisions(db: sqlite_utils.Database, search_id: int, rows: list[dict],
             theme_id = db.execute("SELECT id FROM themes WHERE slug = ?", [slug]).fetchone()[0]
             inserted = db.execute("INSERT OR IGNORE INTO record_themes (record_id, theme_id,"
                                   " reviewer, created_at) VALUES (?, ?, ?, ?)",
-                                  [record_id, theme_id, "import", store.now()]).rowcount
+                                  [record_id, theme_id, "import", now()]).rowcount
             result.themes += inserted
         decision = _decision(row)
         if decision is None or (record_id, decision) in seen:
@@ -177,7 +178,7 @@ def _save_decisions(db: sqlite_utils.Database, search_id: int, rows: list[dict],
         }
         if _already_there(db, decision_row):
             continue
-        db["decisions"].insert({**decision_row, "created_at": store.now()})
+        db["decisions"].insert({**decision_row, "created_at": now()})
         result.decisions += 1
 
 

@@ -7,7 +7,6 @@ harmless: that is what makes an interrupted harvest resumable and a re-import a 
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
+from evidence.db.values import now
 from evidence.harvest import normalise as n
 
 from evidence.config import Config, Search
@@ -31,10 +31,6 @@ LIST_FIELDS = ("authors", "publication_types", "keywords", "mesh_terms")
 
 class HitError(EvidenceError):
     """A hit dict that cannot be stored (no external id, unknown field)."""
-
-
-def now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def normalise_hit(hit: dict[str, Any]) -> dict[str, Any]:

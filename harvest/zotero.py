@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx2
 import sqlite_utils
+from evidence.db.values import now
 from evidence.harvest import store
 from pyzotero import zotero
 from pyzotero import zotero_errors as ze
@@ -305,7 +306,7 @@ def _harvest(db: sqlite_utils.Database, zot: zotero.Zotero, search: Search,
         _count_notes(db, search_id, notes, deleted)
         if first_version is not None:
             db["sync_state"].upsert({"key": key, "value": str(first_version),
-                                     "updated_at": store.now()}, pk="key")
+                                     "updated_at": now()}, pk="key")
     if marked:
         summary.message = f"{marked} deleted in Zotero"
 

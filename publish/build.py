@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlite_utils
 import yaml
+from evidence.db.values import json_list, now
 from sqlite_utils.db import DescIndex
 
 from evidence.config import Config
@@ -111,7 +112,7 @@ def _build(db: sqlite_utils.Database, pub: sqlite_utils.Database, config: Config
         pub["site"].insert_all([
             {"key": "language", "value": language},
             {"key": "title", "value": config.title},
-            {"key": "published_at", "value": _now()},
+            {"key": "published_at", "value": now()},
             {"key": "metadata", "value": json.dumps(metadata, ensure_ascii=False)},
         ], pk="key")
     pub["records"].enable_fts(FTS_COLUMNS, create_triggers=False)
@@ -119,12 +120,6 @@ def _build(db: sqlite_utils.Database, pub: sqlite_utils.Database, config: Config
     counts = {row["step"] + (f":{row['key']}" if row["key"] else ""): row["count"]
               for row in prisma}
     return PublishResult("", len(records), len(themes), len(searches), counts)
-
-
-def _now() -> str:
-    from evidence.harvest.store import now
-
-    return now()
 
 
 def _theme_rows(db: sqlite_utils.Database, language: str) -> list[dict[str, Any]]:
@@ -156,21 +151,21 @@ def _record_rows(db: sqlite_utils.Database, config: Config, themes: dict[str, di
              if name in config.screening.public_fields}
     for row in db.query(_INCLUDED):
         rid = row["id"]
-        slugs = theme_slugs.get(rid) or _json_list(decision_themes.get(rid))
+        slugs = theme_slugs.get(rid) or json_list(decision_themes.get(rid))
         slugs = list(dict.fromkeys(s for s in slugs if s in themes))
         groups = list(dict.fromkeys(themes[s]["group_name"] for s in slugs))
         doi, pmid = row["doi"], row["pmid"]
         # Short columns first, long text last: facets and sorts then read less of each row.
         yield {
             "id": rid, "title": row["title"],
-            "authors": "; ".join(_json_list(row["authors"])),
+            "authors": "; ".join(map(str, json_list(row["authors"]))),
             "year": row["year"], "journal": row["journal"],
             # List columns hold no repeated values: the ``tags`` facet counts them as they are.
             "themes": json.dumps(list(dict.fromkeys(themes[s]["name"] for s in slugs)),
                                  ensure_ascii=False),
             "theme_groups": json.dumps(groups, ensure_ascii=False),
             "publication_types": json.dumps(
-                list(dict.fromkeys(_json_list(row["publication_types"]))), ensure_ascii=False),
+                list(dict.fromkeys(json_list(row["publication_types"]))), ensure_ascii=False),
             "searches": json.dumps(searches.get(rid, []), ensure_ascii=False),
             "screened_at": (row["decided_at"] or "")[:10] or None,
             "theme_slugs": json.dumps(slugs),
@@ -180,20 +175,10 @@ def _record_rows(db: sqlite_utils.Database, config: Config, themes: dict[str, di
             "pmcid": row["pmcid"], "isbn": row["isbn"], "issn": row["issn"],
             "pub_date": row["pub_date"], "language": row["language"],
             "item_type": row["item_type"], "url": row["url"],
-            "keywords": "; ".join(_json_list(row["keywords"])),
+            "keywords": "; ".join(map(str, json_list(row["keywords"]))),
             "summary": summaries.get(rid), "abstract": row["abstract"],
             **{name: values.get(rid) for name, values in extra.items()},
         }
-
-
-def _json_list(value: Any) -> list[str]:
-    if not value:
-        return []
-    try:
-        items = json.loads(value)
-    except (TypeError, ValueError):
-        return [str(value)]
-    return [str(i) for i in items] if isinstance(items, list) else [str(items)]
 
 
 def _create_records(pub: sqlite_utils.Database, records: list[dict], config: Config) -> None:

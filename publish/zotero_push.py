@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlite_utils
+from evidence.db.values import now
 from evidence.harvest import normalise as n
-from evidence.harvest import store
 from evidence.harvest.zotero import Sleep, ZoteroError, call, connect, fetch_pages, to_hit
 from pyzotero import zotero
 from pyzotero import zotero_errors as ze
@@ -317,7 +317,7 @@ def _apply(db: sqlite_utils.Database, library: ZoteroLibrary, index: _Library,
                 result.updated += 1
             db["zotero_pushed"].upsert({
                 "record_id": target.record["id"], "library": library.name, "item_key": key,
-                "version": version, "pushed_at": store.now()}, pk=("record_id", "library"))
+                "version": version, "pushed_at": now()}, pk=("record_id", "library"))
         result.unchanged += len(answer.get("unchanged") or {})
         failures = []
         for position, failure in (answer.get("failed") or {}).items():

@@ -13,6 +13,7 @@ import sqlite3
 from typing import Any
 
 import sqlite_utils
+from evidence.db.values import now
 
 from evidence.errors import EvidenceError
 
@@ -51,7 +52,6 @@ def verify_password(password: str, stored: str) -> bool:
 def add_user(db: sqlite_utils.Database, username: str, password: str,
              role: str = "reviewer") -> None:
     """Create an account, or set a new password and role for an existing one."""
-    from evidence.harvest.store import now
 
     username = username.strip()
     if not username or any(c.isspace() for c in username):

@@ -18,10 +18,11 @@ from collections.abc import Callable, Iterable
 from itertools import combinations
 from typing import Any, TypeVar
 
+from evidence.db.values import json_list, now
+
 T = TypeVar("T")
 
 #: Milliseconds a write waits for another writer (a harvest, another server) to finish.
-BUSY_TIMEOUT_MS = 10_000
 
 #: A fixed pseudo-random permutation of record ids, indexed by migration m150 (an index on
 #: this exact expression). "random" order walks it from a per-reviewer starting point.
@@ -51,10 +52,6 @@ _DONE = """SELECT record_id FROM decisions d WHERE decision IS NOT NULL AND NOT 
   GROUP BY record_id
   HAVING sum(stage = 'resolution') > 0 OR sum(stage = 'screening' AND reviewer = :me) > 0
     OR sum(stage = 'screening') >= :needed"""
-
-
-def now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
 def seed_for(reviewer: str) -> int:
@@ -351,13 +348,3 @@ def cohen_kappa(pairs: list[tuple[str, str]]) -> float:
     return (observed - expected) / (1 - expected)
 
 
-def json_list(value: Any) -> list:
-    if not value:
-        return []
-    if isinstance(value, list):
-        return value
-    try:
-        loaded = json.loads(value)
-    except (TypeError, ValueError):
-        return [value]
-    return loaded if isinstance(loaded, list) else [loaded]

@@ -14,6 +14,8 @@ from urllib.parse import parse_qs, quote
 
 import sqlite_utils
 from datasette.utils.asgi import Forbidden, NotFound, Response
+from evidence.db.migrations import BUSY_TIMEOUT_MS
+from evidence.db.values import json_list
 from evidence.dedupe.cluster import decide_pair, list_uncertain_pairs
 from evidence.screening import auth
 from evidence.screening import queries as q
@@ -38,7 +40,7 @@ async def _read(datasette, fn):
 
 async def _write(datasette, fn):
     def run(conn: sqlite3.Connection):
-        conn.execute(f"PRAGMA busy_timeout = {q.BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         return fn(conn)
 
     return await _db(datasette).execute_write_fn(run)
@@ -76,13 +78,24 @@ async def actor_now(request, datasette) -> dict | None:
     return user or {"id": actor["id"], "role": "disabled"}
 
 
-def _to_login(request) -> Response:
+def _path(datasette, path: str) -> str:
+    """``path`` under Datasette's ``base_url`` (the app may be served below a prefix)."""
+    return datasette.urls.path(path)
+
+
+def _redirect(datasette, path: str) -> Response:
+    return Response.redirect(_path(datasette, path))
+
+
+def _to_login(request, datasette) -> Response:
     path = request.path + (f"?{request.query_string}" if request.query_string else "")
-    return Response.redirect("/-/login?next=" + quote(path, safe=""))
+    return Response.redirect(_path(datasette, "/-/login") + "?next=" + quote(path, safe=""))
 
 
-def _safe_next(value: str, default: str = "/-/screen") -> str:
-    return value if value.startswith("/-/screen") and "//" not in value else default
+def _safe_next(datasette, value: str, default: str = "/-/screen") -> str:
+    """``value`` when it is a page of the app itself, else ``default`` (no open redirects)."""
+    own = _path(datasette, "/-/screen")
+    return value if value.startswith(own) and "//" not in value else _path(datasette, default)
 
 
 def _t(datasette):
@@ -99,13 +112,26 @@ async def _page(datasette, request, user, template: str, status: int = 200,
     return Response.html(html, status=status)
 
 
-async def _guard(request, datasette, *, lead: bool = False):
-    user = await _user(request, datasette)
-    if user is None:
-        return None, _to_login(request)
-    if lead and user["role"] != "lead":
-        raise Forbidden(_t(datasette)("forbidden"))
-    return user, None
+def login_required(view=None, *, lead: bool = False):
+    """Wrap a view ``(request, datasette, user)`` so it runs only for a logged-in account.
+
+    Anonymous visitors go to the login page and come back; ``lead=True`` refuses reviewers. The
+    wrapper keeps Datasette's ``(request, datasette)`` signature (no ``functools.wraps``:
+    Datasette reads the signature to decide which arguments to pass).
+    """
+    def decorate(view):
+        async def guarded(request, datasette):
+            user = await _user(request, datasette)
+            if user is None:
+                return _to_login(request, datasette)
+            if lead and user["role"] != "lead":
+                raise Forbidden(_t(datasette)("forbidden"))
+            return await view(request, datasette, user)
+
+        guarded.__name__, guarded.__doc__ = view.__name__, view.__doc__
+        return guarded
+
+    return decorate(view) if view is not None else decorate
 
 
 def _labelled(items: list[dict], lang: str) -> list[dict]:
@@ -127,7 +153,7 @@ def _eta(left: int, rate: float | None) -> str | None:
 # --- login ----------------------------------------------------------------------------------
 
 async def login(request, datasette):
-    next_url = _safe_next(request.args.get("next", ""))
+    next_url = _safe_next(datasette, request.args.get("next", ""))
     if request.method != "POST":
         return await _page(datasette, request, None, "screening_login.html", next=next_url)
     if "ds_csrftoken" not in request.cookies:
@@ -135,7 +161,7 @@ async def login(request, datasette):
     form = await _form(request)
     username, password = _one(form, "username"), (form.get("password") or [""])[-1]
     actor = await _read(datasette, lambda c: auth.authenticate(c, username, password))
-    next_url = _safe_next(_one(form, "next"))
+    next_url = _safe_next(datasette, _one(form, "next"))
     if actor is None:
         return await _page(datasette, request, None, "screening_login.html", status=401,
                            error=_t(datasette)("login_failed"), next=next_url,
@@ -147,14 +173,14 @@ async def login(request, datasette):
 
 async def logout(request, datasette):
     if request.method != "POST":
-        return Response.redirect("/-/screen")
-    response = Response.redirect("/-/login")
+        return _redirect(datasette, "/-/screen")
+    response = _redirect(datasette, "/-/login")
     response.set_cookie("ds_actor", "", expires=0, max_age=0)
     return response
 
 
 async def home(request, datasette):
-    return Response.redirect("/-/screen")
+    return _redirect(datasette, "/-/screen")
 
 
 async def static(request, datasette):
@@ -167,10 +193,8 @@ async def static(request, datasette):
 
 # --- the queue and one record ---------------------------------------------------------------
 
-async def queue(request, datasette):
-    user, redirect = await _guard(request, datasette)
-    if redirect:
-        return redirect
+@login_required
+async def queue(request, datasette, user):
     config = evidence_config(datasette).screening
     skip = [int(s) for s in request.args.get("skip", "").split(",") if s.isdigit()]
     record_id, left, total = await _read(datasette, lambda c: q.queue_state(
@@ -179,20 +203,18 @@ async def queue(request, datasette):
                               counts=(left, total))
 
 
-async def record(request, datasette):
-    user, redirect = await _guard(request, datasette)
-    if redirect:
-        return redirect
+@login_required
+async def record(request, datasette, user):
     record_id = int(request.url_vars["id"])
     if request.method == "POST":
         return await _decide(request, datasette, user, record_id)
     return await _record_page(datasette, request, user, record_id, explicit=True,
-                              next=_safe_next(request.args.get("next", "")))
+                              next=_safe_next(datasette, request.args.get("next", "")))
 
 
 async def _record_page(datasette, request, user, record_id: int | None, *, explicit=False,
                        skip=(), error: str | None = None, status: int = 200,
-                       next: str = "/-/screen", form: dict | None = None,
+                       next: str | None = None, form: dict | None = None,
                        counts: tuple[int, int] | None = None) -> Response:
     config = evidence_config(datasette)
     me, needed = user["id"], config.screening.reviewers_per_record
@@ -210,7 +232,8 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
     left, total = data["counts"]
     context: dict[str, Any] = {
         "left": left, "total": total, "rate": round(data["rate"]) if data["rate"] else None,
-        "eta": _eta(left, data["rate"]), "error": error, "next": next,
+        "eta": _eta(left, data["rate"]), "error": error,
+        "next": next or _path(datasette, "/-/screen"),
         "themes": _labelled(data["themes"], config.language),
         "reasons": _labelled(data["reasons"], config.language),
         "require_reason": config.screening.require_reason_on_exclude,
@@ -259,7 +282,7 @@ async def _decide(request, datasette, user, record_id: int, stage: str = "screen
     if not lists[0]:
         raise NotFound(_t(datasette)("not_found"))
     chosen, error = _validate(datasette, form, lists[1], lists[2])
-    next_url = _safe_next(_one(form, "next"))
+    next_url = _safe_next(datasette, _one(form, "next"))
     if error:
         if stage == "resolution":
             return Response.html(str(error), status=400)
@@ -269,25 +292,23 @@ async def _decide(request, datasette, user, record_id: int, stage: str = "screen
         c, record_id, user["id"], chosen["decision"], stage=stage, reason=chosen["reason"],
         note=chosen["note"], summary=chosen["summary"], theme_slugs=chosen["themes"]))
     datasette.add_message(request, _t(datasette)("saved" if stage == "screening" else "resolved"))
-    return Response.redirect(next_url if stage == "screening" else "/-/screen/conflicts")
+    if stage == "screening":
+        return Response.redirect(next_url)
+    return _redirect(datasette, "/-/screen/conflicts")
 
 
-async def undo(request, datasette):
-    user, redirect = await _guard(request, datasette)
-    if redirect:
-        return redirect
+@login_required
+async def undo(request, datasette, user):
     record_id = await _write(datasette, lambda c: q.undo_last(c, user["id"]))
     t = _t(datasette)
     datasette.add_message(request, t("undone") if record_id else t("nothing_to_undo"))
-    return Response.redirect(f"/-/screen/record/{record_id}" if record_id else "/-/screen")
+    return _redirect(datasette, f"/-/screen/record/{record_id}" if record_id else "/-/screen")
 
 
 # --- lists ----------------------------------------------------------------------------------
 
-async def mine(request, datasette):
-    user, redirect = await _guard(request, datasette)
-    if redirect:
-        return redirect
+@login_required
+async def mine(request, datasette, user):
     lang = evidence_config(datasette).language
     args = {k: request.args.get(k, "").strip() for k in ("q", "decision", "reason")}
     page_arg = request.args.get("page", "1")
@@ -303,10 +324,8 @@ async def mine(request, datasette):
                        theme_labels={t["slug"]: t["label"] for t in _labelled(themes, lang)})
 
 
-async def conflicts(request, datasette):
-    user, redirect = await _guard(request, datasette, lead=True)
-    if redirect:
-        return redirect
+@login_required(lead=True)
+async def conflicts(request, datasette, user):
     lang = evidence_config(datasette).language
     items, reasons, themes = await _read(datasette, lambda c: (
         q.conflicts(c), q.reasons(c), q.themes(c)))
@@ -317,27 +336,21 @@ async def conflicts(request, datasette):
                        theme_labels={t["slug"]: t["label"] for t in themes})
 
 
-async def resolve(request, datasette):
-    user, redirect = await _guard(request, datasette, lead=True)
-    if redirect:
-        return redirect
+@login_required(lead=True)
+async def resolve(request, datasette, user):
     return await _decide(request, datasette, user, int(request.url_vars["id"]),
                          stage="resolution")
 
 
-async def summary(request, datasette):
-    user, redirect = await _guard(request, datasette, lead=True)
-    if redirect:
-        return redirect
+@login_required(lead=True)
+async def summary(request, datasette, user):
     counts, kappas = await _read(datasette, lambda c: (q.reviewer_counts(c), q.kappas(c)))
     return await _page(datasette, request, user, "screening_summary.html", counts=counts,
                        kappas=kappas)
 
 
-async def duplicates(request, datasette):
-    user, redirect = await _guard(request, datasette)
-    if redirect:
-        return redirect
+@login_required
+async def duplicates(request, datasette, user):
     if request.method == "POST":
         form = await _form(request)
         action = _one(form, "action")
@@ -351,18 +364,16 @@ async def duplicates(request, datasette):
 
         await _write(datasette, decide)
         datasette.add_message(request, _t(datasette)("pair_decided"))
-        return Response.redirect("/-/screen/duplicates")
+        return _redirect(datasette, "/-/screen/duplicates")
     pairs = await _read(datasette, lambda c: list_uncertain_pairs(sqlite_utils.Database(c)))
     for pair in pairs:
         for side in ("record_a", "record_b"):
-            pair[side] = {**pair[side], "authors": q.json_list(pair[side].get("authors"))}
+            pair[side] = {**pair[side], "authors": json_list(pair[side].get("authors"))}
     return await _page(datasette, request, user, "screening_duplicates.html", pairs=pairs)
 
 
-async def lists(request, datasette):
-    user, redirect = await _guard(request, datasette, lead=True)
-    if redirect:
-        return redirect
+@login_required(lead=True)
+async def lists(request, datasette, user):
     if request.method == "POST":
         from evidence.harvest.store import sync_config
 
@@ -374,7 +385,7 @@ async def lists(request, datasette):
 
         await _write(datasette, reload)
         datasette.add_message(request, _t(datasette)("reloaded"))
-        return Response.redirect("/-/screen/lists")
+        return _redirect(datasette, "/-/screen/lists")
     lang = evidence_config(datasette).language
     themes, reasons = await _read(datasette, lambda c: (q.themes(c), q.reasons(c)))
     return await _page(datasette, request, user, "screening_lists.html",

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from evidence.db.values import now
 from evidence.harvest import store
 from evidence.harvest import zotero as hz
 from evidence.publish import zotero_push as zp
@@ -23,10 +24,10 @@ def synced(db, config):
 
 def _record(db, decision: str = "include", themes: tuple[str, ...] = (), **fields) -> int:
     row = {"title": "A record", "authors": json.dumps(["Nordmann, Kari", "WHO"]),
-           "year": 2024, "created_at": store.now(), **fields}
+           "year": 2024, "created_at": now(), **fields}
     record_id = db["records"].insert(row).last_pk
     db["decisions"].insert({"record_id": record_id, "reviewer": "ann", "stage": "screening",
-                            "decision": decision, "created_at": store.now()})
+                            "decision": decision, "created_at": now()})
     for slug in themes:
         theme_id = db.execute("SELECT id FROM themes WHERE slug = ?", [slug]).fetchone()[0]
         db["record_themes"].insert({"record_id": record_id, "theme_id": theme_id})
