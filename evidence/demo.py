@@ -79,7 +79,7 @@ def _screen_and_publish(db, config, directory: Path) -> Iterator[str]:
 
 def _record_sample_decisions(db, reviewer: str) -> int:
     """Append the decisions of ``demo-decisions.csv`` once (a re-run of the demo adds none)."""
-    from evidence.screening.queries import save_decision
+    from evidence.db.decisions import save_decision
 
     if db.execute("SELECT 1 FROM decisions WHERE origin = 'demo' LIMIT 1").fetchone():
         return 0

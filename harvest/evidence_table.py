@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
-from evidence.db.values import now
+from evidence.db.decisions import append_decision
 from evidence.dedupe import cluster as dedupe
 from evidence.harvest import store
 from evidence.harvest.importing import ImportResult
@@ -144,42 +144,48 @@ def import_evidence_table(db: sqlite_utils.Database, path: str | Path, *,
 
 def _save_decisions(db: sqlite_utils.Database, search_id: int, rows: list[dict],
                     result: EvidenceTableResult) -> None:
+    """Each row's decision, through the one decision writer (same theme rules as the app)."""
     themes = _lookup(db, "themes", ("slug", "name", "name_nb", "name_en"))
     reasons = _lookup(db, "exclusion_reasons", ("slug", "name_nb", "name_en"))
     seen: set[tuple] = set()
     for row in rows:
         record_id = db.execute("SELECT record_id FROM hits WHERE search_id = ? AND"
                                " external_id = ?", [search_id, row["_external_id"]]).fetchone()[0]
-        slugs = []
-        for label in _split(row.get("themes")):
-            theme = themes.get(label.lower())
-            if theme is None:
-                result.warnings.append(f"{row['_where']}: unknown theme {label!r} (skipped; "
-                                       "add it to theme_groups in evidence.yml)")
-            else:
-                slugs.append(theme)
-        for slug in slugs:
-            theme_id = db.execute("SELECT id FROM themes WHERE slug = ?", [slug]).fetchone()[0]
-            inserted = db.execute("INSERT OR IGNORE INTO record_themes (record_id, theme_id,"
-                                  " reviewer, created_at) VALUES (?, ?, ?, ?)",
-                                  [record_id, theme_id, "import", now()]).rowcount
-            result.themes += inserted
+        slugs = _theme_slugs(row, themes, result)
         decision = _decision(row)
-        if decision is None or (record_id, decision) in seen:
+        if decision is None:
+            if slugs:
+                result.warnings.append(f"{row['_where']}: themes without a decision (skipped; "
+                                       "themes belong to included records)")
+            continue
+        if (record_id, decision) in seen:
             continue
         seen.add((record_id, decision))
         reason_text = clean_text(row.get("reason"))
-        decision_row = {
-            "record_id": record_id, "reviewer": clean_text(row.get("reviewer")) or "import",
-            "stage": "screening", "decision": decision,
+        fields = {
             "reason": reasons.get(reason_text.lower(), reason_text) if reason_text else None,
             "note": clean_text(row.get("note")), "summary": clean_text(row.get("summary")),
-            "themes": json.dumps(slugs), "origin": "import",
+            "theme_slugs": slugs if decision == "include" else [],
         }
-        if _already_there(db, decision_row):
+        reviewer = clean_text(row.get("reviewer")) or "import"
+        if _already_there(db, record_id, reviewer, decision, fields):
             continue
-        db["decisions"].insert({**decision_row, "created_at": now()})
+        append_decision(db.conn, record_id, reviewer, decision, origin="import", **fields)
         result.decisions += 1
+        result.themes += len(fields["theme_slugs"])
+
+
+def _theme_slugs(row: dict[str, Any], themes: dict[str, str],
+                 result: EvidenceTableResult) -> list[str]:
+    slugs = []
+    for label in _split(row.get("themes")):
+        theme = themes.get(label.lower())
+        if theme is None:
+            result.warnings.append(f"{row['_where']}: unknown theme {label!r} (skipped; "
+                                   "add it to theme_groups in evidence.yml)")
+        else:
+            slugs.append(theme)
+    return list(dict.fromkeys(slugs))
 
 
 def _decision(row: dict[str, Any]) -> str | None:
@@ -203,11 +209,14 @@ def _lookup(db: sqlite_utils.Database, table: str, columns: tuple[str, ...]) -> 
     return result
 
 
-def _already_there(db: sqlite_utils.Database, row: dict[str, Any]) -> bool:
+def _already_there(db: sqlite_utils.Database, record_id: int, reviewer: str, decision: str,
+                   fields: dict[str, Any]) -> bool:
     """True when this reviewer's current decision on the record says the same already."""
     latest = db.execute(
         "SELECT decision, reason, note, summary, themes FROM decisions WHERE record_id = ?"
         " AND reviewer = ? AND stage = 'screening' ORDER BY id DESC LIMIT 1",
-        [row["record_id"], row["reviewer"]]).fetchone()
-    keys = ("decision", "reason", "note", "summary", "themes")
-    return latest is not None and tuple(latest) == tuple(row[k] for k in keys)
+        [record_id, reviewer]).fetchone()
+    themes = json.dumps(fields["theme_slugs"]) if fields["theme_slugs"] else None
+    wanted = (decision, fields["reason"], fields["note"] or None, fields["summary"] or None,
+              themes)
+    return latest is not None and tuple(latest) == wanted

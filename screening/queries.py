@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import sqlite3
-import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from itertools import combinations
 from typing import Any, TypeVar
 
-from evidence.db.values import json_list, now
+from evidence.db.decisions import DECISIONS, save_decision
+from evidence.db.values import json_list
 
 T = TypeVar("T")
 
@@ -33,7 +32,6 @@ ORDERS = {
     "oldest": "r.year, r.id",
     "random": f"{RANDOM_KEY}, r.id",
 }
-DECISIONS = ("include", "exclude", "maybe")
 RECORD_COLUMNS = ("id", "title", "abstract", "authors", "year", "journal", "volume", "issue",
                   "pages", "doi", "pmid", "pmcid", "url", "publication_types", "item_type")
 
@@ -57,19 +55,6 @@ _DONE = """SELECT record_id FROM decisions d WHERE decision IS NOT NULL AND NOT 
 def seed_for(reviewer: str) -> int:
     """A stable per-reviewer seed, so 'random' order is the same on every page load."""
     return int.from_bytes(hashlib.sha256(reviewer.encode()).digest()[:4], "big") % 2147483647
-
-
-def with_retry(fn: Callable[[], T], attempts: int = 8) -> T:
-    """Run ``fn``, retrying with growing waits while another process holds the write lock."""
-    for attempt in range(attempts):
-        try:
-            return fn()
-        except sqlite3.OperationalError as e:
-            message = str(e).lower()
-            if ("locked" not in message and "busy" not in message) or attempt == attempts - 1:
-                raise
-            time.sleep(0.05 * 2 ** attempt)
-    raise AssertionError("unreachable")
 
 
 # --- the queue ------------------------------------------------------------------------------
@@ -182,50 +167,6 @@ def reasons(conn: sqlite3.Connection) -> list[dict[str, Any]]:
 
 
 # --- writes ---------------------------------------------------------------------------------
-
-def save_decision(conn: sqlite3.Connection, record_id: int, reviewer: str, decision: str | None,
-                  *, stage: str = "screening", reason: str | None = None,
-                  note: str | None = None, summary: str | None = None,
-                  theme_slugs: Iterable[str] = (), undoes: int | None = None,
-                  origin: str = "web") -> int:
-    """Append one decision row (and keep ``record_themes`` in step) in one transaction."""
-    theme_slugs = list(theme_slugs)
-
-    def write() -> int:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            cursor = conn.execute(
-                "INSERT INTO decisions (record_id, reviewer, stage, decision, reason, note,"
-                " summary, themes, undoes, origin, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [record_id, reviewer, stage, decision, reason or None, note or None,
-                 summary or None, json.dumps(theme_slugs) if theme_slugs else None, undoes,
-                 origin, now()])
-            _set_record_themes(conn, record_id, reviewer, stage, decision, theme_slugs)
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
-        return cursor.lastrowid
-
-    return with_retry(write)
-
-
-def _set_record_themes(conn: sqlite3.Connection, record_id: int, reviewer: str, stage: str,
-                       decision: str | None, theme_slugs: list[str]) -> None:
-    """Include: the record carries these themes. Otherwise drop the ones this reviewer set
-    (a lead's resolution drops them all)."""
-    if decision == "include" or stage == "resolution":
-        conn.execute("DELETE FROM record_themes WHERE record_id = ?", [record_id])
-    else:
-        conn.execute("DELETE FROM record_themes WHERE record_id = ? AND reviewer = ?",
-                     [record_id, reviewer])
-    if decision == "include":
-        conn.executemany(
-            "INSERT OR IGNORE INTO record_themes (record_id, theme_id, reviewer, created_at)"
-            " SELECT ?, id, ?, ? FROM themes WHERE slug = ?",
-            [(record_id, reviewer, now(), slug) for slug in theme_slugs])
-
 
 def undo_last(conn: sqlite3.Connection, reviewer: str) -> int | None:
     """Revert this reviewer's latest decision not yet undone; returns its record id.

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, quote
 
 import sqlite_utils
 from datasette.utils.asgi import Forbidden, NotFound, Response
+from evidence.db.decisions import DECISIONS, save_decision
 from evidence.db.migrations import BUSY_TIMEOUT_MS
 from evidence.db.values import json_list
 from evidence.dedupe.cluster import decide_pair, list_uncertain_pairs
@@ -259,7 +260,7 @@ def _validate(datasette, form: dict[str, list[str]], reasons: list[str],
     chosen = {"decision": decision, "reason": _one(form, "reason") or None,
               "note": _one(form, "note"), "summary": _one(form, "summary"),
               "themes": [s for s in form.get("themes", []) if s]}
-    if decision not in q.DECISIONS:
+    if decision not in DECISIONS:
         return chosen, t("bad_decision")
     if decision != "exclude":
         chosen["reason"] = None
@@ -288,7 +289,7 @@ async def _decide(request, datasette, user, record_id: int, stage: str = "screen
             return Response.html(str(error), status=400)
         return await _record_page(datasette, request, user, record_id, error=error, status=400,
                                   next=next_url, form=chosen)
-    await _write(datasette, lambda c: q.save_decision(
+    await _write(datasette, lambda c: save_decision(
         c, record_id, user["id"], chosen["decision"], stage=stage, reason=chosen["reason"],
         note=chosen["note"], summary=chosen["summary"], theme_slugs=chosen["themes"]))
     datasette.add_message(request, _t(datasette)("saved" if stage == "screening" else "resolved"))

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 import pytest
 from datasette.app import Datasette
+from evidence.db.decisions import save_decision
 from evidence.screening import auth
 from evidence.screening import queries as q
 from evidence.screening.app import make_datasette
@@ -335,7 +336,7 @@ def test_concurrent_writers_from_threads_all_land(make_app, db_path):
         try:
             barrier.wait()
             for record_id in range(1, 13):
-                q.save_decision(conn, record_id, name, "include", theme_slugs=["stigma"])
+                save_decision(conn, record_id, name, "include", theme_slugs=["stigma"])
         except BaseException as e:  # collected and re-raised in the test thread
             errors.append(e)
         finally:
@@ -385,7 +386,7 @@ def test_published_style_server_has_no_login(db_path, config_path):
 def test_decision_themes_are_stored_as_json(make_app, db_path):
     make_app()
     conn = sqlite3.connect(db_path)
-    q.save_decision(conn, 1, "bo", "include", theme_slugs=["stigma", "technology"])
+    save_decision(conn, 1, "bo", "include", theme_slugs=["stigma", "technology"])
     assert json.loads(rows(db_path, "SELECT themes FROM decisions")[0][0]) == [
         "stigma", "technology"]
     assert q.current_decision(conn, 1, "bo")["themes"] == ["stigma", "technology"]

@@ -1,0 +1,93 @@
+"""The one writer of screening decisions: the screening app, the evidence-table import and the
+demo all record decisions through :func:`save_decision` (or :func:`append_decision` inside a
+transaction they already hold), so every decision follows the same rules:
+
+- ``decisions`` is append-only: a change or an undo is a new row, the history stays;
+- ``record_themes`` follows the decision: an *include* gives the record exactly the chosen
+  themes of this reviewer (a lead's resolution replaces everyone's); any other decision drops
+  the themes this reviewer had set.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+from evidence.db.values import now
+
+T = TypeVar("T")
+
+DECISIONS = ("include", "exclude", "maybe")
+#: The stage of a title/abstract vote, and of a lead's resolution of a conflict (contract).
+SCREENING, RESOLUTION = "screening", "resolution"
+
+
+def with_retry(fn: Callable[[], T], attempts: int = 8) -> T:
+    """Run ``fn``, retrying with growing waits while another process holds the write lock."""
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except sqlite3.OperationalError as e:
+            message = str(e).lower()
+            if ("locked" not in message and "busy" not in message) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * 2 ** attempt)
+    raise AssertionError("unreachable")
+
+
+def append_decision(conn: sqlite3.Connection, record_id: int, reviewer: str,
+                    decision: str | None, *, stage: str = SCREENING, reason: str | None = None,
+                    note: str | None = None, summary: str | None = None,
+                    theme_slugs: Iterable[str] = (), undoes: int | None = None,
+                    origin: str = "web") -> int:
+    """Append one decision row and set ``record_themes`` to match, in the caller's transaction.
+
+    ``decision`` None records an undo (the reviewer holds no decision). Returns the row id.
+    """
+    if decision is not None and decision not in DECISIONS:
+        raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
+    theme_slugs = list(dict.fromkeys(theme_slugs)) if decision == "include" else []
+    cursor = conn.execute(
+        "INSERT INTO decisions (record_id, reviewer, stage, decision, reason, note,"
+        " summary, themes, undoes, origin, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [record_id, reviewer, stage, decision, reason or None, note or None,
+         summary or None, json.dumps(theme_slugs) if theme_slugs else None, undoes,
+         origin, now()])
+    _set_record_themes(conn, record_id, reviewer, stage, decision, theme_slugs)
+    return cursor.lastrowid
+
+
+def save_decision(conn: sqlite3.Connection, record_id: int, reviewer: str, decision: str | None,
+                  **fields) -> int:
+    """:func:`append_decision` in a transaction of its own, retried while the database is busy
+    (two reviewers saving at once both keep their decisions)."""
+
+    def write() -> int:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row_id = append_decision(conn, record_id, reviewer, decision, **fields)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        return row_id
+
+    return with_retry(write)
+
+
+def _set_record_themes(conn: sqlite3.Connection, record_id: int, reviewer: str, stage: str,
+                       decision: str | None, theme_slugs: list[str]) -> None:
+    if decision == "include" or stage == RESOLUTION:
+        conn.execute("DELETE FROM record_themes WHERE record_id = ?", [record_id])
+    else:
+        conn.execute("DELETE FROM record_themes WHERE record_id = ? AND reviewer = ?",
+                     [record_id, reviewer])
+    if decision == "include":
+        conn.executemany(
+            "INSERT OR IGNORE INTO record_themes (record_id, theme_id, reviewer, created_at)"
+            " SELECT ?, id, ?, ? FROM themes WHERE slug = ?",
+            [(record_id, reviewer, now(), slug) for slug in theme_slugs])
