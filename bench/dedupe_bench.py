@@ -28,12 +28,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from evidence.config import DedupeSettings  # noqa: E402
 from evidence.db.migrations import open_db  # noqa: E402
 from evidence.dedupe.cluster import dedupe  # noqa: E402
 from evidence.dedupe.evaluate import load_labelled, measure  # noqa: E402
 from evidence.harvest import store  # noqa: E402
-
-from evidence.config import DedupeSettings  # noqa: E402
 
 LABELLED = ROOT / "tests" / "fixtures" / "dedup" / "labelled_dev.csv"
 SYLLABLES = ("ka", "ri", "so", "len", "mar", "to", "vik", "an", "sen", "ber", "ga", "lo",

@@ -35,10 +35,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from Bio import Entrez  # noqa: E402
-from evidence.db.migrations import open_db  # noqa: E402
-from evidence.harvest import pubmed, store  # noqa: E402
 
 from evidence.config import DateWindow, Search, service_settings  # noqa: E402
+from evidence.db.migrations import open_db  # noqa: E402
+from evidence.harvest import pubmed, store  # noqa: E402
 from tests.standins.eutils import FIRST_PMID, EutilsState, serve  # noqa: E402
 
 START, END = dt.date(2023, 1, 1), dt.date(2024, 12, 31)

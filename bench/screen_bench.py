@@ -28,7 +28,6 @@ sys.path.insert(0, str(ROOT))
 
 from evidence.screening import auth  # noqa: E402
 from evidence.screening.app import make_datasette  # noqa: E402
-
 from tests.screening_data import add_users, seed  # noqa: E402
 
 

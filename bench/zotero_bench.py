@@ -22,12 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from evidence.config import load_config, service_settings  # noqa: E402
 from evidence.db.migrations import open_db  # noqa: E402
 from evidence.harvest import store  # noqa: E402
 from evidence.harvest import zotero as hz  # noqa: E402
 from evidence.publish import zotero_push as zp  # noqa: E402
-
-from evidence.config import load_config, service_settings  # noqa: E402
 from tests.standins.zotero import ZoteroState, make_key, serve  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "evidence" / "templates" / \

@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
-from evidence.dedupe.keys import Fingerprint, block_keys, fingerprint
-from evidence.dedupe.score import MAX_BONUS, PREFIX_MIN, clearly_differ, score
-from evidence.harvest.store import now
 from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
 from evidence.config import DedupeSettings
+from evidence.dedupe.keys import Fingerprint, block_keys, fingerprint
+from evidence.dedupe.score import MAX_BONUS, PREFIX_MIN, clearly_differ, score
 from evidence.errors import EvidenceError
+from evidence.harvest.store import now
 
 RECORD_FIELDS = (
     "title", "abstract", "authors", "year", "journal", "journal_abbrev", "volume", "issue",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlite_utils
+
 from evidence.harvest import store
 
 COLUMNS = ("author", "title", "year", "journal", "abstract", "doi", "number", "pages",

@@ -8,10 +8,10 @@ thresholds are left for a person. The weights were set on tests/fixtures/dedup/l
 
 from __future__ import annotations
 
-from evidence.dedupe.keys import Fingerprint, journals_match
 from rapidfuzz.distance import Indel
 
 from evidence.config import DedupeSettings
+from evidence.dedupe.keys import Fingerprint, journals_match
 
 VETO = -1.0
 #: An identifier match with agreeing titles: certain.

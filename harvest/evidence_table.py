@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+
+from evidence.config import Config, Search
 from evidence.db.decisions import append_decision
 from evidence.dedupe import cluster as dedupe
+from evidence.errors import EvidenceError
 from evidence.harvest import store
 from evidence.harvest.importing import ImportResult
 from evidence.harvest.normalise import clean_text, normalise_doi, normalise_pmid
-
-from evidence.config import Config, Search
-from evidence.errors import EvidenceError
 
 ALIASES = {
     "referanse": "reference", "år": "year", "tittel": "title", "oppsummering": "summary",

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from Bio import Medline
-from evidence.harvest import normalise as n
 from rispy import RisParser
 
 from evidence.errors import EvidenceError
+from evidence.harvest import normalise as n
 
 FORMATS = ("ris", "nbib", "bibtex", "csv", "endnote-xml", "xlsx")
 EXTENSIONS = {

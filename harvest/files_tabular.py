@@ -14,6 +14,7 @@ from typing import Any
 import bibtexparser
 from bibtexparser.bparser import BibTexParser
 from bibtexparser.customization import convert_to_unicode
+
 from evidence.harvest import normalise as n
 from evidence.harvest.files import (
     FileFormatError,

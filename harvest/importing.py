@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlite_utils
-from evidence.dedupe import cluster as dedupe
-from evidence.harvest import files, store
 
 from evidence.config import Config, Search
+from evidence.dedupe import cluster as dedupe
+from evidence.errors import EvidenceError
+from evidence.harvest import files, store
 
 
 @dataclass
@@ -24,12 +25,15 @@ class ImportResult:
 
 
 def import_file(db: sqlite_utils.Database, path: str | Path, *, source: str | None = None,
-                fmt: str | None = None, config: Config | None = None) -> ImportResult:
+                fmt: str | None = None, config: Config | None = None,
+                query: str | None = None) -> ImportResult:
     """Read ``path`` and store its entries as hits of the search named ``source``.
 
-    ``source`` defaults to the file's stem. When it names a configured search, the hits belong
-    to that search. The whole file is one transaction: a bad entry anywhere leaves the
-    database exactly as it was, and the error names the file and the entry.
+    ``source`` defaults to the file's stem. When it names a configured search (or one stored
+    by an earlier import), the hits belong to that search; otherwise a file search of that
+    name is made, with ``query`` as the search string it was run with. The whole file is one
+    transaction: a bad entry anywhere leaves the database exactly as it was, and the error
+    names the file and the entry.
     """
     path = Path(path)
     fmt = fmt or files.detect_format(path)
@@ -39,7 +43,8 @@ def import_file(db: sqlite_utils.Database, path: str | Path, *, source: str | No
 
         return import_evidence_table(db, path, source=source, config=config)
     name = source or path.stem
-    search = _configured(config, name) or Search(name=name, source="file")
+    search = (_configured(config, name) or _stored(db, name)
+              or Search(name=name, source="file", query=query or ""))
     sha = store.file_sha256(str(path))
     with db.atomic():
         search_id = store.ensure_search(db, search)
@@ -50,6 +55,39 @@ def import_file(db: sqlite_utils.Database, path: str | Path, *, source: str | No
         store.finish_run(db, run_id, "complete", reported_count=len(entries))
         result = dedupe.dedupe(db, config.dedupe if config else None)
     return ImportResult(run_id, name, fmt, len(entries), new, existing, result)
+
+
+class UnknownSearchError(EvidenceError):
+    """``--source`` names no configured or stored search (a typo would start a new one)."""
+
+
+def check_source(db: sqlite_utils.Database, config: Config | None, name: str, *,
+                 new_search: bool = False) -> None:
+    """Refuse a ``--source`` that is neither configured nor stored, unless ``new_search``.
+
+    A misspelt search name would otherwise quietly become a new search, splitting a year's
+    hits and counts between two names.
+    """
+    if new_search or _configured(config, name) or _stored(db, name):
+        return
+    known = {s.name for s in config.searches} if config else set()
+    if db["searches"].exists():
+        known |= {row["name"] for row in db["searches"].rows}
+    listed = ", ".join(sorted(known)) if known else "none yet"
+    raise UnknownSearchError(
+        f"--source {name!r} is not a configured search (known: {listed}); "
+        f"fix the name, or add --new-search to start a search called {name!r}")
+
+
+def _stored(db: sqlite_utils.Database, name: str) -> Search | None:
+    """A search stored by an earlier import, as it was stored (its query is kept)."""
+    if not db["searches"].exists():
+        return None
+    row = next(db["searches"].rows_where("name = ?", [name]), None)
+    if row is None:
+        return None
+    return Search(name=row["name"], source=row["source"] or "file", query=row["query"] or "",
+                  description=row["description"] or "")
 
 
 def _configured(config: Config | None, name: str) -> Search | None:

@@ -36,11 +36,11 @@ import requests
 import sqlite_utils
 from Bio import Entrez
 from Bio.Entrez.Parser import CorruptedXMLError, NotXMLError, ValidationError
-from evidence.harvest import store
 from tqdm import tqdm
 
 from evidence.config import Config, Search, ServiceSettings
 from evidence.errors import EvidenceError
+from evidence.harvest import store
 
 #: ESearch/EFetch cannot page past this many records of one query (retstart <= 9,998).
 MAX_RESULTS = 9_999

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
-from evidence.db.values import now
-from evidence.harvest import normalise as n
 
 from evidence.config import Config, Search
+from evidence.db.values import now
 from evidence.errors import EvidenceError
+from evidence.harvest import normalise as n
 
 #: Fields a source's ``to_hit()`` may fill. ``external_id`` is required; the rest are optional.
 HIT_FIELDS = (

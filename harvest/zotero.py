@@ -20,13 +20,13 @@ from typing import Any
 
 import httpx2
 import sqlite_utils
-from evidence.db.values import now
-from evidence.harvest import store
 from pyzotero import zotero
 from pyzotero import zotero_errors as ze
 
 from evidence.config import Config, Search, ServiceSettings, ZoteroLibrary
+from evidence.db.values import now
 from evidence.errors import EvidenceError
+from evidence.harvest import store
 
 PAGE_SIZE = 100
 RETRIES = 5

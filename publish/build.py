@@ -20,10 +20,10 @@ from typing import Any
 
 import sqlite_utils
 import yaml
-from evidence.db.values import json_list, now
 from sqlite_utils.db import DescIndex
 
 from evidence.config import Config
+from evidence.db.values import json_list, now
 from evidence.errors import EvidenceError
 
 #: Private fields that ``screening.public_fields`` may publish (column name -> decisions column).

@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlite_utils
-from evidence.db.values import now
-from evidence.harvest import normalise as n
-from evidence.harvest.zotero import Sleep, ZoteroError, call, connect, fetch_pages, to_hit
 from pyzotero import zotero
 from pyzotero import zotero_errors as ze
 
 from evidence.config import Config, ServiceSettings, ZoteroLibrary
+from evidence.db.values import now
 from evidence.errors import EvidenceError
+from evidence.harvest import normalise as n
+from evidence.harvest.zotero import Sleep, ZoteroError, call, connect, fetch_pages, to_hit
 
 BATCH = 50
 ATTEMPTS = 5

@@ -8,6 +8,7 @@ this package is installed too, answers 404 on ``/-/login`` and reads no accounts
 from __future__ import annotations
 
 from datasette import hookimpl
+
 from evidence.screening import app, views
 
 

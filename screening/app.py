@@ -6,10 +6,9 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evidence.config import Config, load_config
 from evidence.db.migrations import open_db
 from evidence.harvest.store import sync_config
-
-from evidence.config import Config, load_config
 
 if TYPE_CHECKING:  # datasette.app imports the plugins, so not at import time
     from datasette.app import Datasette

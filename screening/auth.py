@@ -13,8 +13,8 @@ import sqlite3
 from typing import Any
 
 import sqlite_utils
-from evidence.db.values import now
 
+from evidence.db.values import now
 from evidence.errors import EvidenceError
 
 ITERATIONS = 600_000

@@ -14,6 +14,8 @@ from urllib.parse import parse_qs, quote
 
 import sqlite_utils
 from datasette.utils.asgi import Forbidden, NotFound, Response
+from itsdangerous import BadSignature
+
 from evidence.db.decisions import DECISIONS, save_decision
 from evidence.db.migrations import BUSY_TIMEOUT_MS
 from evidence.db.values import json_list
@@ -23,7 +25,6 @@ from evidence.screening import queries as q
 from evidence.screening.app import evidence_config, plugin_settings
 from evidence.screening.i18n import translator
 from evidence.screening.text import abstract_sections, highlight, search_terms
-from itsdangerous import BadSignature
 
 STATIC = Path(__file__).parent / "static"
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}

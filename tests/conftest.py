@@ -10,9 +10,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from evidence.db.migrations import open_db
 
 from evidence.config import load_config
+from evidence.db.migrations import open_db
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

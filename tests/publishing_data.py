@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import sqlite_utils
+
 from evidence.harvest.store import sync_config
 
 REVIEWER = "reviewer-ana-private"

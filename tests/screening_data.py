@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from evidence.config import load_config
 from evidence.db.migrations import open_db
 from evidence.harvest.store import ensure_search, now, start_run, sync_config
 from evidence.screening.auth import add_user
-
-from evidence.config import load_config
 
 ABSTRACT = ("BACKGROUND: Community mental health services in primary care are changing.\n\n"
             "METHODS: A systematic review of studies on addiction and substance use.\n\n"

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from evidence.db.migrations import open_db
-from evidence.publish.build import publish
 
 from evidence.config import load_config
+from evidence.db.migrations import open_db
+from evidence.publish.build import publish
 from tests.conftest import EXAMPLE_CONFIG
 from tests.publishing_data import ABSTRACT_WORD, seed_working_db
 

@@ -6,6 +6,9 @@ import json
 
 import pytest
 from click.testing import CliRunner
+
+from evidence.cli import cli
+from evidence.config import DedupeSettings
 from evidence.dedupe.cluster import (
     DedupeError,
     decide_pair,
@@ -16,9 +19,6 @@ from evidence.dedupe.cluster import (
 from evidence.dedupe.keys import fingerprint, journals_match, title_key
 from evidence.dedupe.score import score
 from evidence.harvest import store
-
-from evidence.cli import cli
-from evidence.config import DedupeSettings
 
 ARTICLE = {
     "title": "Integrated care for people with severe mental illness in primary care: "
@@ -182,7 +182,6 @@ def test_new_hit_inherits_decision_of_screened_record(db, config):
 def test_new_hit_of_screened_record_is_not_queued_and_status_says_already_screened(db):
     """Issue 5: a work screened last year, found again by a new run, is not screened twice."""
     from evidence.screening.queries import next_record_id
-
     from evidence.status import collect_status
 
     (a,) = add(db, "pubmed-2023", ARTICLE)

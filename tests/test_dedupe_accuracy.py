@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from evidence.config import DedupeSettings
 from evidence.dedupe.cluster import dedupe
 from evidence.dedupe.evaluate import load_labelled, measure
-
-from evidence.config import DedupeSettings
 
 LABELLED = Path(__file__).parent / "fixtures" / "dedup" / "labelled_dev.csv"
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from evidence.harvest.files import FileFormatError, detect_format, read_file, split_structured
 from evidence.harvest.store import normalise_hit
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import string
 
-from evidence.harvest import normalise as n
-from evidence.harvest.files import content_id, split_structured
 from hypothesis import given
 from hypothesis import strategies as st
+
+from evidence.harvest import normalise as n
+from evidence.harvest.files import content_id, split_structured
 
 suffix = st.text(alphabet=string.ascii_letters + string.digits + "-._;()/:",
                  min_size=1, max_size=30).filter(lambda s: s[-1] not in ".,;)]}>")

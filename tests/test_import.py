@@ -9,11 +9,11 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
+
+from evidence.cli import cli
 from evidence.harvest import store
 from evidence.harvest.files import FileFormatError
 from evidence.harvest.importing import import_file
-
-from evidence.cli import cli
 
 EXPORTS = Path(__file__).resolve().parent / "fixtures" / "exports"
 TABLES = ("searches", "runs", "hits", "records")

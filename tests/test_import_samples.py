@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 
+from evidence.demo import SAMPLES, sample_path
 from evidence.harvest.files import detect_format, read_file
 from evidence.harvest.importing import import_file
 from evidence.harvest.store import normalise_hit
-
-from evidence.demo import SAMPLES, sample_path
 
 
 def rows(name: str) -> list[dict]:

@@ -3,6 +3,7 @@
 import sqlite3
 
 import sqlite_utils
+
 from evidence.db.migrations import migrations, open_db, schema_version
 
 CONTRACT = {

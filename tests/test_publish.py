@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 from click.testing import CliRunner
-from evidence.publish import build as publish_module
-from evidence.publish.build import publish, view_name
 
 from evidence.cli import cli
+from evidence.publish import build as publish_module
+from evidence.publish.build import publish, view_name
 from tests.publishing_data import ABSTRACT_WORD, NOTE, PASSWORD_HASH, RAW, REVIEWER, seed_working_db
 
 

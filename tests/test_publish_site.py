@@ -7,9 +7,9 @@ import dataclasses
 import bibtexparser
 import pytest
 import rispy
+
 from evidence.publish.build import publish
 from evidence.publish.site.app import make_datasette
-
 from tests.publishing_data import ABSTRACT_WORD, NOTE, REVIEWER, seed_working_db
 
 

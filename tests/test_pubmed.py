@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from evidence.db.migrations import open_db
-from evidence.harvest import pubmed, store
-from evidence.harvest.pubmed import EUtils, PubMedError, harvest_search, parse_articles, to_hit
 
 from evidence.cli import cli
 from evidence.config import DateWindow, Search, service_settings
+from evidence.db.migrations import open_db
+from evidence.harvest import pubmed, store
+from evidence.harvest.pubmed import EUtils, PubMedError, harvest_search, parse_articles, to_hit
 from tests.standins.eutils import FIRST_PMID, EutilsState, article_xml, book_xml, serve
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "pubmed"

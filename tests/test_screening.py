@@ -10,11 +10,11 @@ from urllib.parse import urlencode
 
 import pytest
 from datasette.app import Datasette
+
 from evidence.db.decisions import save_decision
 from evidence.screening import auth
 from evidence.screening import queries as q
 from evidence.screening.app import make_datasette
-
 from tests.screening_data import add_users, seed
 
 EVIL = '<script>alert(1)</script> "><img src=x onerror=alert(1)>'

@@ -6,12 +6,12 @@ import re
 from pathlib import Path
 
 from click.testing import CliRunner
+
+from evidence.cli import cli
 from evidence.db.migrations import open_db
 from evidence.screening import auth
 from evidence.screening.i18n import CATALOGUES, translator
 from evidence.screening.text import abstract_sections, highlight, search_terms
-
-from evidence.cli import cli
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "screening" / "templates"
 

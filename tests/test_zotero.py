@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from evidence.harvest import zotero as hz
 
 from evidence.cli import cli
 from evidence.config import load_config, service_settings
+from evidence.harvest import zotero as hz
 from tests.standins.zotero import ZoteroState, article, fixture, make_key, serve
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "zotero"

@@ -6,13 +6,13 @@ import json
 
 import pytest
 from click.testing import CliRunner
+
+from evidence.cli import cli
+from evidence.config import service_settings
 from evidence.db.values import now
 from evidence.harvest import store
 from evidence.harvest import zotero as hz
 from evidence.publish import zotero_push as zp
-
-from evidence.cli import cli
-from evidence.config import service_settings
 from tests.standins.zotero import ZoteroState, make_key, serve
 
 

@@ -8,9 +8,10 @@ where this package is installed too, never gets the public pages.
 from __future__ import annotations
 
 from datasette import hookimpl
+from markupsafe import Markup
+
 from evidence.publish.site import renderers, views
 from evidence.publish.site.facets import TagsFacet, theme_filter
-from markupsafe import Markup
 
 
 @hookimpl

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from datasette.app import Datasette
+
 from evidence.publish.build import read_site
 from evidence.publish.site.renderers import PLUGIN
 

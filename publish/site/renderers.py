@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from datasette import Response
+
 from evidence.publish.exports import bibtex_text, ris_text
 
 PLUGIN = "evidence_published"

@@ -11,6 +11,7 @@ from typing import Any
 
 from datasette import NotFound, Response
 from datasette.database import Database
+
 from evidence.publish.site.i18n import translator
 from evidence.publish.site.prisma import prisma_svg
 
