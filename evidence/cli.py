@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from importlib import resources
 from pathlib import Path
 
 import click
@@ -32,11 +31,6 @@ def cli() -> None:
     """
 
 
-def starter_config_text() -> str:
-    return resources.files("evidence").joinpath("templates/evidence.example.yml").read_text(
-        encoding="utf-8")
-
-
 @cli.command()
 @db_option
 @config_option
@@ -49,31 +43,29 @@ def init(db_path: str, config_path: str, force: bool) -> None:
 
         evidence init && $EDITOR evidence.yml
     """
-    from evidence.harvest.store import sync_config
+    from evidence.project import init_project
 
-    path = Path(config_path)
-    if path.exists() and not force:
-        click.echo(f"Keeping existing {path} (use --force to overwrite)", err=True)
-    else:
-        path.write_text(starter_config_text(), encoding="utf-8")
-        click.echo(f"Wrote {path}", err=True)
-    config = open_config(config_path)
-    db = open_database(db_path)
-    sync_config(db, config)
-    click.echo(f"Database ready: {db_path}", err=True)
+    result = init_project(config_path, db_path, force=force)
+    click.echo(f"Wrote {result.config_path}" if result.wrote_config else
+               f"Keeping existing {result.config_path} (use --force to overwrite)", err=True)
+    click.echo(f"Database ready: {result.db_path}", err=True)
 
 
 @cli.command(name="import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--source", help="Search name these hits belong to (default: the file name).")
+@click.option("--source", help="Configured search these hits belong to (default: the file "
+              "name).")
+@click.option("--new-search", is_flag=True,
+              help="--source names a new search: create it instead of refusing the name.")
+@click.option("--query", help="With --new-search: the search string the export was made with.")
 @click.option("--format", "fmt", type=click.Choice(["ris", "nbib", "bibtex", "csv",
                                                     "endnote-xml", "xlsx"]),
               help="File format (default: detected from the content).")
 @db_option
 @config_option
 @user_errors
-def import_(file: str, source: str | None, fmt: str | None, db_path: str,
-            config_path: str) -> None:
+def import_(file: str, source: str | None, new_search: bool, query: str | None,
+            fmt: str | None, db_path: str, config_path: str) -> None:
     """Import an export from another database (RIS, .nbib, BibTeX, CSV/TSV, EndNote XML),
     or an xlsx evidence table (`evidence export --format xlsx`) with its decisions and themes.
 
@@ -82,14 +74,18 @@ def import_(file: str, source: str | None, fmt: str | None, db_path: str,
         evidence import idunn-2024.ris --source idunn
     """
     from evidence.harvest.evidence_table import EvidenceTableResult
-    from evidence.harvest.importing import import_file
+    from evidence.harvest.importing import check_source, import_file
     from evidence.harvest.store import sync_config
 
+    if query and not new_search:
+        raise click.UsageError("--query goes with --new-search")
     config = open_config(config_path, required=False)
-    db = open_database(db_path)
+    db = open_database(db_path, create=True)
     if config:
         sync_config(db, config)
-    result = import_file(db, file, source=source, fmt=fmt, config=config)
+    if source:
+        check_source(db, config, source, new_search=new_search)
+    result = import_file(db, file, source=source, fmt=fmt, config=config, query=query)
     click.echo(f"{file}: {result.entries} entries read as {result.format}, "
                f"{result.new_hits} new hits, {result.already_stored} already stored "
                f"(search {result.search!r}, run {result.run_id}); "
@@ -123,7 +119,7 @@ def harvest(search_names: tuple[str, ...], since: dt.datetime | None, db_path: s
 
     config = open_config(config_path)
     searches = [config.search(n) for n in search_names] if search_names else config.searches
-    db = open_database(db_path)
+    db = open_database(db_path, create=True)
     sync_config(db, config)
     services = service_settings()
     for search in searches:
@@ -156,8 +152,6 @@ def status(db_path: str, as_json: bool) -> None:
     """
     from evidence.status import collect_status, format_table
 
-    if not Path(db_path).exists():
-        raise click.ClickException(f"{db_path} does not exist (run `evidence init` first)")
     data = collect_status(open_database(db_path))
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))

@@ -78,7 +78,10 @@ def duplicates(ctx: click.Context, db_path: str, as_json: bool) -> None:
 
 
 def _decide(decision: str):
-    @click.command(name=decision)
+    help_text = ("Merge records A and B into one (kept by later runs)." if decision == "merge"
+                 else "Mark records A and B as different works (never merged).")
+
+    @click.command(name=decision, help=help_text)
     @click.argument("record_a", type=int)
     @click.argument("record_b", type=int)
     @click.option("--reviewer", default=None, help="Who decided (default: your login name).")
@@ -97,9 +100,6 @@ def _decide(decision: str):
             click.echo(f"merged records {record_a} and {record_b} into {survivor}")
         else:
             click.echo(f"records {record_a} and {record_b} stay apart")
-
-    command.__doc__ = ("Merge records A and B into one (kept by later runs)." if decision ==
-                       "merge" else "Mark records A and B as different works (never merged).")
     return command
 
 

@@ -32,7 +32,8 @@ def publish(out: str, db_path: str, config_path: str) -> None:
 
 @click.command()
 @click.argument("file", default="published.db", type=click.Path(dir_okay=False))
-@click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on.")
+@click.option("--port", default=8002, show_default=True, type=int,
+              help="Port to listen on (the screening app's default is 8001).")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (0.0.0.0 for every interface).")
 @user_errors
@@ -41,15 +42,14 @@ def serve(file: str, port: int, host: str) -> None:
 
     Example:
 
-        evidence serve published.db --port 8001
+        evidence serve published.db --port 8002
     """
-    import uvicorn
-
+    from evidence import server
     from evidence.publish.site.app import make_datasette
 
     ds = make_datasette(file)
     click.echo(f"Serving {file} at http://{host}:{port}/", err=True)
-    uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on")
+    server.run(ds.app(), host, port)
 
 
 @click.command()

@@ -28,19 +28,19 @@ def screen(host: str, port: int, db_path: str, config_path: str) -> None:
 
         EVIDENCE_SECRET=$(openssl rand -hex 32) evidence screen --port 8001
     """
-    import uvicorn
-
+    from evidence import server
     from evidence.screening.app import make_datasette
 
     if not Path(config_path).exists():
         raise click.ClickException(f"{config_path} does not exist (run `evidence init`)")
+    open_database(db_path).close()  # refuses a missing database instead of creating one
     secret = os.environ.get("EVIDENCE_SECRET")
     if not secret:
         click.echo("Note: EVIDENCE_SECRET is not set; using a random secret, so sessions end "
                    "when the server stops.", err=True)
     ds = make_datasette(db_path, config_path, secret=secret)
     click.echo(f"Screening at http://{host}:{port}/-/screen", err=True)
-    uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on")
+    server.run(ds.app(), host, port)
 
 
 @click.group()

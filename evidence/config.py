@@ -441,3 +441,11 @@ def _unique(items, attr: str, root: yaml.Node, keys: tuple, v: _Validator) -> No
             raise v.fail(_find_node(root, *keys), ".".join(keys),
                          f"{attr} {value!r} is used twice")
         seen.add(value)
+
+
+def starter_config_text() -> str:
+    """The commented example configuration that ``evidence init`` and the demo start from."""
+    from importlib import resources
+
+    return resources.files("evidence").joinpath("templates/evidence.example.yml").read_text(
+        encoding="utf-8")

@@ -29,7 +29,7 @@ def sample_path(name: str) -> Path:
 
 def run_demo(directory: Path) -> Iterator[str]:
     """Build ``directory`` with a configuration, a working database and a published site."""
-    from evidence.cli import starter_config_text
+    from evidence.config import starter_config_text
     from evidence.db.migrations import open_db
     from evidence.harvest.importing import import_file
     from evidence.harvest.store import sync_config

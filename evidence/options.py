@@ -6,13 +6,13 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import click
 
 from evidence.config import Config, load_config
 from evidence.errors import EvidenceError
+from evidence.project import load_optional_config, open_database  # noqa: F401
 
 
 def db_option(fn: Callable) -> Callable:
@@ -38,16 +38,9 @@ def json_option(fn: Callable) -> Callable:
 
 def open_config(config_path: str, *, required: bool = True) -> Config | None:
     """Load the configuration; without ``required``, a missing file gives None."""
-    if not required and not Path(config_path).exists():
-        return None
+    if not required:
+        return load_optional_config(config_path)
     return load_config(config_path)
-
-
-def open_database(db_path: str):
-    """Open (and migrate) the working database; the import is here to keep --help fast."""
-    from evidence.db.migrations import open_db
-
-    return open_db(db_path)
 
 
 def user_errors(fn: Callable) -> Callable:

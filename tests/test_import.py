@@ -112,7 +112,7 @@ def invoke(args: list[str]):
 def test_cli_import_reports_counts(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     shutil.copy(EXPORTS / "asysd/test_export.bib", tmp_path / "refs.bib")
-    result = invoke(["import", "refs.bib", "--source", "scholar"])
+    result = invoke(["import", "refs.bib", "--source", "scholar", "--new-search"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("refs.bib: 3 entries read as bibtex, 3 new hits, "
                                     "0 already stored (search 'scholar', run 1)")

@@ -30,6 +30,7 @@ def test_users_add_and_list(tmp_path, monkeypatch):
     monkeypatch.setattr(auth, "ITERATIONS", 1_000)
     runner = CliRunner()
     db = str(tmp_path / "e.db")
+    open_db(db)  # `users` needs an existing working database
     result = runner.invoke(cli, ["users", "add", "ana", "--role", "lead", "--password-stdin",
                                  "--db", db], input="long enough\n")
     assert result.exit_code == 0, result.output
@@ -50,6 +51,7 @@ def test_users_add_and_list(tmp_path, monkeypatch):
 def test_users_add_rejects_short_password_and_bad_names(tmp_path):
     runner = CliRunner()
     db = str(tmp_path / "e.db")
+    open_db(db)  # `users` needs an existing working database
     result = runner.invoke(cli, ["users", "add", "ana", "--password-stdin", "--db", db],
                            input="short\n")
     assert result.exit_code == 1
