@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from evidence import __version__
+from evidence.harvest import files
 from evidence.options import (
     config_option,
     db_option,
@@ -58,8 +59,7 @@ def init(db_path: str, config_path: str, force: bool) -> None:
 @click.option("--new-search", is_flag=True,
               help="--source names a new search: create it instead of refusing the name.")
 @click.option("--query", help="With --new-search: the search string the export was made with.")
-@click.option("--format", "fmt", type=click.Choice(["ris", "nbib", "bibtex", "csv",
-                                                    "endnote-xml", "xlsx"]),
+@click.option("--format", "fmt", type=click.Choice(files.FORMATS),
               help="File format (default: detected from the content).")
 @db_option
 @config_option

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from evidence.config import Config, load_config, starter_config_text
 from evidence.errors import EvidenceError
+
+if TYPE_CHECKING:  # sqlite_utils takes a second to import: not for `evidence --help`
+    import sqlite_utils
 
 
 class NoDatabaseError(EvidenceError):
