@@ -7,6 +7,7 @@ network). Target: median under 50 ms with 100,000 records.
 Example:
 
     python3 bench/screen_bench.py --records 100000 --decisions 200
+    python3 bench/screen_bench.py --records 100000 --decisions 200 --decided 50000
 """
 
 from __future__ import annotations
@@ -65,14 +66,18 @@ async def run(ds, decisions: int, order: str) -> list[float]:
     return timings
 
 
-def prefill(db_path: Path, decided: int) -> None:
-    """Decisions by two earlier reviewers on records spread over the whole set, as a queue
-    half-way through looks: the queue query must stay fast as ``decisions`` grows."""
+def prefill(db_path: Path, decided: int, layout: str = "spread") -> None:
+    """Decisions by two earlier reviewers: on every other record (``spread``, as a queue
+    half-way through looks), or on the first records of the queue (``front``: the ones the
+    bench reviewer would see first, so the queue must step past all of them). The queue
+    query must stay fast as ``decisions`` grows. Inserted as raw rows: the triggers of
+    migration m160 keep ``current_decisions`` in step, as for any writer."""
     if not decided:
         return
+    ids = range(1, 2 * decided + 1, 2) if layout == "spread" else range(1, decided + 1)
     rows = [(record_id, ("earlier-a", "earlier-b")[record_id % 2],
              ("include", "exclude", "maybe")[record_id % 3], "2024-01-01T00:00:00+00:00")
-            for record_id in range(1, 2 * decided + 1, 2)]
+            for record_id in ids]
     with sqlite3.connect(db_path) as conn:
         conn.executemany("INSERT INTO decisions (record_id, reviewer, stage, decision, origin,"
                          " created_at) VALUES (?, ?, 'screening', ?, 'bench', ?)", rows)
@@ -84,6 +89,9 @@ def main() -> None:
     parser.add_argument("--decisions", type=int, default=200, help="Decisions to time.")
     parser.add_argument("--decided", type=int, default=0,
                         help="Decisions already in the database before timing (by others).")
+    parser.add_argument("--decided-at", default="spread", choices=["spread", "front"],
+                        help="Where the earlier decisions sit: every other record, or the"
+                             " front of the queue.")
     parser.add_argument("--order", default="newest",
                         choices=["newest", "oldest", "search", "random"])
     args = parser.parse_args()
@@ -94,7 +102,7 @@ def main() -> None:
         config_path.write_text(text.replace("order: newest", f"order: {args.order}"), "utf-8")
         started = time.perf_counter()
         seed(db_path, config_path, args.records)
-        prefill(db_path, args.decided)
+        prefill(db_path, args.decided, args.decided_at)
         auth.ITERATIONS = 1_000  # login is not what is measured here
         add_users(db_path, {"bench": "reviewer"})
         print(f"seeded {args.records:,} records in {time.perf_counter() - started:.1f} s")
@@ -103,7 +111,8 @@ def main() -> None:
         timings.sort()
         p95 = timings[min(len(timings) - 1, int(len(timings) * 0.95))]
         print(f"decision POST -> next record rendered, {args.decisions} decisions, "
-              f"order {args.order}, {args.records:,} records, {args.decided:,} decided before:")
+              f"order {args.order}, {args.records:,} records, {args.decided:,} decided before"
+              f" ({args.decided_at}):")
         print(f"  median {statistics.median(timings):.1f} ms, p95 {p95:.1f} ms, "
               f"max {timings[-1]:.1f} ms")
         print(f"machine: {machine()}")

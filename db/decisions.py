@@ -23,6 +23,27 @@ T = TypeVar("T")
 DECISIONS = ("include", "exclude", "maybe")
 #: The stage of a title/abstract vote, and of a lead's resolution of a conflict (contract).
 SCREENING, RESOLUTION = "screening", "resolution"
+#: The stages of the optional second, full-text stage (``screening.stages`` in the config).
+FULL_TEXT, FULL_TEXT_RESOLUTION = "full_text", "full_text_resolution"
+#: Configured stage name -> (reviewers' stage, lead's stage) as stored in ``decisions.stage``.
+STAGES = {"title_abstract": (SCREENING, RESOLUTION), "full_text": (FULL_TEXT, FULL_TEXT_RESOLUTION)}
+#: Reviewers' stages in order: a record reaches a stage when included at the one before.
+STAGE_ORDER = (SCREENING, FULL_TEXT)
+
+
+def resolution_of(stage: str) -> str:
+    """The lead's stage that settles a reviewers' stage (``screening`` -> ``resolution``)."""
+    return RESOLUTION if stage == SCREENING else f"{stage}_resolution"
+
+
+def is_resolution(stage: str) -> bool:
+    return stage == RESOLUTION or stage.endswith("_resolution")
+
+
+def previous_stage(stage: str) -> str | None:
+    """The reviewers' stage a record must be included at to reach ``stage`` (None: first)."""
+    position = STAGE_ORDER.index(stage)
+    return STAGE_ORDER[position - 1] if position else None
 
 
 def with_retry(fn: Callable[[], T], attempts: int = 8) -> T:
@@ -81,7 +102,7 @@ def save_decision(conn: sqlite3.Connection, record_id: int, reviewer: str, decis
 
 def _set_record_themes(conn: sqlite3.Connection, record_id: int, reviewer: str, stage: str,
                        decision: str | None, theme_slugs: list[str]) -> None:
-    if decision == "include" or stage == RESOLUTION:
+    if decision == "include" or is_resolution(stage):
         conn.execute("DELETE FROM record_themes WHERE record_id = ?", [record_id])
     else:
         conn.execute("DELETE FROM record_themes WHERE record_id = ? AND reviewer = ?",

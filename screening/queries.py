@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from itertools import combinations
 from typing import Any, TypeVar
 
-from evidence.db.decisions import DECISIONS, save_decision
+from evidence.db.decisions import DECISIONS, SCREENING, previous_stage, save_decision
 from evidence.db.values import json_list
 
 T = TypeVar("T")
@@ -35,22 +35,9 @@ ORDERS = {
 RECORD_COLUMNS = ("id", "title", "abstract", "authors", "year", "journal", "volume", "issue",
                   "pages", "doi", "pmid", "pmcid", "url", "publication_types", "item_type")
 
-#: The current (latest) row per record, reviewer and stage; ``decision`` may be NULL (undone).
-CURRENT = """SELECT d.* FROM decisions d
-  JOIN (SELECT max(id) AS id FROM decisions GROUP BY record_id, reviewer, stage) latest
-  USING (id)"""
-
-#: Records out of this reviewer's queue: decided by them, resolved by a lead, or with enough
-#: votes. Computed once per query (not per record), in time proportional to the decisions;
-#: "no later row for the same (record, reviewer, stage)" is a third faster than joining
-#: CURRENT's GROUP BY (measured with 50,000 decisions).
-_DONE = """SELECT record_id FROM decisions d WHERE decision IS NOT NULL AND NOT EXISTS (
-    SELECT 1 FROM decisions later WHERE later.record_id = d.record_id
-      AND later.reviewer = d.reviewer AND later.stage = d.stage AND later.id > d.id)
-  GROUP BY record_id
-  HAVING sum(stage = 'resolution') > 0 OR sum(stage = 'screening' AND reviewer = :me) > 0
-    OR sum(stage = 'screening') >= :needed"""
-
+#: The current decision per record, reviewer and stage, with the history row's other fields.
+#: ``current_decisions`` (migration m160, kept by triggers) holds only non-NULL decisions.
+CURRENT = """SELECT d.* FROM current_decisions c JOIN decisions d ON d.id = c.decision_id"""
 
 def seed_for(reviewer: str) -> int:
     """A stable per-reviewer seed, so 'random' order is the same on every page load."""
@@ -69,41 +56,96 @@ def next_record_id(conn: sqlite3.Connection, reviewer: str, *, needed: int = 1,
     return queue_state(conn, reviewer, needed=needed, order=order, skip=skip)[0]
 
 
-def queue_counts(conn: sqlite3.Connection, reviewer: str, *, needed: int = 1) -> tuple[int, int]:
-    """(left, total): records still waiting for this reviewer, and all records."""
-    total = conn.execute("SELECT count(*) FROM records").fetchone()[0]
-    done = conn.execute(f"SELECT count(*) FROM ({_DONE})",
-                        {"me": reviewer, "needed": needed}).fetchone()[0]
-    return max(total - done, 0), total
+def queue_counts(conn: sqlite3.Connection, reviewer: str, *, needed: int = 1,
+                 stage: str = SCREENING) -> tuple[int, int]:
+    """(left, total): records still waiting for this reviewer at ``stage``, and all of them."""
+    _, left, total = queue_state(conn, reviewer, needed=needed, stage=stage, pick=False)
+    return left, total
+
+
+def included_sql(stage: str) -> str:
+    """Record ids whose outcome at ``stage`` is include: a lead's resolution, else enough
+    agreeing votes (``:needed``), as ``record_status`` reads it."""
+    return f"""SELECT record_id FROM stage_votes WHERE stage = '{stage}'
+      AND (resolution = 'include' OR (resolution IS NULL AND kinds = 1
+           AND decision = 'include' AND votes >= :needed))"""
 
 
 def queue_state(conn: sqlite3.Connection, reviewer: str, *, needed: int = 1,
-                order: str = "newest", skip: Iterable[int] = ()) -> tuple[int | None, int, int]:
-    """(next record id, left, total) in one statement, so the set of finished records (the
-    costly part, proportional to the decisions) is computed once per page, not twice."""
-    params: dict[str, Any] = {"me": reviewer, "needed": needed, "seed": seed_for(reviewer)}
+                order: str = "newest", skip: Iterable[int] = (), stage: str = SCREENING,
+                pick: bool = True) -> tuple[int | None, int, int]:
+    """(next record id, left, total) for this reviewer at ``stage``, in one statement.
+
+    Title/abstract reads ``screening_open`` (the records nobody has finished, kept by the
+    triggers of migration m160), so neither the next record nor the count depends on how
+    many decisions are stored. Later stages start from the records included at the stage
+    before, a set the size of the included records.
+    """
+    params: dict[str, Any] = {"me": reviewer, "needed": needed, "seed": seed_for(reviewer),
+                              "stage": stage}
     skip_names = []
     for i, value in enumerate(list(skip)[:50]):
         params[f"s{i}"] = int(value)
         skip_names.append(f":s{i}")
     skipped = f"AND {{id}} NOT IN ({', '.join(skip_names)})" if skip_names else ""
-    if order == "search":  # records in the order of the first search that found them
-        pick = f"""SELECT h.record_id FROM hits h WHERE h.record_id IS NOT NULL
-          AND NOT h.deleted AND h.record_id NOT IN done {skipped.format(id="h.record_id")}
-          ORDER BY h.search_id, h.record_id LIMIT 1"""
-    elif order == "random":  # from this reviewer's starting point, wrapping round once
-        part = f"""SELECT r.id FROM records r WHERE {RANDOM_KEY} {{side}} :seed
-          AND r.id NOT IN done {skipped.format(id="r.id")} ORDER BY {ORDERS[order]} LIMIT 1"""
-        pick = f"""SELECT id FROM (SELECT 0 AS part, id FROM ({part.format(side=">=")})
-          UNION ALL SELECT 1, id FROM ({part.format(side="<")})) ORDER BY part LIMIT 1"""
+    if stage == SCREENING:
+        first, counts = _first_stage_sql(order, needed, skipped)
     else:
-        pick = f"""SELECT r.id FROM records r WHERE r.id NOT IN done
-          {skipped.format(id="r.id")} ORDER BY {ORDERS[order]} LIMIT 1"""
-    next_id, done, total = conn.execute(
-        f"""WITH done AS MATERIALIZED ({_DONE})
-        SELECT ({pick}), (SELECT count(*) FROM done), (SELECT count(*) FROM records)""",
-        params).fetchone()
-    return next_id, max(total - done, 0), total
+        first, counts = _later_stage_sql(stage, order, skipped)
+    next_id, left, total = conn.execute(
+        f"SELECT {first if pick else 'NULL'}, {counts}", params).fetchone()
+    return next_id, max(left, 0), total
+
+
+#: This reviewer has a current vote on ``{id}`` at ``:stage``.
+_MINE = """EXISTS (SELECT 1 FROM current_decisions c WHERE c.record_id = {id}
+    AND c.stage = :stage AND c.reviewer = :me)"""
+
+
+def _first_stage_sql(order: str, needed: int, skipped: str) -> tuple[str, str]:
+    """(next record, "left, total") SQL for title/abstract, from ``screening_open``."""
+    # one reviewer: an unvoted record is open, and the votes index serves the order directly
+    votes = ("o.votes = 0" if needed == 1
+             else f"o.votes < :needed AND NOT {_MINE.format(id='o.record_id')}")
+    where = f"{votes} {skipped.format(id='o.record_id')}"
+    keys = {"newest": "o.year DESC, o.record_id", "oldest": "o.year, o.record_id",
+            "random": "o.shuffle, o.record_id"}
+    if order == "search":  # records in the order of the first search that found them
+        first = f"""(SELECT h.record_id FROM hits h JOIN screening_open o
+          ON o.record_id = h.record_id WHERE NOT h.deleted AND {where}
+          ORDER BY h.search_id, h.record_id LIMIT 1)"""
+    elif order == "random":  # from this reviewer's starting point, wrapping round once
+        part = f"""SELECT o.record_id AS id FROM screening_open o WHERE o.shuffle {{side}} :seed
+          AND {where} ORDER BY {keys[order]} LIMIT 1"""
+        first = f"""(SELECT id FROM (SELECT 0 AS part, id FROM ({part.format(side=">=")})
+          UNION ALL SELECT 1, id FROM ({part.format(side="<")})) ORDER BY part LIMIT 1)"""
+    else:
+        first = f"""(SELECT o.record_id FROM screening_open o WHERE {where}
+          ORDER BY {keys[order]} LIMIT 1)"""
+    mine_open = (f"(SELECT count(*) FROM screening_open o WHERE o.votes < :needed"
+                 f" AND {_MINE.format(id='o.record_id')})" if needed > 1 else "0")
+    counts = f"""(SELECT count(*) FROM screening_open o WHERE o.votes < :needed)
+      - {mine_open}, (SELECT count(*) FROM records)"""
+    return first, counts
+
+
+def _later_stage_sql(stage: str, order: str, skipped: str) -> tuple[str, str]:
+    """(next record, "left, total") SQL for a stage after title/abstract: the records
+    included at the stage before, not resolved, with fewer than ``:needed`` votes and none of
+    this reviewer's."""
+    previous = previous_stage(stage)
+    keys = {"newest": "r.year DESC, r.id", "oldest": "r.year, r.id",
+            "random": f"{RANDOM_KEY}, r.id", "search": "r.id"}
+    reached = (f"SELECT r.* FROM ({included_sql(previous)}) i"
+               " CROSS JOIN records r ON r.id = i.record_id")
+    open_ = f"""NOT EXISTS (SELECT 1 FROM stage_votes v WHERE v.stage = :stage
+        AND v.record_id = r.id AND (v.resolution IS NOT NULL OR v.votes >= :needed))
+      AND NOT {_MINE.format(id="r.id")}"""
+    first = f"""(SELECT r.id FROM ({reached}) r WHERE {open_} {skipped.format(id="r.id")}
+      ORDER BY {keys[order]} LIMIT 1)"""
+    counts = f"""(SELECT count(*) FROM ({reached}) r WHERE {open_}),
+      (SELECT count(*) FROM ({included_sql(previous)}))"""
+    return first, counts
 
 
 def rate_per_hour(conn: sqlite3.Connection, reviewer: str) -> float | None:
@@ -195,9 +237,10 @@ def undo_last(conn: sqlite3.Connection, reviewer: str) -> int | None:
 
 def my_decisions(conn: sqlite3.Connection, reviewer: str, *, q: str = "",
                  decision: str = "", reason: str = "", limit: int = 100,
-                 offset: int = 0) -> list[dict[str, Any]]:
-    """This reviewer's current screening decisions, newest first, filtered."""
-    where, params = ["d.decision IS NOT NULL"], {"me": reviewer, "limit": limit, "offset": offset}
+                 offset: int = 0, stage: str = SCREENING) -> list[dict[str, Any]]:
+    """This reviewer's current decisions at ``stage``, newest first, filtered."""
+    where = ["d.decision IS NOT NULL"]
+    params = {"me": reviewer, "limit": limit, "offset": offset, "stage": stage}
     if q:
         where.append("(r.title LIKE :q OR r.authors LIKE :q OR d.note LIKE :q"
                      " OR d.summary LIKE :q)")
@@ -214,8 +257,8 @@ def my_decisions(conn: sqlite3.Connection, reviewer: str, *, q: str = "",
       SELECT d.id, d.record_id, r.title, r.year, d.decision, d.reason, d.themes, d.note,
              d.summary, d.created_at
       FROM decisions d JOIN records r ON r.id = d.record_id
-      WHERE d.id IN (SELECT max(id) FROM decisions WHERE reviewer = :me AND stage = 'screening'
-                     GROUP BY record_id) AND {' AND '.join(where)}
+      WHERE d.id IN (SELECT decision_id FROM current_decisions WHERE reviewer = :me
+                     AND stage = :stage) AND {' AND '.join(where)}
       ORDER BY d.id DESC LIMIT :limit OFFSET :offset""", params).fetchall()
     items = [dict(zip(keys, row, strict=True)) for row in rows]
     for item in items:
@@ -223,26 +266,28 @@ def my_decisions(conn: sqlite3.Connection, reviewer: str, *, q: str = "",
     return items
 
 
-def current_votes(conn: sqlite3.Connection) -> dict[int, dict[str, str]]:
-    """{record_id: {reviewer: decision}} of all current screening decisions."""
+def current_votes(conn: sqlite3.Connection,
+                  stage: str = SCREENING) -> dict[int, dict[str, str]]:
+    """{record_id: {reviewer: decision}} of all current decisions at ``stage``."""
     votes: dict[int, dict[str, str]] = defaultdict(dict)
     for record_id, reviewer, decision in conn.execute(
-            f"SELECT record_id, reviewer, decision FROM ({CURRENT})"
-            " WHERE stage = 'screening' AND decision IS NOT NULL"):
+            "SELECT record_id, reviewer, decision FROM current_decisions WHERE stage = ?",
+            [stage]):
         votes[record_id][reviewer] = decision
     return votes
 
 
-def conflicts(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Records whose reviewers disagree and that no lead has resolved yet."""
+def conflicts(conn: sqlite3.Connection, stage: str = SCREENING) -> list[dict[str, Any]]:
+    """Records whose reviewers disagree at ``stage`` and that no lead has resolved yet."""
     resolved = {row[0] for row in conn.execute(
-        f"SELECT record_id FROM ({CURRENT}) WHERE stage = 'resolution'"
-        " AND decision IS NOT NULL")}
+        "SELECT record_id FROM stage_votes WHERE stage = ? AND resolution IS NOT NULL",
+        [stage])}
     rows = conn.execute(f"""
       SELECT c.record_id, r.title, c.reviewer, c.decision, c.reason, c.themes, c.summary
       FROM ({CURRENT}) c JOIN records r ON r.id = c.record_id
-      WHERE c.stage = 'screening' AND c.decision IS NOT NULL ORDER BY c.record_id, c.reviewer
-    """).fetchall()
+      WHERE c.stage = ? AND c.record_id IN (SELECT record_id FROM stage_votes
+                                           WHERE stage = ? AND kinds > 1)
+      ORDER BY c.record_id, c.reviewer""", [stage, stage]).fetchall()
     grouped: dict[int, dict[str, Any]] = {}
     for record_id, title, reviewer, decision, reason, theme_json, summary in rows:
         item = grouped.setdefault(record_id, {"record_id": record_id, "title": title,
@@ -253,19 +298,19 @@ def conflicts(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             and len({v["decision"] for v in item["votes"]}) > 1]
 
 
-def reviewer_counts(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Per reviewer: current include / exclude / maybe counts."""
+def reviewer_counts(conn: sqlite3.Connection, stage: str = SCREENING) -> list[dict[str, Any]]:
+    """Per reviewer: current include / exclude / maybe counts at ``stage``."""
     counts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(DECISIONS, 0))
     for reviewer, decision, count in conn.execute(
-            f"SELECT reviewer, decision, count(*) FROM ({CURRENT}) WHERE stage = 'screening'"
-            " AND decision IS NOT NULL GROUP BY reviewer, decision"):
+            "SELECT reviewer, decision, count(*) FROM current_decisions WHERE stage = ?"
+            " GROUP BY reviewer, decision", [stage]):
         counts[reviewer][decision] = count
     return [{"reviewer": r, **c, "total": sum(c.values())} for r, c in sorted(counts.items())]
 
 
-def kappas(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Cohen's kappa for every pair of reviewers over the records both decided."""
-    votes = current_votes(conn)
+def kappas(conn: sqlite3.Connection, stage: str = SCREENING) -> list[dict[str, Any]]:
+    """Cohen's kappa for every pair of reviewers over the records both decided at ``stage``."""
+    votes = current_votes(conn, stage)
     reviewers = sorted({r for v in votes.values() for r in v})
     result = []
     for a, b in combinations(reviewers, 2):

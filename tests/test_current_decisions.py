@@ -1,0 +1,139 @@
+"""``current_decisions`` and ``stage_votes`` (migration m160) follow the ``decisions`` history
+whatever writes it: the one writer, a raw insert, an undo, a dedupe merge, a delete."""
+
+from __future__ import annotations
+
+import sqlite_utils
+from evidence.db.decisions import save_decision
+from evidence.db.migrations import migrations, open_db
+from evidence.dedupe.cluster import merge_records
+from evidence.screening import queries as q
+
+
+def _records(db, *ids: int) -> None:
+    db["records"].insert_all([{"id": i, "title": f"t{i}", "year": 2024} for i in ids])
+
+
+def _current(db) -> list[tuple]:
+    return db.execute("SELECT record_id, stage, reviewer, decision FROM current_decisions"
+                      " ORDER BY record_id, stage, reviewer").fetchall()
+
+
+def _votes(db) -> list[tuple]:
+    return db.execute("SELECT stage, record_id, votes, kinds, decision, resolution"
+                      " FROM stage_votes ORDER BY stage, record_id").fetchall()
+
+
+def test_latest_decision_per_reviewer_and_stage_is_current(db):
+    _records(db, 1, 2)
+    save_decision(db.conn, 1, "ana", "include")
+    save_decision(db.conn, 1, "ana", "exclude", reason="wrong-topic")
+    save_decision(db.conn, 1, "bo", "include")
+    save_decision(db.conn, 2, "ana", "maybe")
+    assert _current(db) == [(1, "screening", "ana", "exclude"),
+                            (1, "screening", "bo", "include"),
+                            (2, "screening", "ana", "maybe")]
+    assert _votes(db) == [("screening", 1, 2, 2, "exclude", None),
+                          ("screening", 2, 1, 1, "maybe", None)]
+
+
+def test_undo_to_nothing_removes_the_current_row_and_the_tally(db):
+    _records(db, 1)
+    save_decision(db.conn, 1, "ana", "include")
+    q.undo_last(db.conn, "ana")
+    assert _current(db) == [] and _votes(db) == []
+    assert db.execute("SELECT count(*) FROM decisions").fetchone()[0] == 2  # history kept
+
+
+def test_resolution_settles_its_own_stage_only(db):
+    _records(db, 1)
+    save_decision(db.conn, 1, "ana", "include")
+    save_decision(db.conn, 1, "bo", "exclude", reason="wrong-topic")
+    save_decision(db.conn, 1, "lead", "include", stage="resolution")
+    save_decision(db.conn, 1, "ana", "exclude", stage="full_text", reason="wrong-topic")
+    save_decision(db.conn, 1, "lead", "exclude", stage="full_text_resolution")
+    assert _votes(db) == [("full_text", 1, 1, 1, "exclude", "exclude"),
+                          ("screening", 1, 2, 2, "exclude", "include")]
+
+
+def test_raw_inserts_and_deletes_keep_the_tables(db):
+    _records(db, 1)
+    db.execute("INSERT INTO decisions (record_id, reviewer, stage, decision, created_at)"
+               " VALUES (1, 'ana', 'screening', 'include', '2024-01-01')")
+    assert _current(db) == [(1, "screening", "ana", "include")]
+    db.execute("DELETE FROM decisions")
+    assert _current(db) == [] and _votes(db) == []
+
+
+def test_dedupe_merge_moves_current_decisions_to_the_survivor(db):
+    _records(db, 1, 2)
+    save_decision(db.conn, 1, "ana", "include")
+    save_decision(db.conn, 2, "bo", "exclude", reason="wrong-topic")
+    with db.atomic():
+        merge_records(db, 1, 2)
+    assert _current(db) == [(1, "screening", "ana", "include"),
+                            (1, "screening", "bo", "exclude")]
+    assert _votes(db) == [("screening", 1, 2, 2, "exclude", None)]
+
+
+def test_existing_history_is_backfilled_on_upgrade(db_path):
+    old = sqlite_utils.Database(db_path)
+    migrations.apply(old, stop_before="m160_current_decisions")
+    _records(old, 1, 2)
+    old["decisions"].insert_all([
+        {"record_id": 1, "reviewer": "ana", "stage": "screening", "decision": "include",
+         "created_at": "2024-01-01"},
+        {"record_id": 1, "reviewer": "ana", "stage": "screening", "decision": None,
+         "created_at": "2024-01-02"},
+        {"record_id": 2, "reviewer": "ana", "stage": "screening", "decision": "exclude",
+         "created_at": "2024-01-03"},
+    ])
+    status_before = old.execute("SELECT * FROM record_status ORDER BY record_id").fetchall()
+    old.close()
+    db = open_db(db_path)
+    assert _current(db) == [(2, "screening", "ana", "exclude")]
+    assert db.execute("SELECT * FROM record_status ORDER BY record_id").fetchall() \
+        == status_before
+
+
+def test_queue_counts_read_the_tallies(db):
+    _records(db, 1, 2, 3)
+    save_decision(db.conn, 1, "ana", "include")
+    save_decision(db.conn, 2, "bo", "exclude", reason="wrong-topic")
+    assert q.queue_state(db.conn, "ana", needed=2) == (2, 2, 3)
+    assert q.queue_state(db.conn, "ana", needed=1) == (3, 1, 3)
+    save_decision(db.conn, 2, "lead", "include", stage="resolution")
+    assert q.queue_state(db.conn, "ana", needed=2) == (3, 1, 3)
+
+
+def _open(db) -> list[tuple]:
+    return db.execute("SELECT record_id, votes, year FROM screening_open"
+                      " ORDER BY record_id").fetchall()
+
+
+def test_screening_open_follows_records_and_votes(db):
+    _records(db, 1, 2, 3)
+    save_decision(db.conn, 1, "ana", "include")
+    save_decision(db.conn, 2, "ana", "include")
+    save_decision(db.conn, 2, "bo", "include")
+    save_decision(db.conn, 3, "lead", "exclude", stage="resolution")
+    assert _open(db) == [(1, 1, 2024)]
+    db.execute("UPDATE records SET year = 2020 WHERE id = 1")
+    _records(db, 4)
+    assert _open(db) == [(1, 1, 2020), (4, 0, 2024)]
+    q.undo_last(db.conn, "bo")
+    assert _open(db) == [(1, 1, 2020), (2, 1, 2024), (4, 0, 2024)]
+    db.execute("DELETE FROM decisions WHERE record_id = 4")
+    db.execute("DELETE FROM records WHERE id = 4")
+    assert _open(db) == [(1, 1, 2020), (2, 1, 2024)]
+
+
+def test_every_order_skips_finished_records_at_the_front(db):
+    _records(db, *range(1, 11))
+    for record_id in range(1, 6):
+        save_decision(db.conn, record_id, "ana", "exclude", reason="wrong-topic")
+    for order in ("newest", "oldest", "random"):
+        next_id, left, total = q.queue_state(db.conn, "bo", order=order)
+        assert next_id > 5 and (left, total) == (5, 10), order
+    assert q.queue_state(db.conn, "bo", needed=2)[0] == 1  # dual: ana's votes wait for bo
+    assert q.queue_state(db.conn, "ana", needed=2)[:2] == (6, 5)
