@@ -38,7 +38,11 @@ from Bio import Entrez  # noqa: E402
 
 from evidence.config import DateWindow, Search, service_settings  # noqa: E402
 from evidence.db.migrations import open_db  # noqa: E402
-from evidence.harvest import pubmed, store  # noqa: E402
+from evidence.harvest import store  # noqa: E402
+from evidence.harvest.pubmed import client as pubmed  # noqa: E402
+from evidence.harvest.pubmed import pipeline  # noqa: E402
+from evidence.harvest.pubmed.convert import to_hit  # noqa: E402
+from evidence.harvest.runs import harvest_search  # noqa: E402
 from tests.standins.eutils import FIRST_PMID, EutilsState, serve  # noqa: E402
 
 START, END = dt.date(2023, 1, 1), dt.date(2024, 12, 31)
@@ -67,7 +71,7 @@ def bench_harvest(url: str, records: int, tmp: Path) -> float:
                     window=DateWindow(start=START, end=END))
     client = pubmed.EUtils(url, per_second=0)
     began, cpu = time.perf_counter(), _cpu()
-    summary = pubmed.harvest_search(db, search, None, service_settings({}), client=client)
+    summary = harvest_search(db, search, None, service_settings({}), client=client)
     elapsed = time.perf_counter() - began
     assert summary.new == records, summary
     return records / elapsed, records / (_cpu() - cpu)
@@ -90,7 +94,7 @@ def _bodies(url: str, limit: int) -> list[bytes]:
     return [client.call("efetch.fcgi", {
         "query_key": history.query_key, "WebEnv": history.webenv, "retmode": "xml",
         "retstart": retstart, "retmax": 500}, lambda body: body)
-        for retstart in range(0, min(history.count, limit, pubmed.MAX_RESULTS), 500)]
+        for retstart in range(0, min(history.count, limit, pipeline.MAX_RESULTS), 500)]
 
 
 def bench_parse_store(url: str, tmp: Path, limit: int) -> tuple[float, float, int]:
@@ -100,7 +104,7 @@ def bench_parse_store(url: str, tmp: Path, limit: int) -> tuple[float, float, in
     began, cpu = time.perf_counter(), time.process_time()
     count = 0
     for body in bodies:
-        hits = [pubmed.to_hit(a) for a in pubmed.parse_articles(body)]
+        hits = [to_hit(a) for a in pubmed.parse_articles(body)]
         store.save_hits(db, run_id, hits)
         count += len(hits)
     return (count / (time.perf_counter() - began), count / (time.process_time() - cpu), count)
@@ -115,7 +119,7 @@ def bench_parse_store_parallel(url: str, tmp: Path, limit: int) -> tuple[float, 
     with ProcessPoolExecutor(max_workers=workers) as pool:
         pool.submit(os.getpid).result()  # processes started before the clock
         began, count = time.perf_counter(), 0
-        for hits in pool.map(pubmed._hits_from_xml, bodies):
+        for hits in pool.map(pipeline._hits_from_xml, bodies):
             store.save_hits(db, run_id, hits)
             count += len(hits)
     return count / (time.perf_counter() - began), count
@@ -139,7 +143,7 @@ def bench_naive(url: str, records: int, tmp: Path) -> float:
             result = Entrez.read(handle)
             handle.close()
             articles = list(result["PubmedArticle"]) + list(result["PubmedBookArticle"])
-            store.save_hits(db, run_id, [pubmed.to_hit(a) for a in articles])
+            store.save_hits(db, run_id, [to_hit(a) for a in articles])
     finally:
         Entrez._build_request = original
     return records / (time.perf_counter() - began), records / (_cpu() - cpu)

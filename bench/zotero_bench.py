@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from evidence.config import load_config, service_settings  # noqa: E402
 from evidence.db.migrations import open_db  # noqa: E402
 from evidence.harvest import store  # noqa: E402
-from evidence.harvest import zotero as hz  # noqa: E402
+from evidence.harvest.runs import harvest_search  # noqa: E402
 from evidence.publish import zotero_push as zp  # noqa: E402
 from tests.standins.zotero import ZoteroState, make_key, serve  # noqa: E402
 
@@ -52,13 +52,13 @@ def main() -> None:
         store.sync_config(db, config)
         services = service_settings({"ZOTERO_API_URL": url})
         started = time.perf_counter()
-        first = hz.harvest_search(db, search, config, services)
+        first = harvest_search(db, search, config, services)
         full = time.perf_counter() - started
         for i in range(10):
             state.edit(make_key(i * max(1, args.items // 10)), title=f"Edited {i}")
         before = len(state.requests)
         started = time.perf_counter()
-        second = hz.harvest_search(db, search, config, services)
+        second = harvest_search(db, search, config, services)
         incremental = time.perf_counter() - started
         requests = len(state.requests) - before
         for i in range(args.push):

@@ -113,30 +113,16 @@ def harvest(search_names: tuple[str, ...], since: dt.datetime | None, db_path: s
         evidence harvest --search pubmed-mental-health
     """
     from evidence.config import service_settings
-    from evidence.dedupe.cluster import dedupe
-    from evidence.harvest import source_module
-    from evidence.harvest.store import sync_config
+    from evidence.harvest.runs import harvest as run_harvest
 
     config = open_config(config_path)
-    searches = [config.search(n) for n in search_names] if search_names else config.searches
-    db = open_database(db_path, create=True)
-    sync_config(db, config)
-    services = service_settings()
-    for search in searches:
-        module = source_module(search.source)
-        if module is None:
-            click.echo(f"{search.name}: {search.source} searches arrive as files; "
-                       f"use `evidence import FILE --source {search.name}`", err=True)
-            continue
-        summary = module.harvest_search(db, search, config, services,
-                                        since=since.date() if since else None,
-                                        progress=progress_enabled(silent))
-        click.echo(f"{search.name}: {summary.status}, {summary.reported} reported, "
-                   f"{summary.fetched} fetched, {summary.new} new"
-                   + (f" ({summary.message})" if summary.message else ""))
-    result = dedupe(db, config.dedupe)
-    click.echo(f"dedupe: {result.new_records} new records, {result.merged} hits joined "
-               f"existing records, {result.uncertain} uncertain pairs")
+    result = run_harvest(open_database(db_path, create=True), config, service_settings(),
+                         names=search_names, since=since.date() if since else None,
+                         progress=progress_enabled(silent),
+                         report=lambda line, err: click.echo(line, err=err))
+    dedupe = result.dedupe
+    click.echo(f"dedupe: {dedupe.new_records} new records, {dedupe.merged} hits joined "
+               f"existing records, {dedupe.uncertain} uncertain pairs")
 
 
 @cli.command()

@@ -20,8 +20,6 @@ import yaml
 from evidence.errors import EvidenceError
 
 LANGUAGES = ("nb", "en")
-SEARCH_SOURCES = ("pubmed", "zotero", "file")
-PUBMED_DATE_FIELDS = ("pdat", "edat", "mdat", "crdt")
 SCREEN_ORDERS = ("newest", "oldest", "search", "random")
 
 
@@ -32,6 +30,16 @@ class ConfigError(EvidenceError):
         self.path, self.line, self.key, self.message = str(path), line, key, message
         where = f"{path}:{line}" if line else str(path)
         super().__init__(f"{where}: {key}: {message}" if key else f"{where}: {message}")
+
+
+class NotConfigured(EvidenceError, KeyError):
+    """A search or library name that the configuration does not define.
+
+    Still a KeyError for callers that look names up, but printed as a plain message.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 @dataclass(frozen=True)
@@ -53,15 +61,15 @@ class DateWindow:
 
 @dataclass(frozen=True)
 class Search:
+    """A stored search. ``settings`` holds the keys its source adds (PubMed's ``date_field``,
+    Zotero's ``library``, ``tag``, ``item_type``), validated by the source's spec."""
+
     name: str
     source: str
     query: str = ""
-    date_field: str = "pdat"
     window: DateWindow | None = None
-    library: str | None = None
-    tag: str | None = None
-    item_type: str | None = None
     description: str = ""
+    settings: dict[str, Any] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -144,13 +152,13 @@ class Config:
             if search.name == name:
                 return search
         known = ", ".join(s.name for s in self.searches) or "none configured"
-        raise KeyError(f"no search named {name!r} in {self.path} (known: {known})")
+        raise NotConfigured(f"no search named {name!r} in {self.path} (known: {known})")
 
     def zotero_library(self, name: str) -> ZoteroLibrary:
         for library in self.zotero_libraries:
             if library.name == name:
                 return library
-        raise KeyError(f"no Zotero library named {name!r} in {self.path}")
+        raise NotConfigured(f"no Zotero library named {name!r} in {self.path}")
 
 
 @dataclass(frozen=True)
@@ -186,6 +194,18 @@ def months_before(day: dt.date, months: int) -> dt.date:
 
 
 # --- validation -----------------------------------------------------------------------------
+#: Keys every search may have; a source adds its own (``Source.settings`` in its module).
+_SEARCH_KEYS: dict[str, Any] = {
+    "name": ("str", True),
+    "query": ("str", False),
+    "description": ("str", False),
+    "window": (("map", {
+        "from": ("date", False),
+        "to": ("date", False),
+        "last_months": ("int", False),
+        "cutoff": ("date", False),
+    }), False),
+}
 # A spec is a dict: key -> (kind, required). Kinds: "str", "int", "bool", "date", "float",
 # ("enum", choices), ("list", kind), ("map", spec).
 
@@ -197,22 +217,8 @@ _SPEC: dict[str, Any] = {
         "description": ("str", False),
         "licence": ("str", False),
     }), True),
-    "searches": (("list", ("map", {
-        "name": ("str", True),
-        "source": (("enum", SEARCH_SOURCES), True),
-        "query": ("str", False),
-        "description": ("str", False),
-        "date_field": (("enum", PUBMED_DATE_FIELDS), False),
-        "window": (("map", {
-            "from": ("date", False),
-            "to": ("date", False),
-            "last_months": ("int", False),
-            "cutoff": ("date", False),
-        }), False),
-        "library": ("str", False),
-        "tag": ("str", False),
-        "item_type": ("str", False),
-    })), False),
+    # Each search's keys: the common ones below plus its source's settings (_search_spec).
+    "searches": (("list", "search"), False),
     "zotero": (("map", {
         "libraries": (("list", ("map", {
             "name": ("str", True),
@@ -251,6 +257,8 @@ class _Validator:
         return ConfigError(self.path, line, key, message)
 
     def value(self, node: yaml.Node, kind: Any, key: str) -> Any:
+        if kind == "search":
+            return self.mapping(node, _search_spec(node), key)
         if isinstance(kind, tuple) and kind[0] == "map":
             return self.mapping(node, kind[1], key)
         if isinstance(kind, tuple) and kind[0] == "list":
@@ -312,6 +320,24 @@ class _Validator:
         return result
 
 
+def _search_spec(node: yaml.Node) -> dict[str, Any]:
+    """The keys a search may have: the common ones and those of its ``source``.
+
+    The harvest registry knows the sources; their modules are light to import (see
+    evidence.harvest.sources), so asking it here costs little.
+    """
+    from evidence.harvest import get_source, source_names
+
+    spec = {"name": _SEARCH_KEYS["name"], "source": (("enum", source_names()), True),
+            **{k: v for k, v in _SEARCH_KEYS.items() if k != "name"}}
+    source_node = _find_node(node, "source") if isinstance(node, yaml.MappingNode) else None
+    name = _scalar(source_node) if isinstance(source_node, yaml.ScalarNode) else None
+    source = get_source(name) if isinstance(name, str) else None
+    for key, setting in (source.settings if source else {}).items():
+        spec[key] = (setting.kind, setting.required)
+    return spec
+
+
 def _scalar(node: yaml.ScalarNode) -> Any:
     loader = yaml.SafeLoader("")
     try:
@@ -367,24 +393,8 @@ def _build(data: dict[str, Any], root: yaml.Node, v: _Validator) -> Config:
         for lib in data.get("zotero", {}).get("libraries", [])
     )
     _unique(libraries, "name", root, ("zotero", "libraries"), v)
-    library_names = {lib.name for lib in libraries}
-    searches = []
-    for i, s in enumerate(data.get("searches", [])):
-        key = f"searches[{i}]"
-        window = _window(s.get("window"), _find_node(root, "searches", i, "window"), key, v)
-        if s["source"] == "pubmed" and not s.get("query"):
-            raise v.fail(_find_node(root, "searches", i), f"{key}.query", "required for pubmed")
-        if s["source"] == "zotero":
-            library = s.get("library") or (libraries[0].name if len(libraries) == 1 else None)
-            if library not in library_names:
-                raise v.fail(_find_node(root, "searches", i), f"{key}.library",
-                             "must name one of zotero.libraries")
-            s = {**s, "library": library}
-        searches.append(Search(
-            name=s["name"], source=s["source"], query=s.get("query", ""),
-            date_field=s.get("date_field", "pdat"), window=window, library=s.get("library"),
-            tag=s.get("tag"), item_type=s.get("item_type"), description=s.get("description", ""),
-        ))
+    context = Config(title=project["title"], zotero_libraries=libraries, path=str(v.path))
+    searches = [_search(s, i, root, v, context) for i, s in enumerate(data.get("searches", []))]
     _unique(searches, "name", root, ("searches",), v)
     groups = tuple(
         ThemeGroup(id=g["id"], nb=g["nb"], en=g["en"], themes=tuple(
@@ -414,6 +424,29 @@ def _build(data: dict[str, Any], root: yaml.Node, v: _Validator) -> Config:
         ),
         dedupe=dedupe_settings, path=str(v.path),
     )
+
+
+def _search(raw: dict[str, Any], i: int, root: yaml.Node, v: _Validator,
+            context: Config) -> Search:
+    """One validated search; its source checks its own settings (and fills defaults)."""
+    from evidence.harvest import get_source
+    from evidence.harvest.sources import SettingError
+
+    key = f"searches[{i}]"
+    node = _find_node(root, "searches", i)
+    window = _window(raw.get("window"), _find_node(root, "searches", i, "window"), key, v)
+    source = get_source(raw["source"])
+    settings: dict[str, Any] = {}
+    if source:
+        if source.query_required and not raw.get("query"):
+            raise v.fail(node, f"{key}.query", f"required for {source.name}")
+        settings = {k: raw.get(k, setting.default) for k, setting in source.settings.items()}
+        try:
+            settings = source.check(settings, context) if source.check else settings
+        except SettingError as e:
+            raise v.fail(_find_node(node, e.key) or node, f"{key}.{e.key}", e.message) from e
+    return Search(name=raw["name"], source=raw["source"], query=raw.get("query", ""),
+                  window=window, description=raw.get("description", ""), settings=settings)
 
 
 def _window(raw: dict | None, node: yaml.Node | None, key: str, v: _Validator) -> DateWindow | None:

@@ -44,7 +44,11 @@ def open_config(config_path: str, *, required: bool = True) -> Config | None:
 
 
 def user_errors(fn: Callable) -> Callable:
-    """Turn our library errors into ``Error: ...`` with exit code 1, never a traceback."""
+    """Turn our library errors into ``Error: ...`` with exit code 1.
+
+    Only :class:`EvidenceError` (and its subclasses such as ``ConfigError``) is the user's to
+    fix; anything else is a bug in this program and keeps its traceback.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -52,8 +56,6 @@ def user_errors(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except EvidenceError as e:
             raise click.ClickException(str(e)) from e
-        except KeyError as e:
-            raise click.ClickException(e.args[0] if e.args else str(e)) from e
 
     return wrapper
 

@@ -78,7 +78,7 @@ def ensure_search(db: sqlite_utils.Database, search: Search | str, source: str =
         search = Search(name=search, source=source)
     row = {
         "name": search.name, "source": search.source, "query": search.query,
-        "description": search.description, "date_field": search.date_field,
+        "description": search.description, "date_field": search.settings.get("date_field"),
         "settings": json.dumps(_search_settings(search), default=str),
     }
     existing = next(db["searches"].rows_where("name = ?", [search.name]), None)
@@ -89,11 +89,9 @@ def ensure_search(db: sqlite_utils.Database, search: Search | str, source: str =
 
 
 def _search_settings(search: Search) -> dict[str, Any]:
+    """The window and the source's own settings, as the searches table keeps them."""
     window = search.window
-    return {
-        "window": window.__dict__ if window else None, "library": search.library,
-        "tag": search.tag, "item_type": search.item_type,
-    }
+    return {"window": window.__dict__ if window else None, **search.settings}
 
 
 def sync_config(db: sqlite_utils.Database, config: Config) -> None:
@@ -215,6 +213,18 @@ def _update_rows(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> None:
         f"UPDATE hits SET {sets} WHERE search_id = ? AND external_id = ?",
         [[row.get(c) for c in _UPDATE_COLUMNS] + [row["search_id"], row["external_id"]]
          for row in rows])
+
+
+def mark_deleted(db: sqlite_utils.Database, search_id: int, external_ids: list[str]) -> int:
+    """Flag the hits of items deleted at the source; the rows stay for the history."""
+    marked = 0
+    for start in range(0, len(external_ids), _BATCH):
+        chunk = external_ids[start:start + _BATCH]
+        cursor = db.execute(
+            f"UPDATE hits SET deleted = 1 WHERE search_id = ? AND deleted = 0 AND external_id "
+            f"IN ({','.join('?' * len(chunk))})", [search_id, *chunk])
+        marked += cursor.rowcount
+    return marked
 
 
 def file_sha256(path: str) -> str:

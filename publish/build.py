@@ -272,7 +272,7 @@ def _search_rows(db: sqlite_utils.Database) -> list[dict[str, Any]]:
                 end = end or window.get("cutoff") or "run date"
         rows.append({
             "name": s["name"], "source": s["source"], "description": s["description"],
-            "query": s["query"], "date_field": s["date_field"] if s["source"] == "pubmed" else None,
+            "query": s["query"], "date_field": s["date_field"],
             "window_start": start, "window_end": end, "last_run_at": s["last_run_at"],
             "runs": s["runs"], "hits": s["hits"], "records": s["records"],
             "included": s["included"],

@@ -26,7 +26,8 @@ from evidence.config import Config, ServiceSettings, ZoteroLibrary
 from evidence.db.values import now
 from evidence.errors import EvidenceError
 from evidence.harvest import normalise as n
-from evidence.harvest.zotero import Sleep, ZoteroError, call, connect, fetch_pages, to_hit
+from evidence.harvest.zotero.client import Sleep, ZoteroError, call, connect, fetch_pages
+from evidence.harvest.zotero.convert import to_hit
 
 BATCH = 50
 ATTEMPTS = 5

@@ -26,7 +26,7 @@ def test_example_config_has_the_reports_searches_and_themes():
     assert len(config.theme_groups) == 3
     assert len(config.themes) == 19
     assert config.themes[0].nb == "Psykososiale intervensjoner"
-    assert config.search("zotero-included").library == "report-library"
+    assert config.search("zotero-included").settings["library"] == "report-library"
     assert config.screening.reviewers_per_record == 1
 
 

@@ -18,8 +18,11 @@ from click.testing import CliRunner
 from evidence.cli import cli
 from evidence.config import DateWindow, Search, service_settings
 from evidence.db.migrations import open_db
-from evidence.harvest import pubmed, store
-from evidence.harvest.pubmed import EUtils, PubMedError, harvest_search, parse_articles, to_hit
+from evidence.harvest import store
+from evidence.harvest.pubmed import client as pubmed
+from evidence.harvest.pubmed.client import EUtils, PubMedError, parse_articles
+from evidence.harvest.pubmed.convert import to_hit
+from evidence.harvest.runs import harvest_search
 from tests.standins.eutils import FIRST_PMID, EutilsState, article_xml, book_xml, serve
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "pubmed"
@@ -355,7 +358,8 @@ KILLED_CHILD = """
 import datetime as dt, sys
 from evidence.db.migrations import open_db
 from evidence.config import DateWindow, Search, service_settings
-from evidence.harvest.pubmed import EUtils, harvest_search
+from evidence.harvest.pubmed.client import EUtils
+from evidence.harvest.runs import harvest_search
 url, path = sys.argv[1:]
 search = Search(name="pm-test", source="pubmed", query="x",
                 window=DateWindow(start=dt.date(2023, 10, 21), end=dt.date(2024, 10, 21)))

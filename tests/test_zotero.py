@@ -5,6 +5,7 @@ All against the stand-in Zotero API (tests/standins/zotero.py) on 127.0.0.1.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -14,7 +15,9 @@ from click.testing import CliRunner
 
 from evidence.cli import cli
 from evidence.config import load_config, service_settings
-from evidence.harvest import zotero as hz
+from evidence.harvest.runs import harvest_search
+from evidence.harvest.zotero import client as hz
+from evidence.harvest.zotero.convert import to_hit
 from tests.standins.zotero import ZoteroState, article, fixture, make_key, serve
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "zotero"
@@ -34,8 +37,14 @@ zotero:
 
 
 def _sync(db, config, url, **kwargs):
-    return hz.harvest_search(db, config.search("zot"), config,
+    return harvest_search(db, config.search("zot"), config,
                              service_settings({"ZOTERO_API_URL": url}), **kwargs)
+
+
+def last_checkpoint(db):
+    """The final checkpoint of the last complete run: where the next sync starts."""
+    rows = list(db.query("select checkpoint from runs where status = 'complete' order by id"))
+    return json.loads(rows[-1]["checkpoint"]) if rows else {}
 
 
 def _hits(db):
@@ -43,7 +52,7 @@ def _hits(db):
 
 
 def test_to_hit_maps_real_item_shapes():
-    book = hz.to_hit(fixture("item_doc.json"))
+    book = to_hit(fixture("item_doc.json"))
     assert book["external_id"] == "X42A7DEE"
     assert book["item_type"] == "book"
     assert book["authors"] == ["Institute of Physics (Great Britain)"]  # contributors skipped
@@ -52,7 +61,7 @@ def test_to_hit_maps_real_item_shapes():
     assert book["keywords"][:2] == ["Analysis", "Congresses"]
     assert book["raw"]["collections"] == ["BX9965IJ", "9KH9TNSJ"]
     items = fixture("items_doc.json")
-    paper = hz.to_hit(next(i for i in items if i["key"] == "PQKBRC33"))
+    paper = to_hit(next(i for i in items if i["key"] == "PQKBRC33"))
     assert paper["doi"] == "10.2307/2321200"
     assert paper["journal"] == "The American Mathematical Monthly"
     assert (paper["volume"], paper["issue"], paper["pages"]) == ("87", "5", "335-345")
@@ -64,12 +73,12 @@ def test_to_hit_reads_ids_from_extra_and_url():
     data = article(1, DOI="", extra="PMID: 31234567\nPMCID: PMC7654321\nOther: x",
                    creators=[{"creatorType": "author", "firstName": "Ada", "lastName": "Lovelace"},
                              {"creatorType": "editor", "lastName": "Ed"}])
-    hit = hz.to_hit({"key": "K", "data": {**data, "key": "K", "version": 3}, "meta": {}})
+    hit = to_hit({"key": "K", "data": {**data, "key": "K", "version": 3}, "meta": {}})
     assert (hit["pmid"], hit["pmcid"]) == ("31234567", "PMC7654321")
     assert hit["authors"] == ["Lovelace, Ada"]
-    assert hz.to_hit({"data": {**data, "key": "K", "extra": "DOI: 10.5/ABC"}})["doi"] == "10.5/ABC"
+    assert to_hit({"data": {**data, "key": "K", "extra": "DOI: 10.5/ABC"}})["doi"] == "10.5/ABC"
     url = {**data, "key": "K", "extra": "", "url": "https://doi.org/10.1186/s12-024-1"}
-    assert hz.to_hit({"data": url})["doi"] == "10.1186/s12-024-1"
+    assert to_hit({"data": url})["doi"] == "10.1186/s12-024-1"
 
 
 def test_first_sync_pages_counts_notes_and_stores_version(db, tmp_path):
@@ -91,8 +100,7 @@ def test_first_sync_pages_counts_notes_and_stores_version(db, tmp_path):
     assert raw["child_notes"] == 1 and raw["num_children"] == 1
     raw = json.loads(hits[make_key(1)]["raw"])
     assert raw["child_notes"] == 0 and raw["num_children"] == 1  # the attachment
-    version = db["sync_state"].get(hz.version_key("lib", "zot"))["value"]
-    assert version == "1"
+    assert last_checkpoint(db) == {"library": "lib", "version": 1}
     run = db["runs"].get(summary.run_id)
     assert run["status"] == "complete" and run["reported_count"] == 276
 
@@ -117,7 +125,7 @@ def test_incremental_sync_of_5000_items_fetches_only_changes(db, tmp_path):
     hits = _hits(db)
     assert len(hits) == 5001
     assert hits[make_key(400)]["title"] == "Changed title 1"
-    assert db["sync_state"].get(hz.version_key("lib", "zot"))["value"] == str(state.version)
+    assert last_checkpoint(db)["version"] == state.version
 
 
 def test_deleted_and_trashed_items_are_flagged_not_dropped(db, tmp_path):
@@ -184,7 +192,7 @@ def test_failed_run_keeps_old_version_and_next_run_completes(db, tmp_path):
         with pytest.raises(hz.ZoteroError, match="still failing"):
             _sync(db, config, url, sleep=lambda s: None)
         assert db["hits"].count == 100  # the first page was stored
-        assert not db["sync_state"].count_where("key = ?", [hz.version_key("lib", "zot")])
+        assert db["runs"].get(1)["status"] == "failed" and last_checkpoint(db) == {}
         summary = _sync(db, config, url)
     assert (summary.fetched, summary.new) == (250, 150)
     assert [r["status"] for r in db["runs"].rows] == ["failed", "complete"]
@@ -193,9 +201,9 @@ def test_failed_run_keeps_old_version_and_next_run_completes(db, tmp_path):
 def test_unknown_library_is_a_clear_error(db, tmp_path):
     config = _config(tmp_path)
     search = config.search("zot")
-    bad = search.__class__(**{**search.__dict__, "library": "nope"})
+    bad = dataclasses.replace(search, settings={**search.settings, "library": "nope"})
     with pytest.raises(hz.ZoteroError, match="no Zotero library named 'nope'"):
-        hz.harvest_search(db, bad, config, service_settings({}))
+        harvest_search(db, bad, config, service_settings({}))
 
 
 def test_cli_harvest_zotero_search(tmp_path, config_path, monkeypatch):

@@ -11,7 +11,7 @@ from evidence.cli import cli
 from evidence.config import service_settings
 from evidence.db.values import now
 from evidence.harvest import store
-from evidence.harvest import zotero as hz
+from evidence.harvest.runs import harvest_search
 from evidence.publish import zotero_push as zp
 from tests.standins.zotero import ZoteroState, make_key, serve
 
@@ -84,7 +84,7 @@ def test_record_from_zotero_is_updated_in_place(synced, config, tmp_path):
     db = synced
     with serve(ZoteroState.generated(30)) as (url, state):
         services = service_settings({"ZOTERO_API_URL": url})
-        hz.harvest_search(db, config.search("zotero-included"), config, services)
+        harvest_search(db, config.search("zotero-included"), config, services)
         # one record per hit until dedupe runs; link the hit of item 4 to a record
         record_id = _record(db, themes=("stigma",), title="other title")
         db.execute("UPDATE hits SET record_id = ? WHERE external_id = ?",

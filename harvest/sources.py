@@ -1,0 +1,139 @@
+"""The source contract: what one harvestable source (PubMed, Zotero, ...) provides.
+
+A source is one module that defines ``SOURCE = Source(...)`` and is named by one line in
+``SOURCES`` (``harvest/__init__.py``). Everything a run needs around it (the search row, the
+run row, resuming, Ctrl-C, the checkpoint saved with its hits, the progress bar, the summary)
+lives once in :mod:`evidence.harvest.runs`; see docs/sources.md for a worked example.
+
+This module is imported when the configuration is validated, so it and a source's own module
+stay light: heavy clients (HTTP libraries, parsers) are imported inside ``fetch``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from evidence.errors import EvidenceError
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from evidence.config import Config, Search
+
+
+class SettingError(EvidenceError):
+    """A source rejected one of its settings; the configuration adds file, line and search."""
+
+    def __init__(self, key: str, message: str):
+        self.key, self.message = key, message
+        super().__init__(f"{key}: {message}")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One source-specific key under a search in evidence.yml.
+
+    ``kind`` is a configuration kind: "str", "int", "bool", "float", "date",
+    ("enum", choices) or ("list", kind).
+    """
+
+    kind: Any
+    default: Any = None
+    required: bool = False
+    help: str = ""
+
+
+@dataclass
+class Page:
+    """One unit of work a source's ``fetch`` yields; stored in one transaction with its
+    ``checkpoint``, so a run killed between pages resumes after the last one stored.
+
+    - ``items``: raw items, each turned into a hit by the source's ``to_hit``, or
+    - ``hits``: hit dicts already converted (PubMed converts in parser processes);
+    - ``checkpoint``: where the run stands after this page (the source's own JSON shape);
+    - ``reported``: how many results the source reports for the whole run so far;
+    - ``deleted``: external ids the source says are gone (their hits are flagged, not dropped);
+    - ``run``: other ``runs`` columns to set (a PubMed run's window);
+    - ``extra``: source-specific data for the source's ``before_save`` hook.
+    """
+
+    items: list[Any] = field(default_factory=list)
+    hits: list[dict[str, Any]] | None = None
+    checkpoint: dict[str, Any] | None = None
+    reported: int | None = None
+    deleted: list[str] = field(default_factory=list)
+    run: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Checkpoint:
+    """What ``fetch`` knows about the run it serves.
+
+    ``position`` is the saved checkpoint of the run being resumed (``resumed`` is then True),
+    else ``{}``; ``previous`` is the final checkpoint of the search's last complete run and
+    ``previous_run`` that run's row (``window_end`` ...), for sources that read only what is
+    new; ``since`` is ``--since``; ``config`` is the whole configuration, for sources whose
+    searches refer to another section (Zotero's libraries).
+    """
+
+    run_id: int
+    position: dict[str, Any] = field(default_factory=dict)
+    resumed: bool = False
+    previous: dict[str, Any] = field(default_factory=dict)
+    previous_run: dict[str, Any] | None = None
+    since: dt.date | None = None
+    today: dt.date | None = None
+    config: Config | None = None
+
+
+Fetch = Callable[..., Iterator[Page]]
+BeforeSave = Callable[["sqlite_utils.Database", int, Page, list[dict[str, Any]]], None]
+
+
+@dataclass(frozen=True)
+class Source:
+    """A harvestable source: its settings, how to fetch pages, how to make a hit.
+
+    - ``name``: the ``source:`` value in evidence.yml; ``label`` names it in messages.
+    - ``settings``: the keys this source allows under a search, beyond the common ones
+      (name, source, query, description, window); validated with file and line.
+    - ``fetch(search, services, checkpoint, **options)`` yields :class:`Page` objects;
+      ``options`` are keyword arguments for tests (a client, a sleep function).
+    - ``to_hit(item)`` turns one raw item into a hit dict (see ``store.HIT_FIELDS``).
+    - ``check(settings, config)``: cross-checks settings against the rest of the configuration
+      and fills defaults that depend on it; raises :class:`SettingError`.
+    - ``query_required``: a search of this source must have a ``query``.
+    - ``resumable``: an unfinished run is resumed from its checkpoint (else a new run starts).
+    - ``update_existing``: items fetched again refresh their stored hits (edited at the source).
+    - ``before_save(db, search_id, page, hits)``: source-specific writes in the page's
+      transaction, before its hits are stored.
+    """
+
+    name: str
+    fetch: Fetch
+    to_hit: Callable[[Any], dict[str, Any]]
+    label: str = ""
+    settings: Mapping[str, Setting] = field(default_factory=dict)
+    check: Callable[[dict[str, Any], Config], dict[str, Any]] | None = None
+    query_required: bool = False
+    resumable: bool = False
+    update_existing: bool = False
+    before_save: BeforeSave | None = None
+
+    def options(self, search: Search) -> dict[str, Any]:
+        """The search's settings for this source, defaults filled in (also for a Search made
+        in code rather than read from evidence.yml)."""
+        defaults = {key: setting.default for key, setting in self.settings.items()}
+        return {**defaults, **(search.settings or {})}
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name
+
+
+__all__ = ["Checkpoint", "Page", "Setting", "SettingError", "Source"]
+

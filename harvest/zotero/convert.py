@@ -1,0 +1,60 @@
+"""Zotero items as hits: one item of the Web API's JSON -> a hit dict (no network)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_EXTRA_FIELD = re.compile(r"^\s*(PMID|PMCID|DOI)\s*:\s*(\S+)", re.I | re.M)
+_DOI_IN_TEXT = re.compile(r"\b10\.\d{4,9}/[^\s\"<>]+", re.I)
+
+
+def to_hit(item: dict[str, Any]) -> dict[str, Any]:
+    """A store hit dict from one Zotero item (the API's JSON, with ``data`` and ``meta``)."""
+    data = item.get("data", item)
+    extra = data.get("extra") or ""
+    from_extra = {m.group(1).upper(): m.group(2) for m in _EXTRA_FIELD.finditer(extra)}
+    doi = data.get("DOI") or from_extra.get("DOI") or _doi_in(extra) or _doi_in(data.get("url"))
+    date = data.get("date") or ""
+    meta = item.get("meta") or {}
+    return {
+        "external_id": data.get("key") or item.get("key"),
+        "title": data.get("title") or data.get("caseName") or data.get("nameOfAct"),
+        "abstract": data.get("abstractNote"),
+        "authors": authors(data.get("creators") or []),
+        "year": meta.get("parsedDate") or date,
+        "pub_date": meta.get("parsedDate") or date or None,
+        "journal": (data.get("publicationTitle") or data.get("bookTitle")
+                    or data.get("proceedingsTitle") or data.get("websiteTitle")),
+        "journal_abbrev": data.get("journalAbbreviation"),
+        "volume": data.get("volume"), "issue": data.get("issue"), "pages": data.get("pages"),
+        "doi": doi, "pmid": from_extra.get("PMID"), "pmcid": from_extra.get("PMCID"),
+        "isbn": data.get("ISBN"), "issn": data.get("ISSN"), "language": data.get("language"),
+        "item_type": data.get("itemType"), "url": data.get("url"),
+        "keywords": [t["tag"] for t in data.get("tags") or [] if t.get("tag")],
+        "raw": {
+            "key": data.get("key"), "version": data.get("version") or item.get("version"),
+            "collections": data.get("collections") or [], "extra": extra or None,
+            "num_children": meta.get("numChildren", 0), "child_notes": 0,
+            "child_note_keys": [],
+        },
+    }
+
+
+def authors(creators: list[dict[str, Any]]) -> list[str]:
+    """Authors only (not editors or contributors), "Last, First" or the single-field name."""
+    names = []
+    for creator in creators:
+        if creator.get("creatorType", "author") != "author":
+            continue
+        if creator.get("name"):
+            names.append(creator["name"])
+        elif creator.get("lastName"):
+            first = creator.get("firstName") or ""
+            names.append(f"{creator['lastName']}, {first}" if first else creator["lastName"])
+    return names
+
+
+def _doi_in(text: str | None) -> str | None:
+    match = _DOI_IN_TEXT.search(text or "")
+    return match.group(0) if match else None
