@@ -127,10 +127,14 @@ def harvest(search_names: tuple[str, ...], since: dt.datetime | None, db_path: s
 
 @cli.command()
 @db_option
+@config_option
 @json_option
 @user_errors
-def status(db_path: str, as_json: bool) -> None:
+def status(db_path: str, config_path: str, as_json: bool) -> None:
     """Counts per search, source and run: hits, records, screened, included.
+
+    A record counts as decided by the rule in the configuration now
+    (``screening.reviewers_per_record``), printed on the first line.
 
     Example:
 
@@ -138,10 +142,11 @@ def status(db_path: str, as_json: bool) -> None:
     """
     from evidence.status import collect_status, format_table
 
-    data = collect_status(open_database(db_path))
+    data = collect_status(open_database(db_path), open_config(config_path, required=False))
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
+    click.echo(f"Rule: {data['rule']['text']} ({data['rule']['from']})")
     totals = data["totals"]
     click.echo(" | ".join(f"{k.replace('_', ' ')}: {v}" for k, v in totals.items()))
     for title, rows, columns in (

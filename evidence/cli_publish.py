@@ -25,9 +25,20 @@ def publish(out: str, db_path: str, config_path: str) -> None:
     config = open_config(config_path)
     result = build(open_database(db_path), out, config)
     counts = result.prisma
+    click.echo(f"Rule: {result.rule} (screening.reviewers_per_record: "
+               f"{result.reviewers_per_record} in {config_path})")
     click.echo(f"{result.path}: {result.records} included records, {result.themes} themes, "
                f"{result.searches} searches; {counts.get('identified_total', 0)} hits, "
                f"{counts.get('records', 0)} records, {counts.get('excluded', 0)} excluded")
+    if result.waiting:
+        click.echo(f"Not published: {result.waiting} records included by fewer than "
+                   f"{result.reviewers_per_record} reviewers so far.")
+    before = result.previous
+    if before and before["reviewers_per_record"] != result.reviewers_per_record:
+        click.echo(f"Warning: the rule changed since the last publish ({before['published_at']}"
+                   f"): reviewers_per_record {before['reviewers_per_record']} -> "
+                   f"{result.reviewers_per_record}, included records {before['records']} -> "
+                   f"{result.records}.", err=True)
 
 
 @click.command()

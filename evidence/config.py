@@ -119,6 +119,19 @@ class ScreeningSettings:
     order: str = "newest"
     require_reason_on_exclude: bool = True
     public_fields: tuple[str, ...] = ()
+    #: Words coloured in titles and abstracts while screening (as Rayyan does): green for
+    #: words that point to inclusion, red for exclusion. A lead edits them in the app, which
+    #: writes them back here (see :func:`evidence.screening.highlights.save_highlight_words`).
+    highlight_include: tuple[str, ...] = ()
+    highlight_exclude: tuple[str, ...] = ()
+
+    @property
+    def rule(self) -> str:
+        """The publishing rule in words, as ``publish`` and ``status`` print it."""
+        if self.reviewers_per_record == 1:
+            return "single screening (one reviewer's decision counts)"
+        return (f"dual screening ({self.reviewers_per_record} reviewers must agree, "
+                "or a lead resolves the conflict)")
 
 
 @dataclass(frozen=True)
@@ -238,6 +251,10 @@ _SPEC: dict[str, Any] = {
         "order": (("enum", SCREEN_ORDERS), False),
         "require_reason_on_exclude": ("bool", False),
         "public_fields": (("list", "str"), False),
+        "highlight": (("map", {
+            "include": (("list", "str"), False),
+            "exclude": (("list", "str"), False),
+        }), False),
     }), False),
     "dedupe": (("map", {
         "upper_threshold": ("float", False),
@@ -421,6 +438,8 @@ def _build(data: dict[str, Any], root: yaml.Node, v: _Validator) -> Config:
             order=screening.get("order", "newest"),
             require_reason_on_exclude=screening.get("require_reason_on_exclude", True),
             public_fields=tuple(screening.get("public_fields", ())),
+            highlight_include=_words(screening.get("highlight", {}).get("include", [])),
+            highlight_exclude=_words(screening.get("highlight", {}).get("exclude", [])),
         ),
         dedupe=dedupe_settings, path=str(v.path),
     )
@@ -447,6 +466,16 @@ def _search(raw: dict[str, Any], i: int, root: yaml.Node, v: _Validator,
             raise v.fail(_find_node(node, e.key) or node, f"{key}.{e.key}", e.message) from e
     return Search(name=raw["name"], source=raw["source"], query=raw.get("query", ""),
                   window=window, description=raw.get("description", ""), settings=settings)
+
+
+def _words(words: list[str]) -> tuple[str, ...]:
+    """Highlight words trimmed, blanks and repeats (ignoring case) dropped, order kept."""
+    seen: dict[str, str] = {}
+    for word in words:
+        word = " ".join(word.split())
+        if word:
+            seen.setdefault(word.casefold(), word)
+    return tuple(seen.values())
 
 
 def _window(raw: dict | None, node: yaml.Node | None, key: str, v: _Validator) -> DateWindow | None:

@@ -6,6 +6,9 @@ from typing import Any
 
 import sqlite_utils
 
+from evidence.config import Config, ScreeningSettings
+from evidence.harvest.store import save_screening_rule
+
 _PER_SEARCH = """
 SELECT s.name AS search, s.source,
   (SELECT count(*) FROM hits h WHERE h.search_id = s.id AND h.deleted = 0) AS hits,
@@ -52,12 +55,29 @@ SELECT
 """
 
 
-def collect_status(db: sqlite_utils.Database) -> dict[str, Any]:
-    """Every count ``evidence status`` shows, as plain data (also its ``--json`` output)."""
+def collect_status(db: sqlite_utils.Database, config: Config | None = None) -> dict[str, Any]:
+    """Every count ``evidence status`` shows, as plain data (also its ``--json`` output).
+
+    With a configuration, its ``screening.reviewers_per_record`` is stored first, so the
+    counts follow the file as it is now; without one, the rule last stored is used and named.
+    """
+    if config is not None:
+        save_screening_rule(db, config.screening.reviewers_per_record)
+        rule = {"reviewers_per_record": config.screening.reviewers_per_record,
+                "text": config.screening.rule,
+                "from": f"screening.reviewers_per_record in {config.path}"}
+    else:
+        stored = db.execute("SELECT value FROM sync_state WHERE key = 'reviewers_per_record'"
+                            ).fetchone()
+        needed = int(stored[0]) if stored else 1
+        rule = {"reviewers_per_record": needed,
+                "text": ScreeningSettings(reviewers_per_record=needed).rule,
+                "from": "no configuration file: the rule stored by the last command"}
     totals = next(db.query(_TOTALS))
     totals["duplicates_removed"] = totals["identified"] - totals["records"]
     totals["unscreened"] = totals["records"] - totals["screened"]
     return {
+        "rule": rule,
         "totals": totals,
         "searches": list(db.query(_PER_SEARCH)),
         "sources": list(db.query(_PER_SOURCE)),

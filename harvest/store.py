@@ -94,11 +94,24 @@ def _search_settings(search: Search) -> dict[str, Any]:
     return {"window": window.__dict__ if window else None, **search.settings}
 
 
+def save_screening_rule(db: sqlite_utils.Database, reviewers_per_record: int) -> None:
+    """Store ``screening.reviewers_per_record`` where the ``record_status`` view reads it.
+
+    Every command that counts final decisions (``status``, ``publish``, ``export``, the
+    screening app) calls this with the configuration it has just read, so the rule applied is
+    always the file's, never a copy left by an earlier command.
+    """
+    with db.atomic():
+        db.execute("INSERT INTO sync_state (key, value, updated_at)"
+                   " VALUES ('reviewers_per_record', ?, ?) ON CONFLICT(key) DO UPDATE SET"
+                   " value = excluded.value, updated_at = excluded.updated_at"
+                   " WHERE value IS NOT excluded.value", [str(reviewers_per_record), now()])
+
+
 def sync_config(db: sqlite_utils.Database, config: Config) -> None:
     """Mirror the configuration's searches, themes and exclusion reasons into the database."""
     with db.atomic():
-        db["sync_state"].upsert({"key": "reviewers_per_record", "updated_at": now(),
-                                 "value": str(config.screening.reviewers_per_record)}, pk="key")
+        save_screening_rule(db, config.screening.reviewers_per_record)
         for search in config.searches:
             ensure_search(db, search)
         for position, theme in enumerate(config.themes):

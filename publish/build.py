@@ -25,6 +25,7 @@ from sqlite_utils.db import DescIndex
 from evidence.config import Config
 from evidence.db.values import json_list, now
 from evidence.errors import EvidenceError
+from evidence.harvest.store import save_screening_rule
 
 #: Private fields that ``screening.public_fields`` may publish (column name -> decisions column).
 OPTIONAL_PUBLIC_FIELDS = {"note": "note", "reviewers": "reviewer", "reason": "reason"}
@@ -68,6 +69,13 @@ class PublishResult:
     themes: int
     searches: int
     prisma: dict[str, int]
+    #: The rule applied (``screening.reviewers_per_record`` of the configuration just read).
+    reviewers_per_record: int = 1
+    rule: str = ""
+    #: Records every reviewer so far included, still short of the votes the rule needs.
+    waiting: int = 0
+    #: ``{"reviewers_per_record", "records", "published_at"}`` of the publish before, if any.
+    previous: dict[str, Any] | None = None
 
 
 def publish(db: sqlite_utils.Database, out: str | Path, config: Config) -> PublishResult:
@@ -80,6 +88,9 @@ def publish(db: sqlite_utils.Database, out: str | Path, config: Config) -> Publi
     out = Path(out)
     if not out.parent.exists():
         raise PublishError(f"{out.parent} does not exist: create it or choose another --out")
+    needed = config.screening.reviewers_per_record
+    save_screening_rule(db, needed)
+    previous = db.execute("SELECT value FROM sync_state WHERE key = 'last_publish'").fetchone()
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     os.close(fd)
     try:
@@ -93,7 +104,26 @@ def publish(db: sqlite_utils.Database, out: str | Path, config: Config) -> Publi
         if os.path.exists(tmp):
             os.remove(tmp)
     result.path = str(out)
+    result.reviewers_per_record, result.rule = needed, config.screening.rule
+    result.waiting = _waiting_for_votes(db, needed)
+    result.previous = json.loads(previous[0]) if previous else None
+    with db.atomic():
+        db["sync_state"].upsert({"key": "last_publish", "updated_at": now(), "value": json.dumps(
+            {"reviewers_per_record": needed, "records": result.records, "published_at": now()})},
+            pk="key")
     return result
+
+
+def _waiting_for_votes(db: sqlite_utils.Database, needed: int) -> int:
+    """Records whose reviewers all included them so far, with fewer votes than the rule needs
+    and no lead's resolution: not published yet, and worth saying so."""
+    return db.execute("""
+      SELECT count(*) FROM record_status rs WHERE rs.decision IS NULL AND rs.conflict = 0
+        AND rs.votes BETWEEN 1 AND ? - 1 AND NOT EXISTS (
+          SELECT 1 FROM decisions d WHERE d.record_id = rs.record_id AND d.decision != 'include'
+            AND d.stage = 'screening' AND d.id = (SELECT max(id) FROM decisions d2
+              WHERE d2.record_id = d.record_id AND d2.reviewer = d.reviewer
+                AND d2.stage = d.stage))""", [needed]).fetchone()[0]
 
 
 def _build(db: sqlite_utils.Database, pub: sqlite_utils.Database, config: Config) -> PublishResult:

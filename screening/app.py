@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evidence.config import Config, load_config
+from evidence.config import Config, ConfigError, load_config
 from evidence.db.migrations import open_db
 from evidence.harvest.store import sync_config
 
@@ -57,7 +58,9 @@ def make_datasette(db_path: str | Path, config_path: str | Path, *, secret: str 
                    secret=secret or secrets.token_hex(32),
                    settings={"sql_time_limit_ms": 1000, **kwargs.pop("settings", {})},
                    **kwargs)
-    ds._evidence_config = config  # read by views.settings(); reloaded by the lead page
+    ds._evidence_config = config  # re-read when the file changes (evidence_config)
+    ds._evidence_config_stamp = _stamp(config_path)
+    ds._evidence_rule_saved = config.screening.reviewers_per_record  # by sync_config above
     return ds
 
 
@@ -66,8 +69,37 @@ def plugin_settings(datasette: Datasette) -> dict[str, Any] | None:
     return datasette.plugin_config(PLUGIN) or None
 
 
+def _stamp(path: str | Path) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
 def evidence_config(datasette: Datasette, *, reload: bool = False) -> Config:
-    """The loaded configuration, cached on the Datasette instance."""
-    if reload or getattr(datasette, "_evidence_config", None) is None:
-        datasette._evidence_config = load_config(plugin_settings(datasette)["config_path"])
+    """The configuration as the file is now: re-read whenever the file has changed.
+
+    A copy made when the server started would keep applying an old
+    ``screening.reviewers_per_record`` after the lead switched single and dual screening.
+    One ``stat`` per call is the price. A file that no longer validates keeps the last good
+    configuration in use; the error is kept for the lead's Lists page.
+    """
+    path = plugin_settings(datasette)["config_path"]
+    stamp = _stamp(path)
+    cached = getattr(datasette, "_evidence_config", None)
+    if reload or cached is None or stamp != getattr(datasette, "_evidence_config_stamp", None):
+        try:
+            datasette._evidence_config = load_config(path)
+            datasette._evidence_config_error = None
+        except ConfigError as e:
+            if cached is None:
+                raise
+            datasette._evidence_config_error = str(e)
+        datasette._evidence_config_stamp = stamp
     return datasette._evidence_config
+
+
+def config_error(datasette: Datasette) -> str | None:
+    """Why the configuration file could not be re-read (None when it is fine)."""
+    return getattr(datasette, "_evidence_config_error", None)

@@ -20,6 +20,7 @@ from evidence.db.decisions import DECISIONS, save_decision
 from evidence.db.migrations import BUSY_TIMEOUT_MS
 from evidence.db.values import json_list
 from evidence.dedupe.cluster import decide_pair, list_uncertain_pairs
+from evidence.harvest.store import save_screening_rule
 from evidence.screening import auth
 from evidence.screening import queries as q
 from evidence.screening.app import evidence_config, plugin_settings
@@ -123,6 +124,7 @@ def login_required(view=None, *, lead: bool = False):
     """
     def decorate(view):
         async def guarded(request, datasette):
+            await _current_rule(datasette)
             user = await _user(request, datasette)
             if user is None:
                 return _to_login(request, datasette)
@@ -134,6 +136,15 @@ def login_required(view=None, *, lead: bool = False):
         return guarded
 
     return decorate(view) if view is not None else decorate
+
+
+async def _current_rule(datasette) -> None:
+    """Store the configuration's ``reviewers_per_record`` for ``record_status`` when the file
+    changed it since this server last did (publish and exports read that view)."""
+    needed = evidence_config(datasette).screening.reviewers_per_record
+    if getattr(datasette, "_evidence_rule_saved", None) != needed:
+        await _write(datasette, lambda c: save_screening_rule(sqlite_utils.Database(c), needed))
+        datasette._evidence_rule_saved = needed
 
 
 def _labelled(items: list[dict], lang: str) -> list[dict]:

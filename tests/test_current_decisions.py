@@ -4,6 +4,7 @@ whatever writes it: the one writer, a raw insert, an undo, a dedupe merge, a del
 from __future__ import annotations
 
 import sqlite_utils
+
 from evidence.db.decisions import save_decision
 from evidence.db.migrations import migrations, open_db
 from evidence.dedupe.cluster import merge_records
