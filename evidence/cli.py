@@ -59,15 +59,16 @@ def init(db_path: str, config_path: str, force: bool) -> None:
 @click.option("--new-search", is_flag=True,
               help="--source names a new search: create it instead of refusing the name.")
 @click.option("--query", help="With --new-search: the search string the export was made with.")
-@click.option("--format", "fmt", type=click.Choice(files.FORMATS),
+@click.option("--format", "fmt", type=click.Choice(list(files.READERS)),
               help="File format (default: detected from the content).")
 @db_option
 @config_option
 @user_errors
 def import_(file: str, source: str | None, new_search: bool, query: str | None,
             fmt: str | None, db_path: str, config_path: str) -> None:
-    """Import an export from another database (RIS, .nbib, BibTeX, CSV/TSV, EndNote XML),
-    or an xlsx evidence table (`evidence export --format xlsx`) with its decisions and themes.
+    """Import an export from another database (RIS, MEDLINE/.nbib, BibTeX, CSV/TSV, EndNote
+    XML, Web of Science, Cochrane Library), or an xlsx evidence table
+    (`evidence export --format xlsx`) with its decisions and themes.
 
     Example:
 

@@ -1,15 +1,19 @@
-"""Readers for exported reference files: RIS, PubMed MEDLINE (.nbib), BibTeX, CSV/TSV, EndNote XML.
+"""Readers for exported reference files: RIS, MEDLINE (.nbib), BibTeX, CSV/TSV, EndNote XML,
+Web of Science and Cochrane Library exports.
 
 Each ``read_<format>(path)`` is a generator of hit dicts (see ``harvest.store.HIT_FIELDS``) whose
 ``raw`` is the original entry as a dict. Problems raise :class:`FileFormatError` naming the file
-and the entry number or line, so a person can open the file and fix it. The CSV, BibTeX and
-EndNote XML readers live in ``harvest/files_tabular.py``; this module holds the shared parts
-(decoding, format detection, stable ids) and the two tagged formats, RIS and MEDLINE.
+and the entry number or line, so a person can open the file and fix it; no entry of a file is
+dropped without an error. :data:`READERS` is the one registry of formats (the CLI's
+``--format`` choices come from it). This module holds the shared parts (decoding, format
+detection, stable ids) and the two tagged formats RIS and MEDLINE; the others live in
+``files_tabular`` (CSV, EndNote XML), ``files_bibtex``, ``files_wos`` and ``files_cochrane``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import io
 import re
 from collections.abc import Callable, Iterator
@@ -22,10 +26,10 @@ from rispy import RisParser
 from evidence.errors import EvidenceError
 from evidence.harvest import normalise as n
 
-FORMATS = ("ris", "nbib", "bibtex", "csv", "endnote-xml", "xlsx")
 EXTENSIONS = {
     ".ris": "ris", ".nbib": "nbib", ".medline": "nbib", ".bib": "bibtex", ".bibtex": "bibtex",
-    ".csv": "csv", ".tsv": "csv", ".xml": "endnote-xml", ".xlsx": "xlsx",
+    ".csv": "csv", ".tsv": "csv", ".xml": "endnote-xml", ".xlsx": "xlsx", ".isi": "wos",
+    ".ciw": "wos",
 }
 _SNIFF_BYTES = 64 * 1024
 
@@ -45,14 +49,14 @@ def read_text(path: Path) -> str:
     """
     data = path.read_bytes()
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+        return unify_newlines(data.decode("utf-16"))
     if not data.strip():
         raise FileFormatError(f"{path.name}: the file is empty; export the references again")
     if b"\x00" in data[:_SNIFF_BYTES]:
         raise FileFormatError(f"{path.name}: this is a binary file, not a text export; "
                               "export RIS, .nbib, BibTeX, CSV or EndNote XML")
     try:
-        return data.decode("utf-8-sig")
+        return unify_newlines(data.decode("utf-8-sig"))
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
         raise FileFormatError(
@@ -61,34 +65,106 @@ def read_text(path: Path) -> str:
             f"it with `iconv -f windows-1252 -t utf-8 {path.name}`") from None
 
 
+def unify_newlines(text: str) -> str:
+    """CRLF and CR-only line ends (old Mac exports, BIOSIS) become LF, so every reader and
+    the csv module see one line per line."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+Reader = Callable[[Path], Iterator[dict[str, Any]]]
+
+
+def _lazy(module: str, name: str) -> Reader:
+    """A reader imported on first use (the format modules import this one)."""
+
+    def reader(path: Path) -> Iterator[dict[str, Any]]:
+        return getattr(importlib.import_module(f"evidence.harvest.{module}"), name)(path)
+
+    reader.__name__ = name
+    reader.__doc__ = f"``evidence.harvest.{module}.{name}``"
+    return reader
+
+
+#: The one registry of file formats: ``--format`` name -> reader (a generator of hit dicts).
+READERS: dict[str, Reader] = {
+    "ris": _lazy("files", "read_ris"),
+    "nbib": _lazy("files", "read_nbib"),
+    "bibtex": _lazy("files_bibtex", "read_bibtex"),
+    "csv": _lazy("files_tabular", "read_csv"),
+    "endnote-xml": _lazy("files_tabular", "read_endnote_xml"),
+    "wos": _lazy("files_wos", "read_wos"),
+    "cochrane": _lazy("files_cochrane", "read_cochrane"),
+    "xlsx": _lazy("files", "_read_xlsx"),
+}
+FORMATS = tuple(READERS)
+_KNOWN = ("RIS, MEDLINE/.nbib, BibTeX, CSV/TSV, EndNote XML, Web of Science (plain text or "
+          "tab-delimited), Cochrane Library plain text or an Excel evidence table")
+
+_WOS_PLAIN = re.compile(r"(?:FN |VR \d|PT [A-Z]$)", re.M)
+_MEDLINE_TAGS = re.compile(r"^(?:PMID|OWN|OID|FAU|STAT|LID|AID|PHST|EDAT|MHDA)\s*- ", re.M)
+_COCHRANE = re.compile(r"^(?:Record #\d+ of \d+\s*$|ID: C[DN]-?\d)", re.M)
+
+
 def detect_format(path: str | Path) -> str:
-    """The format of ``path`` judged from its content, falling back to its extension."""
+    """The format of ``path`` judged from its content, falling back to its extension.
+
+    A file that is none of :data:`READERS` is refused with a message saying so, never read
+    as something else.
+    """
     path = Path(path)
     with open(path, "rb") as f:
         if f.read(4) == b"PK\x03\x04" and path.suffix.lower() in (".xlsx", ".xlsm"):
             return "xlsx"
-    head = _head(path).lstrip("\ufeff \t\r\n")
+    head = _head(path).lstrip("\ufeff \t\n")
+    first = head.split("\n", 1)[0]
     if head.startswith("<"):
-        if re.search(r"<rdf:RDF\b", head[:4000]):
-            raise FileFormatError(f"{path.name}: this is Zotero RDF; export RIS or BibTeX "
-                                  "instead (Zotero: File > Export Library)")
-        if re.search(r"<xml>\s*<records>", head[:4000]):
-            return "endnote-xml"
-        raise FileFormatError(f"{path.name}: XML that is not EndNote XML (no <xml><records>); "
-                              "export RIS, BibTeX or EndNote XML instead")
+        return _detect_xml(path, head)
+    if _WOS_PLAIN.match(head) and re.search(r"^(?:TI|UT|ER)\b", head, re.M):
+        return "wos"
+    if is_wos_header(first):
+        return "wos"
     if re.search(r"^PMID- ", head, re.M):
         return "nbib"
     if re.search(r"^TY {1,2}-", head, re.M):
         return "ris"
+    if _COCHRANE.search(head) and re.search(r"^(?:TI|AU|SO|YR): ", head, re.M):
+        return "cochrane"
+    if _MEDLINE_TAGS.search(head) and re.search(r"^TI  - ", head, re.M):
+        return "nbib"
     if re.search(r"^\s*@\s*[A-Za-z]+\s*[{(]", head, re.M):
         return "bibtex"
-    first = head.split("\n", 1)[0]
-    if path.suffix.lower() in (".csv", ".tsv", ".txt") and any(c in first for c in ",;\t"):
+    if re.search(r"^%0 ", head, re.M) and re.search(r"^%[TA] ", head, re.M):
+        raise FileFormatError(f"{path.name}: this is EndNote's tagged format (%0, %A, %T ...), "
+                              "which is not read here; export RIS or EndNote XML instead")
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".tsv", ".txt") and any(c in first for c in ",;\t"):
         return "csv"
-    if path.suffix.lower() in EXTENSIONS and path.suffix.lower() != ".xml":
-        return EXTENSIONS[path.suffix.lower()]
-    raise FileFormatError(f"{path.name}: cannot tell the format from the content; give it "
-                          f"with --format ({'|'.join(FORMATS)})")
+    if suffix in EXTENSIONS and suffix not in (".xml", ".isi", ".ciw"):
+        return EXTENSIONS[suffix]
+    raise FileFormatError(f"{path.name}: not a known export format; the readers take {_KNOWN}. "
+                          f"If it is one of them, give it with --format ({'|'.join(FORMATS)})")
+
+
+def _detect_xml(path: Path, head: str) -> str:
+    if re.match(r"<\d+\.\s*>", head) or "VN  - Ovid Technologies" in head[:2000]:
+        raise FileFormatError(f"{path.name}: this is Ovid's own tagged format, which is not "
+                              "read here; in Ovid export as RIS instead")
+    if re.search(r"<rdf:RDF\b", head[:4000]):
+        raise FileFormatError(f"{path.name}: this is Zotero RDF; export RIS or BibTeX "
+                              "instead (Zotero: File > Export Library)")
+    if re.search(r"<xml>\s*<records>", head[:4000]):
+        return "endnote-xml"
+    raise FileFormatError(f"{path.name}: XML that is not EndNote XML (no <xml><records>); "
+                          "export RIS, BibTeX or EndNote XML instead")
+
+
+def is_wos_header(line: str) -> bool:
+    """A Web of Science tab-delimited header: ``PT<TAB>AU<TAB>...`` two-letter field tags."""
+    tags = [t.strip() for t in line.rstrip("\t").split("\t")]
+    return (len(tags) >= 5 and tags[0] in ("PT", "FN") and "TI" in tags
+            and all(re.fullmatch(r"[A-Z][A-Z0-9]", t) for t in tags))
 
 
 def _head(path: Path) -> str:
@@ -97,28 +173,21 @@ def _head(path: Path) -> str:
     if not data.strip():
         raise FileFormatError(f"{path.name}: the file is empty; export the references again")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16", errors="replace")
+        return unify_newlines(data.decode("utf-16", errors="replace"))
     if b"\x00" in data:
         raise FileFormatError(f"{path.name}: this is a binary file, not a text export; "
                               "export RIS, .nbib, BibTeX, CSV or EndNote XML")
-    return data.decode("utf-8", errors="replace")
+    return unify_newlines(data.decode("utf-8", errors="replace"))
 
 
 def read_file(path: str | Path, fmt: str | None = None) -> Iterator[dict[str, Any]]:
     """Read ``path`` as ``fmt`` (detected from the content when not given)."""
-    from evidence.harvest import files_tabular
-
     path = Path(path)
     fmt = fmt or detect_format(path)
-    readers: dict[str, Callable[[Path], Iterator[dict[str, Any]]]] = {
-        "ris": read_ris, "nbib": read_nbib, "bibtex": files_tabular.read_bibtex,
-        "csv": files_tabular.read_csv, "endnote-xml": files_tabular.read_endnote_xml,
-        "xlsx": _read_xlsx,
-    }
-    if fmt not in readers:
+    if fmt not in READERS:
         raise FileFormatError(f"{path.name}: unknown format {fmt!r}; use one of "
                               f"{', '.join(FORMATS)}")
-    return readers[fmt](path)
+    return READERS[fmt](path)
 
 
 def _read_xlsx(path: Path) -> Iterator[dict[str, Any]]:
@@ -329,8 +398,9 @@ def ris_to_hit(e: dict[str, Any]) -> dict[str, Any]:
     abbrev = first(e.get("alternate_title2"), e.get("alternate_title1"), e.get("journal_name"))
     isbn, issn = isbn_or_issn(e.get("issn"))
     urls = [u for u in as_list(e.get("urls")) if n.clean_text(u)]
-    doi = first(e.get("doi"), *[u for u in urls if "doi.org/" in u])
     unknown = e.get("unknown_tag") or {}
+    doi = ris_doi(e, urls, unknown)
+    work_types = [t for t in as_list(e.get("type_of_work")) if not n.normalise_doi(t)]
     linked_pmid, linked_pmcid = ids_in_text(urls, e.get("file_attachments2"), e.get("notes"))
     return {
         "title": first(e.get("title"), e.get("primary_title"), e.get("translated_title")),
@@ -348,10 +418,20 @@ def ris_to_hit(e: dict[str, Any]) -> dict[str, Any]:
         "pmcid": first(*[v for v in as_list(e.get("custom2")) if "PMC" in str(v)])
         or linked_pmcid,
         "language": e.get("language"), "keywords": as_list(e.get("keywords")),
-        "publication_types": as_list(e.get("type_of_work")) or as_list(unknown.get("PT")),
+        "publication_types": work_types or as_list(unknown.get("PT")),
         "item_type": kind, "url": urls[0] if urls else None,
         "raw": _plain(e),
     }
+
+
+def ris_doi(e: dict[str, Any], urls: list[str], unknown: dict[str, Any]) -> str | None:
+    """The DOI wherever the exporter put it: ``DO``, ``L3`` (EndNote, SAGE), a ``doi.org``
+    link in ``UR``/``L2``/``L1``, or ``M3`` (Taylor & Francis, Wiley). A shortDOI
+    (``10/abcd``) is kept as given."""
+    links = [*urls, *as_list(e.get("file_attachments2")), *as_list(e.get("file_attachments1"))]
+    candidates = [*as_list(e.get("doi")), *as_list(unknown.get("L3")),
+                  *[u for u in links if "doi.org/" in str(u)], *as_list(e.get("type_of_work"))]
+    return next((c for c in candidates if n.normalise_doi(c)), None)
 
 
 def _plain(entry: dict[str, Any]) -> dict[str, Any]:
@@ -362,40 +442,65 @@ def _plain(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_nbib(path: str | Path) -> Iterator[dict[str, Any]]:
-    """PubMed's "Citation manager" / MEDLINE format; the PMID is the external id."""
+    """MEDLINE format: PubMed's "Citation manager" export, and the same format from ERIC and
+    other databases. The external id is the ``PMID``, else the database's own ``OID``
+    (ERIC's ``EJ1131633``) or ``AN``, else a content hash.
+    """
     path = Path(path)
     text = read_text(path)
-    starts = [i for i, line in enumerate(text.splitlines(), 1) if line.startswith("PMID-")]
-    if not starts:
-        raise FileFormatError(f"{path.name}: no MEDLINE records found (no 'PMID- ' line); "
-                              "in PubMed use Send to > Citation manager")
+    # A record starts at its PMID: a blank line before each keeps records apart even when
+    # an exporter left them out (Bio.Medline splits records at blank lines only).
+    text = re.sub(r"(?m)^(?=PMID- )", "\n", text)
+    lines = text.split("\n")
+    starts = [i for i, line in enumerate(lines, 1)
+              if re.match(r"[A-Z]{2,4}\s*- ", line) and (i == 1 or not lines[i - 2].strip())]
     ids = IdKeeper()
-    for number, record in enumerate(Medline.parse(io.StringIO(text)), 1):
-        line = starts[number - 1] if number <= len(starts) else "?"
-        if not record.get("PMID"):
-            raise FileFormatError(f"{path.name}: entry {number} (line {line}) has no PMID")
-        yield ids.assign(nbib_to_hit(dict(record)), record["PMID"], number)
+    number = 0
+    records = Medline.parse(io.StringIO(text)) if starts else iter(())
+    for number, record in enumerate(records, 1):
+        record = dict(record)
+        given = first(record.get("PMID"), record.get("OID"), record.get("AN"))
+        if not given and not first(record.get("TI"), record.get("BTI")):
+            line = starts[number - 1] if number <= len(starts) else "?"
+            raise FileFormatError(f"{path.name}: entry {number} (line {line}) has neither an "
+                                  "id (PMID, OID, AN) nor a title")
+        yield ids.assign(nbib_to_hit(record), given, number)
+    if number == 0:
+        advice = ("; in PubMed use Send to > Citation manager"
+                  if _looks_like_pubmed(path, text) else "")
+        raise FileFormatError(f"{path.name}: no MEDLINE records found (no 'PMID- ' or "
+                              f"'TI  - ' lines){advice}")
+
+
+def _looks_like_pubmed(path: Path, text: str) -> bool:
+    """The "Send to > Citation manager" advice is for PubMed files, not ERIC or others."""
+    return (path.suffix.lower() == ".nbib" or "pubmed" in path.name.lower()
+            or bool(re.search(r"^OWN - NLM", text, re.M))) and not re.search(
+                r"^OWN - (?!NLM)", text, re.M)
 
 
 def nbib_to_hit(r: dict[str, Any]) -> dict[str, Any]:
     """One MEDLINE record (Bio.Medline) as a hit dict."""
     ids = as_list(r.get("LID")) + as_list(r.get("AID"))
-    doi = next((i for i in ids if i.rstrip().endswith("[doi]")), None)
-    issn = re.match(r"\s*(\d{4}-\d{3}[\dXx])", str(first(r.get("IS")) or ""))
+    doi = next((i.replace("[doi]", "") for i in ids if i.rstrip().endswith("[doi]")),
+               None) or next((i for i in ids if "doi.org/10." in i), None)
+    issn = re.search(r"(\d{4}-\d{3}[\dXx])", str(first(r.get("IS"), r.get("ISSN")) or ""))
+    pmid = r.get("PMID")
+    link = next((i for i in ids if i.startswith("http") and "doi.org/" not in i), None)
     return {
-        "pmid": r.get("PMID"), "title": first(r.get("TI"), r.get("BTI")),
+        "pmid": pmid, "title": first(r.get("TI"), r.get("BTI")),
         "abstract": split_structured(r.get("AB")),
         "authors": as_list(r.get("FAU")) or as_list(r.get("AU")),
         "year": r.get("DP"), "pub_date": r.get("DP"),
         "journal": first(r.get("JT"), r.get("BTI")), "journal_abbrev": r.get("TA"),
         "volume": r.get("VI"), "issue": r.get("IP"), "pages": r.get("PG"),
-        "doi": doi.replace("[doi]", "") if doi else None,
+        "doi": doi,
         "pmcid": r.get("PMC"), "issn": issn.group(1) if issn else None,
         "isbn": first(r.get("ISBN")), "language": first(r.get("LA")),
         "publication_types": as_list(r.get("PT")), "mesh_terms": as_list(r.get("MH")),
         "keywords": as_list(r.get("OT")),
         "item_type": "Journal Article" if "Journal Article" in as_list(r.get("PT"))
         else first(r.get("PT")),
-        "url": f"https://pubmed.ncbi.nlm.nih.gov/{r['PMID']}/",
+        "url": f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/" if pmid else link,
         "raw": r,
     }

@@ -1,4 +1,4 @@
-"""CSV/TSV, BibTeX and EndNote XML readers (see ``harvest.files`` for the shared parts)."""
+"""CSV/TSV and EndNote XML readers (see ``harvest.files`` for the shared parts)."""
 
 from __future__ import annotations
 
@@ -11,16 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import bibtexparser
-from bibtexparser.bparser import BibTexParser
-from bibtexparser.customization import convert_to_unicode
-
 from evidence.harvest import normalise as n
 from evidence.harvest.files import (
     FileFormatError,
     IdKeeper,
     first,
     ids_in_text,
+    is_wos_header,
     isbn_or_issn,
     pages,
     pmid_from_accession,
@@ -31,55 +28,75 @@ from evidence.harvest.files import (
 # -- CSV / TSV ------------------------------------------------------------------------------
 
 #: Our field -> accepted column names (compared lower-case, with spaces and underscores
-#: removed), taken from ASReview, Zotero, EndNote, Embase, Scopus and Excel evidence tables.
+#: removed), in order of preference: the first listed name present in a file wins (for the
+#: external id, the first such column in the file). Taken from
+#: the exports of ASReview, Zotero, EndNote, Embase, Scopus, Springer Link, PubMed, IEEE
+#: Xplore, Publish or Perish, Web of Science (Excel) and our Excel evidence tables.
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "external_id": ("recordid", "key", "id", "customid", "accessionnumber"),
-    "title": ("title", "primarytitle", "articletitle", "documenttitle", "ti", "tittel"),
+    "external_id": ("recordid", "key", "id", "customid", "accessionnumber", "ut(uniquewosid)",
+                    "ut", "eid", "pui", "embaseaccessionnumber"),
+    "title": ("title", "itemtitle", "primarytitle", "articletitle", "documenttitle", "ti",
+              "tittel"),
     "abstract": ("abstract", "abstractnote", "ab", "notesabstract", "sammendrag"),
-    "authors": ("authors", "author", "authornames", "firstauthors", "authorfullnames", "au",
-                "forfattere", "forfatter"),
+    "authors": ("authors", "author", "authornames", "authorfullnames", "firstauthors",
+                "au", "forfattere", "forfatter"),
     "year": ("year", "publicationyear", "py", "pubyear", "år", "ar"),
-    "journal": ("journal", "publicationtitle", "sourcetitle", "publicationname",
-                "secondarytitle", "journalname", "journaltitle", "tidsskrift"),
-    "journal_abbrev": ("journalabbreviation", "abbreviatedsourcetitle", "ta"),
-    "doi": ("doi",),
-    "pmid": ("pmid", "pubmedid"),
+    "journal": ("journal", "journal/book", "publicationtitle", "sourcetitle", "publication",
+                "publicationname", "secondarytitle", "journalname", "journaltitle",
+                "tidsskrift"),
+    "journal_abbrev": ("journalabbreviation", "abbreviatedsourcetitle", "journaliso",
+                       "isosourceabbreviation", "ta"),
+    "doi": ("doi", "itemdoi", "doilink"),
+    "pmid": ("pmid", "pubmedid", "medlinepmid"),
     "pmcid": ("pmcid", "pmc"),
-    "keywords": ("keywords", "authorkeywords", "manualtags", "kw", "emneord"),
-    "url": ("url", "link", "openurllink", "lenke"),
+    "keywords": ("keywords", "authorkeywords", "manualtags", "kw", "emneord", "indexkeywords",
+                 "keywordsplus", "ieeeterms", "automatictags"),
+    "url": ("url", "link", "articleurl", "fulltextlink", "openurllink", "pdflink", "lenke"),
     "pages": ("pages", "page"),
-    "start_page": ("startpage", "pagestart", "sp"),
-    "end_page": ("endpage", "pageend", "ep"),
-    "volume": ("volume", "vl", "årgang"),
-    "issue": ("issue", "number", "is"),
-    "isbn": ("isbn",),
-    "issn": ("issn",),
+    "start_page": ("startpage", "pagestart", "firstpage", "sp"),
+    "end_page": ("endpage", "pageend", "lastpage", "ep"),
+    "article_number": ("art.no.", "articleno"),
+    "volume": ("volume", "journalvolume", "vl", "årgang"),
+    "issue": ("issue", "journalissue", "number", "is"),
+    "isbn": ("isbn", "isbns"),
+    "issn": ("issn", "eissn"),
     "isbn_issn": ("isbn/issn",),
-    "language": ("language", "la", "språk"),
-    "item_type": ("itemtype", "typeofreference", "referencetype", "documenttype", "type"),
-    "pub_date": ("date", "publicationdate", "dato"),
+    "language": ("language", "languageoforiginaldocument", "la", "språk"),
+    "item_type": ("itemtype", "typeofreference", "referencetype", "documenttype",
+                  "contenttype", "publicationtype", "type"),
+    "pub_date": ("date", "publicationdate", "dateofpublication", "dato"),
     "publisher": ("publisher", "utgiver"),
-    "citation": ("source", "kilde"),
+    "citation": ("source", "citation", "kilde"),
     "extra": ("extra", "notes", "note"),
 }
 _ALIASES = {alias: field for field, aliases in COLUMNS.items() for alias in aliases}
+_RANK = {alias: rank for field, aliases in COLUMNS.items() if field != "external_id"
+         for rank, alias in enumerate(aliases)}
+csv.field_size_limit(2**31 - 1)
 
 
 def column_key(name: str) -> str:
-    return re.sub(r"[\s_]+", "", name.strip().lower())
+    return re.sub(r"[\s_]+", "", name.strip().lstrip("\ufeff").lower())
 
 
 def read_csv(path: str | Path) -> Iterator[dict[str, Any]]:
-    """CSV or TSV with a header row; separator ``,`` ``;`` or tab, found from the header."""
+    """CSV or TSV with a header row; separator ``,`` ``;`` or tab, found from the header.
+
+    The csv module's own messages never reach the user: a malformed file is reported with
+    its line and what to do.
+    """
     path = Path(path)
     text = read_text(path)
     header = text.lstrip("\n").split("\n", 1)[0]
     delimiter = max((",", ";", "\t"), key=header.count)
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)
     try:
         yield from table_hits(path, reader)
     except csv.Error as e:
-        raise FileFormatError(f"{path.name}: line {reader.line_num}: {e}") from e
+        raise FileFormatError(
+            f"{path.name}: line {reader.line_num}: the CSV is malformed near here (a quoted "
+            "field is not closed, or text follows a closing quote); save it again from the "
+            "database or spreadsheet as CSV") from e
 
 
 def table_hits(path: Path, rows: Iterator[list[str]]) -> Iterator[dict[str, Any]]:
@@ -87,38 +104,133 @@ def table_hits(path: Path, rows: Iterator[list[str]]) -> Iterator[dict[str, Any]
     columns = next(rows, None)
     if not columns:
         raise FileFormatError(f"{path.name}: the file is empty; export the references again")
-    fields = {i: _ALIASES.get(column_key(c)) for i, c in enumerate(columns)}
-    if not any(fields.values()):
+    if is_wos_header("\t".join(c.strip().lstrip("\ufeff") for c in columns)):
+        yield from _wos_table(path, columns, rows)
+        return
+    fields = _field_columns(columns)
+    if not fields:
         raise FileFormatError(
             f"{path.name}: line 1: no known column (found {', '.join(columns[:8])}); "
             "name the columns title, abstract, authors, year, journal, doi ...")
+    keys = [column_key(c) for c in columns]
+    springer = "itemdoi" in keys
+    funding = keys.index("fundingtext1") if "fundingtext1" in keys else None
     ids = IdKeeper()
     for number, row in enumerate(rows, 1):
         if not any(cell.strip() for cell in row):
             continue
-        raw = {c.strip(): v for c, v in zip(columns, row, strict=False)}
+        if funding is not None and len(row) > len(columns):
+            row = _join_funding_texts(row, funding, len(row) - len(columns))
+        _check_width(path, rows, columns, row)
+        raw = {c.strip().lstrip("\ufeff"): v for c, v in zip(columns, row, strict=False)}
         values: dict[str, Any] = {}
-        for i, cell in enumerate(row):
-            if fields.get(i) and cell.strip() and fields[i] not in values:
-                values[fields[i]] = cell
-        yield ids.assign(csv_to_hit(values, raw), values.get("external_id"), number)
+        for field, indexes in fields.items():
+            value = next((row[i] for i in indexes if i < len(row) and row[i].strip()), None)
+            if value is not None:
+                values[field] = value
+        if springer and values.get("authors"):
+            values["authors"] = split_joined_names(values["authors"])
+        given = first(values.get("external_id"), values.get("pmid"))
+        yield ids.assign(csv_to_hit(values, raw), given, number)
+
+
+def _join_funding_texts(row: list[str], at: int, extra: int) -> list[str]:
+    """Scopus writes one column per funding text of a record but names only ``Funding Text
+    1`` in the header, shifting every later column: the texts go back into one cell."""
+    texts = [t for t in row[at:at + extra + 1] if t.strip()]
+    return [*row[:at], "\n\n".join(texts), *row[at + extra + 1:]]
+
+
+def _field_columns(columns: list[str]) -> dict[str, list[int]]:
+    """Our field -> the indexes of its columns, most preferred name first."""
+    fields: dict[str, list[int]] = {}
+    keys = [column_key(c) for c in columns]
+    for i in sorted(range(len(keys)), key=lambda i: _RANK.get(keys[i], 0)):
+        if keys[i] in _ALIASES:
+            fields.setdefault(_ALIASES[keys[i]], []).append(i)
+    return fields
+
+
+def _check_width(path: Path, rows: Any, columns: list[str], row: list[str]) -> None:
+    """A row with filled cells beyond the header is shifted: a separator inside an unquoted
+    field. Reading it would put values into the wrong fields."""
+    if any(cell.strip() for cell in row[len(columns):]):
+        line = getattr(rows, "line_num", "?")
+        raise FileFormatError(
+            f"{path.name}: line {line}: {len(row)} fields but the header has {len(columns)}; "
+            "a value holds the separator without quotes: save the file again as CSV")
+
+
+def _wos_table(path: Path, columns: list[str], rows: Iterator[list[str]]
+               ) -> Iterator[dict[str, Any]]:
+    """A table whose header is Web of Science field tags (``PT, AU, TI, ... UT``)."""
+    from evidence.harvest.files_wos import ITEM_PER_LINE, wos_to_hit
+
+    tags = [c.strip().lstrip("\ufeff") for c in columns]
+    ids = IdKeeper()
+    for number, row in enumerate(rows, 1):
+        if not any(cell.strip() for cell in row):
+            continue
+        _check_width(path, rows, columns, row)
+        f: dict[str, Any] = {t: v for t, v in zip(tags, row, strict=False) if v.strip()}
+        for tag in ITEM_PER_LINE & f.keys():
+            f[tag] = [v for v in re.split(r"\s*;\s*", f[tag]) if v]
+        yield ids.assign(wos_to_hit(f), first(f.get("UT"), f.get("AN")), number)
+
+
+_JOINED = re.compile(r"(?<=[a-z\u00e0-\u00ff])(?=[A-Z\u00c0-\u00de][a-z\u00e0-\u00ff]*[.\s])")
+
+
+def split_joined_names(value: str) -> list[str]:
+    """Springer Link's CSV runs author names together (``Andy SmithTom Weber``): split where
+    a lower-case letter meets the capital of the next first name (``McDonald`` stays whole,
+    because ``Donald`` is not followed by a space or a full stop)."""
+    if ";" in value or "," in value:
+        return split_authors(value)
+    return [name.strip() for name in _JOINED.split(value) if name.strip()]
+
+
+_EMBASE_SOURCE = re.compile(r"^(?P<journal>.+?) \((?P<year>\d{4})\)(?: (?P<volume>[^:\s(]+)"
+                            r"(?::(?P<issue>[^\s(]+))?)?(?: \((?P<pages>[^)]+)\))?")
+_PUBMED_CITATION = re.compile(r"^(?P<journal>[^.]+(?:\.[^.;\d][^.;]*)*)\. (?P<date>[^;.]+)"
+                              r"(?:;(?P<volume>[^(:.]*)(?:\((?P<issue>[^)]*)\))?"
+                              r"(?::(?P<pages>[^.;]+))?)?")
+
+
+def citation_parts(citation: str | None) -> dict[str, str]:
+    """Journal, volume, issue and pages from a one-line citation: Embase's ``Source``
+    (``Endoscopic Ultrasound (2014) 3:3 (152-160). Date of Publication: 2014``) or PubMed's
+    ``Citation`` (``Nature. 2021 Dec 21;1(2):10-11. doi: ...``). Empty when it is neither
+    (Publish or Perish puts the bare journal name in ``Source``)."""
+    text = (citation or "").strip()
+    match = _EMBASE_SOURCE.match(text) or _PUBMED_CITATION.match(text)
+    if not match:
+        return {}
+    return {k: v.strip() for k, v in match.groupdict().items() if v and v.strip()}
 
 
 def csv_to_hit(v: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
     isbn, issn = isbn_or_issn(v.get("isbn_issn"))
     linked_pmid, linked_pmcid = ids_in_text(v.get("extra"), v.get("url"))
+    cited = citation_parts(v.get("citation"))
+    source = v.get("citation") if v.get("citation") and not cited else None
+    authors = v.get("authors")
     return {
         "title": v.get("title"), "abstract": split_structured(v.get("abstract")),
-        "authors": split_authors(v.get("authors")),
-        "year": first(v.get("year"), v.get("pub_date"), v.get("citation")),
-        "pub_date": v.get("pub_date"), "journal": first(v.get("journal"), v.get("publisher")),
+        "authors": authors if isinstance(authors, list) else split_authors(authors),
+        "year": first(v.get("year"), v.get("pub_date"), cited.get("year"),
+                      cited.get("date")),
+        "pub_date": first(v.get("pub_date"), cited.get("date")),
+        "journal": first(v.get("journal"), cited.get("journal"), source, v.get("publisher")),
         "journal_abbrev": v.get("journal_abbrev"),
         "pmid": v.get("pmid") or linked_pmid,
         "doi": first(v.get("doi"), n.normalise_doi(v.get("url"))),
         "pmcid": v.get("pmcid") or linked_pmcid, "keywords": split_list(v.get("keywords")),
-        "url": v.get("url"), "pages": v.get("pages") or pages(v.get("start_page"),
-                                                              v.get("end_page")),
-        "volume": v.get("volume"), "issue": v.get("issue"), "isbn": v.get("isbn") or isbn,
+        "url": v.get("url"),
+        "pages": first(v.get("pages"), pages(v.get("start_page"), v.get("end_page")),
+                       v.get("article_number"), cited.get("pages")),
+        "volume": first(v.get("volume"), cited.get("volume")),
+        "issue": first(v.get("issue"), cited.get("issue")), "isbn": v.get("isbn") or isbn,
         "issn": v.get("issn") or issn, "language": v.get("language"),
         "item_type": v.get("item_type"), "raw": raw,
     }
@@ -157,46 +269,6 @@ def split_list(value: str | None) -> list[str]:
         return []
     listed = _literal_list(value.strip())
     return listed if listed is not None else re.split(r"\s*[;\n]\s*|,\s+", value)
-
-
-# -- BibTeX ---------------------------------------------------------------------------------
-
-
-def read_bibtex(path: str | Path) -> Iterator[dict[str, Any]]:
-    """BibTeX/BibLaTeX (Zotero, JabRef, Google Scholar); the entry key is the external id."""
-    path = Path(path)
-    text = read_text(path)
-    parser = BibTexParser(common_strings=True, ignore_nonstandard_types=False)
-    parser.customization = convert_to_unicode
-    entries = bibtexparser.loads(text, parser=parser).entries
-    if not entries:
-        raise FileFormatError(f"{path.name}: no BibTeX entries found (no '@type{{key,' line)")
-    ids = IdKeeper()
-    for number, entry in enumerate(entries, 1):
-        if not entry.get("ID"):
-            raise FileFormatError(f"{path.name}: entry {number}: has no citation key")
-        yield ids.assign(bibtex_to_hit(entry), entry["ID"], number)
-
-
-def _unbrace(value: Any) -> str | None:
-    return n.clean_text(str(value).replace("{", "").replace("}", "")) if value else None
-
-
-def bibtex_to_hit(e: dict[str, Any]) -> dict[str, Any]:
-    authors = [a for a in re.split(r"\s+and\s+", _unbrace(e.get("author")) or "") if a]
-    keywords = re.split(r"\s*[;,]\s*", _unbrace(e.get("keywords")) or "")
-    return {
-        "title": _unbrace(e.get("title")), "abstract": split_structured(_unbrace(
-            e.get("abstract"))), "authors": authors,
-        "year": e.get("year") or e.get("date"), "pub_date": e.get("date"),
-        "journal": _unbrace(first(e.get("journal"), e.get("journaltitle"), e.get("booktitle"))),
-        "journal_abbrev": _unbrace(e.get("shortjournal")),
-        "volume": e.get("volume"), "issue": e.get("number") or e.get("issue"),
-        "pages": e.get("pages"), "doi": e.get("doi"), "pmid": e.get("pmid"),
-        "pmcid": e.get("pmcid"), "isbn": e.get("isbn"), "issn": e.get("issn"),
-        "url": e.get("url"), "language": e.get("language") or e.get("langid"),
-        "keywords": [k for k in keywords if k], "item_type": e.get("ENTRYTYPE"), "raw": e,
-    }
 
 
 # -- EndNote XML (also Mendeley's and Zotero's "EndNote XML" export) ------------------------

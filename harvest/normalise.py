@@ -13,6 +13,9 @@ from typing import Any
 
 _DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*|https?://doi\.org/)", re.I)
 _DOI_SHAPE = re.compile(r"10\.\d{4,9}/\S+")
+#: shortDOI (``10/abcd``, https://shortdoi.org): kept as given, never mistaken for a date
+#: (``10/2020``) because it must hold a letter.
+_SHORT_DOI = re.compile(r"10/(?=[a-z0-9]*[a-z])[a-z0-9]{2,12}", re.I)
 _YEAR = re.compile(r"(?<!\d)(1[5-9]\d\d|20\d\d|21\d\d)(?!\d)")
 
 
@@ -30,7 +33,8 @@ def clean_text(value: Any) -> str | None:
 
 
 def normalise_doi(value: Any) -> str | None:
-    """Lower case, no resolver URL or ``doi:`` prefix, no trailing punctuation."""
+    """Lower case, no resolver URL or ``doi:`` prefix, no trailing punctuation; a shortDOI
+    (``10/abcd``) stays a shortDOI."""
     text = clean_text(value)
     if not text:
         return None
@@ -38,7 +42,8 @@ def normalise_doi(value: Any) -> str | None:
     text = _DOI_PREFIX.sub("", text.strip())
     match = _DOI_SHAPE.search(text)
     if not match:
-        return None
+        short = _SHORT_DOI.fullmatch(text.rstrip(".,;"))
+        return short.group(0).lower() if short else None
     doi = match.group(0).rstrip(".,;)]}>").lower()
     return doi.replace("%2f", "/")
 

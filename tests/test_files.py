@@ -12,6 +12,9 @@ from evidence.harvest.store import normalise_hit
 
 EXPORTS = Path(__file__).resolve().parent / "fixtures" / "exports"
 
+WOSFILE_TITLE = ("Knowledge networks as channels and conduits: The effects of spillovers in "
+                 "the Boston biotechnology community")
+
 #: file, format, entries, distinct ids, first title, first DOI, year, first author
 EXPECTED = [
     ("asreview/_baseline.ris", "ris", 100, 100,
@@ -125,7 +128,59 @@ EXPECTED = [
     ("asysd/zotero_export_first25.xml", "endnote-xml", 25, 25,
      "Myoclonus in older Cavalier King Charles Spaniels.", "10.1111/jvim.16404", 2022,
      "Rotter, Carina"),
+    ("wos/knh_other_reference_software_r4001-4012.txt", "wos", 12, 12,
+     "Caregivers' views on stigmatization and discrimination of people affected by leprosy in "
+     "Ghana", "10.1371/journal.pntd.0006219", 2018, "Asampong, Emmanuel"),
+    ("wos/metaknowledge_OnePaper.isi", "wos", 1, 1,
+     "The Motion Behind the Symbols: A Vital Role for Dynamism in the Conceptualization of "
+     "Limits and Continuity in Expert Mathematics", "10.1111/tops.12013", 2013,
+     "Marghetis, Tyler"),
+    ("wos/metaknowledge_TwoPaper.isi", "wos", 2, 2,
+     "Supervenience and causation: A probabilistic approach", "10.1023/a:1005282128866", 2000,
+     "Kim, S"),
+    ("wos/wosfile_plaintext_first10.txt", "wos", 10, 10, WOSFILE_TITLE,
+     "10.1287/orsc.1030.0054", 2004, "Owen-Smith, J"),
+    ("wos/wosfile_tab_utf16_first10.txt", "wos", 10, 10, WOSFILE_TITLE,
+     "10.1287/orsc.1030.0054", 2004, "Owen-Smith, J"),
+    ("wos/wosfile_tab_utf8_first10.txt", "wos", 10, 10, WOSFILE_TITLE,
+     "10.1287/orsc.1030.0054", 2004, "Owen-Smith, J"),
+    ("colrev/ebsco_bib.bib", "bibtex", 2, 2, "Paper title.", None, 2000, "Smith, Tom"),
+    ("colrev/eric_nbib.nbib", "nbib", 1, 1, "Paper title", "10.1000/123456789", 2000,
+     "Smith, Tom"),
+    ("colrev/ieee_csv.csv", "csv", 2, 2,
+     "Rural Outsourcing: Delivering ITO and BPO Services from Remote Domestic Locations",
+     "10.1109/mc.2011.377", None, "Joseph Rottman"),
+    ("colrev/jstor_ris.ris", "ris", 4, 4, "This is the title - charset UTF-8 used",
+     "10.1111/something.2014.3.4.56", 2016, "Lastname, Firstname"),
+    ("colrev/psycinfo_ris.ris", "ris", 1, 1, "Primary Title", "10.1011/hea0004444", 2020,
+     "Author-One, Matthias"),
+    ("colrev/pubmed_csv.csv", "csv", 1, 1, "Paper title", "10.1111/nature1111", 2021,
+     "Smith A"),
+    ("colrev/scopus_bib.bib", "bibtex", 11, 11,
+     "Article classified as document_type Article, NO Volume, NO Number, NO art_number",
+     "10.1111/88888888.2022.7777777", 2022, "Firstwriter, Z."),
+    ("colrev/springer_csv.csv", "csv", 1, 1, "Publication tilte", "10.1007/11111", 2000,
+     "Andy Smith"),
+    ("colrev/web_of_science_bib.bib", "bibtex", 2, 2, "Inproceedings Title",
+     "10.1007/999-9-999-99999-9_3", 2017, "Writerone, Julia"),
+    ("colrev/wiley_bib.bib", "bibtex", 2, 2, "Dummy: write down your ideas",
+     "10.1111/1111222233334.ch29", 2016, "Inbookwriter, Luise"),
+    ("litstudy/example.ris", "ris", 25, 25, "The European Approach to the Exascale Challenge",
+     "10.1109/mcse.2018.2884139", 2019, "G. Kalbe"),
+    ("litstudy/ieee.csv", "csv", 10, 10,
+     'Exascale Computing Trends: Adjusting to the "New Normal"\' for Computer Architecture',
+     "10.1109/mcse.2013.95", 2013, "P. Kogge"),
+    ("litstudy/scopus_first6.csv", "csv", 6, 6, "Scalable molecular dynamics with NAMD",
+     "10.1002/jcc.20289", 2005, "Phillips J.C."),
+    ("litstudy/springer.csv", "csv", 18, 18,
+     "Graph-Based Load Balancing Model for Exascale Computing Systems",
+     "10.1007/978-3-030-92127-9_33", 2022, "Araz R. Aliev"),
+    ("constructed/cochrane_central.txt", "cochrane", 3, 3,
+     "Community mental health teams and hospital admissions: a randomised trial",
+     "10.1177/14034948230000001", 2023, "Hansen K"),
 ]
+#: Real exports in a format we do not read: refused with a message naming the format.
+REFUSED = {"colrev/ais_enl.txt": "ais_enl.txt: this is EndNote's tagged format"}
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -134,7 +189,12 @@ def read_rows(path: Path) -> list[dict]:
 
 def test_every_fixture_is_listed():
     files = {str(p.relative_to(EXPORTS)) for p in EXPORTS.glob("*/*")}
-    assert files == {row[0] for row in EXPECTED}
+    assert files == {row[0] for row in EXPECTED} | set(REFUSED)
+
+
+@pytest.mark.parametrize(("name", "message"), REFUSED.items())
+def test_real_export_in_an_unread_format_is_named(name, message):
+    assert error_of(EXPORTS / name).startswith(message)
 
 
 @pytest.mark.parametrize(("name", "fmt", "count", "distinct", "title", "doi", "year", "author"),
@@ -322,8 +382,11 @@ def test_broken_endnote_xml_names_the_entry_and_line(tmp_path):
 
 def test_unknown_content_asks_for_the_format(tmp_path):
     path = write(tmp_path, "notes.dat", "just some notes\nand more\n")
-    assert error_of(path) == ("notes.dat: cannot tell the format from the content; give it "
-                              "with --format (ris|nbib|bibtex|csv|endnote-xml|xlsx)")
+    assert error_of(path) == (
+        "notes.dat: not a known export format; the readers take RIS, MEDLINE/.nbib, BibTeX, "
+        "CSV/TSV, EndNote XML, Web of Science (plain text or tab-delimited), Cochrane Library "
+        "plain text or an Excel evidence table. If it is one of them, give it with --format "
+        "(ris|nbib|bibtex|csv|endnote-xml|wos|cochrane|xlsx)")
 
 
 def test_csv_without_known_columns(tmp_path):
@@ -338,8 +401,16 @@ def test_bibtex_without_entries(tmp_path):
 
 
 def test_nbib_without_records(tmp_path):
-    path = write(tmp_path, "x.nbib", "TI  - no pmid here\n")
-    assert error_of(path, "nbib").startswith("x.nbib: no MEDLINE records found")
+    path = write(tmp_path, "x.nbib", "no tags here\n")
+    assert error_of(path, "nbib") == ("x.nbib: no MEDLINE records found (no 'PMID- ' or "
+                                      "'TI  - ' lines); in PubMed use Send to > Citation "
+                                      "manager")
+
+
+def test_medline_file_from_another_database_gets_no_pubmed_advice(tmp_path):
+    path = write(tmp_path, "eric.txt", "nothing useful\n")
+    assert error_of(path, "nbib") == ("eric.txt: no MEDLINE records found (no 'PMID- ' or "
+                                      "'TI  - ' lines)")
 
 
 def test_detection_uses_content_not_extension(tmp_path):

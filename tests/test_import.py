@@ -135,5 +135,5 @@ def test_cli_import_wrong_format_option(tmp_path, monkeypatch):
     shutil.copy(EXPORTS / "asysd/test_export.csv", tmp_path / "refs.csv")
     result = invoke(["import", "refs.csv", "--format", "nbib"])
     assert result.exit_code == 1
-    assert result.output == ("Error: refs.csv: no MEDLINE records found (no 'PMID- ' line); "
-                             "in PubMed use Send to > Citation manager\n")
+    assert result.output == ("Error: refs.csv: no MEDLINE records found (no 'PMID- ' or "
+                             "'TI  - ' lines)\n")
