@@ -38,11 +38,11 @@ def harvest_search(db: sqlite_utils.Database, search: Search, config: Config | N
     search_id = store.ensure_search(db, search)
     checkpoint = _open_run(db, search_id, search, source, since, today)
     checkpoint.config = config
-    run_id, deleted = checkpoint.run_id, 0
+    run_id, deleted, updated = checkpoint.run_id, 0, []
     try:
         with _progress(db, run_id, search, progress) as bar:
             for page in source.fetch(search, services, checkpoint, **options):
-                stored, marked = save_page(db, source, search_id, run_id, page)
+                stored, marked = save_page(db, source, search_id, run_id, page, updated)
                 deleted += marked
                 bar(page, stored)
     except KeyboardInterrupt:
@@ -59,9 +59,9 @@ def harvest_search(db: sqlite_utils.Database, search: Search, config: Config | N
         raise
     store.finish_run(db, run_id, "complete")
     summary = _summary(db, search, run_id, checkpoint.resumed)
-    if deleted:
-        summary.message = "; ".join(filter(None, [summary.message,
-                                                  f"{deleted} deleted in {source.title}"]))
+    extra = [f"{len(updated)} changed at the source (hits and records updated)"
+             if updated else "", f"{deleted} deleted in {source.title}" if deleted else ""]
+    summary.message = "; ".join(filter(None, [summary.message, *extra]))
     return summary
 
 
@@ -103,10 +103,11 @@ def _json(text: str | None) -> dict[str, Any]:
 
 
 def save_page(db: sqlite_utils.Database, source: Source, search_id: int, run_id: int,
-              page: Page) -> tuple[int, int]:
+              page: Page, updated: list[int] | None = None) -> tuple[int, int]:
     """A page's hits, deletions and checkpoint: one transaction.
 
-    Returns (hits stored, hits newly flagged as deleted).
+    Returns (hits stored, hits newly flagged as deleted); ids of stored hits whose fields
+    changed at the source go to ``updated``.
     """
     hits = page.hits if page.hits is not None else [source.to_hit(i) for i in page.items]
     columns = dict(page.run)
@@ -118,7 +119,8 @@ def save_page(db: sqlite_utils.Database, source: Source, search_id: int, run_id:
         if source.before_save:
             source.before_save(db, search_id, page, hits)
         if hits:
-            store.save_hits(db, run_id, hits, update_existing=source.update_existing)
+            store.save_hits(db, run_id, hits, update_existing=source.update_existing,
+                            updated=updated)
         marked = store.mark_deleted(db, search_id, page.deleted) if page.deleted else 0
         if columns:
             db["runs"].update(run_id, columns)

@@ -152,11 +152,16 @@ def finish_run(db: sqlite_utils.Database, run_id: int, status: str = "complete",
 
 
 def save_hits(db: sqlite_utils.Database, run_id: int, hits: Iterable[dict[str, Any]],
-              *, update_existing: bool = False) -> tuple[int, int]:
+              *, update_existing: bool = False,
+              updated: list[int] | None = None) -> tuple[int, int]:
     """Store hits for a run; returns (new, already stored).
 
-    A hit already stored for the same search and external id is left alone, or, with
-    ``update_existing`` (Zotero items edited since the last sync), its fields are refreshed.
+    A hit already stored for the same search and external id is refreshed when the source
+    brings different values: with ``update_existing`` the source is authoritative (a Zotero
+    item edited since the last sync) and every field is replaced; otherwise (a re-import, a
+    re-harvest) only the fields the new hit carries replace stored ones, so a poorer export
+    never blanks a field. Records built from a changed hit get their fields recomputed in
+    the same transaction; the ids of changed hits are appended to ``updated`` when given.
     Runs in the caller's transaction if there is one. Hits are written in batches with
     ``executemany`` (one lookup of stored ids per batch), which keeps a 50,000-entry import
     at thousands of hits per second.
@@ -166,6 +171,7 @@ def save_hits(db: sqlite_utils.Database, run_id: int, hits: Iterable[dict[str, A
     created = now()
     extra = {"run_id": run_id, "search_id": run["search_id"], "source": run["source"],
              "created_at": created, "deleted": 0}
+    changed: list[int] = []
     with db.atomic():
         for batch in _batches(hits, _BATCH):
             rows = [{**normalise_hit(hit), **extra} for hit in batch]
@@ -173,10 +179,16 @@ def save_hits(db: sqlite_utils.Database, run_id: int, hits: Iterable[dict[str, A
             _insert_rows(db, fresh)
             new += len(fresh)
             existing += len(stale)
-            if update_existing and stale:
-                _update_rows(db, stale)
+            if stale:
+                changed += _update_changed(db, run["search_id"], stale, update_existing)
         db.execute("UPDATE runs SET hit_count = hit_count + ?, new_hit_count = new_hit_count + ?"
                    " WHERE id = ?", [new + existing, new, run_id])
+        if changed:
+            from evidence.dedupe.refresh import hits_changed
+
+            hits_changed(db, changed)
+    if updated is not None:
+        updated.extend(changed)
     return new, existing
 
 
@@ -220,12 +232,39 @@ def _insert_rows(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> None:
             [[row.get(c) for c in _HIT_COLUMNS] for row in rows])
 
 
-def _update_rows(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> None:
-    sets = ", ".join(f"{c} = ?" for c in _UPDATE_COLUMNS)
-    db.conn.executemany(
-        f"UPDATE hits SET {sets} WHERE search_id = ? AND external_id = ?",
-        [[row.get(c) for c in _UPDATE_COLUMNS] + [row["search_id"], row["external_id"]]
-         for row in rows])
+def _update_changed(db: sqlite_utils.Database, search_id: int, rows: list[dict[str, Any]],
+                    replace: bool) -> list[int]:
+    """Write the fields of ``rows`` that differ from the stored hits; returns the ids of hits
+    whose bibliographic fields changed (not only ``raw`` or ``deleted``)."""
+    ids = sorted({row["external_id"] for row in rows})
+    columns = _UPDATE_COLUMNS
+    stored = {r["external_id"]: r for r in _query(
+        db, f"SELECT id, external_id, {', '.join(columns)} FROM hits WHERE search_id = ?"
+            f" AND external_id IN ({', '.join('?' * len(ids))})", [search_id, *ids])}
+    changed: list[int] = []
+    for row in rows:
+        old = stored[row["external_id"]]
+        values = {c: row.get(c) for c in columns
+                  if row.get(c) != old[c] and (replace or _present(row.get(c)))
+                  and (replace or c not in ("source", "deleted"))}
+        if not values:
+            continue
+        db.execute(f"UPDATE hits SET {', '.join(f'{c} = ?' for c in values)} WHERE id = ?",
+                   [*values.values(), old["id"]])
+        old.update(values)
+        if set(values) - {"raw", "deleted", "source"}:
+            changed.append(old["id"])
+    return changed
+
+
+def _present(value: Any) -> bool:
+    return value not in (None, "", "[]")
+
+
+def _query(db: sqlite_utils.Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    cursor = db.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor]
 
 
 def mark_deleted(db: sqlite_utils.Database, search_id: int, external_ids: list[str]) -> int:

@@ -90,9 +90,9 @@ def test_save_hits_update_existing_refreshes_fields(db):
     run2 = store.start_run(db, search_id)
     assert store.save_hits(db, run2, [{"external_id": "K1", "title": "New"}],
                            update_existing=True) == (0, 1)
-    assert store.save_hits(db, run2, [{"external_id": "K2", "title": "Ignored"}]) == (0, 1)
+    assert store.save_hits(db, run2, [{"external_id": "K2", "title": None}]) == (0, 1)
     titles = {r["external_id"]: (r["title"], r["run_id"]) for r in db["hits"].rows}
-    assert titles == {"K1": ("New", run), "K2": ("Two", run)}
+    assert titles == {"K1": ("New", run), "K2": ("Two", run)}  # an empty field blanks nothing
     assert db["runs"].get(run2)["hit_count"] == 2
 
 
