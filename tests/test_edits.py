@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from evidence.config import load_config, service_settings
 from evidence.db.decisions import save_decision
 from evidence.harvest.importing import import_file
 from evidence.harvest.runs import harvest
-
-from evidence.config import load_config, service_settings
 from tests.standins.zotero import ZoteroState, make_key, serve
 
 
@@ -62,24 +61,25 @@ AU  - Nordmann, Kari
 PY  - 2024
 JO  - Tidsskrift for psykisk helsearbeid
 DO  - 10.18261/tph.{n}
-ER  - 
+ER  -{sp}
 
 TY  - JOUR
 ID  - idunn-2
 TI  - Rusarbeid i kommunen
 AU  - Hansen, Ola
 PY  - 2024
-ER  - 
+ER  -{sp}
 """
 
 
 def test_reimport_with_corrected_fields_updates_hit_and_record(db, tmp_path):
     path = tmp_path / "idunn.ris"
-    path.write_text(RIS.format(title="Psykisk helsearbeid for eldre", abstract="Tekst.", n=1))
+    path.write_text(RIS.format(title="Psykisk helsearbeid for eldre", abstract="Tekst.", n=1,
+                               sp=" "))
     import_file(db, path, source="idunn")
     before = record_of(db, "idunn-1")
     path.write_text(RIS.format(title="Psykisk helsearbeid for eldre i kommunene",
-                               abstract="", n=2).replace("AB  - \n", ""))
+                               abstract="", n=2, sp=" ").replace("AB  - \n", ""))
     again = import_file(db, path, source="idunn")
     assert (again.new_hits, again.already_stored) == (0, 2)
     after = record_of(db, "idunn-1")
