@@ -86,7 +86,8 @@ def export(fmt: str, decision: str | None, theme: str | None, out: str | None, d
 
     config = open_config(config_path, required=False)
     count, text = export_records(open_database(db_path), fmt, out, decision=decision,
-                                 theme=theme, language=config.language if config else "nb")
+                                 theme=theme, language=config.language if config else "nb",
+                                 config_path=config_path)
     if text is not None:
         click.echo(text, nl=False)
     click.echo(f"{count} records exported" + (f" to {out}" if out else ""), err=True)

@@ -284,7 +284,12 @@ class _Validator:
             return [self.value(item, kind[1], f"{key}[{i}]") for i, item in enumerate(node.value)]
         if not isinstance(node, yaml.ScalarNode):
             raise self.fail(node, key, "must be a single value, not a list or mapping")
-        raw = _scalar(node)
+        try:
+            raw = _scalar(node)
+        except yaml.YAMLError as e:  # a python/... tag: SafeLoader knows no constructor
+            raise self.fail(node, key, f"unsupported tag {node.tag!r}: write a plain value") from e
+        except (ValueError, OverflowError) as e:  # 2024-02-30: a date that does not exist
+            raise self.fail(node, key, f"not a valid value ({e})") from e
         return self.scalar(node, raw, kind, key)
 
     def scalar(self, node: yaml.Node, raw: Any, kind: Any, key: str) -> Any:
@@ -385,9 +390,33 @@ def parse_config(text: str, path: str | Path = "evidence.yml") -> Config:
         raise ConfigError(path, line, "", f"not valid YAML: {getattr(e, 'problem', e)}") from e
     if root is None:
         raise ConfigError(path, None, "", "the file is empty")
+    _check_size(root, path)
     validator = _Validator(path)
     data = validator.mapping(root, _SPEC, "")
     return _build(data, root, validator)
+
+
+#: Nodes a configuration may hold once aliases are expanded; the real report's has about 300.
+#: YAML aliases can nest (a "billion laughs" file is a few lines): counting with a cap stops
+#: one before the validator walks it for minutes.
+MAX_NODES = 20_000
+
+
+def _check_size(root: yaml.Node, path: Path) -> None:
+    """Refuse a document that expands to more than ``MAX_NODES`` nodes (an alias bomb)."""
+    count, stack = 0, [root]
+    while stack:
+        node = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise ConfigError(path, node.start_mark.line + 1, "",
+                              f"more than {MAX_NODES:,} values once aliases (*name) are "
+                              "expanded: remove the nested aliases")
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                stack.extend((key_node, value_node))
 
 
 def _find_node(root: yaml.Node, *keys: str | int) -> yaml.Node | None:

@@ -8,11 +8,15 @@ when complete, so a reader (or ``evidence serve``) never sees half a database.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import glob
 import json
 import os
 import re
 import sqlite3
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -26,6 +30,7 @@ from evidence.config import Config
 from evidence.db.values import json_list, now
 from evidence.errors import EvidenceError
 from evidence.harvest.store import save_screening_rule
+from evidence.publish.outputs import check_output, database_file
 
 #: Private fields that ``screening.public_fields`` may publish (column name -> decisions column).
 OPTIONAL_PUBLIC_FIELDS = {"note": "note", "reviewers": "reviewer", "reason": "reason"}
@@ -33,6 +38,8 @@ FTS_COLUMNS = ["title", "abstract", "authors", "keywords"]
 #: Tables of the published file (view names must not take these).
 TABLES = {"records", "records_fts", "record_themes", "themes", "theme_groups", "searches",
           "prisma", "site"}
+#: Mode of the published file: readable by the web server's user, as a normal file would be.
+PUBLISHED_MODE = 0o644
 DOI_URL = "https://doi.org/"
 PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/"
 
@@ -85,24 +92,28 @@ def publish(db: sqlite_utils.Database, out: str | Path, config: Config) -> Publi
 
         publish(open_db("evidence.db"), "published.db", load_config("evidence.yml"))
     """
-    out = Path(out)
-    if not out.parent.exists():
-        raise PublishError(f"{out.parent} does not exist: create it or choose another --out")
+    out = check_output(out, "published", protected=[database_file(db.conn), config.path])
     needed = config.screening.reviewers_per_record
     save_screening_rule(db, needed)
     previous = db.execute("SELECT value FROM sync_state WHERE key = 'last_publish'").fetchone()
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
-        pub = sqlite_utils.Database(tmp)
-        pub.execute("PRAGMA journal_mode = OFF")
-        pub.execute("PRAGMA synchronous = OFF")
-        result = _build(db, pub, config)
-        pub.close()
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with _publish_lock(out):
+        _remove_stale_temp_files(out)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+        except OSError as e:
+            raise PublishError(f"--out {out}: cannot write in {out.parent} ({e.strerror})") from e
+        os.close(fd)
+        try:
+            pub = sqlite_utils.Database(tmp)
+            pub.execute("PRAGMA journal_mode = OFF")
+            pub.execute("PRAGMA synchronous = OFF")
+            result = _build(db, pub, config)
+            pub.close()
+            os.chmod(tmp, PUBLISHED_MODE)  # mkstemp makes 0600; web servers must read it
+            os.replace(tmp, out)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
     result.path = str(out)
     result.reviewers_per_record, result.rule = needed, config.screening.rule
     result.waiting = _waiting_for_votes(db, needed)
@@ -124,6 +135,31 @@ def _waiting_for_votes(db: sqlite_utils.Database, needed: int) -> int:
             AND d.stage = 'screening' AND d.id = (SELECT max(id) FROM decisions d2
               WHERE d2.record_id = d.record_id AND d2.reviewer = d.reviewer
                 AND d2.stage = d.stage))""", [needed]).fetchone()[0]
+
+
+@contextlib.contextmanager
+def _publish_lock(out: Path) -> Iterator[None]:
+    """One publish per output folder at a time, so the stale-file sweep never removes a live
+    one. The lock is on the folder itself: nothing is left behind."""
+    try:
+        fd = os.open(out.parent, os.O_RDONLY)
+    except OSError as e:
+        raise PublishError(f"--out {out}: cannot open {out.parent} ({e.strerror})") from e
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as e:
+            raise PublishError(f"another `evidence publish` is writing into {out.parent};"
+                               " wait for it") from e
+        yield
+    finally:
+        os.close(fd)
+
+
+def _remove_stale_temp_files(out: Path) -> None:
+    """Temporary files of a publish that was killed (up to hundreds of MB each)."""
+    for stale in out.parent.glob(f".{glob.escape(out.name)}.*.tmp"):
+        stale.unlink(missing_ok=True)
 
 
 def _build(db: sqlite_utils.Database, pub: sqlite_utils.Database, config: Config) -> PublishResult:

@@ -21,6 +21,7 @@ import rispy
 import sqlite_utils
 from bibtexparser.bibdatabase import BibDatabase
 from bibtexparser.bwriter import BibTexWriter
+from evidence.publish.outputs import check_output, database_file
 
 from evidence.errors import EvidenceError
 
@@ -298,21 +299,29 @@ def _xlsx_value(record: dict[str, Any], column: str) -> Any:
 
 def export_records(db: sqlite_utils.Database, fmt: str, out: str | Path | None, *,
                    decision: str | None = None, theme: str | None = None,
-                   language: str = "nb") -> tuple[int, str | None]:
+                   language: str = "nb", config_path: str | Path | None = None
+                   ) -> tuple[int, str | None]:
     """Write the selected records as ``fmt`` to ``out``; returns (count, text when out is None).
 
     xlsx needs a file; the text formats return their text when ``out`` is None (stdout).
+    ``out`` may not be the working database, ``config_path`` or any SQLite or YAML file
+    (:func:`evidence.publish.outputs.check_output`).
     """
     if fmt not in FORMATS:
         raise ExportError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if out is not None:
+        out = check_output(out, fmt, protected=[database_file(db.conn), config_path])
     records = select_records(db, decision=decision, theme=theme)
-    if fmt == "xlsx":
+    try:
+        if fmt == "xlsx":
+            if out is None:
+                raise ExportError("--format xlsx needs --out FILE.xlsx (a spreadsheet is not text)")
+            return write_xlsx(records, out, language), None
+        rows = list(records)
+        text = {"ris": ris_text, "bibtex": bibtex_text, "csv": csv_text}[fmt](rows)
         if out is None:
-            raise ExportError("--format xlsx needs --out FILE.xlsx (a spreadsheet is not text)")
-        return write_xlsx(records, out, language), None
-    rows = list(records)
-    text = {"ris": ris_text, "bibtex": bibtex_text, "csv": csv_text}[fmt](rows)
-    if out is None:
-        return len(rows), text
-    Path(out).write_text(text, encoding="utf-8")
+            return len(rows), text
+        Path(out).write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise ExportError(f"--out {out}: cannot write ({e.strerror or e})") from e
     return len(rows), None
