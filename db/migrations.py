@@ -7,7 +7,9 @@ databases in the field have already applied it.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlite_utils
@@ -138,6 +140,34 @@ def m003_record_status(db: sqlite_utils.Database) -> None:
     """)
 
 
+class Database(sqlite_utils.Database):
+    """sqlite-utils' Database whose outermost ``atomic()`` takes the write lock first.
+
+    A plain ``BEGIN`` starts as a reader; when another process (a second ``evidence import``)
+    commits before this transaction's first write, SQLite cannot upgrade the stale snapshot
+    and fails at once with "database is locked", without waiting for the busy timeout.
+    ``BEGIN IMMEDIATE`` waits for the other writer instead.
+    """
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[Database]:
+        if self.conn.in_transaction:
+            with super().atomic():
+                yield self
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        try:
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.rollback()
+            raise
+
+
 def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
     """Open the working database with WAL, foreign keys and a busy timeout; migrate it.
 
@@ -145,7 +175,7 @@ def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
     reviewers saving at once wait for each other instead of failing.
     """
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-    db = sqlite_utils.Database(conn)
+    db = Database(conn)
     db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     db.execute("PRAGMA foreign_keys = ON")
     if str(path) != ":memory:":

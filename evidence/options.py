@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sqlite3
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -56,6 +57,13 @@ def user_errors(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except EvidenceError as e:
             raise click.ClickException(str(e)) from e
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) and "busy" not in str(e):
+                raise
+            raise click.ClickException(
+                "the database is busy: another evidence command (or the screening app) kept "
+                "it locked for longer than the 10 s wait; try again when it has finished"
+            ) from e
 
     return wrapper
 

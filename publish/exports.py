@@ -21,9 +21,9 @@ import rispy
 import sqlite_utils
 from bibtexparser.bibdatabase import BibDatabase
 from bibtexparser.bwriter import BibTexWriter
-from evidence.publish.outputs import check_output, database_file
 
 from evidence.errors import EvidenceError
+from evidence.publish.outputs import check_output, database_file
 
 FORMATS = ("ris", "csv", "bibtex", "xlsx")
 DECISIONS = ("include", "exclude", "maybe", "undecided")

@@ -8,9 +8,9 @@ import stat
 
 import pytest
 from click.testing import CliRunner
-from evidence.publish.build import publish
 
 from evidence.cli import cli
+from evidence.publish.build import publish
 from tests.publishing_data import seed_working_db
 
 

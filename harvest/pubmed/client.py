@@ -194,6 +194,8 @@ def _read(body: bytes) -> Any:
         return Entrez.read(io.BytesIO(body))
     except _PARSE_ERRORS as e:
         raise _Transient(f"broken or truncated XML ({e})") from e
+    except ValueError as e:  # no DTD, or a DTD outside NCBI: not an E-utilities answer
+        raise PubMedError(f"the answer is not PubMed XML ({str(e)[:200]})") from e
 
 
 def _parse_esearch(body: bytes) -> History:
