@@ -65,6 +65,18 @@ WHERE h.deleted = 0 AND h.record_id IS NOT NULL ORDER BY h.record_id, s.name
 """
 
 
+def safe_url(url: str | None) -> str | None:
+    """``url`` when it is a web address (http, https) or a DOI (as its doi.org address);
+    None for anything else: imported data once carried ``javascript:`` links onto the site."""
+    text = (url or "").strip()
+    lowered = text.lower()
+    if lowered.startswith(("http://", "https://")) and not any(c.isspace() for c in text):
+        return text
+    if lowered.startswith("doi:") and text[4:].strip().startswith("10."):
+        return DOI_URL + text[4:].strip()
+    return None
+
+
 class PublishError(EvidenceError):
     """The published database cannot be built (nothing to publish, unwritable folder)."""
 
@@ -240,7 +252,7 @@ def _record_rows(db: sqlite_utils.Database, config: Config, themes: dict[str, di
             "pmid": pmid, "pubmed_url": f"{PUBMED_URL}{pmid}/" if pmid else None,
             "pmcid": row["pmcid"], "isbn": row["isbn"], "issn": row["issn"],
             "pub_date": row["pub_date"], "language": row["language"],
-            "item_type": row["item_type"], "url": row["url"],
+            "item_type": row["item_type"], "url": safe_url(row["url"]),
             "keywords": "; ".join(map(str, json_list(row["keywords"]))),
             "summary": summaries.get(rid), "abstract": row["abstract"],
             **{name: values.get(rid) for name, values in extra.items()},

@@ -23,6 +23,7 @@ from bibtexparser.bibdatabase import BibDatabase
 from bibtexparser.bwriter import BibTexWriter
 
 from evidence.errors import EvidenceError
+from evidence.publish.cells import csv_cell, protect_xlsx_cell, xlsx_value
 from evidence.publish.outputs import check_output, database_file
 
 FORMATS = ("ris", "csv", "bibtex", "xlsx")
@@ -143,30 +144,36 @@ def ris_entry(record: dict[str, Any]) -> dict[str, Any]:
                      ("issn", "issn")):
         if record.get(key):
             # RIS has one line per tag: paragraph breaks of structured abstracts become spaces
-            entry[tag] = " ".join(str(record[key]).split())
+            entry[tag] = _one_line(record[key])
     if record.get("year"):
         entry["year"] = str(record["year"])
-    authors = _list(record.get("authors"))
+    authors = [_one_line(a) for a in _list(record.get("authors"))]
     if authors:
         entry["authors"] = authors
-    keywords = _list(record.get("keywords"))
+    keywords = [_one_line(k) for k in _list(record.get("keywords"))]
     if keywords:
         entry["keywords"] = keywords
     if record.get("pages"):
-        start, _, end = str(record["pages"]).partition("-")
+        start, _, end = _one_line(record["pages"]).partition("-")
         entry["start_page"] = start
         if end:
             entry["end_page"] = end
     if record.get("url"):
-        entry["urls"] = [str(record["url"])]  # rispy: UR is a list tag
+        entry["urls"] = [_one_line(record["url"])]  # rispy: UR is a list tag
     if record.get("pmid"):
-        entry["accession_number"] = str(record["pmid"])
-    notes = [record[k] for k in ("summary", "note") if record.get(k)]
+        entry["accession_number"] = _one_line(record["pmid"])
+    notes = [_one_line(record[k]) for k in ("summary", "note") if record.get(k)]
     if notes:
         entry["notes"] = notes
     if record.get("id") is not None:
         entry["id"] = str(record["id"])
     return entry
+
+
+def _one_line(value: Any) -> str:
+    """``value`` on one line: in RIS a line break followed by ``ER  -`` or ``TY  -`` would end
+    the entry and start a forged one, so every run of whitespace becomes one space."""
+    return " ".join(str(value).split())
 
 
 def ris_text(records: Iterable[dict[str, Any]]) -> str:
@@ -192,7 +199,27 @@ def bibtex_entry(record: dict[str, Any], used: set[str] | None = None) -> dict[s
         entry["keywords"] = ", ".join(keywords)
     if record.get("summary"):
         entry["annote"] = str(record["summary"])
-    return entry
+    return {k: v if k in ("ENTRYTYPE", "ID") else bibtex_value(v) for k, v in entry.items()}
+
+
+def bibtex_value(value: str) -> str:
+    """``value`` safe inside ``field = {...}``: on one line, braces balanced, no backslash
+    before a brace. An unmatched ``}`` in a title once closed the field and let the rest of
+    the title write other fields; unmatched braces are dropped (readers drop braces anyway).
+    """
+    text = re.sub(r"\\+(?=[{}]|$)", "", _one_line(value))
+    kept, open_at = [], []
+    for char in text:
+        if char == "{":
+            open_at.append(len(kept))
+        elif char == "}":
+            if not open_at:
+                continue
+            open_at.pop()
+        kept.append(char)
+    for position in reversed(open_at):
+        del kept[position]
+    return "".join(kept)
 
 
 def _bibtex_key(record: dict[str, Any], used: set[str] | None) -> str:
@@ -226,9 +253,10 @@ def csv_text(records: Iterable[dict[str, Any]]) -> str:
     writer = csv.DictWriter(out, CSV_COLUMNS, extrasaction="ignore")
     writer.writeheader()
     for r in records:
-        writer.writerow({**r, "authors": "; ".join(r["authors"]),
-                         "themes": "; ".join(t["slug"] for t in r["themes"]),
-                         "searches": "; ".join(r["searches"])})
+        row = {**r, "authors": "; ".join(r["authors"]),
+               "themes": "; ".join(t["slug"] for t in r["themes"]),
+               "searches": "; ".join(r["searches"])}
+        writer.writerow({k: csv_cell(v) for k, v in row.items()})
     return out.getvalue()
 
 
@@ -257,7 +285,7 @@ def write_xlsx(records: Iterable[dict[str, Any]], path: str | Path, language: st
         count += 1
         groups = [] if record.get("decision") == "exclude" else list(dict.fromkeys(
             (t[f"group_{language}"] or t["group_slug"]) for t in record["themes"]))
-        row = [_xlsx_value(record, column) for column in XLSX_COLUMNS]
+        row = [xlsx_value(_xlsx_value(record, column)) for column in XLSX_COLUMNS]
         for group in groups or [_OTHER[language]]:
             if group not in sheets:
                 sheets[group] = book.create_sheet(_sheet_title(group, sheets))
@@ -266,6 +294,8 @@ def write_xlsx(records: Iterable[dict[str, Any]], path: str | Path, language: st
                     cell.font = Font(bold=True)
                 sheets[group].freeze_panes = "A2"
             sheets[group].append(row)
+            for cell in sheets[group][sheets[group].max_row]:
+                protect_xlsx_cell(cell)
     if not sheets:
         book.create_sheet(_OTHER[language]).append(list(XLSX_COLUMNS))
     book.save(str(path))

@@ -35,3 +35,13 @@ def actor_from_request(datasette, request):
         return await views.actor_now(request, datasette)
 
     return inner
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    """Security headers, the request body limit and optional Secure cookies (evidence.web)."""
+    if not app.plugin_settings(datasette):
+        return None
+    from evidence.web import guard
+
+    return guard

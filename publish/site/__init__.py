@@ -10,7 +10,7 @@ from __future__ import annotations
 from datasette import hookimpl
 from markupsafe import Markup
 
-from evidence.publish.site import renderers, views
+from evidence.publish.site import limits, renderers, views
 from evidence.publish.site.facets import TagsFacet, theme_filter
 
 
@@ -25,6 +25,26 @@ def register_routes(datasette):
         (r"^/-/prisma$", views.prisma_page),
         (r"^/-/prisma\.svg$", views.prisma_image),
     ]
+
+
+@hookimpl
+def prepare_connection(conn, database, datasette):
+    """Length, column and result-size limits on every connection of the published file."""
+    if renderers.enabled(datasette) and database != "_internal":
+        limits.limit_connection(conn)
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    """Security headers and body limit (evidence.web), then the SQL gate (limits.py)."""
+    if not renderers.enabled(datasette):
+        return None
+    from evidence.web import guard
+
+    def wrap(app):
+        return guard(limits.sql_gate(app), referrer_policy="strict-origin-when-cross-origin")
+
+    return wrap
 
 
 @hookimpl

@@ -12,10 +12,12 @@ from typing import Any
 from datasette import NotFound, Response
 from datasette.database import Database
 
+from evidence.publish.build import safe_url
 from evidence.publish.site.i18n import translator
 from evidence.publish.site.prisma import prisma_svg
 
 THEME_PAGE_LIMIT = 200
+MAX_ID = 2**63 - 1
 RECORD_COLUMNS = "id, title, authors, year, journal, summary"
 
 
@@ -73,11 +75,14 @@ async def theme(datasette, request) -> Response:
 async def record(datasette, request) -> Response:
     """One included work: citation, links, summary, abstract, themes, searches."""
     db = datasette.get_database()
-    row = (await db.execute("SELECT * FROM records WHERE id = ?",
-                            [int(request.url_vars["id"])])).first()
+    record_id = int(request.url_vars["id"])
+    if record_id > MAX_ID:  # SQLite integers are 64-bit: a longer id is no record
+        raise NotFound("No such record")
+    row = (await db.execute("SELECT * FROM records WHERE id = ?", [record_id])).first()
     if row is None:
         raise NotFound("No such record")
     data = dict(row)
+    data["url"] = safe_url(data.get("url"))  # files published before links were checked
     for key in ("themes", "theme_slugs", "searches", "theme_groups", "publication_types"):
         data[key] = json.loads(data.get(key) or "[]")
     data["theme_links"] = list(zip(data["theme_slugs"], data["themes"], strict=False))

@@ -1,0 +1,124 @@
+"""The published site under an anonymous adversary (issue 13): memory, time, links, headers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from evidence.publish.build import publish, safe_url
+from evidence.publish.site import limits
+from evidence.publish.site.app import make_datasette
+from tests.publishing_data import seed_working_db
+
+COUNT_FOREVER = ("with recursive c(x) as (select 1 union all select x + 1 from c)"
+                 " select count(*) from c")
+
+
+@pytest.fixture
+def published_path(db, config, tmp_path):
+    seed_working_db(db, config)
+    db["records"].update(1, {"url": "javascript:alert(document.cookie)"})
+    db["records"].update(2, {"url": "https://example.org/stigma"})
+    path = tmp_path / "published.db"
+    publish(db, path, config)
+    return path
+
+
+@pytest.fixture
+def ds(published_path):
+    return make_datasette(published_path)
+
+
+@pytest.mark.asyncio
+async def test_one_query_cannot_build_a_huge_value(ds):
+    started = time.monotonic()
+    response = await ds.client.get("/published.json", params={
+        "sql": "select randomblob(1000000000)"})
+    assert response.status_code == 400
+    assert "too big" in response.json()["error"]
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.asyncio
+async def test_many_rows_of_cheap_blobs_hit_the_result_cap(ds):
+    sql = ("with recursive c(x) as (select 1 union all select x + 1 from c limit 1000)"
+           " select zeroblob(900000) from c")
+    response = await ds.client.get("/published.json", params={"sql": sql})
+    assert response.status_code == 400
+    assert "result too large" in response.json()["error"]
+    assert len(response.content) < 100_000
+
+
+@pytest.mark.asyncio
+async def test_sql_for_readers_still_works(ds):
+    response = await ds.client.get("/published.json", params={
+        "sql": "select title from records order by id", "_shape": "array"})
+    assert response.status_code == 200
+    assert len(response.json()) == 3
+
+
+@pytest.mark.asyncio
+async def test_arbitrary_sql_has_a_lower_time_limit(ds):
+    started = time.monotonic()
+    response = await ds.client.get("/published.json", params={
+        "sql": COUNT_FOREVER, "_timelimit": "1000"})
+    elapsed = time.monotonic() - started
+    assert response.status_code == 400 and "interrupted" in response.text.lower()
+    assert elapsed < 0.95, elapsed  # 500 ms, not Datasette's (or the visitor's) 1 s
+
+
+@pytest.mark.asyncio
+async def test_busy_sql_slot_queues_then_refuses_and_pages_stay_fast(ds, monkeypatch):
+    monkeypatch.setattr(limits, "SQL_QUEUE_SECONDS", 0.1)
+    ds = make_datasette(ds.databases["published"].path)  # wrapper built with the new wait
+    await ds.invoke_startup()
+    slow = [asyncio.create_task(ds.client.get("/published.json", params={
+        "sql": COUNT_FOREVER})) for _ in range(4)]
+    await asyncio.sleep(0.05)
+    started = time.monotonic()
+    page = await ds.client.get("/-/records/1")
+    page_time = time.monotonic() - started
+    statuses = sorted(r.status_code for r in await asyncio.gather(*slow))
+    assert page.status_code == 200
+    assert page_time < 0.4, page_time
+    assert statuses == [400, 429, 429, 429]
+
+
+@pytest.mark.asyncio
+async def test_record_page_links_only_web_addresses(ds):
+    html = (await ds.client.get("/-/records/1")).text
+    assert "javascript:" not in html
+    html = (await ds.client.get("/-/records/2")).text
+    assert 'href="https://example.org/stigma"' in html
+
+
+def test_safe_url():
+    assert safe_url("https://doi.org/10.1/x") == "https://doi.org/10.1/x"
+    assert safe_url("HTTP://EXAMPLE.ORG") == "HTTP://EXAMPLE.ORG"
+    assert safe_url("doi:10.1000/abc") == "https://doi.org/10.1000/abc"
+    for bad in ("javascript:alert(1)", " JavaScript:alert(1)", "data:text/html,x",
+                "vbscript:x", "//evil.example", "http://a b", None, ""):
+        assert safe_url(bad) is None
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("path", ["/", "/-/records/1", "/published/records", "/-/prisma"])
+async def test_pages_send_security_headers(ds, path):
+    response = await ds.client.get(path)
+    assert response.status_code == 200
+    assert response.headers["x-frame-options"] == "DENY"
+    csp = response.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp and "default-src 'self'" in csp
+    assert response.headers["referrer-policy"] in ("strict-origin-when-cross-origin", "no-referrer")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("path", [
+    "/-/records/99999999999999999999999",  # beyond 64 bits
+    "/published/records?_timelimit=%D9%A3",  # an Arabic-Indic digit
+])
+async def test_malformed_parameters_are_not_server_errors(ds, path):
+    response = await ds.client.get(path)
+    assert response.status_code in (200, 400, 404), response.status_code
