@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import time
 
 import pytest
@@ -122,3 +124,40 @@ async def test_pages_send_security_headers(ds, path):
 async def test_malformed_parameters_are_not_server_errors(ds, path):
     response = await ds.client.get(path)
     assert response.status_code in (200, 400, 404), response.status_code
+
+
+@pytest.fixture
+def formula_ds(db, config, tmp_path):
+    seed_working_db(db, config)
+    db["records"].update(1, {"title": '=HYPERLINK("http://evil.example","x")',
+                             "journal": "@SUM(1)", "abstract": 'line\n"=1+1",\n-2'})
+    path = tmp_path / "published.db"
+    publish(db, path, config)
+    return make_datasette(path)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("query", ["", "?_stream=on&_size=1", "?_dl=1"])
+async def test_site_csv_has_no_live_formulas(formula_ds, query):
+    response = await formula_ds.client.get("/published/records.csv" + query)
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert len(rows) == 3
+    row = next(r for r in rows if r["id"] == "1")
+    assert row["title"] == "'" + '=HYPERLINK("http://evil.example","x")'
+    assert row["journal"] == "'@SUM(1)"
+    assert row["abstract"] == 'line\n"=1+1",\n-2'  # only the start of a cell counts
+    for r in rows:
+        assert not any(v.startswith(("=", "+", "-", "@")) for v in r.values())
+
+
+def test_csv_neutraliser_keeps_records_split_across_chunks():
+    from evidence.publish.site.csvsafe import CsvNeutraliser
+
+    body = b'a,b\r\n"x\r\ny",=1\r\n-3,"q""q"\r\n'
+    for size in (1, 2, 5, 7, 100):
+        neutraliser = CsvNeutraliser()
+        chunks = [body[i:i + size] for i in range(0, len(body), size)]
+        out = b"".join(neutraliser.feed(c, final=i == len(chunks) - 1)
+                       for i, c in enumerate(chunks))
+        assert out.decode() == 'a,b\r\n"x\r\ny",\'=1\r\n\'-3,"q""q"\r\n'

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datasette import hookimpl
 from markupsafe import Markup
 
-from evidence.publish.site import limits, renderers, views
+from evidence.publish.site import csvsafe, limits, renderers, views
 from evidence.publish.site.facets import TagsFacet, theme_filter
 
 
@@ -36,13 +36,15 @@ def prepare_connection(conn, database, datasette):
 
 @hookimpl
 def asgi_wrapper(datasette):
-    """Security headers and body limit (evidence.web), then the SQL gate (limits.py)."""
+    """Security headers and body limit (evidence.web), the SQL gate (limits.py), formula-safe
+    CSV (csvsafe.py)."""
     if not renderers.enabled(datasette):
         return None
     from evidence.web import guard
 
     def wrap(app):
-        return guard(limits.sql_gate(app), referrer_policy="strict-origin-when-cross-origin")
+        return guard(limits.sql_gate(csvsafe.csv_guard(app)),
+                     referrer_policy="strict-origin-when-cross-origin")
 
     return wrap
 
