@@ -81,8 +81,13 @@ def check_unzipped_size(path: str | Path, limit: int | None = None) -> None:
             "evidence table may hold (a cell that large is not a reference)")
 
 
-def read_evidence_table(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Rows of every sheet as dicts of our column names (plus ``_where``: sheet and row)."""
+def read_evidence_table(path: str | Path,
+                        skipped: list[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Rows of every sheet as dicts of our column names (plus ``_where``: sheet and row).
+
+    A row with values but no title cannot be a hit: it is left out and named in ``skipped``
+    (the import reports it), never dropped silently.
+    """
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -104,8 +109,11 @@ def read_evidence_table(path: str | Path) -> Iterator[dict[str, Any]]:
                     f"{', '.join(str(h) for h in header if h)})")
             for number, values in enumerate(rows, start=2):
                 row = {n: v for n, v in zip(names, values, strict=False) if n}
+                where = f"{path}: sheet {sheet.title!r} row {number}"
                 if clean_text(row.get("title")):
-                    yield {**row, "_where": f"{path}: sheet {sheet.title!r} row {number}"}
+                    yield {**row, "_where": where}
+                elif skipped is not None and any(clean_text(v) for v in row.values()):
+                    skipped.append(f"{where}: no title (row skipped)")
     finally:
         book.close()
 
@@ -148,11 +156,19 @@ def import_evidence_table(db: sqlite_utils.Database, path: str | Path, *,
     path = Path(path)
     name = source or path.stem
     search = next((s for s in config.searches if s.name == name), None) if config else None
-    rows = list(read_evidence_table(path))
-    hits = {}
+    skipped: list[str] = []
+    rows = list(read_evidence_table(path, skipped))
+    hits: dict[str, dict[str, Any]] = {}
+    per_sheet: set[tuple[str, str]] = set()
     for row in rows:
         hit = to_hit(row)
         row["_external_id"] = hit["external_id"]
+        # The export lists a record once per theme group's sheet; twice in one sheet is news.
+        sheet_key = (row["_where"].rsplit(" row ", 1)[0], hit["external_id"])
+        if sheet_key in per_sheet:
+            skipped.append(f"{row['_where']}: the same work as an earlier row (same DOI, PMID "
+                           "or title and year), read as one hit")
+        per_sheet.add(sheet_key)
         hits.setdefault(hit["external_id"], hit)
     with db.atomic():
         search_id = store.ensure_search(db, search or Search(name=name, source="file"))
@@ -162,7 +178,8 @@ def import_evidence_table(db: sqlite_utils.Database, path: str | Path, *,
         new, existing = store.save_hits(db, run_id, hits.values())
         store.finish_run(db, run_id, "complete", reported_count=len(hits))
         folded = dedupe.dedupe(db, config.dedupe if config else None)
-        result = EvidenceTableResult(run_id, name, "xlsx", len(hits), new, existing, folded)
+        result = EvidenceTableResult(run_id, name, "xlsx", len(hits), new, existing, folded,
+                                     warnings=skipped)
         _save_decisions(db, search_id, rows, result)
     return result
 

@@ -116,7 +116,7 @@ def cochrane_to_hit(r: dict[str, Any]) -> dict[str, Any]:
     types = [t for v in as_list(r.get("PT")) for t in re.split(r"\s*;\s*", v) if t]
     return {
         "title": r.get("TI"), "abstract": split_structured(r.get("AB")),
-        "authors": as_list(r.get("AU")),
+        "authors": [a for v in as_list(r.get("AU")) for a in re.split(r"\s*;\s*", v) if a],
         "year": r.get("YR"), "pub_date": first(r.get("YR")),
         "journal": r.get("SO"), "volume": r.get("VL"), "issue": r.get("NO"),
         "pages": r.get("PG"), "doi": r.get("DOI"),

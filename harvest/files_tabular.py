@@ -34,7 +34,7 @@ from evidence.harvest.files import (
 #: Xplore, Publish or Perish, Web of Science (Excel) and our Excel evidence tables.
 COLUMNS: dict[str, tuple[str, ...]] = {
     "external_id": ("recordid", "key", "id", "customid", "accessionnumber", "ut(uniquewosid)",
-                    "ut", "eid", "pui", "embaseaccessionnumber"),
+                    "ut", "eid", "pui", "embaseaccessionnumber", "embaseaccessionid"),
     "title": ("title", "itemtitle", "primarytitle", "articletitle", "documenttitle", "ti",
               "tittel"),
     "abstract": ("abstract", "abstractnote", "ab", "notesabstract", "sammendrag"),
@@ -213,7 +213,10 @@ def csv_to_hit(v: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
     isbn, issn = isbn_or_issn(v.get("isbn_issn"))
     linked_pmid, linked_pmcid = ids_in_text(v.get("extra"), v.get("url"))
     cited = citation_parts(v.get("citation"))
+    # Publish or Perish names the journal "Source"; Scopus writes the database name there.
     source = v.get("citation") if v.get("citation") and not cited else None
+    if source and source.strip().lower() in ("scopus", "embase", "medline", "pubmed"):
+        source = None
     authors = v.get("authors")
     return {
         "title": v.get("title"), "abstract": split_structured(v.get("abstract")),

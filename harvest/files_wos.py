@@ -105,11 +105,12 @@ def wos_tab_entries(text: str, name: str) -> Iterator[tuple[int, int, dict[str, 
     Web of Science does not quote fields, so quotes in titles are text (``QUOTE_NONE``).
     A row with more filled columns than the header has is a broken file, not a guess.
     """
+    csv.field_size_limit(2**31 - 1)
     reader = csv.reader(io.StringIO(text.lstrip("\n")), delimiter="\t",
                         quoting=csv.QUOTE_NONE)
     header = [t.strip().lstrip("\ufeff") for t in next(reader)]
     number = 0
-    for row in reader:
+    for row in _rows(reader, name):
         if not any(cell.strip() for cell in row):
             continue
         number += 1
@@ -122,6 +123,15 @@ def wos_tab_entries(text: str, name: str) -> Iterator[tuple[int, int, dict[str, 
         for tag in ITEM_PER_LINE & fields.keys():
             fields[tag] = [v for v in re.split(r"\s*;\s*", fields[tag]) if v]
         yield number, reader.line_num, fields
+
+
+def _rows(reader: Any, name: str) -> Iterator[list[str]]:
+    """The csv module's own messages never reach the user."""
+    try:
+        yield from reader
+    except csv.Error as e:
+        raise FileFormatError(f"{name}: line {reader.line_num}: not a readable tab-delimited "
+                              "row; export the records again") from e
 
 
 def _items(value: Any) -> list[str]:

@@ -82,6 +82,25 @@ def test_xlsx_is_detected_and_read_through_evidence_table(db, tmp_path):
                                                        "10.1234/abc.1")
 
 
+def test_xlsx_rows_left_out_are_named(db, tmp_path):
+    """Entries read equal the rows, or the import says which it left out and why."""
+    path = tmp_path / "evidenstabell.xlsx"
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Ark1"
+    sheet.append(["title", "year", "doi"])
+    sheet.append(["Ensomhet blant eldre", 2024, "10.1234/abc.1"])
+    sheet.append([None, 2024, "10.1234/abc.2"])
+    sheet.append(["Ensomhet blant eldre (kopi)", 2024, "10.1234/ABC.1"])
+    workbook.save(path)
+    result = import_file(db, path)
+    assert result.entries == 1
+    assert result.warnings == [
+        f"{path}: sheet 'Ark1' row 3: no title (row skipped)",
+        f"{path}: sheet 'Ark1' row 4: the same work as an earlier row (same DOI, PMID or "
+        "title and year), read as one hit"]
+
+
 def test_save_hits_update_existing_refreshes_fields(db):
     search_id = store.ensure_search(db, "zotero-lib", source="zotero")
     run = store.start_run(db, search_id)
