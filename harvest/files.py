@@ -191,10 +191,13 @@ def read_file(path: str | Path, fmt: str | None = None) -> Iterator[dict[str, An
 
 
 def _read_xlsx(path: Path) -> Iterator[dict[str, Any]]:
-    """Hits of an Excel evidence table; ``harvest.evidence_table`` owns the format (and also
-    imports its decisions through ``import_evidence_table``)."""
-    from evidence.harvest import evidence_table
+    """Hits of a database's Excel export (read like its CSV), or of an Excel evidence table
+    (``harvest.evidence_table`` owns that format and also imports its decisions through
+    ``import_evidence_table``)."""
+    from evidence.harvest import evidence_table, files_tabular
 
+    if files_tabular.is_xlsx_export(path):
+        return files_tabular.read_xlsx_export(path)
     return (evidence_table.to_hit(row) for row in evidence_table.read_evidence_table(path))
 
 

@@ -44,8 +44,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "journal": ("journal", "journal/book", "publicationtitle", "sourcetitle", "publication",
                 "publicationname", "secondarytitle", "journalname", "journaltitle",
                 "tidsskrift"),
-    "journal_abbrev": ("journalabbreviation", "abbreviatedsourcetitle", "journaliso",
-                       "isosourceabbreviation", "ta"),
+    "journal_abbrev": ("journalisoabbreviation", "journalabbreviation",
+                       "abbreviatedsourcetitle", "journaliso", "isosourceabbreviation", "ta"),
     "doi": ("doi", "itemdoi", "doilink"),
     "pmid": ("pmid", "pubmedid", "medlinepmid"),
     "pmcid": ("pmcid", "pmc"),
@@ -55,7 +55,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "pages": ("pages", "page"),
     "start_page": ("startpage", "pagestart", "firstpage", "sp"),
     "end_page": ("endpage", "pageend", "lastpage", "ep"),
-    "article_number": ("art.no.", "articleno"),
+    "article_number": ("art.no.", "articleno", "articlenumber"),
     "volume": ("volume", "journalvolume", "vl", "årgang"),
     "issue": ("issue", "journalissue", "number", "is"),
     "isbn": ("isbn", "isbns"),
@@ -176,6 +176,73 @@ def _wos_table(path: Path, columns: list[str], rows: Iterator[list[str]]
         for tag in ITEM_PER_LINE & f.keys():
             f[tag] = [v for v in re.split(r"\s*;\s*", f[tag]) if v]
         yield ids.assign(wos_to_hit(f), first(f.get("UT"), f.get("AN")), number)
+
+
+#: Id columns only a database's own export has: an Excel file with one is read like a CSV
+#: export, not as an evidence table (which keeps decisions).
+_EXPORT_IDS = {"ut(uniquewosid)", "eid", "pui", "embaseaccessionnumber", "embaseaccessionid",
+               "accessionnumber", "key", "itemdoi", "journal/book"}
+
+
+class _SheetRows:
+    """Rows of a sheet as lists of text, with ``line_num`` (the row number) like csv.reader."""
+
+    def __init__(self, rows: Iterator[tuple[Any, ...]]) -> None:
+        self.rows, self.line_num = rows, 0
+
+    def __iter__(self) -> _SheetRows:
+        return self
+
+    def __next__(self) -> list[str]:
+        values = next(self.rows)
+        self.line_num += 1
+        return [_cell_text(v) for v in values]
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def xlsx_header(path: str | Path) -> list[str]:
+    """The first row of the workbook's first sheet (empty when it cannot be read)."""
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(str(path), read_only=True, data_only=True)
+    except Exception:  # noqa: BLE001 - any unreadable workbook is the evidence table's to report
+        return []
+    try:
+        first_row = next(book.worksheets[0].iter_rows(values_only=True), ()) if book.worksheets \
+            else ()
+        return [_cell_text(v) for v in first_row]
+    finally:
+        book.close()
+
+
+def is_xlsx_export(path: str | Path) -> bool:
+    """True for a database's Excel export (Web of Science, Scopus, Embase, Zotero ...): its
+    first row has no ``title`` column an evidence table would have, or it has an id column
+    only such exports have."""
+    keys = [column_key(h) for h in xlsx_header(path)]
+    known = [k for k in keys if k in _ALIASES]
+    return bool(known) and ("title" not in keys and "tittel" not in keys
+                            or bool(_EXPORT_IDS & set(keys)))
+
+
+def read_xlsx_export(path: str | Path) -> Iterator[dict[str, Any]]:
+    """The first sheet of a database's Excel export, its columns matched as in a CSV."""
+    from openpyxl import load_workbook
+
+    path = Path(path)
+    book = load_workbook(str(path), read_only=True, data_only=True)
+    try:
+        yield from table_hits(path, _SheetRows(book.worksheets[0].iter_rows(values_only=True)))
+    finally:
+        book.close()
 
 
 _JOINED = re.compile(r"(?<=[a-z\u00e0-\u00ff])(?=[A-Z\u00c0-\u00de][a-z\u00e0-\u00ff]*[.\s])")

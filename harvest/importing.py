@@ -10,7 +10,7 @@ import sqlite_utils
 from evidence.config import Config, Search
 from evidence.dedupe import cluster as dedupe
 from evidence.errors import EvidenceError
-from evidence.harvest import files, store
+from evidence.harvest import files, files_tabular, store
 
 
 @dataclass
@@ -37,7 +37,7 @@ def import_file(db: sqlite_utils.Database, path: str | Path, *, source: str | No
     """
     path = Path(path)
     fmt = fmt or files.detect_format(path)
-    if fmt == "xlsx":
+    if fmt == "xlsx" and not files_tabular.is_xlsx_export(path):
         # An evidence table carries decisions and themes too: its own importer keeps them.
         from evidence.harvest.evidence_table import import_evidence_table
 

@@ -354,6 +354,42 @@ def test_csv_row_shifted_by_an_unquoted_separator_is_an_error(tmp_path):
                               "the separator without quotes: save the file again as CSV")
 
 
+WOS_EXCEL_HEADER = [
+    "Publication Type", "Authors", "Book Authors", "Author Full Names", "Article Title",
+    "Source Title", "Language", "Document Type", "Author Keywords", "Keywords Plus", "Abstract",
+    "ISSN", "Journal Abbreviation", "Journal ISO Abbreviation", "Publication Date",
+    "Publication Year", "Volume", "Issue", "Start Page", "End Page", "Article Number", "DOI",
+    "Pubmed Id", "UT (Unique WOS ID)"]
+
+
+def test_excel_export_of_a_database_is_read_like_its_csv(db, tmp_path):
+    """Web of Science's "Excel" export: the column names of its CSV, not an evidence table."""
+    import openpyxl
+
+    from evidence.harvest.importing import import_file
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(WOS_EXCEL_HEADER)
+    sheet.append(["J", "Hansen, K; Berg, L", None, "Hansen, Kari; Berg, Lise",
+                  "Loneliness in municipal care", "SCANDINAVIAN JOURNAL OF PUBLIC HEALTH",
+                  "English", "Article", "loneliness; municipalities", "OLDER-ADULTS; HEALTH",
+                  "We asked.", "1403-4948", "SCAND J PUBLIC HEALTH", "Scand. J. Public Health",
+                  "MAR 2024", 2024, 52, 2, 101, 110, None, "10.1177/14034948241234567",
+                  38000001, "WOS:001100000000001"])
+    path = tmp_path / "savedrecs.xlsx"
+    book.save(path)
+    row = rows_of(path)[0]
+    assert (row["external_id"], row["pmid"], row["doi"]) == (
+        "WOS:001100000000001", "38000001", "10.1177/14034948241234567")
+    assert (row["journal"], row["journal_abbrev"]) == ("SCANDINAVIAN JOURNAL OF PUBLIC HEALTH",
+                                                       "Scand. J. Public Health")
+    assert (row["year"], row["volume"], row["pages"]) == (2024, "52", "101-110")
+    assert "OLDER-ADULTS" not in row["external_id"]
+    result = import_file(db, path, source="wos")
+    assert (result.format, result.entries, result.new_hits) == ("xlsx", 1, 1)
+
+
 # -- DOIs wherever the file puts them -------------------------------------------------------
 
 RIS_DOIS = """TY  - JOUR
