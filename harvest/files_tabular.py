@@ -211,7 +211,10 @@ def xlsx_header(path: str | Path) -> list[str]:
     """The first row of the workbook's first sheet (empty when it cannot be read)."""
     from openpyxl import load_workbook
 
+    from evidence.harvest.evidence_table import check_unzipped_size
+
     try:
+        check_unzipped_size(path)
         book = load_workbook(str(path), read_only=True, data_only=True)
     except Exception:  # noqa: BLE001 - any unreadable workbook is the evidence table's to report
         return []
@@ -237,7 +240,10 @@ def read_xlsx_export(path: str | Path) -> Iterator[dict[str, Any]]:
     """The first sheet of a database's Excel export, its columns matched as in a CSV."""
     from openpyxl import load_workbook
 
+    from evidence.harvest.evidence_table import check_unzipped_size
+
     path = Path(path)
+    check_unzipped_size(path)
     book = load_workbook(str(path), read_only=True, data_only=True)
     try:
         yield from table_hits(path, _SheetRows(book.worksheets[0].iter_rows(values_only=True)))
