@@ -26,17 +26,18 @@ import sqlite_utils
 import yaml
 from sqlite_utils.db import DescIndex
 
+from evidence import markup
 from evidence.config import Config
 from evidence.db.values import json_list, now
 from evidence.errors import EvidenceError
 from evidence.harvest.store import save_screening_rule
 from evidence.publish.outputs import check_output, database_file
+from evidence.publish.search import INDEX, TERMS, create_search_index
 
 #: Private fields that ``screening.public_fields`` may publish (column name -> decisions column).
 OPTIONAL_PUBLIC_FIELDS = {"note": "note", "reviewers": "reviewer", "reason": "reason"}
-FTS_COLUMNS = ["title", "abstract", "authors", "keywords"]
 #: Tables of the published file (view names must not take these).
-TABLES = {"records", "records_fts", "record_themes", "themes", "theme_groups", "searches",
+TABLES = {"records", INDEX, TERMS, "record_themes", "themes", "theme_groups", "searches",
           "prisma", "site"}
 #: Mode of the published file: readable by the web server's user, as a normal file would be.
 PUBLISHED_MODE = 0o644
@@ -193,8 +194,7 @@ def _build(db: sqlite_utils.Database, pub: sqlite_utils.Database, config: Config
             {"key": "published_at", "value": now()},
             {"key": "metadata", "value": json.dumps(metadata, ensure_ascii=False)},
         ], pk="key")
-    pub["records"].enable_fts(FTS_COLUMNS, create_triggers=False)
-    pub["records_fts"].optimize()
+    create_search_index(pub)
     counts = {row["step"] + (f":{row['key']}" if row["key"] else ""): row["count"]
               for row in prisma}
     return PublishResult("", len(records), len(themes), len(searches), counts)
@@ -234,8 +234,10 @@ def _record_rows(db: sqlite_utils.Database, config: Config, themes: dict[str, di
         groups = list(dict.fromkeys(themes[s]["group_name"] for s in slugs))
         doi, pmid = row["doi"], row["pmid"]
         # Short columns first, long text last: facets and sorts then read less of each row.
+        # title and abstract are plain text (CSV, JSON and the index read them); the source's
+        # inline markup (<i>, <sup>) is kept in title_html / abstract_html where there is any.
         yield {
-            "id": rid, "title": row["title"],
+            "id": rid, "title": markup.strip(row["title"]),
             "authors": "; ".join(map(str, json_list(row["authors"]))),
             "year": row["year"], "journal": row["journal"],
             # List columns hold no repeated values: the ``tags`` facet counts them as they are.
@@ -254,7 +256,9 @@ def _record_rows(db: sqlite_utils.Database, config: Config, themes: dict[str, di
             "pub_date": row["pub_date"], "language": row["language"],
             "item_type": row["item_type"], "url": safe_url(row["url"]),
             "keywords": "; ".join(map(str, json_list(row["keywords"]))),
-            "summary": summaries.get(rid), "abstract": row["abstract"],
+            "summary": summaries.get(rid), "abstract": markup.strip(row["abstract"]),
+            "title_html": row["title"] if markup.has_markup(row["title"]) else None,
+            "abstract_html": row["abstract"] if markup.has_markup(row["abstract"]) else None,
             **{name: values.get(rid) for name, values in extra.items()},
         }
 

@@ -1,7 +1,8 @@
 """Text for the record view: search terms from query strings, highlighting, abstract sections.
 
-Highlighting escapes the text first and only then wraps matches in ``<mark>``, so a title with
-markup in it can never become markup on the page.
+Highlighting sanitises the text first (an allow-list of inline tags such as ``<i>`` and
+``<sup>``; any other tag is shown as text) and only then wraps matches in ``<mark>``, so a title
+can never become other markup on the page.
 """
 
 from __future__ import annotations
@@ -9,7 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
+
+from evidence.markup import sanitise
+from evidence.terms import highlight_html
 
 _FIELD_TAG = re.compile(r"\[[^\]]*\]")
 _PHRASE = re.compile(r'"([^"]+)"')
@@ -42,26 +46,11 @@ def search_terms(queries: Iterable[str]) -> list[str]:
     return sorted(seen.values(), key=len, reverse=True)
 
 
-def _pattern(terms: list[str]) -> re.Pattern | None:
-    parts = []
-    for term in terms:
-        stem = str(escape(term.rstrip("*")))
-        if not stem:
-            continue
-        body = r"\s+".join(re.escape(p) for p in stem.split())
-        parts.append(body + (r"\w*" if term.endswith("*") else ""))
-    if not parts:
-        return None
-    return re.compile(r"(?<![&#\w])(" + "|".join(parts) + r")(?!\w)", re.I)
-
-
 def highlight(text: str | None, terms: list[str]) -> Markup:
-    """``text`` escaped, with every term wrapped in ``<mark>``."""
-    escaped = str(escape(text or ""))
-    pattern = _pattern(terms)
-    if pattern is None:
-        return Markup(escaped)
-    return Markup(pattern.sub(lambda m: f"<mark>{m.group(1)}</mark>", escaped))
+    """``text`` with its inline markup rendered safely (``evidence.markup.sanitise``) and every
+    term wrapped in ``<mark>``, inside compounds and inflected forms as well
+    (``rusmiddel`` in ``rusmiddelproblemer``; rules in ``evidence.terms``)."""
+    return highlight_html(sanitise(text), terms)
 
 
 def abstract_sections(abstract: str | None, terms: list[str]) -> list[dict[str, Markup]]:

@@ -58,31 +58,66 @@ def seed_working_db(db: sqlite_utils.Database, config) -> None:
     theme_ids = {r["slug"]: r["id"] for r in db["themes"].rows}
     db["users"].insert({"username": REVIEWER, "password_hash": PASSWORD_HASH,
                         "role": "reviewer", "created_at": "2024-10-01"})
-    for (rid, title, abstract, authors, year, journal, doi, pmid, decision, reason, themes,
-         searches) in RECORDS:
-        db["records"].insert({
-            "id": rid, "title": title, "abstract": abstract, "authors": json.dumps(authors),
-            "year": year, "journal": journal, "doi": doi, "pmid": pmid,
-            "publication_types": json.dumps(["Systematic Review"]),
-            "keywords": json.dumps(["community care"]), "item_type": "journalArticle"})
-        for name in searches:
-            db["hits"].insert({
-                "run_id": runs[name], "search_id": search_ids[name],
-                "source": db["searches"].get(search_ids[name])["source"],
-                "external_id": f"{name}-{rid}", "record_id": rid, "title": title,
-                "raw": json.dumps({"marker": RAW}), "deleted": 0})
-        if decision:
-            db["decisions"].insert({
-                "record_id": rid, "reviewer": REVIEWER, "stage": "screening",
-                "decision": decision, "reason": reason, "note": f"{NOTE} {rid}",
-                "summary": f"Public summary of record {rid}." if decision == "include" else None,
-                "themes": json.dumps(themes), "origin": "test",
-                "created_at": f"2024-10-2{rid % 10}T10:00:00+00:00"})
-        for slug in themes:
-            db["record_themes"].insert({"record_id": rid, "theme_id": theme_ids[slug],
-                                        "reviewer": REVIEWER})
+    for row in RECORDS:
+        _insert_record(db, row, runs, search_ids, theme_ids)
     # a duplicate hit of record 2 from the mental-health search (two searches found it)
     db["hits"].insert({
         "run_id": runs["pubmed-mental-health"], "search_id": search_ids["pubmed-mental-health"],
         "source": "pubmed", "external_id": "dup-2", "record_id": 2, "title": RECORDS[1][1],
         "raw": RAW, "deleted": 0})
+
+
+def _insert_record(db: sqlite_utils.Database, row: tuple, runs: dict, search_ids: dict,
+                   theme_ids: dict) -> None:
+    (rid, title, abstract, authors, year, journal, doi, pmid, decision, reason, themes,
+     searches) = row
+    summary = f"Public summary of record {rid}." if decision == "include" else None
+    if isinstance(abstract, tuple):  # (abstract, summary)
+        abstract, summary = abstract
+    db["records"].insert({
+        "id": rid, "title": title, "abstract": abstract, "authors": json.dumps(authors),
+        "year": year, "journal": journal, "doi": doi, "pmid": pmid,
+        "publication_types": json.dumps(["Systematic Review"]),
+        "keywords": json.dumps(["community care"]), "item_type": "journalArticle"})
+    for name in searches:
+        db["hits"].insert({
+            "run_id": runs[name], "search_id": search_ids[name],
+            "source": db["searches"].get(search_ids[name])["source"],
+            "external_id": f"{name}-{rid}", "record_id": rid, "title": title,
+            "raw": json.dumps({"marker": RAW}), "deleted": 0})
+    if decision:
+        db["decisions"].insert({
+            "record_id": rid, "reviewer": REVIEWER, "stage": "screening",
+            "decision": decision, "reason": reason, "note": f"{NOTE} {rid}",
+            "summary": summary,
+            "themes": json.dumps(themes), "origin": "test",
+            "created_at": f"2024-10-2{rid % 10}T10:00:00+00:00"})
+    for slug in themes:
+        db["record_themes"].insert({"record_id": rid, "theme_id": theme_ids[slug],
+                                    "reviewer": REVIEWER})
+
+
+#: Reader-facing records (issue 15): Norwegian compounds, inline markup, a summary to find.
+READER_RECORDS = [
+    (7, "Rusmiddelproblemer blant eldre i kommunene",
+     ("Studien ser på rusmiddelbruk og rusmiddelproblemer hos eldre.\n\n"
+      "Kommunalt rusarbeid trenger mer kompetanse.",
+      "Kommunene mangler kompetanse om eldre med rusmiddelproblemer."),
+     ["Hansen, Kari"], 2024, "Tidsskrift for psykisk helsearbeid", "10.18261/tph.2024.7", None,
+     "include", None, ["substance-addiction"], ["idunn"]),
+    (8, "Effects of <i>Lactobacillus</i> on CO<sub>2</sub> and mood<sup>1</sup>",
+     ("Probiotic <i>Lactobacillus</i> and depression: a systematic review of helseproblemer.",
+      "Tarmbakterier kan gi problemer med humøret."),
+     ["Berg, Ola"], 2024, "Nutrients", "10.3390/nu.2024.8", "38000008",
+     "include", None, ["specific-populations"], ["pubmed-mental-health"]),
+]
+
+
+def seed_reader_records(db: sqlite_utils.Database) -> None:
+    """Add READER_RECORDS to a database already seeded by :func:`seed_working_db`."""
+    search_ids = {r["name"]: r["id"] for r in db["searches"].rows}
+    runs = {name: db.execute("SELECT max(id) FROM runs WHERE search_id = ?", [sid]).fetchone()[0]
+            for name, sid in search_ids.items()}
+    theme_ids = {r["slug"]: r["id"] for r in db["themes"].rows}
+    for row in READER_RECORDS:
+        _insert_record(db, row, runs, search_ids, theme_ids)

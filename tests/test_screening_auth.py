@@ -97,8 +97,17 @@ def test_search_terms_drop_tags_operators_and_filters():
 def test_highlight_escapes_before_marking():
     html = str(highlight('<b>Primary care</b> & "children" amp', ["primary care", "child*",
                                                                   "amp", "lt"]))
-    assert html == ("&lt;b&gt;<mark>Primary care</mark>&lt;/b&gt; &amp; &#34;<mark>children"
-                    "</mark>&#34; <mark>amp</mark>")
+    assert html == ('<b><mark>Primary care</mark></b> &amp; "<mark>children</mark>" '
+                    "<mark>amp</mark>")
+
+
+def test_highlight_marks_words_inside_compounds_and_renders_inline_markup():
+    html = str(highlight("Rusmiddelproblemer og <i>rusmiddel</i>bruk; virus <script>x</script>",
+                         ["rusmiddel", "rus"]))
+    assert html == ("<mark>Rusmiddel</mark>problemer og <i><mark>rusmiddel</mark></i>bruk; virus "
+                    "&lt;script&gt;x&lt;/script&gt;")
+    assert str(highlight("psykiske helseproblemer", ["problemer"])) == (
+        "psykiske helse<mark>problemer</mark>")
 
 
 def test_structured_abstract_sections():

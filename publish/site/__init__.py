@@ -10,7 +10,7 @@ from __future__ import annotations
 from datasette import hookimpl
 from markupsafe import Markup
 
-from evidence.publish.site import csvsafe, limits, renderers, views
+from evidence.publish.site import csvsafe, limits, renderers, search, views
 from evidence.publish.site.facets import TagsFacet, theme_filter
 
 
@@ -70,6 +70,14 @@ def filters_from_request(request, database, table, datasette):
     if not renderers.enabled(datasette) or table is None:
         return None
     return theme_filter(request, database, table, datasette)
+
+
+@hookimpl(specname="filters_from_request")
+def search_filter(request, database, table, datasette):
+    """``?_search=`` that finds words inside compounds and inflected forms (see search.py)."""
+    if not renderers.enabled(datasette) or table is None:
+        return None
+    return search.search_filter(request, database, table, datasette)
 
 
 @hookimpl
