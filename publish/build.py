@@ -37,8 +37,8 @@ from evidence.publish.search import INDEX, TERMS, create_search_index
 #: Private fields that ``screening.public_fields`` may publish (column name -> decisions column).
 OPTIONAL_PUBLIC_FIELDS = {"note": "note", "reviewers": "reviewer", "reason": "reason"}
 #: Tables of the published file (view names must not take these).
-TABLES = {"records", INDEX, TERMS, "record_themes", "themes", "theme_groups", "searches",
-          "prisma", "site"}
+TABLES = {"records", INDEX, TERMS, "search_runs", "record_themes", "themes", "theme_groups",
+          "searches", "prisma", "site"}
 #: Mode of the published file: readable by the web server's user, as a normal file would be.
 PUBLISHED_MODE = 0o644
 DOI_URL = "https://doi.org/"
@@ -184,6 +184,8 @@ def _build(db: sqlite_utils.Database, pub: sqlite_utils.Database, config: Config
         groups = _create_themes(pub, records, themes)
         searches = _search_rows(db)
         pub["searches"].insert_all(searches, pk="name")
+        pub["search_runs"].create(RUN_COLUMNS, pk="id")
+        pub["search_runs"].insert_all(db.query(_RUNS))
         prisma = prisma_rows(db, language)
         pub["prisma"].insert_all(prisma, pk="id")
         views = {g["view"]: g["name"] for g in groups} | {t["view"]: t["name"] for t in themes}
@@ -277,6 +279,7 @@ def _create_records(pub: sqlite_utils.Database, records: list[dict], config: Con
     pub["records"].create_index([DescIndex("year")])
     for column in ("journal", "themes", "publication_types"):
         pub["records"].create_index([column])
+    pub["records"].create_index([DescIndex("screened_at")])  # the Atom feeds, newest first
 
 
 def view_name(prefix: str, slug: str) -> str:
@@ -362,6 +365,18 @@ def _search_rows(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     return rows
 
 
+#: One row per run of a search: the method section's "date run" and hit counts.
+RUN_COLUMNS = {"id": int, "search": str, "source": str, "run_on": str, "window_start": str,
+               "window_end": str, "status": str, "hits": int, "new_hits": int}
+_RUNS = """
+SELECT r.id, s.name AS search, s.source, substr(coalesce(r.finished_at, r.started_at), 1, 10)
+  AS run_on, r.window_start, r.window_end, r.status,
+  (SELECT count(*) FROM hits h WHERE h.run_id = r.id AND h.deleted = 0) AS hits,
+  r.new_hit_count AS new_hits
+FROM runs r JOIN searches s ON s.id = r.search_id ORDER BY s.id, r.id
+"""
+
+
 def prisma_rows(db: sqlite_utils.Database, language: str = "en") -> list[dict[str, Any]]:
     """The PRISMA flow counts as rows (step, key, label, count), in flow order.
 
@@ -441,10 +456,12 @@ def build_metadata(config: Config, searches: list[dict], prisma: list[dict],
     file keeps its metadata.
     """
     counts = {r["step"]: r["count"] for r in prisma if r["step"] != "identified"}
-    last_run = max((s["last_run_at"] or "" for s in searches), default="") or "-"
+    last_run = max((s["last_run_at"] or "" for s in searches if s["runs"]), default="") or "-"
     values = {"title": config.title, "description": config.description.strip(),
               "licence": config.licence or "", "last_run": last_run[:10],
-              "searches": len(searches), **{k: v for k, v in counts.items()}}
+              # what was run, not what is configured: a search without a run found nothing
+              "searches": sum(1 for s in searches if s["runs"]),
+              **{k: v for k, v in counts.items()}}
     meta = localise(metadata_template(), config.language, values)
     tables = meta["databases"]["__db__"].setdefault("tables", {})
     view_meta = tables.pop("__view__", {})

@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import bibtexparser
 import rispy
@@ -22,6 +22,7 @@ import sqlite_utils
 from bibtexparser.bibdatabase import BibDatabase
 from bibtexparser.bwriter import BibTexWriter
 
+from evidence import markup
 from evidence.errors import EvidenceError
 from evidence.publish.cells import csv_cell, protect_xlsx_cell, xlsx_value
 from evidence.publish.outputs import check_output, database_file
@@ -37,6 +38,9 @@ XLSX_COLUMNS = (
     "reference", "year", "title", "summary", "note", "decision", "reason", "themes",
     "searches", "reviewer", "authors", "journal", "doi", "pmid", "record_id",
 )
+#: The evidence table of the published site: the same columns less the private ones.
+PUBLIC_XLSX_COLUMNS = tuple(c for c in XLSX_COLUMNS
+                            if c not in ("note", "decision", "reason", "reviewer"))
 RIS_TYPES = {"journalArticle": "JOUR", "book": "BOOK", "bookSection": "CHAP",
              "report": "RPRT", "thesis": "THES", "conferencePaper": "CONF", "webpage": "ELEC"}
 BIBTEX_TYPES = {"JOUR": "article", "BOOK": "book", "CHAP": "incollection", "RPRT": "techreport",
@@ -144,13 +148,13 @@ def ris_entry(record: dict[str, Any]) -> dict[str, Any]:
                      ("issn", "issn")):
         if record.get(key):
             # RIS has one line per tag: paragraph breaks of structured abstracts become spaces
-            entry[tag] = _one_line(record[key])
+            entry[tag] = _one_line(plain(record[key]))
     if record.get("year"):
         entry["year"] = str(record["year"])
     authors = [_one_line(a) for a in _list(record.get("authors"))]
     if authors:
         entry["authors"] = authors
-    keywords = [_one_line(k) for k in _list(record.get("keywords"))]
+    keywords = [_one_line(k) for k in _keywords(record)]
     if keywords:
         entry["keywords"] = keywords
     if record.get("pages"):
@@ -176,6 +180,26 @@ def _one_line(value: Any) -> str:
     return " ".join(str(value).split())
 
 
+def plain(value: Any) -> str:
+    """Text for a plain-text format: inline markup (<i>, <sup>) removed."""
+    return markup.strip(str(value)) if value is not None else ""
+
+
+def theme_names(record: dict[str, Any]) -> list[str]:
+    """The record's themes by name: theme dicts (working database) or a JSON list of names
+    (published ``records.themes``)."""
+    themes = record.get("themes")
+    if isinstance(themes, list):
+        return [t.get("label") or t.get("name") or t.get("slug") if isinstance(t, dict)
+                else str(t) for t in themes]
+    return _list(themes)
+
+
+def _keywords(record: dict[str, Any]) -> list[str]:
+    """Keywords, then the themes (RIS KW and BibTeX keywords carry both)."""
+    return list(dict.fromkeys(_list(record.get("keywords")) + theme_names(record)))
+
+
 def ris_text(records: Iterable[dict[str, Any]]) -> str:
     return rispy.dumps([ris_entry(r) for r in records])
 
@@ -191,10 +215,10 @@ def bibtex_entry(record: dict[str, Any], used: set[str] | None = None) -> dict[s
                        ("volume", "volume"), ("issue", "number"), ("doi", "doi"),
                        ("abstract", "abstract"), ("url", "url"), ("pmid", "pmid")):
         if record.get(key):
-            entry[field] = str(record[key])
+            entry[field] = plain(record[key])
     if record.get("pages"):
         entry["pages"] = str(record["pages"]).replace("-", "--")
-    keywords = _list(record.get("keywords"))
+    keywords = _keywords(record)
     if keywords:
         entry["keywords"] = ", ".join(keywords)
     if record.get("summary"):
@@ -253,7 +277,8 @@ def csv_text(records: Iterable[dict[str, Any]]) -> str:
     writer = csv.DictWriter(out, CSV_COLUMNS, extrasaction="ignore")
     writer.writeheader()
     for r in records:
-        row = {**r, "authors": "; ".join(r["authors"]),
+        row = {**r, "title": plain(r.get("title")), "abstract": plain(r.get("abstract")),
+               "authors": "; ".join(r["authors"]),
                "themes": "; ".join(t["slug"] for t in r["themes"]),
                "searches": "; ".join(r["searches"])}
         writer.writerow({k: csv_cell(v) for k, v in row.items()})
@@ -268,11 +293,14 @@ def reference(record: dict[str, Any]) -> str:
     return f"{names} ({record.get('year') or 'n.d.'})"
 
 
-def write_xlsx(records: Iterable[dict[str, Any]], path: str | Path, language: str = "nb") -> int:
+def write_xlsx(records: Iterable[dict[str, Any]], path: str | Path | IO[bytes],
+               language: str = "nb", columns: tuple[str, ...] = XLSX_COLUMNS) -> int:
     """The evidence table: one sheet per theme group, plus one for records without a group
     and excluded records (their themes stay in the themes column).
 
     A record with themes in two groups appears on both sheets (as in the report's tables).
+    ``path`` may be a binary file (the published site writes to memory); ``columns`` may
+    leave out the private ones (``PUBLIC_XLSX_COLUMNS``).
     """
     from openpyxl import Workbook
     from openpyxl.styles import Font
@@ -285,11 +313,11 @@ def write_xlsx(records: Iterable[dict[str, Any]], path: str | Path, language: st
         count += 1
         groups = [] if record.get("decision") == "exclude" else list(dict.fromkeys(
             (t[f"group_{language}"] or t["group_slug"]) for t in record["themes"]))
-        row = [xlsx_value(_xlsx_value(record, column)) for column in XLSX_COLUMNS]
+        row = [xlsx_value(_xlsx_value(record, column)) for column in columns]
         for group in groups or [_OTHER[language]]:
             if group not in sheets:
                 sheets[group] = book.create_sheet(_sheet_title(group, sheets))
-                sheets[group].append(list(XLSX_COLUMNS))
+                sheets[group].append(list(columns))
                 for cell in sheets[group][1]:
                     cell.font = Font(bold=True)
                 sheets[group].freeze_panes = "A2"
@@ -297,8 +325,8 @@ def write_xlsx(records: Iterable[dict[str, Any]], path: str | Path, language: st
             for cell in sheets[group][sheets[group].max_row]:
                 protect_xlsx_cell(cell)
     if not sheets:
-        book.create_sheet(_OTHER[language]).append(list(XLSX_COLUMNS))
-    book.save(str(path))
+        book.create_sheet(_OTHER[language]).append(list(columns))
+    book.save(str(path) if isinstance(path, (str, Path)) else path)
     return count
 
 
@@ -321,7 +349,9 @@ def _xlsx_value(record: dict[str, Any], column: str) -> Any:
     if column == "record_id":
         return record["id"]
     if column == "themes":
-        return "; ".join(t["slug"] for t in record["themes"])
+        return "; ".join(t.get("label") or t["slug"] for t in record["themes"])
+    if column == "title":
+        return plain(record.get("title"))
     if column in ("searches", "authors"):
         return "; ".join(record[column])
     return record.get(column)

@@ -63,6 +63,8 @@ def create_search_index(pub: sqlite_utils.Database) -> None:
                 " content_rowid='id', tokenize='unicode61 remove_diacritics 2',"
                 " prefix='2 3')")
     pub.execute(f"INSERT INTO {INDEX}({INDEX}) VALUES ('rebuild')")
+    weights = ", ".join(str(w) for w in COLUMNS.values())
+    pub.execute(f"INSERT INTO {INDEX}({INDEX}, rank) VALUES ('rank', 'bm25({weights})')")
     pub.execute(f"INSERT INTO {INDEX}({INDEX}) VALUES ('optimize')")
     pub.execute(f"CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, {INDEX}, col)")
     cols = ", ".join(f"'{c}'" for c in VOCABULARY_COLUMNS)
@@ -228,4 +230,3 @@ def expand_sync(conn) -> Callable[[str], list[str]]:
 
 
 EXPAND_SQL = _EXPAND
-RANK = f"bm25({INDEX}, {', '.join(str(w) for w in COLUMNS.values())})"

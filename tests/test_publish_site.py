@@ -45,7 +45,7 @@ async def test_home_lists_theme_groups_with_counts(ds):
     assert "(2)" in html
     assert 'href="/-/themes/loneliness"' in html
     assert "Temagrupper" in html and "Søk" in html
-    assert 'action="/published/records"' in html
+    assert 'action="/-/search"' in html
 
 
 @pytest.mark.asyncio

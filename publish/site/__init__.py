@@ -10,7 +10,17 @@ from __future__ import annotations
 from datasette import hookimpl
 from markupsafe import Markup
 
-from evidence.publish.site import csvsafe, limits, renderers, search, views
+from evidence.markup import sanitise
+from evidence.publish.site import (
+    csvsafe,
+    downloads,
+    feeds,
+    limits,
+    renderers,
+    search,
+    tablepage,
+    views,
+)
 from evidence.publish.site.facets import TagsFacet, theme_filter
 
 
@@ -24,6 +34,11 @@ def register_routes(datasette):
         (r"^/-/records/(?P<id>\d+)$", views.record),
         (r"^/-/prisma$", views.prisma_page),
         (r"^/-/prisma\.svg$", views.prisma_image),
+        (r"^/-/search$", search.search_page),
+        (r"^/-/method$", views.method),
+        (r"^/-/feed\.atom$", feeds.feed),
+        (r"^/-/site\.css$", views.stylesheet),
+        (r"^/-/download/(?P<table>[^/]+)\.(?P<format>csv|xlsx|ris|bibtex)$", downloads.download),
     ]
 
 
@@ -47,6 +62,32 @@ def asgi_wrapper(datasette):
                      referrer_policy="strict-origin-when-cross-origin")
 
     return wrap
+
+
+@hookimpl
+def extra_template_vars(template, database, table, columns, view_name, request, datasette):
+    """``t``, column labels, the selection sentence, download and feed links for Datasette's
+    own pages (the templates in ``overrides/``), plus the footer counts."""
+    if not renderers.enabled(datasette):
+        return None
+
+    async def inner():
+        values = await tablepage.table_vars(datasette, database, table, columns, request)
+        values["footer"] = await views.footer_counts(datasette)
+        if template == "database.html" and database:
+            tables = datasette.metadata("tables", database=database) or {}
+            values["table_titles"] = {n: (m or {}).get("title") for n, m in tables.items()}
+        return values
+
+    return inner
+
+
+@hookimpl
+def extra_css_urls(datasette):
+    if not renderers.enabled(datasette):
+        return []
+    # our own route: the screening plugin shares this distribution's /-/static-plugins/ name
+    return [datasette.urls.path("/-/site.css")]
 
 
 @hookimpl
@@ -89,4 +130,4 @@ def render_cell(value, column, table, row, datasette):
     if "id" not in keys or not value:
         return None
     return Markup('<a href="{}">{}</a>').format(
-        datasette.urls.path(f"/-/records/{row['id']}"), value)
+        datasette.urls.path(f"/-/records/{row['id']}"), sanitise(value))

@@ -12,7 +12,9 @@ from datasette.app import Datasette
 from evidence.publish.build import read_site
 from evidence.publish.site.renderers import PLUGIN
 
-TEMPLATES = Path(__file__).parent / "templates"
+#: Datasette's own templates (table, row, database, base, footer) in the reader's language. Only
+#: this factory passes them, so the screening server's Datasette pages stay as they are.
+OVERRIDES = Path(__file__).parent / "overrides"
 #: Datasette's 1 s per query; 500 ms per facet, so the theme facet (published.facets, about
 #: 200 ms over 200,000 records) still shows on the unfiltered records page. Suggested facets
 #: are off: they try every column and cost seconds on 200,000 rows.
@@ -39,5 +41,5 @@ def make_datasette(path: str | Path, **kwargs: Any) -> Datasette:
         ds = make_datasette("published.db"); response = await ds.client.get("/")
     """
     return Datasette(
-        immutables=[str(path)], metadata=site_metadata(path), template_dir=str(TEMPLATES),
+        immutables=[str(path)], metadata=site_metadata(path), template_dir=str(OVERRIDES),
         settings={**SETTINGS, **kwargs.pop("settings", {})}, **kwargs)

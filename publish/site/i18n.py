@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from evidence.publish.site import i18n_tables
+
 CATALOGUE: dict[str, dict[str, str]] = {
     "nb": {
         "home_intro": ("Forskning sortert etter tema. Søk i alle inkluderte arbeider, "
@@ -48,6 +50,24 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "identification": "Identifisering",
         "screening": "Vurdering",
         "inclusion": "Inkludering",
+        "search_results": "Søk", "n_hits": "{n} treff", "n_hit": "{n} treff",
+        "for_query": "for «{q}»", "ranked": "Beste treff først.",
+        "in_table": "Filtrer, fasetter og sorter utvalget i tabellen",
+        "no_hits": "Ingen arbeider passer til søket. Prøv færre eller kortere ord.",
+        "search_help": ("Søket finner ord inni sammensatte ord og bøyde former: «rus» finner "
+                        "«rusmiddelproblemer», «problemer» finner «helseproblemer»."),
+        "all_themes": "Alle tema", "previous": "Forrige", "next": "Neste",
+        "page_of": "side {page} av {pages}",
+        "method_intro": ("Søkene som faktisk ble kjørt, med søkestreng, tidsvindu, "
+                         "dato for kjøringen og antall treff."),
+        "not_run": "Ikke kjørt ennå", "run_on": "Kjørt", "window": "Tidsvindu",
+        "query": "Søkestreng", "source": "Kilde", "hits_col": "Treff",
+        "records_col": "Arbeider", "included_col": "Inkludert", "runs": "Kjøringer",
+        "method_table": "Søkene som tabell (CSV, JSON)", "feeds": "Følg med (Atom)",
+        "feed_all": "Alle nye inkluderte arbeider", "feed_theme": "Nye arbeider med dette temaet",
+        "format_csv": "CSV", "format_xlsx": "Excel (xlsx)", "format_ris": "RIS",
+        "format_bibtex": "BibTeX", "filter_rows": "Filtrer og sorter", "filter_op": "Vilkår",
+        "filter_value": "Verdi", "download_selection": "Last ned treffene",
     },
     "en": {
         "home_intro": "Research sorted by theme. Search all included works, or choose a theme.",
@@ -86,11 +106,31 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "identification": "Identification",
         "screening": "Screening",
         "inclusion": "Included",
+        "search_results": "Search", "n_hits": "{n} hits", "n_hit": "{n} hit",
+        "for_query": "for “{q}”", "ranked": "Best matches first.",
+        "in_table": "Filter, facet and sort the selection in the table",
+        "no_hits": "No works match the search. Try fewer or shorter words.",
+        "search_help": ("Search finds words inside compounds and inflected forms: “rus” finds "
+                        "“rusmiddelproblemer”, “problem” finds “problems”."),
+        "all_themes": "All themes", "previous": "Previous", "next": "Next",
+        "page_of": "page {page} of {pages}",
+        "method_intro": ("The searches that were actually run, with search string, date "
+                         "window, date run and number of hits."),
+        "not_run": "Not run yet", "run_on": "Run", "window": "Date window",
+        "query": "Search string", "source": "Source", "hits_col": "Hits",
+        "records_col": "Works", "included_col": "Included", "runs": "Runs",
+        "method_table": "The searches as a table (CSV, JSON)", "feeds": "Follow (Atom)",
+        "feed_all": "All new included works", "feed_theme": "New works with this theme",
+        "format_csv": "CSV", "format_xlsx": "Excel (xlsx)", "format_ris": "RIS",
+        "format_bibtex": "BibTeX", "filter_rows": "Filter and sort", "filter_op": "Condition",
+        "filter_value": "Value", "download_selection": "Download the hits",
     },
 }
 
 
 def translator(language: str) -> Callable[[str], str]:
     """``t(key)`` for ``language`` (English when unknown); a missing key shows itself."""
-    catalogue = CATALOGUE.get(language, CATALOGUE["en"])
+    if language not in CATALOGUE:
+        language = "en"
+    catalogue = {**i18n_tables.CATALOGUE[language], **CATALOGUE[language]}
     return lambda key: catalogue.get(key, key)

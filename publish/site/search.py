@@ -1,5 +1,5 @@
 """Search on the published site: ``?_search=`` on records and the theme views, and the
-ranked search page ``/-/search``.
+ranked search page ``/-/search`` (bm25, best first, matched words marked inside compounds).
 
 ``?_search=`` is this plugin's filter, not Datasette's: the index is built so that Datasette
 does not detect it (see ``evidence.publish.search``), and the query goes through
@@ -9,8 +9,13 @@ does not detect it (see ``evidence.publish.search``), and the query goes through
 
 from __future__ import annotations
 
-from datasette.filters import FilterArguments
+import json
+from urllib.parse import urlencode
 
+from datasette.filters import FilterArguments
+from markupsafe import Markup, escape
+
+from evidence.markup import sanitise
 from evidence.publish.search import (
     EXPAND_SQL,
     INDEX,
@@ -19,7 +24,8 @@ from evidence.publish.search import (
     match_expression,
     parse_query,
 )
-from evidence.terms import search_prefixes
+from evidence.publish.site.tablepage import DOWNLOAD_FORMATS
+from evidence.terms import highlight_html, match_spans, search_prefixes
 
 SEARCH_ARG = "_search"
 
@@ -63,3 +69,80 @@ async def search_filter(request, database, table, datasette) -> FilterArguments 
         human_descriptions=[f'search matches "{text}"'],
         extra_context={"supports_search": True, "search": text,
                        "search_words": query.words})
+
+
+PAGE_SIZE = 20
+SNIPPET = 220  # characters of abstract around the first match
+_RESULTS = (f"SELECT r.id, r.title, r.title_html, r.authors, r.year, r.journal, r.themes,"
+            f" r.theme_slugs, r.summary, r.abstract FROM {INDEX} JOIN records r"
+            f" ON r.id = {INDEX}.rowid WHERE {INDEX} MATCH :match{{theme}}"
+            f" ORDER BY rank LIMIT :limit OFFSET :offset")
+_COUNT = f"SELECT count(*) FROM {INDEX} WHERE {INDEX} MATCH :match{{theme}}"
+_THEME = " AND rowid IN (SELECT record_id FROM record_themes WHERE theme_slug = :theme)"
+_THEME_COUNTS = (f"SELECT theme_slug, count(*) FROM record_themes WHERE record_id IN"
+                 f" (SELECT rowid FROM {INDEX} WHERE {INDEX} MATCH :match) GROUP BY theme_slug")
+
+
+def snippet(text: str | None, words: list[str], size: int = SNIPPET) -> Markup:
+    """About ``size`` characters of ``text`` around its first match, matches marked."""
+    if not text:
+        return Markup("")
+    spans = match_spans(text, words)
+    start = max(0, spans[0][0] - size // 3) if spans else 0
+    if start:
+        start = text.find(" ", start) + 1 or start
+    end = min(len(text), start + size)
+    if end < len(text):
+        end = text.rfind(" ", start, end) if text.rfind(" ", start, end) > start else end
+    piece = ("… " if start else "") + text[start:end] + (" …" if end < len(text) else "")
+    return highlight_html(escape(piece), words)
+
+
+def _result(row, words: list[str]) -> dict:
+    names, slugs = json.loads(row["themes"] or "[]"), json.loads(row["theme_slugs"] or "[]")
+    return {"id": row["id"], "authors": row["authors"], "year": row["year"],
+            "journal": row["journal"],
+            "title_marked": highlight_html(sanitise(row["title_html"] or row["title"]), words),
+            "summary_marked": highlight_html(escape(row["summary"] or ""), words),
+            "snippet": snippet(row["abstract"], words),
+            "theme_links": [(slug, highlight_html(escape(name), words))
+                            for slug, name in zip(slugs, names, strict=False)]}
+
+
+async def search_page(datasette, request):
+    """``/-/search?q=...&theme=...&page=N``: ranked results with the matched words marked."""
+    from evidence.publish.site.views import render
+
+    db = datasette.get_database()
+    q = (request.args.get("q") or "").strip()[:500]
+    theme = request.args.get("theme") or ""
+    page = max(1, int(request.args.get("page", "1")) if request.args.get("page", "1").isdigit()
+               else 1)
+    themes = [dict(r, hits=None) for r in await db.execute(
+        "SELECT slug, name FROM themes ORDER BY position")]
+    context = {"q": q, "theme": theme, "themes": themes, "results": [], "total": 0,
+               "page": page, "pages": 0, "offset": (page - 1) * PAGE_SIZE}
+    expression, query = await match_for(db, q) if q else (None, parse_query(""))
+    if expression:
+        params = {"match": expression, "theme": theme, "limit": PAGE_SIZE,
+                  "offset": context["offset"]}
+        where_theme = _THEME if theme else ""
+        total = (await db.execute(_COUNT.format(theme=where_theme), params)).first()[0]
+        rows = await db.execute(_RESULTS.format(theme=where_theme), params)
+        counts = dict((await db.execute(_THEME_COUNTS, {"match": expression})).rows)
+        for th in themes:
+            th["hits"] = counts.get(th["slug"], 0)
+        selection = {"_search": q, **({"_theme": theme} if theme else {})}
+        context.update(
+            total=total, pages=-(-total // PAGE_SIZE),
+            results=[_result(r, query.words) for r in rows],
+            downloads={fmt: datasette.urls.path(f"/-/download/records.{fmt}?")
+                       + urlencode(selection) for fmt in DOWNLOAD_FORMATS},
+            table_url=datasette.urls.table(db.name, "records") + "?" + urlencode(selection))
+
+    def page_url(number: int) -> str:
+        args = {"q": q, **({"theme": theme} if theme else {}), "page": number}
+        return datasette.urls.path("/-/search?") + urlencode(args)
+
+    context["page_url"] = page_url
+    return await render(datasette, request, "published_search.html", context)

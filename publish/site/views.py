@@ -7,18 +7,20 @@ database as Datasette's first database and the language in its ``site`` table.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from datasette import NotFound, Response
 from datasette.database import Database
 
+from evidence.markup import sanitise
 from evidence.publish.build import safe_url
 from evidence.publish.site.i18n import translator
 from evidence.publish.site.prisma import prisma_svg
 
 THEME_PAGE_LIMIT = 200
 MAX_ID = 2**63 - 1
-RECORD_COLUMNS = "id, title, authors, year, journal, summary"
+RECORD_COLUMNS = "id, title, title_html, authors, year, journal, summary"
 
 
 async def _site(datasette) -> tuple[Database, dict[str, str]]:
@@ -27,10 +29,11 @@ async def _site(datasette) -> tuple[Database, dict[str, str]]:
     return db, {r["key"]: r["value"] for r in rows}
 
 
-async def _render(datasette, request, template: str, context: dict[str, Any]) -> Response:
+async def render(datasette, request, template: str, context: dict[str, Any]) -> Response:
     db, site = await _site(datasette)
     language = site.get("language", "en")
-    html = await datasette.render_template(template, {
+    footer = await footer_counts(datasette)
+    html = await datasette.render_template(template, {"footer": footer,
         "t": translator(language), "language": language, "site": site,
         "database": db.name, "urls": datasette.urls, "metadata": datasette.metadata(),
         **context}, request=request)
@@ -47,7 +50,7 @@ async def home(datasette, request) -> Response:
     for group in groups:
         group["themes"] = [t for t in themes if t["group_slug"] == group["slug"]]
     total = (await db.execute("SELECT count(*) FROM records")).first()[0]
-    return await _render(datasette, request, "published_home.html", {
+    return await render(datasette, request, "published_home.html", {
         "groups": groups, "total": total})
 
 
@@ -67,9 +70,10 @@ async def theme(datasette, request) -> Response:
     records = await db.execute(
         f"SELECT {RECORD_COLUMNS} FROM [{row['view']}] ORDER BY year DESC, id"
         f" LIMIT {THEME_PAGE_LIMIT}")
-    return await _render(datasette, request, "published_theme.html", {
-        "theme": dict(row), "records": [dict(r) for r in records],
-        "limit": THEME_PAGE_LIMIT})
+    works = [dict(r, title_rich=sanitise(r["title_html"] or r["title"])) for r in records]
+    return await render(datasette, request, "published_theme.html", {
+        "theme": dict(row), "records": works, "limit": THEME_PAGE_LIMIT,
+        "feed": datasette.urls.path("/-/feed.atom?theme=" + row["slug"])})
 
 
 async def record(datasette, request) -> Response:
@@ -86,8 +90,22 @@ async def record(datasette, request) -> Response:
     for key in ("themes", "theme_slugs", "searches", "theme_groups", "publication_types"):
         data[key] = json.loads(data.get(key) or "[]")
     data["theme_links"] = list(zip(data["theme_slugs"], data["themes"], strict=False))
-    data["paragraphs"] = [p for p in (data.get("abstract") or "").split("\n\n") if p]
-    return await _render(datasette, request, "published_record.html", {"record": data})
+    # titles and abstracts keep their inline markup (<i>, <sup>), sanitised
+    data["title_rich"] = sanitise(data.get("title_html") or data["title"])
+    abstract = data.get("abstract_html") or data.get("abstract") or ""
+    data["paragraphs"] = [sanitise(p) for p in abstract.split("\n\n") if p.strip()]
+    return await render(datasette, request, "published_record.html", {"record": data})
+
+
+async def method(datasette, request) -> Response:
+    """The method section: each search with its query, and every run with its date window,
+    date and hit count (only what was actually run counts)."""
+    db = datasette.get_database()
+    searches = [dict(r) for r in await db.execute("SELECT * FROM searches ORDER BY rowid")]
+    runs = [dict(r) for r in await db.execute("SELECT * FROM search_runs ORDER BY id")]
+    for search in searches:
+        search["run_list"] = [r for r in runs if r["search"] == search["name"]]
+    return await render(datasette, request, "published_method.html", {"searches": searches})
 
 
 async def _prisma_rows(datasette) -> list[dict[str, Any]]:
@@ -96,7 +114,7 @@ async def _prisma_rows(datasette) -> list[dict[str, Any]]:
 
 
 async def prisma_page(datasette, request) -> Response:
-    return await _render(datasette, request, "published_prisma.html", {})
+    return await render(datasette, request, "published_prisma.html", {})
 
 
 async def prisma_image(datasette, request) -> Response:
@@ -104,3 +122,33 @@ async def prisma_image(datasette, request) -> Response:
     _db, site = await _site(datasette)
     svg = prisma_svg(await _prisma_rows(datasette), translator(site.get("language", "en")))
     return Response(svg, content_type="image/svg+xml; charset=utf-8")
+
+
+STYLESHEET = Path(__file__).parent / "static" / "site.css"
+
+
+async def stylesheet(datasette, request) -> Response:
+    """The site's CSS (phone layout, tags, folded details)."""
+    return Response(STYLESHEET.read_text(encoding="utf-8"),
+                    content_type="text/css; charset=utf-8",
+                    headers={"cache-control": "max-age=3600"})
+
+
+async def footer_counts(datasette) -> dict[str, Any]:
+    """What the footer counts: searches actually run, their last run, hits, works, included.
+    Read once per Datasette (the published file is immutable)."""
+    cached = getattr(datasette, "_evidence_footer", None)
+    if cached is not None:
+        return cached
+    db = datasette.get_database()
+    run = (await db.execute("SELECT count(*), max(last_run_at) FROM searches"
+                            " WHERE runs > 0")).first()
+    prisma = {r["step"]: r["count"] for r in await db.execute(
+        "SELECT step, count FROM prisma WHERE step != 'identified'"
+        " AND step != 'excluded_reason'")}
+    cached = {"searches_run": run[0], "last_run": (run[1] or "")[:10],
+              "hits": prisma.get("identified_total", 0), "records": prisma.get("records", 0),
+              "included": prisma.get("included", 0),
+              "feed": datasette.urls.path("/-/feed.atom")}
+    datasette._evidence_footer = cached
+    return cached

@@ -1,0 +1,145 @@
+"""Template variables for Datasette's own pages on the published site (table, row, database).
+
+The templates in ``overrides/`` call these instead of holding English text or logic: ``t``
+(the catalogue of the published language), ``col_label``, ``describe`` (the "rows where"
+sentence, in the reader's language), ``rich`` (inline markup rendered safely, search words
+marked), ``tags`` (a JSON list as a list) and the links for whole-selection downloads and feeds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from markupsafe import Markup
+
+from evidence.markup import sanitise
+from evidence.publish.search import parse_query
+from evidence.publish.site.i18n import translator
+from evidence.terms import highlight_html
+
+#: Request arguments that shape a page, not the selection: left out of download links.
+PAGE_ARGS = ("_next", "_size", "_facet", "_facet_size", "_nofacet", "_nocount", "_shape",
+             "_labels", "_dl", "_stream", "_col", "_nocol", "_json", "_trace")
+DOWNLOAD_FORMATS = ("csv", "xlsx", "ris", "bibtex")
+#: Columns a reader sees first in a table of works; the rest is folded under "More".
+FIRST_COLUMNS = ("title", "year", "journal", "themes", "summary")
+LIST_COLUMNS = ("themes", "theme_groups", "publication_types", "searches", "theme_slugs")
+
+
+async def site_language(datasette) -> str:
+    """The published language (``site.language``), read once per Datasette."""
+    cached = getattr(datasette, "_evidence_language", None)
+    if cached is None:
+        db = datasette.get_database()
+        row = (await db.execute("SELECT value FROM site WHERE key = 'language'")).first()
+        cached = row[0] if row else "en"
+        datasette._evidence_language = cached
+    return cached
+
+
+def tags(value: Any) -> list[str]:
+    """A stored JSON list as a list (empty for anything else)."""
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    if not value or not isinstance(value, str) or not value.startswith("["):
+        return []
+    try:
+        items = json.loads(value)
+    except ValueError:
+        return []
+    return [str(i) for i in items] if isinstance(items, list) else []
+
+
+def column_label(t: Callable[[str], str]) -> Callable[[str], str]:
+    def label(name: str) -> str:
+        text = t(f"col_{name}")
+        return name if text == f"col_{name}" else text
+    return label
+
+
+def describe(args, t: Callable[[str], str], label: Callable[[str], str]) -> str:
+    """"der søk etter «rus» og år er 2024, sortert etter år (synkende)": the selection."""
+    bits = []
+    if args.get("_search"):
+        bits.append(t("search_for").format(q=args.get("_search")))
+    for theme in args.getlist("_theme"):
+        bits.append(t("theme_is").format(v=theme))
+    for key in args:
+        if key.startswith("_"):
+            continue
+        column, _, op = key.rpartition("__") if "__" in key else (key, "", "exact")
+        for value in args.getlist(key):
+            words = f"{label(column).lower()} {t(f'op_{op}')}"
+            bits.append(words if op.endswith(("null", "blank")) else f"{words} {value}")
+    sentence = ""
+    if bits:
+        sentence = t("where") + " " + f" {t('and')} ".join(bits)
+    sort = args.get("_sort") or args.get("_sort_desc")
+    if sort:
+        order = t("sorted_by").format(c=label(sort))
+        if args.get("_sort_desc"):
+            order += f" ({t('descending')})"
+        sentence = f"{sentence}, {order}" if sentence else order
+    return sentence
+
+
+def selection_query(args) -> str:
+    """The request's arguments without those that only shape the page."""
+    pairs = [(k, v) for k in args for v in args.getlist(k)
+             if k not in PAGE_ARGS and not k.startswith("_facet")]
+    return urlencode(pairs)
+
+
+def download_links(datasette, database: str, table: str, args) -> dict[str, str]:
+    query = selection_query(args)
+    base = datasette.urls.path(f"/-/download/{table}")
+    return {fmt: f"{base}.{fmt}" + (f"?{query}" if query else "") for fmt in DOWNLOAD_FORMATS}
+
+
+async def feed_link(datasette, database: str, table: str, args) -> str | None:
+    """The Atom feed of this selection's themes (a theme view, or ``?_theme=``)."""
+    db = datasette.get_database(database)
+    themes = list(args.getlist("_theme"))
+    row = (await db.execute("SELECT slug FROM themes WHERE view = ? UNION ALL"
+                            " SELECT slug FROM theme_groups WHERE view = ?",
+                            [table, table])).first()
+    if row:
+        themes.append(row[0])
+    elif table != "records":
+        return None
+    return feed_url(datasette, database, themes)
+
+
+def feed_url(datasette, database: str, themes: list[str] | None = None) -> str:
+    pairs = [("_sort_desc", "atom_updated")] + [("_theme", t) for t in themes or []]
+    return datasette.urls.table(database, "feed", format="atom") + "?" + urlencode(pairs)
+
+
+async def table_vars(datasette, database: str | None, table: str | None, columns, request
+                     ) -> dict[str, Any]:
+    """Everything the overridden templates use, for one request."""
+    language = await site_language(datasette)
+    t = translator(language)
+    label = column_label(t)
+    args = request.args if request is not None else None
+    words = parse_query(args.get("_search", "")).words if args is not None else []
+
+    def rich(text: str | None, html: str | None = None) -> Markup:
+        return highlight_html(sanitise(html or text), words)
+
+    values: dict[str, Any] = {
+        "t": t, "language": language, "col_label": label, "rich": rich, "tags": tags,
+        "first_columns": FIRST_COLUMNS, "list_columns": LIST_COLUMNS,
+    }
+    if table and args is not None:
+        values.update(
+            describe=describe(args, t, label),
+            download_links=download_links(datasette, database, table, args),
+            feed_link=await feed_link(datasette, database, table, args),
+            # facets stay open once the reader has narrowed the table with them
+            narrowed="_theme" in args or any(not key.startswith("_") for key in args),
+        )
+    return values
