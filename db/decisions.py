@@ -36,6 +36,13 @@ def resolution_of(stage: str) -> str:
     return RESOLUTION if stage == SCREENING else f"{stage}_resolution"
 
 
+def reviewers_stage(stage: str) -> str:
+    """The reviewers' stage a stage belongs to (``resolution`` -> ``screening``)."""
+    if stage == RESOLUTION:
+        return SCREENING
+    return stage.removesuffix("_resolution")
+
+
 def is_resolution(stage: str) -> bool:
     return stage == RESOLUTION or stage.endswith("_resolution")
 

@@ -368,3 +368,68 @@ SELECT r.id AS record_id,
 FROM records r CROSS JOIN needed
 LEFT JOIN stage_votes v ON v.stage = 'screening' AND v.record_id = r.id
 """
+
+
+@migrations()
+def m170_screening_stages(db: sqlite_utils.Database) -> None:
+    """The optional full-text stage: exclusion reasons per stage, the outcome of each stage
+    per record (``stage_status``) and ``record_status`` following the configured stages.
+
+    ``sync_state`` key ``screening_stages`` (mirrored from ``screening.stages``) says whether
+    records included at title/abstract go on to ``full_text``; then their final decision is
+    the full-text one (NULL while it is pending), and ``record_status.stage`` says which stage
+    a record's decision belongs to.
+    """
+    db["exclusion_reasons"].add_column("stage", str, not_null_default="screening")
+    db.execute("DROP INDEX IF EXISTS idx_exclusion_reasons_slug")
+    db.execute("CREATE UNIQUE INDEX idx_exclusion_reasons_stage_slug"
+               " ON exclusion_reasons (stage, slug)")
+    db.execute("DROP VIEW IF EXISTS record_status")
+    db.execute(_STAGE_STATUS)
+    db.execute(_FINAL_STATUS)
+
+
+#: The outcome of every record at every reviewers' stage it has votes at: a lead's
+#: resolution, else the decision when enough reviewers agree; ``reason`` is the resolution's,
+#: else the reviewers' (the first in alphabetical order when they gave different ones).
+_STAGE_STATUS = f"""
+CREATE VIEW stage_status AS
+WITH needed AS (
+  SELECT coalesce((SELECT CAST(value AS INTEGER) FROM sync_state
+                   WHERE key = 'reviewers_per_record'), 1) AS n
+)
+SELECT v.stage, v.record_id,
+  CASE WHEN v.resolution IS NOT NULL THEN v.resolution
+       WHEN v.kinds = 1 AND v.votes >= needed.n THEN v.decision END AS decision,
+  CASE WHEN v.resolution IS NOT NULL THEN (
+         SELECT c.reason FROM current_decisions c WHERE c.record_id = v.record_id
+           AND c.stage = {_RESOLUTION_OF.format(g="v.stage")} ORDER BY c.decision_id DESC
+           LIMIT 1)
+       ELSE (SELECT min(c.reason) FROM current_decisions c WHERE c.record_id = v.record_id
+               AND c.stage = v.stage) END AS reason,
+  CASE WHEN v.resolution IS NULL AND v.kinds > 1 THEN 1 ELSE 0 END AS conflict,
+  v.votes, v.decided_at
+FROM stage_votes v CROSS JOIN needed
+"""
+
+#: ``record_status``: each record's final decision over the configured stages.
+_FINAL_STATUS = """
+CREATE VIEW record_status AS
+WITH settings AS (
+  SELECT coalesce((SELECT value FROM sync_state WHERE key = 'screening_stages'), '')
+         LIKE '%full_text%' AS full_text
+)
+SELECT r.id AS record_id,
+  CASE WHEN settings.full_text AND ta.decision = 'include' THEN ft.decision
+       ELSE ta.decision END AS decision,
+  CASE WHEN settings.full_text AND ta.decision = 'include' THEN coalesce(ft.conflict, 0)
+       ELSE coalesce(ta.conflict, 0) END AS conflict,
+  coalesce(ta.votes, 0) AS votes,
+  CASE WHEN settings.full_text AND ta.decision = 'include' THEN ft.decided_at
+       ELSE ta.decided_at END AS decided_at,
+  CASE WHEN settings.full_text AND ta.decision = 'include' THEN 'full_text'
+       ELSE 'screening' END AS stage
+FROM records r CROSS JOIN settings
+LEFT JOIN stage_status ta ON ta.stage = 'screening' AND ta.record_id = r.id
+LEFT JOIN stage_status ft ON ft.stage = 'full_text' AND ft.record_id = r.id
+"""

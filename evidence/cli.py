@@ -141,7 +141,7 @@ def status(db_path: str, config_path: str, as_json: bool) -> None:
 
         evidence status --json | jq .totals
     """
-    from evidence.status import collect_status, format_table
+    from evidence.status import collect_status, format_stages, format_table
 
     data = collect_status(open_database(db_path), open_config(config_path, required=False))
     if as_json:
@@ -150,6 +150,7 @@ def status(db_path: str, config_path: str, as_json: bool) -> None:
     click.echo(f"Rule: {data['rule']['text']} ({data['rule']['from']})")
     totals = data["totals"]
     click.echo(" | ".join(f"{k.replace('_', ' ')}: {v}" for k, v in totals.items()))
+    click.echo(f"\nStages\n{format_stages(data['stages'])}")
     for title, rows, columns in (
         ("Searches", data["searches"], ["search", "source", "hits", "records", "screened",
                                         "included", "last_run_at"]),

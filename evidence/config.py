@@ -21,6 +21,11 @@ from evidence.errors import EvidenceError
 
 LANGUAGES = ("nb", "en")
 SCREEN_ORDERS = ("newest", "oldest", "search", "random")
+#: Screening stages in the order a record passes them; the first is always there.
+SCREEN_STAGES = ("title_abstract", "full_text")
+#: The built-in full-text exclusion "the report could not be retrieved" (PRISMA 2020's
+#: "reports not retrieved"): always offered at the full-text stage, never configured.
+NOT_RETRIEVED = "not-retrieved"
 
 
 class ConfigError(EvidenceError):
@@ -132,6 +137,15 @@ class ScreeningSettings:
             return "single screening (one reviewer's decision counts)"
         return (f"dual screening ({self.reviewers_per_record} reviewers must agree, "
                 "or a lead resolves the conflict)")
+    #: ``("title_abstract",)`` or ``("title_abstract", "full_text")``.
+    stages: tuple[str, ...] = ("title_abstract",)
+    #: A folder of full-text PDFs named by record id, PMID or DOI (``/`` as ``_``), or None.
+    full_text_folder: str | None = None
+
+    @property
+    def full_text(self) -> bool:
+        """Whether records included at title/abstract go on to a full-text stage."""
+        return "full_text" in self.stages
 
 
 @dataclass(frozen=True)
@@ -152,6 +166,7 @@ class Config:
     zotero_libraries: tuple[ZoteroLibrary, ...] = ()
     theme_groups: tuple[ThemeGroup, ...] = ()
     exclusion_reasons: tuple[Reason, ...] = ()
+    full_text_exclusion_reasons: tuple[Reason, ...] = ()
     screening: ScreeningSettings = field(default_factory=ScreeningSettings)
     dedupe: DedupeSettings = field(default_factory=DedupeSettings)
     path: str = ""
@@ -246,6 +261,7 @@ _SPEC: dict[str, Any] = {
         "themes": (("list", ("map", _LABELLED)), True),
     })), False),
     "exclusion_reasons": (("list", ("map", _LABELLED)), False),
+    "full_text_exclusion_reasons": (("list", ("map", _LABELLED)), False),
     "screening": (("map", {
         "reviewers_per_record": (("enum", (1, 2)), False),
         "order": (("enum", SCREEN_ORDERS), False),
@@ -255,6 +271,8 @@ _SPEC: dict[str, Any] = {
             "include": (("list", "str"), False),
             "exclude": (("list", "str"), False),
         }), False),
+        "stages": (("list", ("enum", SCREEN_STAGES)), False),
+        "full_text_folder": ("str", False),
     }), False),
     "dedupe": (("map", {
         "upper_threshold": ("float", False),
@@ -451,7 +469,17 @@ def _build(data: dict[str, Any], root: yaml.Node, v: _Validator) -> Config:
     _unique([t for g in groups for t in g.themes], "id", root, ("theme_groups",), v)
     reasons = tuple(Reason(**r) for r in data.get("exclusion_reasons", []))
     _unique(reasons, "id", root, ("exclusion_reasons",), v)
+    full_text_reasons = tuple(Reason(**r) for r in data.get("full_text_exclusion_reasons", []))
+    _unique(full_text_reasons, "id", root, ("full_text_exclusion_reasons",), v)
+    if any(r.id == NOT_RETRIEVED for r in full_text_reasons):
+        raise v.fail(_find_node(root, "full_text_exclusion_reasons"),
+                     "full_text_exclusion_reasons",
+                     f"{NOT_RETRIEVED!r} is built in (full text not retrievable): use another id")
     screening = data.get("screening", {})
+    stages = tuple(screening.get("stages", ["title_abstract"]))
+    if stages not in (("title_abstract",), SCREEN_STAGES):
+        raise v.fail(_find_node(root, "screening", "stages"), "screening.stages",
+                     "must be [title_abstract] or [title_abstract, full_text]")
     dedupe = data.get("dedupe", {})
     dedupe_settings = DedupeSettings(**dedupe)
     if dedupe_settings.lower_threshold > dedupe_settings.upper_threshold:
@@ -461,7 +489,7 @@ def _build(data: dict[str, Any], root: yaml.Node, v: _Validator) -> Config:
         title=project["title"], language=project.get("language", "nb"),
         description=project.get("description", ""), licence=project.get("licence", ""),
         searches=tuple(searches), zotero_libraries=libraries, theme_groups=groups,
-        exclusion_reasons=reasons,
+        exclusion_reasons=reasons, full_text_exclusion_reasons=full_text_reasons,
         screening=ScreeningSettings(
             reviewers_per_record=screening.get("reviewers_per_record", 1),
             order=screening.get("order", "newest"),
@@ -469,6 +497,7 @@ def _build(data: dict[str, Any], root: yaml.Node, v: _Validator) -> Config:
             public_fields=tuple(screening.get("public_fields", ())),
             highlight_include=_words(screening.get("highlight", {}).get("include", [])),
             highlight_exclude=_words(screening.get("highlight", {}).get("exclude", [])),
+            stages=stages, full_text_folder=_folder(screening.get("full_text_folder"), v.path),
         ),
         dedupe=dedupe_settings, path=str(v.path),
     )
@@ -505,6 +534,13 @@ def _words(words: list[str]) -> tuple[str, ...]:
         if word:
             seen.setdefault(word.casefold(), word)
     return tuple(seen.values())
+
+
+def _folder(value: str | None, config_path: Path) -> str | None:
+    """A folder named in the configuration, relative to the configuration file."""
+    if not value:
+        return None
+    return str((Path(config_path).parent / Path(value).expanduser()).resolve())
 
 
 def _window(raw: dict | None, node: yaml.Node | None, key: str, v: _Validator) -> DateWindow | None:

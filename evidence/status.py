@@ -7,6 +7,7 @@ from typing import Any
 import sqlite_utils
 
 from evidence.config import Config, ScreeningSettings
+from evidence.db.stages import stage_counts
 from evidence.harvest.store import save_screening_rule
 
 _PER_SEARCH = """
@@ -62,7 +63,7 @@ def collect_status(db: sqlite_utils.Database, config: Config | None = None) -> d
     counts follow the file as it is now; without one, the rule last stored is used and named.
     """
     if config is not None:
-        save_screening_rule(db, config.screening.reviewers_per_record)
+        save_screening_rule(db, config.screening.reviewers_per_record, config.screening.stages)
         rule = {"reviewers_per_record": config.screening.reviewers_per_record,
                 "text": config.screening.rule,
                 "from": f"screening.reviewers_per_record in {config.path}"}
@@ -79,6 +80,7 @@ def collect_status(db: sqlite_utils.Database, config: Config | None = None) -> d
     return {
         "rule": rule,
         "totals": totals,
+        "stages": stage_counts(db.conn),
         "searches": list(db.query(_PER_SEARCH)),
         "sources": list(db.query(_PER_SOURCE)),
         "runs": list(db.query(_PER_RUN)),
@@ -94,4 +96,25 @@ def format_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(lines)
+
+
+#: Labels of the per-stage counts, in PRISMA 2020's words.
+STAGE_LABELS = {
+    "title_abstract": ("Title/abstract", {"records": "records", "screened": "screened"}),
+    "full_text": ("Full text", {"sought": "reports sought", "not_retrieved": "not retrieved",
+                                "assessed": "assessed for eligibility"}),
+}
+
+
+def format_stages(stages: dict[str, Any]) -> str:
+    """One line of counts per screening stage, then its exclusion reasons indented."""
+    lines = []
+    for stage in stages["stages"]:
+        title, labels = STAGE_LABELS[stage]
+        counts = stages[stage]
+        lines.append(f"{title}: " + " | ".join(
+            f"{labels.get(k, k.replace('_', ' '))}: {v}" for k, v in counts.items()
+            if k != "reasons"))
+        lines += [f"  excluded, {reason or '(no reason)'}: {n}" for reason, n in counts["reasons"]]
     return "\n".join(lines)

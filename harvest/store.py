@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlite_utils
 
-from evidence.config import Config, Search
+from evidence.config import NOT_RETRIEVED, Config, Reason, Search
 from evidence.db.values import now
 from evidence.errors import EvidenceError
 from evidence.harvest import normalise as n
@@ -94,8 +94,10 @@ def _search_settings(search: Search) -> dict[str, Any]:
     return {"window": window.__dict__ if window else None, **search.settings}
 
 
-def save_screening_rule(db: sqlite_utils.Database, reviewers_per_record: int) -> None:
-    """Store ``screening.reviewers_per_record`` where the ``record_status`` view reads it.
+def save_screening_rule(db: sqlite_utils.Database, reviewers_per_record: int,
+                        stages: tuple[str, ...] | None = None) -> None:
+    """Store ``screening.reviewers_per_record`` (and ``screening.stages`` when given) where
+    the ``record_status`` and ``stage_status`` views read them.
 
     Every command that counts final decisions (``status``, ``publish``, ``export``, the
     screening app) calls this with the configuration it has just read, so the rule applied is
@@ -106,12 +108,17 @@ def save_screening_rule(db: sqlite_utils.Database, reviewers_per_record: int) ->
                    " VALUES ('reviewers_per_record', ?, ?) ON CONFLICT(key) DO UPDATE SET"
                    " value = excluded.value, updated_at = excluded.updated_at"
                    " WHERE value IS NOT excluded.value", [str(reviewers_per_record), now()])
+        if stages is not None:
+            db.execute("INSERT INTO sync_state (key, value, updated_at)"
+                       " VALUES ('screening_stages', ?, ?) ON CONFLICT(key) DO UPDATE SET"
+                       " value = excluded.value, updated_at = excluded.updated_at"
+                       " WHERE value IS NOT excluded.value", [",".join(stages), now()])
 
 
 def sync_config(db: sqlite_utils.Database, config: Config) -> None:
     """Mirror the configuration's searches, themes and exclusion reasons into the database."""
     with db.atomic():
-        save_screening_rule(db, config.screening.reviewers_per_record)
+        save_screening_rule(db, config.screening.reviewers_per_record, config.screening.stages)
         for search in config.searches:
             ensure_search(db, search)
         for position, theme in enumerate(config.themes):
@@ -125,13 +132,25 @@ def sync_config(db: sqlite_utils.Database, config: Config) -> None:
                 [theme.id, theme.label(config.language), theme.nb, theme.en, group.id,
                  group.nb, group.en, position],
             )
-        for position, reason in enumerate(config.exclusion_reasons):
-            db.execute(
-                "INSERT INTO exclusion_reasons (slug, name_nb, name_en, position)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT(slug) DO UPDATE SET name_nb=excluded.name_nb,"
-                " name_en=excluded.name_en, position=excluded.position",
-                [reason.id, reason.nb, reason.en, position],
-            )
+        for stage, reasons in stage_reasons(config).items():
+            for position, reason in enumerate(reasons):
+                db.execute(
+                    "INSERT INTO exclusion_reasons (stage, slug, name_nb, name_en, position)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT(stage, slug) DO UPDATE SET"
+                    " name_nb=excluded.name_nb, name_en=excluded.name_en,"
+                    " position=excluded.position",
+                    [stage, reason.id, reason.nb, reason.en, position],
+                )
+
+
+def stage_reasons(config: Config) -> dict[str, tuple[Reason, ...]]:
+    """Exclusion reasons per reviewers' stage (``decisions.stage``); the full-text stage always
+    offers "full text not retrievable" last."""
+    reasons = {"screening": config.exclusion_reasons}
+    if config.screening.full_text:
+        reasons["full_text"] = (*config.full_text_exclusion_reasons, Reason(
+            id=NOT_RETRIEVED, nb="Fulltekst ikke tilgjengelig", en="Full text not retrievable"))
+    return reasons
 
 
 def start_run(db: sqlite_utils.Database, search_id: int, **fields: Any) -> int:

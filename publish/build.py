@@ -107,7 +107,7 @@ def publish(db: sqlite_utils.Database, out: str | Path, config: Config) -> Publi
     """
     out = check_output(out, "published", protected=[database_file(db.conn), config.path])
     needed = config.screening.reviewers_per_record
-    save_screening_rule(db, needed)
+    save_screening_rule(db, needed, config.screening.stages)
     previous = db.execute("SELECT value FROM sync_state WHERE key = 'last_publish'").fetchone()
     with _publish_lock(out):
         _remove_stale_temp_files(out)

@@ -202,16 +202,36 @@ def themes(conn: sqlite3.Connection) -> list[dict[str, Any]]:
         f"SELECT {', '.join(keys)} FROM themes ORDER BY position, id")]
 
 
-def reasons(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+def reasons(conn: sqlite3.Connection, stage: str = SCREENING) -> list[dict[str, Any]]:
+    """The exclusion reasons offered at a reviewers' stage (``screening`` or ``full_text``)."""
     keys = ("slug", "name_nb", "name_en")
     return [dict(zip(keys, row, strict=True)) for row in conn.execute(
-        "SELECT slug, name_nb, name_en FROM exclusion_reasons ORDER BY position, id")]
+        "SELECT slug, name_nb, name_en FROM exclusion_reasons WHERE stage = ?"
+        " ORDER BY position, id", [stage])]
+
+
+def reaches_stage(conn: sqlite3.Connection, record_id: int, stage: str, *,
+                  needed: int = 1) -> bool:
+    """Whether the record is screened at ``stage``: every record at title/abstract, the
+    ones included at the stage before at a later stage."""
+    previous = previous_stage(stage)
+    if previous is None:
+        return True
+    return conn.execute(f"SELECT 1 FROM ({included_sql(previous)}) WHERE record_id = :id",
+                        {"needed": needed, "id": record_id}).fetchone() is not None
 
 
 # --- writes ---------------------------------------------------------------------------------
 
 def undo_last(conn: sqlite3.Connection, reviewer: str) -> int | None:
-    """Revert this reviewer's latest decision not yet undone; returns its record id.
+    """Revert this reviewer's latest decision not yet undone; returns its record id."""
+    undone = undo_last_decision(conn, reviewer)
+    return undone[0] if undone else None
+
+
+def undo_last_decision(conn: sqlite3.Connection, reviewer: str) -> tuple[int, str] | None:
+    """Revert this reviewer's latest decision not yet undone, at any stage; returns its
+    (record id, stage).
 
     Appends a row with ``undoes`` set, carrying the value the reviewer held before (NULL if
     none), so the history keeps both the decision and its undo.
@@ -230,7 +250,7 @@ def undo_last(conn: sqlite3.Connection, reviewer: str) -> int | None:
     save_decision(conn, record_id, reviewer, before[0], stage=stage, reason=before[1],
                   note=before[2], summary=before[3], theme_slugs=json_list(before[4]),
                   undoes=last_id)
-    return record_id
+    return record_id, stage
 
 
 # --- lists ----------------------------------------------------------------------------------

@@ -16,7 +16,17 @@ import sqlite_utils
 from datasette.utils.asgi import Forbidden, NotFound, Response
 from itsdangerous import BadSignature
 
-from evidence.db.decisions import DECISIONS, save_decision
+from evidence.config import NOT_RETRIEVED
+from evidence.db.decisions import (
+    DECISIONS,
+    FULL_TEXT,
+    RESOLUTION,
+    SCREENING,
+    is_resolution,
+    resolution_of,
+    reviewers_stage,
+    save_decision,
+)
 from evidence.db.migrations import BUSY_TIMEOUT_MS
 from evidence.db.values import json_list
 from evidence.dedupe.cluster import decide_pair, list_uncertain_pairs
@@ -24,6 +34,7 @@ from evidence.harvest.store import save_screening_rule
 from evidence.screening import auth
 from evidence.screening import queries as q
 from evidence.screening.app import evidence_config, plugin_settings
+from evidence.screening.full_text import find_pdf, full_text_links
 from evidence.screening.i18n import translator
 from evidence.screening.text import abstract_sections, highlight, search_terms
 
@@ -110,7 +121,8 @@ async def _page(datasette, request, user, template: str, status: int = 200,
     config = evidence_config(datasette)
     context.update(t=translator(config.language), lang=config.language, user=user,
                    is_lead=bool(user and user["role"] == "lead"),
-                   dual=config.screening.reviewers_per_record > 1)
+                   dual=config.screening.reviewers_per_record > 1,
+                   full_text_stage=config.screening.full_text)
     html = await datasette.render_template(template, context, request=request)
     return Response.html(html, status=status)
 
@@ -141,10 +153,11 @@ def login_required(view=None, *, lead: bool = False):
 async def _current_rule(datasette) -> None:
     """Store the configuration's ``reviewers_per_record`` for ``record_status`` when the file
     changed it since this server last did (publish and exports read that view)."""
-    needed = evidence_config(datasette).screening.reviewers_per_record
-    if getattr(datasette, "_evidence_rule_saved", None) != needed:
-        await _write(datasette, lambda c: save_screening_rule(sqlite_utils.Database(c), needed))
-        datasette._evidence_rule_saved = needed
+    screening = evidence_config(datasette).screening
+    rule = (screening.reviewers_per_record, screening.stages)
+    if getattr(datasette, "_evidence_rule_saved", None) != rule:
+        await _write(datasette, lambda c: save_screening_rule(sqlite_utils.Database(c), *rule))
+        datasette._evidence_rule_saved = rule
 
 
 def _labelled(items: list[dict], lang: str) -> list[dict]:
@@ -206,56 +219,116 @@ async def static(request, datasette):
 
 # --- the queue and one record ---------------------------------------------------------------
 
-@login_required
-async def queue(request, datasette, user):
+#: The queue page of each reviewers' stage; a record page is ``<queue>/record/<id>``.
+STAGE_PATHS = {SCREENING: "/-/screen", FULL_TEXT: "/-/screen/full-text"}
+
+
+def _stage(datasette, stage: str) -> str:
+    """``stage``, refused (404) when it is the full-text stage and that is not configured."""
+    if stage == FULL_TEXT and not evidence_config(datasette).screening.full_text:
+        raise NotFound(_t(datasette)("not_found"))
+    return stage
+
+
+async def _queue(request, datasette, user, stage: str):
     config = evidence_config(datasette).screening
     skip = [int(s) for s in request.args.get("skip", "").split(",") if s.isdigit()]
     record_id, left, total = await _read(datasette, lambda c: q.queue_state(
-        c, user["id"], needed=config.reviewers_per_record, order=config.order, skip=skip))
+        c, user["id"], needed=config.reviewers_per_record, order=config.order, skip=skip,
+        stage=stage))
     return await _record_page(datasette, request, user, record_id, skip=skip,
-                              counts=(left, total))
+                              counts=(left, total), stage=stage)
+
+
+async def _record(request, datasette, user, stage: str):
+    record_id = int(request.url_vars["id"])
+    if request.method == "POST":
+        return await _decide(request, datasette, user, record_id, stage=stage)
+    return await _record_page(datasette, request, user, record_id, explicit=True,
+                              next=_safe_next(datasette, request.args.get("next", "")),
+                              stage=stage)
+
+
+@login_required
+async def queue(request, datasette, user):
+    return await _queue(request, datasette, user, SCREENING)
 
 
 @login_required
 async def record(request, datasette, user):
+    return await _record(request, datasette, user, SCREENING)
+
+
+@login_required
+async def full_text_queue(request, datasette, user):
+    """The full-text queue: the records included at title/abstract."""
+    return await _queue(request, datasette, user, _stage(datasette, FULL_TEXT))
+
+
+@login_required
+async def full_text_record(request, datasette, user):
+    return await _record(request, datasette, user, _stage(datasette, FULL_TEXT))
+
+
+@login_required
+async def full_text_pdf(request, datasette, user):
+    """The record's PDF from ``screening.full_text_folder`` (logged-in users only)."""
+    _stage(datasette, FULL_TEXT)
     record_id = int(request.url_vars["id"])
-    if request.method == "POST":
-        return await _decide(request, datasette, user, record_id)
-    return await _record_page(datasette, request, user, record_id, explicit=True,
-                              next=_safe_next(datasette, request.args.get("next", "")))
+    item = await _read(datasette, lambda c: q.record(c, record_id))
+    path = find_pdf(evidence_config(datasette).screening.full_text_folder, item) if item else None
+    if path is None:
+        raise NotFound(_t(datasette)("not_found"))
+    return Response(path.read_bytes(), content_type="application/pdf", headers={
+        "content-disposition": f'inline; filename="{path.name}"',
+        "x-content-type-options": "nosniff"})
 
 
 async def _record_page(datasette, request, user, record_id: int | None, *, explicit=False,
                        skip=(), error: str | None = None, status: int = 200,
                        next: str | None = None, form: dict | None = None,
-                       counts: tuple[int, int] | None = None) -> Response:
+                       counts: tuple[int, int] | None = None,
+                       stage: str = SCREENING) -> Response:
     config = evidence_config(datasette)
     me, needed = user["id"], config.screening.reviewers_per_record
 
     def load(conn):
-        return {"record": q.record(conn, record_id) if record_id else None,
-                "mine": q.current_decision(conn, record_id, me) if record_id else None,
-                "themes": q.themes(conn), "reasons": q.reasons(conn),
-                "counts": counts or q.queue_counts(conn, me, needed=needed),
+        reached = bool(record_id) and q.reaches_stage(conn, record_id, stage, needed=needed)
+        return {"record": q.record(conn, record_id) if reached else None,
+                "mine": q.current_decision(conn, record_id, me, stage) if reached else None,
+                "earlier": (q.current_decision(conn, record_id, me, SCREENING)
+                            if reached and stage != SCREENING else None),
+                "themes": q.themes(conn), "reasons": q.reasons(conn, stage),
+                "counts": counts or q.queue_counts(conn, me, needed=needed, stage=stage),
                 "rate": q.rate_per_hour(conn, me)}
 
     data = await _read(datasette, load)
     if explicit and data["record"] is None:
         raise NotFound(_t(datasette)("not_found"))
+    queue_path = _path(datasette, STAGE_PATHS[stage])
     left, total = data["counts"]
     context: dict[str, Any] = {
         "left": left, "total": total, "rate": round(data["rate"]) if data["rate"] else None,
         "eta": _eta(left, data["rate"]), "error": error,
-        "next": next or _path(datasette, "/-/screen"),
+        "next": next or queue_path,
         "themes": _labelled(data["themes"], config.language),
-        "reasons": _labelled(data["reasons"], config.language),
+        "reasons": _labelled([r for r in data["reasons"] if r["slug"] != NOT_RETRIEVED],
+                             config.language),
+        "stage": stage, "queue_path": queue_path, "record_path": f"{queue_path}/record/",
         "require_reason": config.screening.require_reason_on_exclude,
         "skip": ",".join(str(s) for s in [*skip, record_id] if s),
     }
     item = data["record"]
     if item:
         terms = search_terms(s["query"] for s in item["searches"])
-        current = form or data["mine"] or {}
+        earlier = data["earlier"] if (data["earlier"] or {}).get("decision") == "include" else {}
+        current = form or data["mine"] or {"themes": (earlier or {}).get("themes"),
+                                           "summary": (earlier or {}).get("summary")}
+        if stage == FULL_TEXT:
+            pdf = find_pdf(config.screening.full_text_folder, item)
+            context.update(full_text_links=full_text_links(item), not_retrieved=NOT_RETRIEVED,
+                           pdf_path=_path(datasette, f"/-/screen/full-text/pdf/{item['id']}")
+                           if pdf else None)
         context.update(record=item, mine=data["mine"], title_html=highlight(item["title"], terms),
                        sections=abstract_sections(item["abstract"], terms), terms=terms,
                        chosen=current, chosen_themes=set(current.get("themes") or []),
@@ -269,6 +342,9 @@ def _validate(datasette, form: dict[str, list[str]], reasons: list[str],
     """The cleaned decision fields, and a message for the reviewer when they are not valid."""
     t, screening = _t(datasette), evidence_config(datasette).screening
     decision = _one(form, "decision")
+    if _one(form, "not_retrievable") and NOT_RETRIEVED in reasons:
+        decision = "exclude"
+        form = {**form, "reason": [NOT_RETRIEVED]}
     chosen = {"decision": decision, "reason": _one(form, "reason") or None,
               "note": _one(form, "note"), "summary": _one(form, "summary"),
               "themes": [s for s in form.get("themes", []) if s]}
@@ -287,35 +363,45 @@ def _validate(datasette, form: dict[str, list[str]], reasons: list[str],
     return chosen, None
 
 
-async def _decide(request, datasette, user, record_id: int, stage: str = "screening"):
+async def _decide(request, datasette, user, record_id: int, stage: str = SCREENING):
+    """Save a reviewer's vote (``stage`` ``screening`` or ``full_text``) or a lead's
+    resolution (``resolution``, ``full_text_resolution``) from the posted form."""
     form = await _form(request)
+    voting = reviewers_stage(stage)
+    needed = evidence_config(datasette).screening.reviewers_per_record
     lists = await _read(datasette, lambda c: (
-        q.record(c, record_id) is not None,
-        [r["slug"] for r in q.reasons(c)], [t["slug"] for t in q.themes(c)]))
+        q.record(c, record_id) is not None
+        and q.reaches_stage(c, record_id, voting, needed=needed),
+        [r["slug"] for r in q.reasons(c, voting)], [t["slug"] for t in q.themes(c)]))
     if not lists[0]:
         raise NotFound(_t(datasette)("not_found"))
     chosen, error = _validate(datasette, form, lists[1], lists[2])
-    next_url = _safe_next(datasette, _one(form, "next"))
+    queue_path = STAGE_PATHS[voting]
+    next_url = _safe_next(datasette, _one(form, "next"), default=queue_path)
     if error:
-        if stage == "resolution":
+        if is_resolution(stage):
             return Response.html(str(error), status=400)
         return await _record_page(datasette, request, user, record_id, error=error, status=400,
-                                  next=next_url, form=chosen)
+                                  next=next_url, form=chosen, stage=stage)
     await _write(datasette, lambda c: save_decision(
         c, record_id, user["id"], chosen["decision"], stage=stage, reason=chosen["reason"],
         note=chosen["note"], summary=chosen["summary"], theme_slugs=chosen["themes"]))
-    datasette.add_message(request, _t(datasette)("saved" if stage == "screening" else "resolved"))
-    if stage == "screening":
+    datasette.add_message(request, _t(datasette)("resolved" if is_resolution(stage) else "saved"))
+    if not is_resolution(stage):
         return Response.redirect(next_url)
-    return _redirect(datasette, "/-/screen/conflicts")
+    suffix = "" if voting == SCREENING else f"?stage={voting}"
+    return _redirect(datasette, f"/-/screen/conflicts{suffix}")
 
 
 @login_required
 async def undo(request, datasette, user):
-    record_id = await _write(datasette, lambda c: q.undo_last(c, user["id"]))
+    undone = await _write(datasette, lambda c: q.undo_last_decision(c, user["id"]))
     t = _t(datasette)
-    datasette.add_message(request, t("undone") if record_id else t("nothing_to_undo"))
-    return _redirect(datasette, f"/-/screen/record/{record_id}" if record_id else "/-/screen")
+    datasette.add_message(request, t("undone") if undone else t("nothing_to_undo"))
+    if not undone:
+        return _redirect(datasette, "/-/screen")
+    record_id, stage = undone
+    return _redirect(datasette, f"{STAGE_PATHS[reviewers_stage(stage)]}/record/{record_id}")
 
 
 # --- lists ----------------------------------------------------------------------------------
@@ -323,28 +409,42 @@ async def undo(request, datasette, user):
 @login_required
 async def mine(request, datasette, user):
     lang = evidence_config(datasette).language
+    stage = _stage_arg(request, datasette)
     args = {k: request.args.get(k, "").strip() for k in ("q", "decision", "reason")}
     page_arg = request.args.get("page", "1")
     page = max(int(page_arg), 1) if page_arg.isdigit() else 1
     data = await _read(datasette, lambda c: (
-        q.my_decisions(c, user["id"], limit=101, offset=(page - 1) * 100, **args),
-        q.reasons(c), q.themes(c)))
+        q.my_decisions(c, user["id"], limit=101, offset=(page - 1) * 100, stage=stage, **args),
+        q.reasons(c, stage), q.themes(c)))
     rows, reasons, themes = data
     return await _page(datasette, request, user, "screening_mine.html", rows=rows[:100],
-                       more=len(rows) > 100, page=page, args=args,
+                       more=len(rows) > 100, page=page, args=args, stage=stage,
+                       record_path=_path(datasette, f"{STAGE_PATHS[stage]}/record/"),
                        reasons=_labelled(reasons, lang),
                        reason_labels={r["slug"]: r["label"] for r in reasons},
                        theme_labels={t["slug"]: t["label"] for t in _labelled(themes, lang)})
 
 
+def _stage_arg(request, datasette) -> str:
+    """The reviewers' stage named by ``?stage=`` (title/abstract when absent)."""
+    stage = request.args.get("stage") or SCREENING
+    if stage not in STAGE_PATHS:
+        raise NotFound(_t(datasette)("not_found"))
+    return _stage(datasette, stage)
+
+
 @login_required(lead=True)
 async def conflicts(request, datasette, user):
     lang = evidence_config(datasette).language
+    stage = _stage_arg(request, datasette)
     items, reasons, themes = await _read(datasette, lambda c: (
-        q.conflicts(c), q.reasons(c), q.themes(c)))
+        q.conflicts(c, stage), q.reasons(c, stage), q.themes(c)))
     reasons, themes = _labelled(reasons, lang), _labelled(themes, lang)
     return await _page(datasette, request, user, "screening_conflicts.html", items=items,
-                       reasons=reasons, themes=themes,
+                       reasons=reasons, themes=themes, stage=stage,
+                       record_path=_path(datasette, f"{STAGE_PATHS[stage]}/record/"),
+                       resolve_path=_path(datasette, "/-/screen/resolve/" if stage == SCREENING
+                                          else "/-/screen/full-text/resolve/"),
                        reason_labels={r["slug"]: r["label"] for r in reasons},
                        theme_labels={t["slug"]: t["label"] for t in themes})
 
@@ -352,14 +452,22 @@ async def conflicts(request, datasette, user):
 @login_required(lead=True)
 async def resolve(request, datasette, user):
     return await _decide(request, datasette, user, int(request.url_vars["id"]),
-                         stage="resolution")
+                         stage=RESOLUTION)
+
+
+@login_required(lead=True)
+async def full_text_resolve(request, datasette, user):
+    return await _decide(request, datasette, user, int(request.url_vars["id"]),
+                         stage=resolution_of(_stage(datasette, FULL_TEXT)))
 
 
 @login_required(lead=True)
 async def summary(request, datasette, user):
-    counts, kappas = await _read(datasette, lambda c: (q.reviewer_counts(c), q.kappas(c)))
+    stage = _stage_arg(request, datasette)
+    counts, kappas = await _read(datasette, lambda c: (q.reviewer_counts(c, stage),
+                                                       q.kappas(c, stage)))
     return await _page(datasette, request, user, "screening_summary.html", counts=counts,
-                       kappas=kappas)
+                       kappas=kappas, stage=stage)
 
 
 @login_required
@@ -417,6 +525,10 @@ ROUTES = [
     (r"^/-/screen/mine$", mine),
     (r"^/-/screen/conflicts$", conflicts),
     (r"^/-/screen/resolve/(?P<id>\d+)$", resolve),
+    (r"^/-/screen/full-text$", full_text_queue),
+    (r"^/-/screen/full-text/record/(?P<id>\d+)$", full_text_record),
+    (r"^/-/screen/full-text/resolve/(?P<id>\d+)$", full_text_resolve),
+    (r"^/-/screen/full-text/pdf/(?P<id>\d+)$", full_text_pdf),
     (r"^/-/screen/summary$", summary),
     (r"^/-/screen/duplicates$", duplicates),
     (r"^/-/screen/duplicates/(?P<id>\d+)$", duplicates),

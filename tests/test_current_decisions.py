@@ -89,12 +89,12 @@ def test_existing_history_is_backfilled_on_upgrade(db_path):
         {"record_id": 2, "reviewer": "ana", "stage": "screening", "decision": "exclude",
          "created_at": "2024-01-03"},
     ])
-    status_before = old.execute("SELECT * FROM record_status ORDER BY record_id").fetchall()
+    status = "SELECT record_id, decision, conflict, votes, decided_at FROM record_status"
+    status_before = old.execute(status).fetchall()
     old.close()
     db = open_db(db_path)
     assert _current(db) == [(2, "screening", "ana", "exclude")]
-    assert db.execute("SELECT * FROM record_status ORDER BY record_id").fetchall() \
-        == status_before
+    assert db.execute(status).fetchall() == status_before
 
 
 def test_queue_counts_read_the_tallies(db):
