@@ -28,6 +28,7 @@ from sqlite_utils.db import DescIndex
 
 from evidence import markup
 from evidence.config import Config
+from evidence.db.stages import stage_counts
 from evidence.db.values import json_list, now
 from evidence.errors import EvidenceError
 from evidence.harvest.store import save_screening_rule
@@ -383,6 +384,8 @@ def prisma_rows(db: sqlite_utils.Database, language: str = "en") -> list[dict[st
     Steps: ``identified`` (one row per search), ``identified_total``, ``duplicates_removed``,
     ``records`` (after deduplication), ``awaiting`` (no final decision yet), ``excluded``
     (total) and ``excluded_reason`` (one row per reason of the final exclude), ``included``.
+    With a full-text stage (``screening.stages``) the exclusions are title/abstract ones, and
+    the full-text steps of :func:`_add_stage_rows` come before ``included``.
     """
     rows: list[dict[str, Any]] = []
 
@@ -402,14 +405,47 @@ def prisma_rows(db: sqlite_utils.Database, language: str = "en") -> list[dict[st
     add("identified_total", identified)
     add("duplicates_removed", identified - records)
     add("records", records)
+    labels = _reason_labels(db, language)
+    stages = stage_counts(db.conn)
+    if "full_text" in stages["stages"]:
+        _add_stage_rows(add, stages, labels)
+        return rows
     add("awaiting", status.get("", 0) + status.get("maybe", 0))
     add("excluded", status.get("exclude", 0))
-    labels = {r["slug"]: r[f"name_{language}"] or r["slug"] for r in db.query(
-        "SELECT slug, name_nb, name_en FROM exclusion_reasons ORDER BY position")}
     for reason, count in _excluded_by_reason(db):
-        add("excluded_reason", count, reason or "", labels.get(reason, reason or "-"))
+        add("excluded_reason", count, reason or "", labels["screening"].get(reason, reason or "-"))
     add("included", status.get("include", 0))
     return rows
+
+
+def _reason_labels(db: sqlite_utils.Database, language: str) -> dict[str, dict[str, str]]:
+    """``{stage: {slug: label}}`` of the exclusion reasons."""
+    labels: dict[str, dict[str, str]] = {"screening": {}, "full_text": {}}
+    for r in db.query("SELECT stage, slug, name_nb, name_en FROM exclusion_reasons"
+                      " ORDER BY position"):
+        labels.setdefault(r["stage"], {})[r["slug"]] = r[f"name_{language}"] or r["slug"]
+    return labels
+
+
+def _add_stage_rows(add, stages: dict[str, Any], labels: dict[str, dict[str, str]]) -> None:
+    """PRISMA 2020 rows of two stages: title/abstract (``awaiting``, ``excluded``,
+    ``excluded_reason``), then full text (``sought``, ``not_retrieved``, ``assessed``,
+    ``full_text_awaiting``, ``full_text_excluded``, ``full_text_excluded_reason``) and the
+    ``included`` of the full-text stage."""
+    ta, ft = stages["title_abstract"], stages["full_text"]
+    add("awaiting", ta["awaiting"])
+    add("excluded", ta["excluded"])
+    for reason, count in ta["reasons"]:
+        add("excluded_reason", count, reason, labels["screening"].get(reason, reason or "-"))
+    add("sought", ft["sought"])
+    add("not_retrieved", ft["not_retrieved"])
+    add("assessed", ft["assessed"])
+    add("full_text_awaiting", ft["awaiting"])
+    add("full_text_excluded", ft["excluded"])
+    for reason, count in ft["reasons"]:
+        add("full_text_excluded_reason", count, reason,
+            labels["full_text"].get(reason, reason or "-"))
+    add("included", ft["included"])
 
 
 def _excluded_by_reason(db: sqlite_utils.Database) -> list[tuple[str | None, int]]:

@@ -17,22 +17,16 @@ from evidence.screening.full_text import find_pdf, full_text_links, pdf_names
 from tests.screening_data import add_users, seed
 from tests.test_screening import as_user, post, rows
 
-FULL_TEXT_SETTINGS = """
-full_text_exclusion_reasons:
-  - {id: wrong-outcome, nb: Feil utfall, en: Wrong outcome}
-  - {id: wrong-population, nb: Feil populasjon, en: Wrong population}
-"""
-
-
 def two_stages(config_path: Path, *, reviewers: int = 1, folder: str | None = None) -> Path:
-    """The example configuration with ``screening.stages: [title_abstract, full_text]``."""
+    """The example configuration (which lists full-text exclusion reasons) with
+    ``screening.stages: [title_abstract, full_text]``."""
     text = config_path.read_text(encoding="utf-8")
     extra = "  stages: [title_abstract, full_text]\n"
     if folder:
         extra += f"  full_text_folder: {folder}\n"
     text = text.replace("screening:\n", "screening:\n" + extra, 1)
     text = text.replace("reviewers_per_record: 1", f"reviewers_per_record: {reviewers}")
-    config_path.write_text(text + FULL_TEXT_SETTINGS, encoding="utf-8")
+    config_path.write_text(text, encoding="utf-8")
     return config_path
 
 
@@ -63,8 +57,8 @@ def test_one_stage_is_the_default(config_path):
 def test_two_stages_with_their_own_reasons_and_folder(config_path):
     config = load_config(two_stages(config_path, folder="pdfs"))
     assert config.screening.full_text
-    assert [r.id for r in config.full_text_exclusion_reasons] == ["wrong-outcome",
-                                                                  "wrong-population"]
+    assert [r.id for r in config.full_text_exclusion_reasons] == [
+        "wrong-population", "wrong-intervention", "wrong-outcome", "wrong-design"]
     assert config.screening.full_text_folder == str((config_path.parent / "pdfs").resolve())
 
 
@@ -81,7 +75,10 @@ def test_stage_lists_other_than_the_two_are_refused(config_path, stages):
 def test_not_retrieved_is_built_in_not_configured(config_path):
     two_stages(config_path)
     text = config_path.read_text(encoding="utf-8")
-    config_path.write_text(text + "  - {id: not-retrieved, nb: x, en: y}\n", encoding="utf-8")
+    config_path.write_text(text.replace(
+        "full_text_exclusion_reasons:\n",
+        "full_text_exclusion_reasons:\n  - {id: not-retrieved, nb: x, en: y}\n"),
+        encoding="utf-8")
     with pytest.raises(ConfigError, match="built in"):
         load_config(config_path)
 
@@ -91,7 +88,8 @@ def test_reasons_are_stored_per_stage(db_path, config_path):
     seed(db_path, config_path, 1)
     full_text = rows(db_path, "SELECT slug FROM exclusion_reasons WHERE stage = 'full_text'"
                               " ORDER BY position")
-    assert full_text == [("wrong-outcome",), ("wrong-population",), ("not-retrieved",)]
+    assert full_text == [("wrong-population",), ("wrong-intervention",), ("wrong-outcome",),
+                         ("wrong-design",), ("not-retrieved",)]
     assert ("wrong-topic",) in rows(db_path, "SELECT slug FROM exclusion_reasons"
                                              " WHERE stage = 'screening'")
 
@@ -269,3 +267,55 @@ def test_prisma_counts_follow_the_stages(db_path, config_path):
     assert final == {1: "include", 2: "exclude", 3: "exclude", 4: "maybe", 5: None,
                      6: "exclude", 7: None, 8: None}
     db.close()
+
+
+def _two_stage_db(db_path, config_path):
+    """Eight records: five included at title/abstract, their full-text fates all different."""
+    two_stages(config_path)
+    seed(db_path, config_path, 8)
+    db = open_db(db_path)
+    for record_id in (1, 2, 3, 4, 5):
+        save_decision(db.conn, record_id, "bo", "include", theme_slugs=["stigma"])
+    save_decision(db.conn, 6, "bo", "exclude", reason="wrong-topic")
+    save_decision(db.conn, 1, "bo", "include", stage="full_text", theme_slugs=["stigma"])
+    save_decision(db.conn, 2, "bo", "exclude", stage="full_text", reason="not-retrieved")
+    save_decision(db.conn, 3, "bo", "exclude", stage="full_text", reason="wrong-outcome")
+    return db
+
+
+def test_published_prisma_rows_follow_the_stages(db_path, config_path):
+    from evidence.publish.build import prisma_rows
+    from evidence.publish.site.i18n import translator
+    from evidence.publish.site.prisma import flow
+
+    db = _two_stage_db(db_path, config_path)
+    steps = [(r["step"], r["key"], r["count"]) for r in prisma_rows(db, "en")
+             if r["step"] != "identified"]
+    assert steps[3:] == [
+        ("awaiting", "", 2), ("excluded", "", 1), ("excluded_reason", "wrong-topic", 1),
+        ("sought", "", 5), ("not_retrieved", "", 1), ("assessed", "", 2),
+        ("full_text_awaiting", "", 2), ("full_text_excluded", "", 1),
+        ("full_text_excluded_reason", "wrong-outcome", 1), ("included", "", 1)]
+    boxes = flow(prisma_rows(db, "en"), translator("en"))
+    assert boxes[2] == (["Reports sought for retrieval (n = 5)"],
+                        ["Reports not retrieved (n = 1)"])
+    assert boxes[3][1] == ["Reports excluded (n = 1)", "Wrong outcomes: 1"]
+    assert boxes[-1] == (["Included (n = 1)"], [])
+    db.close()
+
+
+def test_status_shows_counts_per_stage(db_path, config_path):
+    from click.testing import CliRunner
+
+    from evidence.cli import cli
+
+    _two_stage_db(db_path, config_path).close()
+    result = CliRunner().invoke(cli, ["status", "--db", str(db_path)])
+    assert result.exit_code == 0, result.output
+    assert ("Title/abstract: records: 8 | screened: 6 | included: 5 | excluded: 1"
+            in result.output)
+    assert ("Full text: reports sought: 5 | not retrieved: 1 | assessed for eligibility: 2"
+            " | included: 1 | excluded: 1" in result.output)
+    assert "  excluded, wrong-outcome: 1" in result.output
+    as_json = CliRunner().invoke(cli, ["status", "--db", str(db_path), "--json"])
+    assert '"sought": 5' in as_json.output

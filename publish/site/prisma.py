@@ -16,18 +16,30 @@ LEFT_X, RIGHT_X = 20, 20 + 330 + 60
 
 def flow(rows: list[dict[str, Any]], t: Callable[[str], str]) -> list[tuple[list[str], list[str]]]:
     """Lines of each (left box, right box) pair, from the prisma rows."""
-    count = {r["step"]: r["count"] for r in rows if r["step"] not in ("identified",
-                                                                       "excluded_reason")}
+    listed = ("identified", "excluded_reason", "full_text_excluded_reason")
+    count = {r["step"]: r["count"] for r in rows if r["step"] not in listed}
     per_search = [f"{r['label']}: {r['count']}" for r in rows if r["step"] == "identified"]
-    reasons = [f"{r['label']}: {r['count']}" for r in rows if r["step"] == "excluded_reason"]
-    return [
+
+    def reasons(step: str) -> list[str]:
+        return [f"{r['label']}: {r['count']}" for r in rows if r["step"] == step]
+
+    boxes = [
         ([f"{t('identified')} (n = {count.get('identified_total', 0)})", *per_search],
          [f"{t('duplicates_removed')} (n = {count.get('duplicates_removed', 0)})"]),
         ([f"{t('records')} (n = {count.get('records', 0)})",
           f"{t('awaiting')}: {count.get('awaiting', 0)}"],
-         [f"{t('excluded')} (n = {count.get('excluded', 0)})", *reasons]),
-        ([f"{t('included')} (n = {count.get('included', 0)})"], []),
+         [f"{t('excluded')} (n = {count.get('excluded', 0)})", *reasons("excluded_reason")]),
     ]
+    if "sought" in count:  # a full-text stage: PRISMA 2020's reports boxes
+        boxes += [
+            ([f"{t('sought')} (n = {count['sought']})"],
+             [f"{t('not_retrieved')} (n = {count.get('not_retrieved', 0)})"]),
+            ([f"{t('assessed')} (n = {count.get('assessed', 0)})",
+              f"{t('awaiting')}: {count.get('full_text_awaiting', 0)}"],
+             [f"{t('full_text_excluded')} (n = {count.get('full_text_excluded', 0)})",
+              *reasons("full_text_excluded_reason")]),
+        ]
+    return [*boxes, ([f"{t('included')} (n = {count.get('included', 0)})"], [])]
 
 
 def _box(x: int, y: int, lines: list[str], height: int) -> str:
