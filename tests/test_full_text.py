@@ -17,6 +17,7 @@ from evidence.screening.full_text import find_pdf, full_text_links, pdf_names
 from tests.screening_data import add_users, seed
 from tests.test_screening import as_user, post, rows
 
+
 def two_stages(config_path: Path, *, reviewers: int = 1, folder: str | None = None) -> Path:
     """The example configuration (which lists full-text exclusion reasons) with
     ``screening.stages: [title_abstract, full_text]``."""
