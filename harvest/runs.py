@@ -29,15 +29,20 @@ from evidence.harvest.sources import Checkpoint, Page, Source
 def harvest_search(db: sqlite_utils.Database, search: Search, config: Config | None,
                    services: ServiceSettings, *, since: dt.date | None = None,
                    progress: bool = False, today: dt.date | None = None,
+                   idle: Callable[[], None] | None = None,
                    **options: Any) -> store.RunSummary:
     """Run one search (or resume its unfinished run) and store its hits.
 
-    ``options`` go to the source's ``fetch`` (tests pass a client or a sleep function).
+    ``idle`` is called when the source would wait for the network, between pages (the
+    harvest command deduplicates then). ``options`` go to the source's ``fetch`` (tests pass
+    a client or a sleep function).
     """
     source = _source_of(search)
     search_id = store.ensure_search(db, search)
     checkpoint = _open_run(db, search_id, search, source, since, today)
     checkpoint.config = config
+    if idle:
+        checkpoint.idle = idle
     run_id, deleted, updated = checkpoint.run_id, 0, []
     try:
         with _progress(db, run_id, search, progress) as bar:
@@ -175,23 +180,57 @@ def harvest(db: sqlite_utils.Database, config: Config, services: ServiceSettings
 
     ``report(line, err)`` receives one line per search as it finishes (the CLI prints them;
     ``err`` marks advice rather than results).
+    The deduplication overlaps the fetching: while a source waits for the network, the hits
+    stored so far are folded into records (:class:`_Deduper`); the rest follow at the end.
     """
-    from evidence.dedupe.cluster import dedupe
-
     searches = [config.search(n) for n in names] if names else list(config.searches)
     store.sync_config(db, config)
     result = HarvestResult()
+    deduper = _Deduper(db, config)
     for search in searches:
         if search.source == FILE_SOURCE or get_source(search.source) is None:
             result.skipped.append(search.name)
             report(f"{search.name}: {search.source} searches arrive as files; "
                    f"use `evidence import FILE --source {search.name}`", True)
             continue
-        summary = harvest_search(db, search, config, services, since=since, progress=progress)
+        summary = harvest_search(db, search, config, services, since=since, progress=progress,
+                                 idle=deduper.when_idle)
         result.runs.append(summary)
         report(format_summary(summary), False)
-    result.dedupe = dedupe(db, config.dedupe)
+    deduper.run()
+    result.dedupe = deduper.total
     return result
+
+
+class _Deduper:
+    """Runs the deduplication in a harvest's idle moments, and adds up what it did.
+
+    It runs in the harvesting thread, between pages (each page and each dedupe is its own
+    transaction), only once enough hits wait: each run indexes every stored fingerprint, so
+    it waits for 1,000 new hits, or a fifth of the records already stored (on a large
+    database the deduplication of a small harvest runs once, at the end, as before).
+    """
+
+    def __init__(self, db: sqlite_utils.Database, config: Config):
+        from evidence.dedupe.cluster import DedupeResult
+
+        self.db, self.config = db, config
+        records = db.execute("SELECT count(*) FROM records").fetchone()[0]
+        self.min_pending = max(1000, records // 5)
+        self.total = DedupeResult()
+
+    def when_idle(self) -> None:
+        pending = self.db.execute("SELECT count(*) FROM (SELECT 1 FROM hits WHERE record_id"
+                                  " IS NULL LIMIT ?)", [self.min_pending]).fetchone()[0]
+        if pending >= self.min_pending:
+            self.run()
+
+    def run(self) -> None:
+        from evidence.dedupe.cluster import dedupe
+
+        done = dedupe(self.db, self.config.dedupe)
+        for name in ("hits", "new_records", "merged", "uncertain"):
+            setattr(self.total, name, getattr(self.total, name) + getattr(done, name))
 
 
 def format_summary(summary: store.RunSummary) -> str:

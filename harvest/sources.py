@@ -77,7 +77,9 @@ class Checkpoint:
     else ``{}``; ``previous`` is the final checkpoint of the search's last complete run and
     ``previous_run`` that run's row (``window_end`` ...), for sources that read only what is
     new; ``since`` is ``--since``; ``config`` is the whole configuration, for sources whose
-    searches refer to another section (Zotero's libraries).
+    searches refer to another section (Zotero's libraries). A source that waits for the
+    network may call ``idle()`` first: the harvest command uses that time to deduplicate the
+    hits stored so far.
     """
 
     run_id: int
@@ -88,6 +90,7 @@ class Checkpoint:
     since: dt.date | None = None
     today: dt.date | None = None
     config: Config | None = None
+    idle: Callable[[], None] = field(default=lambda: None)
 
 
 Fetch = Callable[..., Iterator[Page]]

@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -200,7 +201,7 @@ def test_transient_faults_are_retried(db, eutils, sleeps, kind):
 def test_retries_give_up_with_a_clear_error(db, eutils, sleeps):
     url, state = eutils
     state.faults += [{"endpoint": "efetch", "kind": "500"}] * 20
-    with pytest.raises(PubMedError, match="gave up after 4 attempts: HTTP 500"):
+    with pytest.raises(PubMedError, match=r"gave up after 4 attempts in \d+ s: HTTP 500"):
         run(db, url, sleeps)
     assert min(sleeps) >= 1.0 and max(sleeps) >= 4.0  # exponential: 1, 2, 4 s (+ jitter)
     assert db.execute("select status from runs").fetchone()[0] == "failed"
@@ -413,3 +414,39 @@ def test_kill_9_of_a_real_process_then_resume(tmp_path, db_path, sleeps):
     assert summary.message.startswith("resumed run") and summary.new == 1000
     assert db.execute("select count(*), count(distinct external_id) from hits").fetchone() == (
         1000, 1000)
+
+
+def test_server_that_never_answers_is_named_and_given_up_on(db, eutils, sleeps, caplog):
+    """Accepts the connection, never answers: each wait is logged, the run fails in time."""
+    url, state = eutils
+    state.faults += [{"endpoint": "efetch", "kind": "hang"}] * 40
+    started = time.monotonic()
+    try:
+        with caplog.at_level("WARNING", logger="evidence.harvest.pubmed"), pytest.raises(
+                PubMedError, match=r"pm-test.*efetch.fcgi: gave up after 4 attempts in \d+ s:"
+                                   r" no answer from http://127.0.0.1:\d+/entrez/eutils within"
+                                   r" 0.5 s \(the server accepted the connection\)"):
+            run(db, url, sleeps)
+    finally:
+        state.release.set()
+    assert time.monotonic() - started < 15
+    waits = [r.getMessage() for r in caplog.records]  # three batches were in flight
+    assert all(w.startswith("PubMed efetch.fcgi: no answer from http://127.0.0.1:")
+               for w in waits) and len(waits) >= 3
+    assert re.search(r"within 0.5 s \(the server accepted the connection\) \(attempt 1 of 4\);"
+                     r" trying again in [12] s$", waits[0])
+    assert db.execute("select status from runs").fetchone()[0] == "failed"
+
+
+def test_patience_bounds_one_call_whatever_the_retries(eutils, sleeps):
+    url, state = eutils
+    state.faults += [{"endpoint": "esearch", "kind": "hang"}] * 20
+    client = EUtils(url, per_second=0, sleep=sleeps.append, timeout=(2.0, 0.5), retries=50,
+                    patience=1.2)
+    started = time.monotonic()
+    try:
+        with pytest.raises(PubMedError, match=r"gave up after \d attempts in \d s: no answer"):
+            client.esearch("x", "pdat", START, END)
+    finally:
+        state.release.set()
+    assert time.monotonic() - started < 3

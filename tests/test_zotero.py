@@ -242,3 +242,26 @@ def test_progress_bar_does_not_disturb_sync(db, tmp_path, capsys):
         summary = _sync(db, config, url, progress=True)
     assert summary.fetched == 120
     assert capsys.readouterr().out == ""
+
+
+def test_server_that_never_answers_is_named_and_given_up_on(db, tmp_path, monkeypatch, caplog):
+    from pyzotero import _client
+
+    monkeypatch.setattr(_client, "DEFAULT_TIMEOUT", 0.5)
+    config = _config(tmp_path)
+    with serve(ZoteroState.generated(5)) as (url, state):
+        state.faults = [(0, {})] * hz.RETRIES
+        started = time.monotonic()
+        try:
+            with caplog.at_level("WARNING", logger="evidence.harvest.zotero"), pytest.raises(
+                    hz.ZoteroError, match=r"Zotero items: still failing after 5 attempts \(no "
+                                          r"answer from http://127.0.0.1:\d+ within 0.5 s\)"):
+                _sync(db, config, url, sleep=lambda s: None)
+        finally:
+            state.release.set()
+    assert time.monotonic() - started < 10
+    waits = [r.getMessage() for r in caplog.records]
+    assert len(waits) == 4 and waits[0].startswith(
+        "Zotero items: no answer from http://127.0.0.1:")
+    assert waits[0].endswith("within 0.5 s (attempt 1 of 5); trying again in 1 s")
+    assert [r["status"] for r in db["runs"].rows] == ["failed"]

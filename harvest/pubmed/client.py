@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
 import random
 import re
 import threading
@@ -26,6 +27,8 @@ from Bio.Entrez.Parser import CorruptedXMLError, NotXMLError, ValidationError
 
 from evidence.config import ServiceSettings
 from evidence.errors import EvidenceError
+
+log = logging.getLogger("evidence.harvest.pubmed")
 
 _ERROR = re.compile(rb"<ERROR>(.*?)</ERROR>", re.S)
 _EXPIRED = re.compile(r"unable to obtain query|cannot retrieve history|webenv|query_key",
@@ -90,14 +93,21 @@ class History:
 
 @dataclass
 class EUtils:
-    """A small E-utilities client; ``sleep`` and ``per_second`` are there for tests."""
+    """A small E-utilities client; ``sleep`` and ``per_second`` are there for tests.
+
+    A server that accepts the connection but never answers is waited for ``timeout[1]``
+    seconds per attempt (each retry is logged, saying what it waits for), and one call gives
+    up after ``patience`` seconds in all, so a dead server ends the run with a clear error
+    in minutes rather than hanging it.
+    """
 
     base_url: str
     api_key: str | None = None
     email: str | None = None
     tool: str = "evidence-tracker"
-    timeout: tuple[float, float] = (10.0, 120.0)
+    timeout: tuple[float, float] = (10.0, 60.0)
     retries: int = 6
+    patience: float = 300.0
     backoff: float = 1.0
     per_second: float | None = None
     sleep: Callable[[float], None] = time.sleep
@@ -113,24 +123,34 @@ class EUtils:
         base = {"db": "pubmed", "tool": self.tool, "email": self.email, "api_key": self.api_key}
         return {k: v for k, v in {**base, **params}.items() if v is not None}
 
+    def rate(self) -> float:
+        """Requests per second allowed: NCBI's 3, 10 with an API key, or ``per_second``."""
+        if self.per_second is not None:
+            return self.per_second
+        return 10 if self.api_key else 3
+
     def call(self, endpoint: str, params: dict[str, Any], parse: Callable[[bytes], Any], *,
              post: bool = False) -> Any:
         """GET (or POST) ``endpoint`` and ``parse`` the body, retrying transient failures."""
         url = f"{self.base_url.rstrip('/')}/{endpoint}"
-        per_second = self.per_second if self.per_second is not None else (
-            10 if self.api_key else 3)
+        per_second = self.rate()
+        started = time.monotonic()
         for attempt in range(self.retries + 1):
             self.limiter.wait(per_second, self.sleep)
             try:
                 return parse(self._get(url, self._params(params), post))
             except _Transient as e:
-                if attempt == self.retries:
-                    raise PubMedError(f"{endpoint}: gave up after {attempt + 1} attempts: {e}"
-                                      " (PubMed may be down; run `evidence harvest` again later,"
-                                      " it resumes)") from e
                 delay = e.retry_after
                 if delay is None:
                     delay = self.backoff * 2 ** attempt + random.uniform(0, self.backoff)
+                waited = time.monotonic() - started
+                if attempt == self.retries or waited + delay + self.timeout[1] > self.patience:
+                    raise PubMedError(
+                        f"{endpoint}: gave up after {attempt + 1} attempts in {waited:.0f} s:"
+                        f" {e} (PubMed may be down; run `evidence harvest` again later, it"
+                        " resumes)") from e
+                log.warning("PubMed %s: %s (attempt %d of %d); trying again in %.0f s",
+                            endpoint, e, attempt + 1, self.retries + 1, delay)
                 self.sleep(delay)
         raise AssertionError("unreachable")
 
@@ -140,6 +160,9 @@ class EUtils:
                 response = self.session.post(url, data=params, timeout=self.timeout)
             else:
                 response = self.session.get(url, params=params, timeout=self.timeout)
+        except requests.ReadTimeout as e:
+            raise _Transient(f"no answer from {self.base_url} within {self.timeout[1]:g} s"
+                             f" (the server accepted the connection)") from e
         except (requests.ConnectionError, requests.Timeout) as e:
             raise _Transient(f"{type(e).__name__}: {e}") from e
         if response.status_code == 429 or response.status_code >= 500:

@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
@@ -51,7 +51,7 @@ def fetch(search: Search, services: ServiceSettings, checkpoint: Checkpoint, *,
         position.update(slices=slices, slice=0, retstart=0, notes=notes)
         yield Page(checkpoint=position, reported=_reported(position),
                    run={"window_start": start.isoformat(), "window_end": end.isoformat()})
-    with _Pipeline(client, batch_size) as pipeline:
+    with _Pipeline(client, batch_size, depth(client), checkpoint.idle) as pipeline:
         for index in range(position["slice"], len(position["slices"])):
             if index != position["slice"]:
                 position.update(slice=index, retstart=0)
@@ -59,6 +59,20 @@ def fetch(search: Search, services: ServiceSettings, checkpoint: Checkpoint, *,
                 yield Page(hits=hits, checkpoint=position, reported=_reported(position))
     position.update(slice=len(position["slices"]), retstart=0)
     yield Page(checkpoint=position)
+
+
+def depth(client: EUtils) -> int:
+    """How many EFetch batches to keep in flight.
+
+    An answer of 500 records takes NCBI about 2 s (150 ms + 4 ms per record), so one batch at
+    a time uses a fraction of the request budget: with an API key (10 requests/s) eight in
+    flight still stay far below it (the rate limiter enforces it anyway), without one three.
+    Against an unlimited local server the parsers are the limit, and three suffice.
+    """
+    per_second = client.rate()
+    if per_second <= 0:
+        return 3
+    return max(3, min(8, int(per_second) - 2))
 
 
 def _reported(position: dict[str, Any]) -> int:
@@ -128,14 +142,17 @@ def _watch_parent(parent: int) -> None:
 class _Pipeline:
     """Downloads, parses and stores EFetch batches at the same time, in order.
 
-    Three batches are in flight: each is downloaded by a thread (retries and rate limit as
-    usual) and parsed by one of two processes (Bio.Entrez's parser is pure Python, so threads
-    would queue on the GIL), while the main thread stores the batch before them. The third
-    batch downloads while both parsers are busy (about 30% faster than two in flight).
+    ``depth`` batches are in flight (see :func:`depth`): each is downloaded by a thread
+    (retries and rate limit as usual) and parsed by one of two processes (Bio.Entrez's parser
+    is pure Python, so threads would queue on the GIL), while the main thread stores the
+    batch before them. When the main thread would wait for the network it calls ``idle``
+    (the harvest command deduplicates the hits stored so far then).
     """
 
-    def __init__(self, client: EUtils, batch_size: int, depth: int = 3):
+    def __init__(self, client: EUtils, batch_size: int, depth: int = 3,
+                 idle: Callable[[], None] | None = None):
         self.client, self.batch_size, self.depth = client, batch_size, depth
+        self.idle = idle
         self.threads = ThreadPoolExecutor(max_workers=depth)
         self.processes: ProcessPoolExecutor | None = None
 
@@ -187,6 +204,8 @@ class _Pipeline:
                     if not pending:
                         return
                     at, future = pending.popleft()
+                    if self.idle and not future.done():
+                        self.idle()
                     hits = future.result()
                     retstart = at + self.batch_size
                     checkpoint["retstart"] = retstart

@@ -5,6 +5,7 @@ Used by the harvester (reading) and by `evidence zotero push` (writing).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -15,6 +16,8 @@ from pyzotero import zotero_errors as ze
 
 from evidence.config import ServiceSettings, ZoteroLibrary
 from evidence.errors import EvidenceError
+
+log = logging.getLogger("evidence.harvest.zotero")
 
 PAGE_SIZE = 100
 RETRIES = 5
@@ -79,8 +82,11 @@ def call(zot: zotero.Zotero, fn: Callable[[], Any], *, what: str,
             failure = ZoteroError("429 Too Many Requests")
         if attempt == attempts - 1:
             raise ZoteroError(f"Zotero {what}: still failing after {attempts} attempts "
-                              f"({_short(failure)}); try again later") from failure
-        sleep(_delay(zot, attempt))
+                              f"({_describe(zot, failure)}); try again later") from failure
+        delay = _delay(zot, attempt)
+        log.warning("Zotero %s: %s (attempt %d of %d); trying again in %.0f s", what,
+                    _describe(zot, failure), attempt + 1, attempts, delay)
+        sleep(delay)
     raise AssertionError("unreachable")
 
 
@@ -94,6 +100,15 @@ def _delay(zot: zotero.Zotero, attempt: int) -> float:
             except ValueError:
                 continue
     return min(2.0 ** attempt, 60.0)
+
+
+def _describe(zot: zotero.Zotero, error: BaseException) -> str:
+    """What went wrong, in words: a timeout says whom it waited for and how long."""
+    if isinstance(error, httpx2.TimeoutException):
+        timeout = zot.client.timeout.read if zot.client.timeout else None
+        within = f" within {timeout:g} s" if timeout else ""
+        return f"no answer from {zot.endpoint}{within}"
+    return _short(error)
 
 
 def _short(error: BaseException) -> str:

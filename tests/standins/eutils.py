@@ -10,7 +10,11 @@ a history server (WebEnv + query_key); EFetch pages through it.
 Faults (``state.faults``, consumed first come first served, each a dict):
 ``{"endpoint": "efetch", "kind": "429" | "500" | "slow" | "truncate" | "expire" | "error"}``,
 and for ESearch also ``"field-error"`` (ErrorList) and ``"phrase-not-found"`` (no results);
-``state.reported_per_day`` inflates ESearch counts (to exercise window splitting).
+``state.reported_per_day`` inflates ESearch counts (to exercise window splitting);
+``{"kind": "hang"}`` accepts the request and never answers (until ``state.release`` is set).
+``state.latency = (base, per_record)`` makes every answer take ``base`` seconds plus, for
+EFetch, ``per_record`` seconds per record (NCBI-like: 0.150 + 0.004 per record). An ESearch
+with ``retmax`` > 0 lists the PMIDs (``IdList``), as a loop without the history server uses.
 
 Usage::
 
@@ -172,6 +176,8 @@ class EutilsState:
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     reported_per_day: int | None = None
     slow_seconds: float = 1.0
+    latency: tuple[float, float] | None = None
+    release: threading.Event = field(default_factory=threading.Event)
     histories: dict[str, list[int]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _xml: dict[int, str] = field(default_factory=dict)
@@ -208,10 +214,18 @@ class EutilsState:
         if self.reported_per_day is not None:
             count = self.reported_per_day * ((hi - lo).days + 1)
         term = escape(params.get("term", ""))
-        return (f"{ESEARCH_HEAD}<eSearchResult><Count>{count}</Count><RetMax>0</RetMax>"
-                f"<RetStart>0</RetStart><QueryKey>1</QueryKey><WebEnv>{webenv}</WebEnv>"
-                f"<IdList></IdList><TranslationSet/><QueryTranslation>{term}"
+        start, retmax = int(params.get("retstart", 0)), int(params.get("retmax", 20))
+        ids = "".join(f"<Id>{p}</Id>" for p in pmids[start:start + retmax])
+        self._wait(0)
+        return (f"{ESEARCH_HEAD}<eSearchResult><Count>{count}</Count><RetMax>{retmax}</RetMax>"
+                f"<RetStart>{start}</RetStart><QueryKey>1</QueryKey><WebEnv>{webenv}</WebEnv>"
+                f"<IdList>{ids}</IdList><TranslationSet/><QueryTranslation>{term}"
                 f"</QueryTranslation></eSearchResult>\n")
+
+    def _wait(self, records: int) -> None:
+        if self.latency:
+            base, per_record = self.latency
+            time.sleep(base + per_record * records)
 
     def efetch(self, params: dict[str, str]) -> str:
         if "id" in params:
@@ -223,6 +237,7 @@ class EutilsState:
             start = int(params.get("retstart", 0))
             pmids = self.histories[webenv][start:start + int(params.get("retmax", 20))]
         known = {p for p, _ in self.records}
+        self._wait(len(pmids))
         return EFETCH_HEAD + "".join(self.xml(p) for p in pmids if p in known) + (
             "</PubmedArticleSet>\n")
 
@@ -255,6 +270,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(500, b"Internal Server Error")
         if kind == "slow":
             time.sleep(state.slow_seconds)
+        if kind == "hang":
+            state.release.wait(600)
+            return None
         if kind == "expire":
             with state.lock:
                 state.histories.clear()

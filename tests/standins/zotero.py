@@ -74,9 +74,11 @@ class ZoteroState:
         self.deleted: dict[str, int] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         #: (status, headers) answers given, in order, to the requests after the first
-        #: ``faults_after`` ones (429 + Retry-After, 500...).
+        #: ``faults_after`` ones (429 + Retry-After, 500...); status 0 accepts the request
+        #: and never answers (until ``release`` is set).
         self.faults: list[tuple[int, dict[str, str]]] = []
         self.faults_after = 0
+        self.release = threading.Event()
         #: called (with the state) just before the next item write is checked: simulates a
         #: researcher editing in Zotero between our read and our write.
         self.before_write: Callable[[ZoteroState], None] | None = None
@@ -219,9 +221,14 @@ class Handler(BaseHTTPRequestHandler):
         path = url.path.rstrip("/")
         with self.state.lock:
             self.state.requests.append((method, path, params))
+            status = None
             if self.state.faults and len(self.state.requests) > self.state.faults_after:
                 status, headers = self.state.faults.pop(0)
-                return self._send(status, {"error": "injected"}, headers)
+                if status:
+                    return self._send(status, {"error": "injected"}, headers)
+        if status == 0:
+            self.state.release.wait(600)
+            return None
         prefix = f"/{self.state.library_type}/{self.state.library_id}"
         if path in STATIC:
             return self._send(200, fixture(STATIC[path]))
