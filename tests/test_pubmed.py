@@ -450,3 +450,27 @@ def test_patience_bounds_one_call_whatever_the_retries(eutils, sleeps):
     finally:
         state.release.set()
     assert time.monotonic() - started < 3
+
+
+def test_harvest_deduplicates_while_waiting_for_pubmed(tmp_path, monkeypatch):
+    """The harvest command folds stored hits into records while EFetch answers are on the way."""
+    from evidence.config import parse_config
+    from evidence.harvest import runs
+    from evidence.harvest.runs import harvest
+
+    passes = []
+    original = runs._Deduper.run
+    monkeypatch.setattr(runs._Deduper, "run", lambda self: passes.append(
+        self.db.execute("select count(*) from hits").fetchone()[0]) or original(self))
+    monkeypatch.setattr(pubmed.RateLimiter, "wait", lambda self, per_second, sleep=None: None)
+    config = parse_config(f"project: {{title: T}}\nsearches:\n  - {{name: pm, source: pubmed,"
+                          f" query: x, window: {{from: {START}, to: {END}}}}}\n")
+    db = open_db(tmp_path / "e.db")
+    with serve(EutilsState.generated(2500, START, END)) as (url, state):
+        state.latency = (0.05, 0.0004)  # answers take time, as NCBI's do
+        result = harvest(db, config, service_settings({"NCBI_EUTILS_URL": url,
+                                                       "NCBI_API_KEY": "KEY"}))
+    assert result.runs[0].new == 2500
+    assert len(passes) >= 2 and passes[0] < 2500  # one pass before the last page arrived
+    assert (result.dedupe.hits, result.dedupe.new_records) == (2500, 2500)
+    assert db.execute("select count(*) from hits where record_id is null").fetchone()[0] == 0
