@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 
 import bibtexparser
 import pytest
@@ -172,3 +174,47 @@ async def test_csv_and_json_downloads(ds):
 async def test_theme_filter_ignored_on_tables_without_records(ds):
     response = await ds.client.get("/published/theme_groups.json?_theme=stigma")
     assert response.status_code == 200
+
+
+@pytest.mark.asyncio
+async def test_table_pages_use_the_published_language(db, config, tmp_path):
+    seed_working_db(db, config)
+    publish(db, tmp_path / "en.db", dataclasses.replace(config, language="en"))
+    ds = make_datasette(tmp_path / "en.db")
+    html = (await ds.client.get("/en/records?year=2024")).text
+    assert '<html lang="en">' in html and "Journal or publisher" in html
+    assert "where year is 2024" in html and "Download all 2" in html
+    assert "rows where" not in html and "Powered by" not in html
+
+
+@pytest.mark.asyncio
+async def test_method_page_lists_runs_with_window_date_and_hits(ds):
+    html = (await ds.client.get("/-/method")).text
+    assert "pubmed-mental-health" in html and "2023-10-21 – 2024-10-21" in html
+    assert "systematic[sb]" in html
+    footer = (await ds.client.get("/")).text
+    assert "Søk kjørt: 6" in footer and "8 treff" in footer
+
+
+@pytest.mark.asyncio
+async def test_atom_feed_of_a_theme(ds):
+    response = await ds.client.get("/-/feed.atom?theme=loneliness")
+    assert response.headers["content-type"].startswith("application/atom+xml")
+    assert "<title>Peer support and befriending" in response.text
+    assert "http://localhost/-/records/1" in response.text
+    assert (await ds.client.get("/-/feed.atom?theme=nope")).status_code == 404
+
+
+@pytest.mark.asyncio
+async def test_whole_selection_downloads(ds):
+    ris = rispy.loads((await ds.client.get("/-/download/records.ris?year=2024&_size=1")).text)
+    assert len(ris) == 2
+    peer = next(e for e in ris if e["title"].startswith("Peer"))
+    assert "Sosial isolasjon og ensomhet" in peer["keywords"]
+    bib = bibtexparser.loads((await ds.client.get("/-/download/theme_stigma.bibtex")).text)
+    assert "Stigma og diskriminering" in bib.entries[0]["keywords"]
+    csv_text = (await ds.client.get("/-/download/records.csv?_search=befriending")).text
+    rows = list(csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff"))))
+    assert [r["id"] for r in rows] == ["1"] and rows[0]["record_page"].endswith("/-/records/1")
+    assert (await ds.client.get("/-/download/searches.csv")).status_code == 404
+    assert (await ds.client.get("/-/download/nope.ris")).status_code == 404

@@ -18,6 +18,7 @@ from urllib.parse import urlencode, urlsplit
 
 from datasette import NotFound, Response
 
+from evidence.publish.cells import csv_cell
 from evidence.publish.exports import PUBLIC_XLSX_COLUMNS, bibtex_text, plain, ris_text, write_xlsx
 from evidence.publish.site.renderers import BIBTEX_TYPE, RIS_TYPE
 from evidence.publish.site.tablepage import selection_query, site_language
@@ -80,10 +81,10 @@ def csv_bytes(rows: list[dict[str, Any]], record_url) -> bytes:
     writer = csv.DictWriter(out, CSV_COLUMNS, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow({**row, "title": plain(row.get("title")),
-                         "abstract": plain(row.get("abstract")),
-                         "themes": "; ".join(json.loads(row.get("themes") or "[]")),
-                         "record_page": record_url(row["id"])})
+        values = {**row, "title": plain(row.get("title")), "abstract": plain(row.get("abstract")),
+                  "themes": "; ".join(json.loads(row.get("themes") or "[]")),
+                  "record_page": record_url(row["id"])}
+        writer.writerow({k: csv_cell(v) for k, v in values.items()})
     return ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: Excel reads UTF-8
 
 
