@@ -51,6 +51,21 @@ async def searches_records(db, table: str) -> bool:
     return table == "records" or table in await db.view_names()
 
 
+#: A query matching more than this share of all records is "broad" (``rus`` at 200,000).
+BROAD = 0.05
+
+
+async def _broad(db, expression: str) -> bool:
+    """True when the query matches many records. Then the page reads the records in sort
+    order and keeps those in the match list (``+id IN``: the ``+`` stops SQLite from looking
+    each match up by id), which at 50,000 matches is ten times faster for the page's rows;
+    for a narrow query the lookups by id are the faster way. Costs one FTS count (1-25 ms)."""
+    matches = (await db.execute(f"SELECT count(*) FROM {INDEX} WHERE {INDEX} MATCH ?",
+                                [expression])).first()[0]
+    total = (await db.execute("SELECT max(id) FROM records")).first()[0] or 0
+    return matches > BROAD * total
+
+
 async def search_filter(request, database, table, datasette) -> FilterArguments | None:
     """``?_search=rus``: records matching the query, prefix and compound aware."""
     text = (request.args.get(SEARCH_ARG) or "").strip()
@@ -63,8 +78,9 @@ async def search_filter(request, database, table, datasette) -> FilterArguments 
     expression, query = await match_for(db, text, raw)
     if expression is None:
         return FilterArguments([], extra_context={"supports_search": True, "search": text})
+    column = "+id" if await _broad(db, expression) else "id"
     return FilterArguments(
-        [f"id IN (SELECT rowid FROM {INDEX} WHERE {INDEX} MATCH :evidence_search)"],
+        [f"{column} IN (SELECT rowid FROM {INDEX} WHERE {INDEX} MATCH :evidence_search)"],
         params={"evidence_search": expression},
         human_descriptions=[f'search matches "{text}"'],
         extra_context={"supports_search": True, "search": text,
