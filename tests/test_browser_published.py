@@ -41,6 +41,12 @@ ENGLISH = ("rows where", "Apply", "Next page", "This data as", "Advanced export"
 UNRUN = ("zotero-included",)
 
 
+@pytest.fixture
+def browser_context_args(browser_context_args):
+    """A common laptop screen; the phone tests narrow it to 390 px."""
+    return {**browser_context_args, "viewport": {"width": 1366, "height": 768}}
+
+
 def screenshot(page: Page, name: str) -> None:
     if IMAGES:
         page.screenshot(path=str(Path(IMAGES) / name), full_page=True)
