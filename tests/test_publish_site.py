@@ -218,3 +218,10 @@ async def test_whole_selection_downloads(ds):
     assert [r["id"] for r in rows] == ["1"] and rows[0]["record_page"].endswith("/-/records/1")
     assert (await ds.client.get("/-/download/searches.csv")).status_code == 404
     assert (await ds.client.get("/-/download/nope.ris")).status_code == 404
+
+
+@pytest.mark.asyncio
+async def test_error_pages_in_the_published_language(ds):
+    page = await ds.client.get("/published/nope")
+    assert page.status_code == 404 and "Fant ikke siden" in page.text
+    assert (await ds.client.get("/published/nope.json")).json()["ok"] is False

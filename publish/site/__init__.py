@@ -83,6 +83,14 @@ def extra_template_vars(template, database, table, columns, view_name, request, 
 
 
 @hookimpl
+def handle_exception(datasette, request, exception):
+    """Error pages of the site in its language (JSON and downloads keep Datasette's own)."""
+    if not renderers.enabled(datasette) or "." in request.path.rsplit("/", 1)[-1]:
+        return None
+    return views.error_page(datasette, request, exception)
+
+
+@hookimpl
 def extra_css_urls(datasette):
     if not renderers.enabled(datasette):
         return []

@@ -134,6 +134,16 @@ async def stylesheet(datasette, request) -> Response:
                     headers={"cache-control": "max-age=3600"})
 
 
+async def error_page(datasette, request, exception) -> Response:
+    """404 and other errors as a page of the site; the message stays Datasette's."""
+    status = getattr(exception, "status", 500)
+    message = str(exception) if status < 500 else ""
+    response = await render(datasette, request, "published_error.html",
+                            {"status": status, "error": message})
+    response.status = status
+    return response
+
+
 async def footer_counts(datasette) -> dict[str, Any]:
     """What the footer counts: searches actually run, their last run, hits, works, included.
     Read once per Datasette (the published file is immutable)."""
