@@ -467,7 +467,7 @@ def test_harvest_deduplicates_while_waiting_for_pubmed(tmp_path, monkeypatch):
                           f" query: x, window: {{from: {START}, to: {END}}}}}\n")
     db = open_db(tmp_path / "e.db")
     with serve(EutilsState.generated(2500, START, END)) as (url, state):
-        state.latency = (0.05, 0.0004)  # answers take time, as NCBI's do
+        state.latency, state.serial = (0.1, 0.0006), True  # answers arrive one by one
         result = harvest(db, config, service_settings({"NCBI_EUTILS_URL": url,
                                                        "NCBI_API_KEY": "KEY"}))
     assert result.runs[0].new == 2500

@@ -13,7 +13,8 @@ and for ESearch also ``"field-error"`` (ErrorList) and ``"phrase-not-found"`` (n
 ``state.reported_per_day`` inflates ESearch counts (to exercise window splitting);
 ``{"kind": "hang"}`` accepts the request and never answers (until ``state.release`` is set).
 ``state.latency = (base, per_record)`` makes every answer take ``base`` seconds plus, for
-EFetch, ``per_record`` seconds per record (NCBI-like: 0.150 + 0.004 per record). An ESearch
+EFetch, ``per_record`` seconds per record (NCBI-like: 0.150 + 0.004 per record); with
+``state.serial`` the answers come one at a time (a test that needs them in order). An ESearch
 with ``retmax`` > 0 lists the PMIDs (``IdList``), as a loop without the history server uses.
 
 Usage::
@@ -177,10 +178,12 @@ class EutilsState:
     reported_per_day: int | None = None
     slow_seconds: float = 1.0
     latency: tuple[float, float] | None = None
+    serial: bool = False
     release: threading.Event = field(default_factory=threading.Event)
     histories: dict[str, list[int]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _xml: dict[int, str] = field(default_factory=dict)
+    _serial: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def generated(cls, n: int, start: dt.date = dt.date(2023, 10, 21),
@@ -225,7 +228,8 @@ class EutilsState:
     def _wait(self, records: int) -> None:
         if self.latency:
             base, per_record = self.latency
-            time.sleep(base + per_record * records)
+            with self._serial if self.serial else contextlib.nullcontext():
+                time.sleep(base + per_record * records)
 
     def efetch(self, params: dict[str, str]) -> str:
         if "id" in params:
