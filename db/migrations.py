@@ -433,3 +433,14 @@ FROM records r CROSS JOIN settings
 LEFT JOIN stage_status ta ON ta.stage = 'screening' AND ta.record_id = r.id
 LEFT JOIN stage_status ft ON ft.stage = 'full_text' AND ft.record_id = r.id
 """
+
+
+@migrations()
+def m180_screening_skips_and_language(db: sqlite_utils.Database) -> None:
+    """``screening_skips``: records a reviewer skipped, kept until the rest of their queue is
+    done (a skip in the URL was forgotten after the next decision, so the record came straight
+    back); ``users.language``: each reviewer's choice of nb or en for the app."""
+    db["screening_skips"].create({
+        "reviewer": str, "stage": str, "record_id": int, "skipped_at": str,
+    }, pk=("reviewer", "stage", "record_id"))  # no foreign key: a dedupe merge may drop a record
+    db["users"].add_column("language", str)

@@ -17,7 +17,25 @@ def register_routes(datasette):
     settings = app.plugin_settings(datasette)
     if not settings or not settings.get("enabled"):
         return []
-    return views.ROUTES
+    from evidence.screening import find_view
+
+    return views.ROUTES + find_view.ROUTES
+
+
+@hookimpl
+def skip_csrf(datasette, scope):
+    """The screening routes check the CSRF token themselves (``views._check_csrf``, the same
+    comparison as Datasette's middleware) so that a failure is a page of the app, in the
+    user's language, with a way back. Every other path keeps Datasette's own check."""
+    if scope.get("type") != "http" or not app.plugin_settings(datasette):
+        return False
+    path = scope.get("path", "")
+    prefix = datasette.urls.path("/")
+    if prefix != "/" and path.startswith(prefix.rstrip("/")):
+        path = path[len(prefix.rstrip("/")):]
+    from evidence.screening import find_view
+
+    return views.checks_csrf(views.ROUTES + find_view.ROUTES, path)
 
 
 @hookimpl(tryfirst=True)

@@ -1,7 +1,8 @@
 """Interface text in bokmål and English: one catalogue per language, looked up by key.
 
-Templates never hold literal user-facing text; they call ``t("key")``. The language comes from
-the configuration (``project.language``). A missing key falls back to English, then to the key
+Templates never hold literal user-facing text; they call ``t("key")``. The language is each
+user's own choice (see :func:`choose_language`), the configuration's ``project.language`` until
+they make one. A missing key falls back to English, then to the key
 itself, so a forgotten entry shows up as ``key`` on the page rather than as an error.
 """
 
@@ -106,6 +107,59 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "stage": "Stage",
         "previous": "Previous",
         "next": "Next",
+        # team screening (issue 16): refusals, language, conflicts, finding, highlights
+        "refused": "Not saved",
+        "csrf_failed": "This form had expired or did not come from this app, so nothing was "
+                       "saved. Go back, reload the page and try again.",
+        "session_expired": "Your session has ended, so nothing was saved yet. Log in again: "
+                           "what you had chosen and typed is filled in again.",
+        "restored": "Filled in again from before you logged in. Check it and save.",
+        "back": "Back",
+        "back_to_queue": "Back to screening",
+        "page_not_found": "There is no such page.",
+        "language": "Language",
+        "lang_nb": "Norsk",
+        "lang_en": "English",
+        "agree_with": "Agree with {name}",
+        "other_decision": "Another decision",
+        "no_reason": "no reason given",
+        "conflict_keys": "a / b: agree with the first / second reviewer; i, e, m, digits and n: "
+                         "another decision for the first conflict",
+        "key_a": "conflicts: agree with the first reviewer (b: the second)",
+        "no_kappa_single": "No Cohen's kappa: this project screens each record once "
+                           "(screening.reviewers_per_record: 1), so there are no two decisions "
+                           "on the same record to compare.",
+        "no_kappa_yet": "No Cohen's kappa yet: no record has been screened by two reviewers.",
+        "find": "Find records",
+        "words": "Words in title or abstract",
+        "source": "Source",
+        "state": "Status",
+        "any": "Any",
+        "in_my_queue": "Still in my queue",
+        "decided_by_me": "Decided by me",
+        "conflict": "Conflict",
+        "final": "Final decision",
+        "votes": "Votes",
+        "open": "Open",
+        "results": "{n} records",
+        "results_more": "more than {n} records (narrow the search)",
+        "no_records": "No records match.",
+        "year_hint": "2023, or 2020-2024",
+        "highlight_words": "Highlighted words",
+        "include_words": "Include words (green)",
+        "exclude_words": "Exclude words (red)",
+        "words_hint": "One word or phrase per line. They also match inside compounds and "
+                      "inflected forms (rus: rusmiddel, rusen).",
+        "save_words": "Save the words",
+        "words_saved": "Words saved in {path}.",
+        "legend": "Colours",
+        "legend_include": "include word",
+        "legend_exclude": "exclude word",
+        "legend_search": "search term",
+        "skipped": "Skipped: it comes back when the rest of your queue is done.",
+        "config_error": "The configuration file could not be read; the app keeps the last "
+                        "good version. {error}",
+        "to_decision": "To the decision",
     },
     "nb": {
         "app_title": "Gjennomgang",
@@ -203,8 +257,70 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "stage": "Trinn",
         "previous": "Forrige",
         "next": "Neste",
+        # team screening (issue 16): refusals, language, conflicts, finding, highlights
+        "refused": "Ikke lagret",
+        "csrf_failed": "Skjemaet var utløpt eller kom ikke fra denne appen, så ingenting ble "
+                       "lagret. Gå tilbake, last siden på nytt og prøv igjen.",
+        "session_expired": "Økten din er avsluttet, så ingenting er lagret ennå. Logg inn "
+                           "igjen: det du hadde valgt og skrevet, fylles inn på nytt.",
+        "restored": "Fylt inn på nytt fra før du logget inn. Sjekk og lagre.",
+        "back": "Tilbake",
+        "back_to_queue": "Tilbake til gjennomgangen",
+        "page_not_found": "Siden finnes ikke.",
+        "language": "Språk",
+        "lang_nb": "Norsk",
+        "lang_en": "English",
+        "agree_with": "Enig med {name}",
+        "other_decision": "Annen beslutning",
+        "no_reason": "ingen grunn oppgitt",
+        "conflict_keys": "a / b: enig med første / andre vurderer; i, e, m, tall og n: "
+                         "en annen beslutning for den første uenigheten",
+        "key_a": "uenigheter: enig med første vurderer (b: den andre)",
+        "no_kappa_single": "Ingen Cohens kappa: prosjektet vurderer hver post én gang "
+                           "(screening.reviewers_per_record: 1), så det finnes ikke to "
+                           "beslutninger om samme post å sammenligne.",
+        "no_kappa_yet": "Ingen Cohens kappa ennå: ingen post er vurdert av to vurderere.",
+        "find": "Finn poster",
+        "words": "Ord i tittel eller sammendrag",
+        "source": "Kilde",
+        "state": "Status",
+        "any": "Alle",
+        "in_my_queue": "Fortsatt i køen min",
+        "decided_by_me": "Vurdert av meg",
+        "conflict": "Uenighet",
+        "final": "Endelig beslutning",
+        "votes": "Stemmer",
+        "open": "Åpne",
+        "results": "{n} poster",
+        "results_more": "mer enn {n} poster (snevre inn søket)",
+        "no_records": "Ingen poster passer.",
+        "year_hint": "2023, eller 2020-2024",
+        "highlight_words": "Uthevede ord",
+        "include_words": "Inkluderingsord (grønne)",
+        "exclude_words": "Eksklusjonsord (røde)",
+        "words_hint": "Ett ord eller uttrykk per linje. De treffer også inne i sammensatte ord "
+                      "og bøyde former (rus: rusmiddel, rusen).",
+        "save_words": "Lagre ordene",
+        "words_saved": "Ordene er lagret i {path}.",
+        "legend": "Farger",
+        "legend_include": "inkluderingsord",
+        "legend_exclude": "eksklusjonsord",
+        "legend_search": "søkeord",
+        "skipped": "Hoppet over: posten kommer tilbake når resten av køen er gjennomgått.",
+        "config_error": "Konfigurasjonsfilen kunne ikke leses; appen bruker siste gyldige "
+                        "versjon. {error}",
+        "to_decision": "Til beslutningen",
     },
 }
+
+
+def choose_language(saved: str | None, cookie: str | None, default: str) -> str:
+    """The user's own choice (kept in ``users.language``), else the browser's cookie (before
+    login), else the project's ``project.language``."""
+    for language in (saved, cookie, default):
+        if language in CATALOGUES:
+            return language
+    return "en"
 
 
 def translator(language: str) -> Callable[..., str]:

@@ -17,7 +17,7 @@ from itertools import combinations
 from typing import Any, TypeVar
 
 from evidence.db.decisions import DECISIONS, SCREENING, previous_stage, save_decision
-from evidence.db.values import json_list
+from evidence.db.values import json_list, now
 
 T = TypeVar("T")
 
@@ -84,7 +84,7 @@ def queue_state(conn: sqlite3.Connection, reviewer: str, *, needed: int = 1,
     params: dict[str, Any] = {"me": reviewer, "needed": needed, "seed": seed_for(reviewer),
                               "stage": stage}
     skip_names = []
-    for i, value in enumerate(list(skip)[:50]):
+    for i, value in enumerate(list(skip)[:2000]):  # skipped records: bound parameters
         params[f"s{i}"] = int(value)
         skip_names.append(f":s{i}")
     skipped = f"AND {{id}} NOT IN ({', '.join(skip_names)})" if skip_names else ""
@@ -354,3 +354,39 @@ def cohen_kappa(pairs: list[tuple[str, str]]) -> float:
     return (observed - expected) / (1 - expected)
 
 
+
+
+# --- skipped records and each user's language (migration m180) ------------------------------
+
+def skipped_records(conn: sqlite3.Connection, reviewer: str, stage: str = "screening"
+                    ) -> list[int]:
+    """The records this reviewer skipped at ``stage``, first skipped first."""
+    return [row[0] for row in conn.execute(
+        "SELECT record_id FROM screening_skips WHERE reviewer = ? AND stage = ?"
+        " ORDER BY skipped_at, record_id", [reviewer, stage])]
+
+
+def skip_record(conn: sqlite3.Connection, reviewer: str, record_id: int,
+                stage: str = "screening") -> None:
+    """Send the record to the end of this reviewer's queue (skipping again moves it last)."""
+    conn.execute("INSERT INTO screening_skips (reviewer, stage, record_id, skipped_at)"
+                 " VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET skipped_at = excluded.skipped_at",
+                 [reviewer, stage, record_id, now()])
+    conn.commit()
+
+
+def clear_skips(conn: sqlite3.Connection, reviewer: str, stage: str = "screening") -> None:
+    """The rest of the queue is done: the skipped records come back, in queue order."""
+    conn.execute("DELETE FROM screening_skips WHERE reviewer = ? AND stage = ?",
+                 [reviewer, stage])
+    conn.commit()
+
+
+def user_language(conn: sqlite3.Connection, username: str) -> str | None:
+    row = conn.execute("SELECT language FROM users WHERE username = ?", [username]).fetchone()
+    return row[0] if row else None
+
+
+def save_user_language(conn: sqlite3.Connection, username: str, language: str) -> None:
+    conn.execute("UPDATE users SET language = ? WHERE username = ?", [language, username])
+    conn.commit()

@@ -7,16 +7,18 @@ write connection), both calling plain functions in :mod:`screening.queries`.
 
 from __future__ import annotations
 
+import re
+import secrets
 import sqlite3
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
 
 import sqlite_utils
-from datasette.utils.asgi import Forbidden, NotFound, Response
+from datasette.utils.asgi import NotFound, Response
 from itsdangerous import BadSignature
 
-from evidence.config import NOT_RETRIEVED
+from evidence.config import NOT_RETRIEVED, ConfigError
 from evidence.db.decisions import (
     DECISIONS,
     FULL_TEXT,
@@ -33,13 +35,18 @@ from evidence.dedupe.cluster import decide_pair, list_uncertain_pairs
 from evidence.harvest.store import save_screening_rule
 from evidence.screening import auth
 from evidence.screening import queries as q
-from evidence.screening.app import evidence_config, plugin_settings
+from evidence.screening.app import config_error, evidence_config, plugin_settings
 from evidence.screening.full_text import find_pdf, full_text_links
-from evidence.screening.i18n import translator
+from evidence.screening.highlights import parse_words, save_highlight_words
+from evidence.screening.i18n import CATALOGUES, choose_language, translator
 from evidence.screening.text import abstract_sections, highlight, search_terms
 
 STATIC = Path(__file__).parent / "static"
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+LANGUAGES = tuple(CATALOGUES)
+#: A decision posted after the session ended, kept (signed) until the reviewer logs in again.
+PENDING_COOKIE = "evidence_pending"
+PENDING_FIELDS = ("decision", "reason", "themes", "summary", "note", "next")
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -61,8 +68,34 @@ async def _write(datasette, fn):
 
 
 async def _form(request) -> dict[str, list[str]]:
-    body = await request.post_body()
-    return parse_qs(body.decode("utf-8"), keep_blank_values=True)
+    """The posted form, read once per request (the guard reads it first to check CSRF)."""
+    if "evidence_form" not in request.scope:
+        body = await request.post_body()
+        request.scope["evidence_form"] = parse_qs(body.decode("utf-8"), keep_blank_values=True)
+    return request.scope["evidence_form"]
+
+
+class Refusal(Exception):
+    """A request the app turns down, shown as a page of the app in the user's language with
+    a way back (not Datasette's bare English error page)."""
+
+    def __init__(self, status: int, key: str, back: str | None = None):
+        super().__init__(key)
+        self.status, self.key, self.back = status, key, back
+
+
+async def _check_csrf(request) -> None:
+    """The form's ``csrftoken`` must equal the signed ``ds_csrftoken`` cookie.
+
+    The same test Datasette's CSRF middleware makes (``asgi_csrf``); it skips our routes
+    (``skip_csrf`` in ``screening/__init__.py``) so that a failure is our own refusal page.
+    """
+    expected = request.scope["csrftoken"]() if "csrftoken" in request.scope else ""
+    header = request.headers.get("x-csrftoken", "")
+    given = _one(await _form(request), "csrftoken")
+    if not expected or not (secrets.compare_digest(given, expected)
+                            or secrets.compare_digest(header, expected)):
+        raise Refusal(403, "csrf_failed")
 
 
 def _one(form: dict[str, list[str]], key: str) -> str:
@@ -74,7 +107,13 @@ async def _user(request, datasette) -> dict | None:
     actor = request.actor
     if not actor or not actor.get("id"):
         return None
-    return await _read(datasette, lambda conn: auth.current_user(conn, actor["id"]))
+    def load(conn):
+        user = auth.current_user(conn, actor["id"])
+        if user is not None:
+            user["language"] = q.user_language(conn, user["id"])
+        return user
+
+    return await _read(datasette, load)
 
 
 async def actor_now(request, datasette) -> dict | None:
@@ -112,19 +151,42 @@ def _safe_next(datasette, value: str, default: str = "/-/screen") -> str:
     return value if value.startswith(own) and "//" not in value else _path(datasette, default)
 
 
-def _t(datasette):
-    return translator(evidence_config(datasette).language)
+LANG_COOKIE = "evidence_lang"
+
+
+def _lang(datasette, request=None) -> str:
+    """This request's language: the user's saved choice (set by the guard), the cookie, or
+    the project's."""
+    saved = request.scope.get("evidence_lang") if request is not None else None
+    cookie = request.cookies.get(LANG_COOKIE) if request is not None else None
+    return choose_language(saved, cookie, evidence_config(datasette).language)
+
+
+def _t(datasette, request=None):
+    return translator(_lang(datasette, request))
 
 
 async def _page(datasette, request, user, template: str, status: int = 200,
                 **context: Any) -> Response:
     config = evidence_config(datasette)
-    context.update(t=translator(config.language), lang=config.language, user=user,
-                   is_lead=bool(user and user["role"] == "lead"),
+    lang = _lang(datasette, request)
+    is_lead = bool(user and user["role"] == "lead")
+    context.update(t=translator(lang), lang=lang, user=user, is_lead=is_lead,
+                   languages=LANGUAGES, here=request.path + (
+                       f"?{request.query_string}" if request.query_string else ""),
                    dual=config.screening.reviewers_per_record > 1,
-                   full_text_stage=config.screening.full_text)
+                   full_text_stage=config.screening.full_text,
+                   config_error=config_error(datasette) if is_lead else None)
     html = await datasette.render_template(template, context, request=request)
     return Response.html(html, status=status)
+
+
+async def _refusal_page(datasette, request, user, refusal: Refusal) -> Response:
+    back = refusal.back or _safe_next(datasette, request.headers.get("referer", "").split(
+        request.host, 1)[-1] if request.headers.get("referer") else "")
+    return await _page(datasette, request, user, "screening_refused.html",
+                       status=refusal.status, message=_t(datasette, request)(refusal.key),
+                       back=back)
 
 
 def login_required(view=None, *, lead: bool = False):
@@ -138,13 +200,26 @@ def login_required(view=None, *, lead: bool = False):
         async def guarded(request, datasette):
             await _current_rule(datasette)
             user = await _user(request, datasette)
-            if user is None:
-                return _to_login(request, datasette)
-            if lead and user["role"] != "lead":
-                raise Forbidden(_t(datasette)("forbidden"))
-            return await view(request, datasette, user)
+            if user is not None:
+                request.scope["evidence_lang"] = user.get("language")
+            try:
+                if request.method == "POST":
+                    await _check_csrf(request)
+                if user is None:
+                    if request.method == "POST":
+                        return await _session_ended(request, datasette)
+                    return _to_login(request, datasette)
+                if lead and user["role"] != "lead":
+                    raise Refusal(403, "forbidden")
+                return await view(request, datasette, user)
+            except Refusal as refusal:
+                return await _refusal_page(datasette, request, user, refusal)
+            except NotFound:
+                return await _refusal_page(datasette, request, user,
+                                           Refusal(404, "page_not_found"))
 
         guarded.__name__, guarded.__doc__ = view.__name__, view.__doc__
+        guarded.checks_csrf = True
         return guarded
 
     return decorate(view) if view is not None else decorate
@@ -181,16 +256,22 @@ def _eta(left: int, rate: float | None) -> str | None:
 async def login(request, datasette):
     next_url = _safe_next(datasette, request.args.get("next", ""))
     if request.method != "POST":
-        return await _page(datasette, request, None, "screening_login.html", next=next_url)
-    if "ds_csrftoken" not in request.cookies:
-        raise Forbidden("csrftoken missing: load the login page first")
+        message = (_t(datasette, request)("session_expired")
+                   if request.cookies.get(PENDING_COOKIE) else None)
+        return await _page(datasette, request, None, "screening_login.html", next=next_url,
+                           notice=message)
+    try:
+        await _check_csrf(request)
+    except Refusal as refusal:
+        refusal.back = _path(datasette, "/-/login")
+        return await _refusal_page(datasette, request, None, refusal)
     form = await _form(request)
     username, password = _one(form, "username"), (form.get("password") or [""])[-1]
     actor = await _read(datasette, lambda c: auth.authenticate(c, username, password))
     next_url = _safe_next(datasette, _one(form, "next"))
     if actor is None:
         return await _page(datasette, request, None, "screening_login.html", status=401,
-                           error=_t(datasette)("login_failed"), next=next_url,
+                           error=_t(datasette, request)("login_failed"), next=next_url,
                            username=username)
     response = Response.redirect(next_url)
     response.set_cookie("ds_actor", datasette.sign({"a": actor}, "actor"), httponly=True)
@@ -200,9 +281,79 @@ async def login(request, datasette):
 async def logout(request, datasette):
     if request.method != "POST":
         return _redirect(datasette, "/-/screen")
+    try:
+        await _check_csrf(request)
+    except Refusal as refusal:
+        return await _refusal_page(datasette, request, None, refusal)
     response = _redirect(datasette, "/-/login")
     response.set_cookie("ds_actor", "", expires=0, max_age=0)
     return response
+
+
+async def _session_ended(request, datasette) -> Response:
+    """A decision posted after the session ended (logged out, expired, server restarted
+    without EVIDENCE_SECRET): keep what was chosen and typed in a signed cookie, ask for the
+    login, and fill the record in again afterwards (see ``_restore``)."""
+    form = await _form(request)
+    record_id = request.url_vars.get("id")
+    response = await _page(datasette, request, None, "screening_login.html", status=401,
+                           notice=_t(datasette, request)("session_expired"),
+                           next=_safe_next(datasette, request.path))
+    if record_id and request.path.startswith(_path(datasette, "/-/screen/record/")):
+        pending = {"record": int(record_id), **{k: form.get(k, []) for k in PENDING_FIELDS}}
+        response.set_cookie(PENDING_COOKIE, datasette.sign(pending, "pending"), httponly=True,
+                            max_age=3600, samesite="lax")
+    return response
+
+
+def _restore(datasette, request, record_id: int) -> dict | None:
+    """The decision kept by ``_session_ended`` for this record, if any (once)."""
+    raw = request.cookies.get(PENDING_COOKIE)
+    if not raw:
+        return None
+    try:
+        pending = datasette.unsign(raw, "pending")
+    except BadSignature:
+        return None
+    if pending.get("record") != record_id:
+        return None
+    return pending
+
+
+async def language(request, datasette):
+    """POST ``lang`` (nb or en): remembered for the logged-in user (``users.language``) and in
+    a cookie, so the login page speaks it too."""
+    if request.method != "POST":
+        return _redirect(datasette, "/-/screen")
+    user = await _user(request, datasette)
+    form = await _form(request)
+    lang = _one(form, "lang")
+    try:
+        await _check_csrf(request)
+        if lang not in LANGUAGES:
+            raise Refusal(400, "page_not_found")
+    except Refusal as refusal:
+        return await _refusal_page(datasette, request, user, refusal)
+    if user is not None:
+        await _write(datasette, lambda c: q.save_user_language(c, user["id"], lang))
+    response = Response.redirect(_safe_next(datasette, _one(form, "next")))
+    response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="lax")
+    return response
+
+
+@login_required
+async def skip(request, datasette, user):
+    """POST: this record goes to the end of the reviewer's queue (``screening_skips``)."""
+    record_id = int(request.url_vars["id"])
+    stage = _one(await _form(request), "stage") or SCREENING
+    if stage not in STAGE_PATHS:
+        raise Refusal(400, "page_not_found")
+    await _write(datasette, lambda c: q.skip_record(c, user["id"], record_id, stage))
+    datasette.add_message(request, _t(datasette, request)("skipped"))
+    return _redirect(datasette, STAGE_PATHS[stage])
+
+
+login.checks_csrf = logout.checks_csrf = language.checks_csrf = True
 
 
 async def home(request, datasette):
@@ -226,16 +377,24 @@ STAGE_PATHS = {SCREENING: "/-/screen", FULL_TEXT: "/-/screen/full-text"}
 def _stage(datasette, stage: str) -> str:
     """``stage``, refused (404) when it is the full-text stage and that is not configured."""
     if stage == FULL_TEXT and not evidence_config(datasette).screening.full_text:
-        raise NotFound(_t(datasette)("not_found"))
+        raise Refusal(404, "not_found")
     return stage
 
 
 async def _queue(request, datasette, user, stage: str):
+    """The next record: skipped ones (``screening_skips``) only once nothing else is left."""
     config = evidence_config(datasette).screening
     skip = [int(s) for s in request.args.get("skip", "").split(",") if s.isdigit()]
-    record_id, left, total = await _read(datasette, lambda c: q.queue_state(
-        c, user["id"], needed=config.reviewers_per_record, order=config.order, skip=skip,
-        stage=stage))
+
+    def state(conn):
+        skipped = q.skipped_records(conn, user["id"], stage)
+        return skipped, q.queue_state(conn, user["id"], needed=config.reviewers_per_record,
+                                      order=config.order, skip=[*skip, *skipped], stage=stage)
+
+    skipped, (record_id, left, total) = await _read(datasette, state)
+    if record_id is None and skipped:
+        await _write(datasette, lambda c: q.clear_skips(c, user["id"], stage))
+        skipped, (record_id, left, total) = await _read(datasette, state)
     return await _record_page(datasette, request, user, record_id, skip=skip,
                               counts=(left, total), stage=stage)
 
@@ -278,7 +437,7 @@ async def full_text_pdf(request, datasette, user):
     item = await _read(datasette, lambda c: q.record(c, record_id))
     path = find_pdf(evidence_config(datasette).screening.full_text_folder, item) if item else None
     if path is None:
-        raise NotFound(_t(datasette)("not_found"))
+        raise Refusal(404, "not_found")
     return Response(path.read_bytes(), content_type="application/pdf", headers={
         "content-disposition": f'inline; filename="{path.name}"',
         "x-content-type-options": "nosniff"})
@@ -304,16 +463,22 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
 
     data = await _read(datasette, load)
     if explicit and data["record"] is None:
-        raise NotFound(_t(datasette)("not_found"))
+        raise Refusal(404, "not_found")
     queue_path = _path(datasette, STAGE_PATHS[stage])
+    lang = _lang(datasette, request)
+    pending = _restore(datasette, request, record_id) if record_id and not form else None
+    if pending:
+        chosen, _ = _validate(datasette, pending, [r["slug"] for r in data["reasons"]],
+                              [t["slug"] for t in data["themes"]], request)
+        form, error = chosen, _t(datasette, request)("restored")
+        next = _safe_next(datasette, _one(pending, "next")) if _one(pending, "next") else next
     left, total = data["counts"]
     context: dict[str, Any] = {
         "left": left, "total": total, "rate": round(data["rate"]) if data["rate"] else None,
         "eta": _eta(left, data["rate"]), "error": error,
         "next": next or queue_path,
-        "themes": _labelled(data["themes"], config.language),
-        "reasons": _labelled([r for r in data["reasons"] if r["slug"] != NOT_RETRIEVED],
-                             config.language),
+        "themes": _labelled(data["themes"], lang),
+        "reasons": _labelled([r for r in data["reasons"] if r["slug"] != NOT_RETRIEVED], lang),
         "stage": stage, "queue_path": queue_path, "record_path": f"{queue_path}/record/",
         "require_reason": config.screening.require_reason_on_exclude,
         "skip": ",".join(str(s) for s in [*skip, record_id] if s),
@@ -329,18 +494,24 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
             context.update(full_text_links=full_text_links(item), not_retrieved=NOT_RETRIEVED,
                            pdf_path=_path(datasette, f"/-/screen/full-text/pdf/{item['id']}")
                            if pdf else None)
-        context.update(record=item, mine=data["mine"], title_html=highlight(item["title"], terms),
-                       sections=abstract_sections(item["abstract"], terms), terms=terms,
+        words = (config.screening.highlight_include, config.screening.highlight_exclude)
+        context.update(record=item, mine=data["mine"],
+                       title_html=highlight(item["title"], terms, *words),
+                       sections=abstract_sections(item["abstract"], terms, *words), terms=terms,
+                       include_words=words[0], exclude_words=words[1],
                        chosen=current, chosen_themes=set(current.get("themes") or []),
                        sources=sorted({s["source"] for s in item["searches"]}))
-    return await _page(datasette, request, user, "screening_record.html", status=status,
-                       **context)
+    response = await _page(datasette, request, user, "screening_record.html", status=status,
+                           **context)
+    if pending:
+        response.set_cookie(PENDING_COOKIE, "", expires=0, max_age=0)
+    return response
 
 
 def _validate(datasette, form: dict[str, list[str]], reasons: list[str],
-              themes: list[str]) -> tuple[dict[str, Any], str | None]:
+              themes: list[str], request=None) -> tuple[dict[str, Any], str | None]:
     """The cleaned decision fields, and a message for the reviewer when they are not valid."""
-    t, screening = _t(datasette), evidence_config(datasette).screening
+    t, screening = _t(datasette, request), evidence_config(datasette).screening
     decision = _one(form, "decision")
     if _one(form, "not_retrievable") and NOT_RETRIEVED in reasons:
         decision = "exclude"
@@ -374,19 +545,22 @@ async def _decide(request, datasette, user, record_id: int, stage: str = SCREENI
         and q.reaches_stage(c, record_id, voting, needed=needed),
         [r["slug"] for r in q.reasons(c, voting)], [t["slug"] for t in q.themes(c)]))
     if not lists[0]:
-        raise NotFound(_t(datasette)("not_found"))
-    chosen, error = _validate(datasette, form, lists[1], lists[2])
+        raise Refusal(404, "not_found")
+    chosen, error = _validate(datasette, form, lists[1], lists[2], request)
     queue_path = STAGE_PATHS[voting]
     next_url = _safe_next(datasette, _one(form, "next"), default=queue_path)
     if error:
         if is_resolution(stage):
-            return Response.html(str(error), status=400)
+            return await _conflicts_page(datasette, request, user, voting, status=400,
+                                         failed={"record_id": record_id, "error": error,
+                                                 "chosen": chosen})
         return await _record_page(datasette, request, user, record_id, error=error, status=400,
                                   next=next_url, form=chosen, stage=stage)
     await _write(datasette, lambda c: save_decision(
         c, record_id, user["id"], chosen["decision"], stage=stage, reason=chosen["reason"],
         note=chosen["note"], summary=chosen["summary"], theme_slugs=chosen["themes"]))
-    datasette.add_message(request, _t(datasette)("resolved" if is_resolution(stage) else "saved"))
+    datasette.add_message(request, _t(datasette, request)(
+        "resolved" if is_resolution(stage) else "saved"))
     if not is_resolution(stage):
         return Response.redirect(next_url)
     suffix = "" if voting == SCREENING else f"?stage={voting}"
@@ -396,7 +570,7 @@ async def _decide(request, datasette, user, record_id: int, stage: str = SCREENI
 @login_required
 async def undo(request, datasette, user):
     undone = await _write(datasette, lambda c: q.undo_last_decision(c, user["id"]))
-    t = _t(datasette)
+    t = _t(datasette, request)
     datasette.add_message(request, t("undone") if undone else t("nothing_to_undo"))
     if not undone:
         return _redirect(datasette, "/-/screen")
@@ -408,7 +582,7 @@ async def undo(request, datasette, user):
 
 @login_required
 async def mine(request, datasette, user):
-    lang = evidence_config(datasette).language
+    lang = _lang(datasette, request)
     stage = _stage_arg(request, datasette)
     args = {k: request.args.get(k, "").strip() for k in ("q", "decision", "reason")}
     page_arg = request.args.get("page", "1")
@@ -429,19 +603,39 @@ def _stage_arg(request, datasette) -> str:
     """The reviewers' stage named by ``?stage=`` (title/abstract when absent)."""
     stage = request.args.get("stage") or SCREENING
     if stage not in STAGE_PATHS:
-        raise NotFound(_t(datasette)("not_found"))
+        raise Refusal(404, "not_found")
     return _stage(datasette, stage)
 
 
 @login_required(lead=True)
 async def conflicts(request, datasette, user):
-    lang = evidence_config(datasette).language
-    stage = _stage_arg(request, datasette)
-    items, reasons, themes = await _read(datasette, lambda c: (
-        q.conflicts(c, stage), q.reasons(c, stage), q.themes(c)))
+    return await _conflicts_page(datasette, request, user, _stage_arg(request, datasette))
+
+
+async def _conflicts_page(datasette, request, user, stage: str, *, status: int = 200,
+                          failed: dict | None = None) -> Response:
+    """One card per conflict: the record, each reviewer's vote side by side, "agree with"
+    buttons and a full decision form with the reviewers' themes (their union) preselected.
+    ``failed``: a resolution refused (no reason), shown on its card with what was chosen."""
+    lang = _lang(datasette, request)
+
+    def load(conn):
+        items = q.conflicts(conn, stage)
+        for item in items:
+            record = q.record(conn, item["record_id"]) or {}
+            item.update({k: record.get(k) for k in ("abstract", "authors", "journal", "year")})
+        return items, q.reasons(conn, stage), q.themes(conn)
+
+    items, reasons, themes = await _read(datasette, load)
     reasons, themes = _labelled(reasons, lang), _labelled(themes, lang)
+    for item in items:
+        item["union"] = {slug for vote in item["votes"] for slug in vote["themes"]}
+        item["summary"] = next((v["summary"] for v in item["votes"] if v["summary"]), "")
+        if failed and failed["record_id"] == item["record_id"]:
+            item["error"], item["chosen"] = failed["error"], failed["chosen"]
+            item["union"] = set(failed["chosen"].get("themes") or [])
     return await _page(datasette, request, user, "screening_conflicts.html", items=items,
-                       reasons=reasons, themes=themes, stage=stage,
+                       reasons=reasons, themes=themes, stage=stage, status=status,
                        record_path=_path(datasette, f"{STAGE_PATHS[stage]}/record/"),
                        resolve_path=_path(datasette, "/-/screen/resolve/" if stage == SCREENING
                                           else "/-/screen/full-text/resolve/"),
@@ -466,8 +660,10 @@ async def summary(request, datasette, user):
     stage = _stage_arg(request, datasette)
     counts, kappas = await _read(datasette, lambda c: (q.reviewer_counts(c, stage),
                                                        q.kappas(c, stage)))
+    single = evidence_config(datasette).screening.reviewers_per_record == 1
+    why = None if kappas else ("no_kappa_single" if single else "no_kappa_yet")
     return await _page(datasette, request, user, "screening_summary.html", counts=counts,
-                       kappas=kappas, stage=stage)
+                       kappas=kappas, stage=stage, no_kappa=why)
 
 
 @login_required
@@ -476,7 +672,7 @@ async def duplicates(request, datasette, user):
         form = await _form(request)
         action = _one(form, "action")
         if action not in ("merge", "split"):
-            return Response.html("merge or split", status=400)
+            raise Refusal(400, "page_not_found")
         pair_id = int(request.url_vars["id"])
 
         def decide(conn):
@@ -484,7 +680,7 @@ async def duplicates(request, datasette, user):
             conn.commit()
 
         await _write(datasette, decide)
-        datasette.add_message(request, _t(datasette)("pair_decided"))
+        datasette.add_message(request, _t(datasette, request)("pair_decided"))
         return _redirect(datasette, "/-/screen/duplicates")
     pairs = await _read(datasette, lambda c: list_uncertain_pairs(sqlite_utils.Database(c)))
     for pair in pairs:
@@ -495,6 +691,8 @@ async def duplicates(request, datasette, user):
 
 @login_required(lead=True)
 async def lists(request, datasette, user):
+    if request.method == "POST" and _one(await _form(request), "action") == "words":
+        return await _save_words(request, datasette)
     if request.method == "POST":
         from evidence.harvest.store import sync_config
 
@@ -505,13 +703,31 @@ async def lists(request, datasette, user):
             conn.commit()
 
         await _write(datasette, reload)
-        datasette.add_message(request, _t(datasette)("reloaded"))
+        datasette.add_message(request, _t(datasette, request)("reloaded"))
         return _redirect(datasette, "/-/screen/lists")
-    lang = evidence_config(datasette).language
+    lang = _lang(datasette, request)
+    screening = evidence_config(datasette).screening
     themes, reasons = await _read(datasette, lambda c: (q.themes(c), q.reasons(c)))
     return await _page(datasette, request, user, "screening_lists.html",
                        themes=_labelled(themes, lang), reasons=_labelled(reasons, lang),
+                       include_words=screening.highlight_include,
+                       exclude_words=screening.highlight_exclude,
                        config_path=plugin_settings(datasette)["config_path"])
+
+
+async def _save_words(request, datasette) -> Response:
+    """The lead's include and exclude words, written into the configuration file."""
+    form = await _form(request)
+    path = plugin_settings(datasette)["config_path"]
+    try:
+        save_highlight_words(path, parse_words(_one(form, "include")),
+                             parse_words(_one(form, "exclude")))
+    except ConfigError as e:
+        datasette.add_message(request, str(e), datasette.ERROR)
+        return _redirect(datasette, "/-/screen/lists")
+    evidence_config(datasette, reload=True)
+    datasette.add_message(request, _t(datasette, request)("words_saved", path=path))
+    return _redirect(datasette, "/-/screen/lists")
 
 
 ROUTES = [
@@ -533,4 +749,12 @@ ROUTES = [
     (r"^/-/screen/duplicates$", duplicates),
     (r"^/-/screen/duplicates/(?P<id>\d+)$", duplicates),
     (r"^/-/screen/lists$", lists),
+    (r"^/-/screen/language$", language),
+    (r"^/-/screen/skip/(?P<id>\d+)$", skip),
 ]
+
+def checks_csrf(routes, path: str) -> bool:
+    """Whether the view ``path`` routes to checks CSRF itself (marked ``checks_csrf``: every
+    ``login_required`` view, login and logout); any other route keeps Datasette's check."""
+    return any(re.match(pattern, path) and getattr(view, "checks_csrf", False)
+               for pattern, view in routes)

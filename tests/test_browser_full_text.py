@@ -112,8 +112,7 @@ def test_lead_resolves_a_full_text_conflict(server, page: Page):
     expect(card).to_contain_text("Feil populasjon")
     if IMAGES:
         page.screenshot(path=str(Path(IMAGES) / "screening-full-text-conflicts.png"))
-    card.locator("select[name=decision]").select_option("include")
-    card.locator("button[type=submit]").click()
+    card.locator("form[data-agree=a] button").click()  # agree with bo: include
     expect(page).to_have_url(server["url"] + "/-/screen/conflicts?stage=full_text")
     expect(page.locator("section.conflict")).to_have_count(0)
     assert rows(server["db"], "SELECT decision, stage FROM record_status WHERE record_id = 2") \

@@ -1,11 +1,14 @@
 // Keyboard screening: i/e/m choose, digits pick a reason (exclude) or toggle a theme
 // (include), n saves (or skips when nothing is chosen), u undoes, ? shows help.
+// On the lead's conflict page the same keys work on the first conflict's own decision form,
+// and a / b agree with its first / second reviewer.
 (function () {
   "use strict";
-  const form = document.getElementById("decision-form");
+  const form = document.querySelector("[data-keys-form]");
   const help = document.getElementById("help");
   const undoForm = document.getElementById("undo-form");
-  const skip = document.getElementById("skip");
+  const skipForm = document.getElementById("skip-form");
+  const card = form && form.closest(".conflict");
   const keys = { i: "include", e: "exclude", m: "maybe" };
   let digits = "";
   let digitTimer = null;
@@ -19,9 +22,12 @@
     const value = chosen();
     form.classList.toggle("show-include", value === "include");
     form.classList.toggle("show-exclude", value === "exclude");
+    form.classList.toggle("has-choice", Boolean(value));
   }
   function choose(value) {
     const input = form.querySelector(`input[name=decision][value=${value}]`);
+    const details = form.closest("details");
+    if (details) details.open = true;
     if (input) { input.checked = true; showPanels(); }
   }
   function listFor(value) {
@@ -57,13 +63,21 @@
   function submit() {
     if (!form) return;
     flushDigits();
-    if (!chosen()) { if (skip) window.location.href = skip.href; return; }
+    if (!chosen()) { if (skipForm) skipForm.requestSubmit(); return; }
     form.requestSubmit();
   }
   if (form) {
+    form.classList.add("js");
     form.addEventListener("change", showPanels);
     showPanels();
   }
+  document.querySelectorAll("form.decision:not([data-keys-form])").forEach((other) => {
+    other.addEventListener("change", () => {
+      const value = (other.querySelector("input[name=decision]:checked") || {}).value;
+      other.classList.toggle("show-include", value === "include");
+      other.classList.toggle("show-exclude", value === "exclude");
+    });
+  });
   const showHelp = document.getElementById("show-help");
   if (showHelp) showHelp.addEventListener("click", () => help.showModal());
 
@@ -81,6 +95,10 @@
     else if (form && /^[0-9]$/.test(key)) { typeDigit(key); event.preventDefault(); }
     else if (key === "n") { submit(); event.preventDefault(); }
     else if (key === "u" && undoForm) { undoForm.requestSubmit(); event.preventDefault(); }
+    else if ((key === "a" || key === "b") && card) {
+      const agree = card.querySelector(`[data-agree=${key}]`);
+      if (agree) { agree.requestSubmit(); event.preventDefault(); }
+    }
   });
   // Tells tests (and anyone scripting the page) that the keys now work.
   document.body.dataset.keys = "ready";

@@ -1,0 +1,214 @@
+"""Find records while screening: the SQL behind the *Find records* page.
+
+Filters combine (AND): words in the title or abstract, year or year range, source, search,
+and decision, reason and theme. Whose decisions those last three are depends on who asks, so
+blind dual screening stays blind: a reviewer filters by their own current decisions only; a
+lead by one reviewer's (``reviewer``) or, with none chosen, by the records' final state
+(``record_status``: include, exclude, maybe, conflict, undecided) and anyone's reasons and themes.
+
+Words match inside Norwegian compounds and inflected forms: each word is compared, folded
+(lower case, accents off), as a substring of the folded text, by its shortest Snowball stem of
+four letters or more (``rusmidler`` finds ``rusmiddelbruk``).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+import snowballstemmer
+
+from evidence.db.values import json_list
+
+PAGE = 50
+#: Counting stops here: "more than 1,000 records" says enough, and keeps a broad search fast.
+COUNT_CAP = 1000
+_STEMMERS = (snowballstemmer.stemmer("norwegian"), snowballstemmer.stemmer("english"))
+_YEARS = re.compile(r"^\s*(\d{4})\s*(?:[-–]\s*(\d{4})\s*)?$")
+STATES = ("queue", "mine")
+FINAL = ("include", "exclude", "maybe", "conflict", "undecided")
+
+
+@dataclass
+class Filters:
+    """The page's query arguments, cleaned (unknown values become "no filter")."""
+
+    words: str = ""
+    year: str = ""
+    source: str = ""
+    search: str = ""
+    decision: str = ""
+    reason: str = ""
+    theme: str = ""
+    reviewer: str = ""
+    state: str = ""
+    page: int = 1
+    problems: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_args(cls, args: dict[str, str], *, lead: bool) -> Filters:
+        clean = {k: (args.get(k) or "").strip()[:200] for k in (
+            "words", "year", "source", "search", "decision", "reason", "theme", "reviewer",
+            "state")}
+        if not lead:
+            clean["reviewer"] = ""
+        if clean["state"] not in STATES:
+            clean["state"] = ""
+        if clean["decision"] not in FINAL:
+            clean["decision"] = ""
+        page = args.get("page", "1")
+        return cls(**clean, page=max(int(page), 1) if page.isdigit() else 1)
+
+    def query(self, **changes: Any) -> dict[str, str]:
+        """The non-empty arguments (for links to other pages of the same search)."""
+        values = {k: str(v) for k, v in {**self.__dict__, **changes}.items()
+                  if k != "problems" and v not in ("", None)}
+        if values.get("page") == "1":
+            values.pop("page")
+        return values
+
+
+def _accent_table() -> dict[int, str]:
+    """Accented Latin letters to their base letter (``é`` -> ``e``, ``å`` -> ``a``); ``ø``
+    and ``æ`` have no base letter and stay, as in SQLite FTS5's ``remove_diacritics``."""
+    table = {}
+    for code in range(0xC0, 0x250):
+        parts = unicodedata.normalize("NFD", chr(code))
+        base = "".join(c for c in parts if not unicodedata.combining(c))
+        if len(base) == 1 and base != chr(code):
+            table[code] = base.lower()
+    return table
+
+
+_ACCENTS = _accent_table()
+
+
+def fold(text: str | None) -> str:
+    """Lower case without accents (``Øvre`` -> ``øvre``, ``é`` -> ``e``), for matching.
+
+    ``str.translate`` with a table, not per-character ``unicodedata``: this runs on every
+    title and abstract a word search reads (60x faster on 2,000 records)."""
+    return (text or "").lower().translate(_ACCENTS)
+
+
+def word_key(word: str) -> str:
+    """The part of ``word`` a text must contain: its shortest stem of 4+ letters, or itself,
+    less one letter for a stem of six or more, so a plural that drops a vowel still matches
+    (``rusmidler`` -> ``rusmid``, found in ``rusmiddelbruk``)."""
+    word = fold(word)
+    keys = [s.stemWord(word) for s in _STEMMERS]
+    keys = [k for k in keys if len(k) >= 4 and word.startswith(k)]
+    key = min(keys, key=len) if keys else word
+    return key[:-1] if len(key) >= 6 and key != word else key
+
+
+def _where(f: Filters, viewer: str, lead: bool, needed: int) -> tuple[list[str], dict]:
+    where: list[str] = []
+    params: dict[str, Any] = {"viewer": viewer, "needed": needed}
+    for i, word in enumerate(f.words.replace('"', " ").split()[:8]):
+        params[f"w{i}"] = word_key(word)
+        where.append(f"instr(evidence_fold(coalesce(r.title, '') || ' ' ||"
+                     f" coalesce(r.abstract, '')), :w{i}) > 0")
+    match = _YEARS.match(f.year) if f.year else None
+    if match:
+        params["y0"], params["y1"] = int(match[1]), int(match[2] or match[1])
+        where.append("r.year BETWEEN :y0 AND :y1")
+    elif f.year:
+        f.problems.append("year")
+    if f.source:
+        params["source"] = f.source
+        where.append("EXISTS (SELECT 1 FROM hits h WHERE h.record_id = r.id AND NOT h.deleted"
+                     " AND h.source = :source)")
+    if f.search:
+        params["search"] = f.search
+        where.append("EXISTS (SELECT 1 FROM hits h JOIN searches s ON s.id = h.search_id"
+                     " WHERE h.record_id = r.id AND NOT h.deleted AND s.name = :search)")
+    person = f.reviewer if lead and f.reviewer else (None if lead else viewer)
+    if person:
+        params["person"] = person
+        mine = ("SELECT {column} FROM current_decisions c WHERE c.record_id = r.id"
+                " AND c.stage = 'screening' AND c.reviewer = :person")
+        if f.decision == "undecided":
+            where.append(f"NOT EXISTS ({mine.format(column=1)})")
+        elif f.decision in ("include", "exclude", "maybe"):
+            params["decision"] = f.decision
+            where.append(f"({mine.format(column='decision')}) = :decision")
+        if f.reason:
+            params["reason"] = f.reason
+            where.append(f"({mine.format(column='reason')}) = :reason")
+        theme_owner = "AND rt.reviewer = :person"
+    else:
+        if f.decision == "conflict":
+            where.append("rs.conflict = 1")
+        elif f.decision == "undecided":
+            where.append("rs.decision IS NULL AND rs.conflict = 0")
+        elif f.decision:
+            params["decision"] = f.decision
+            where.append("rs.decision = :decision")
+        if f.reason:
+            params["reason"] = f.reason
+            where.append("EXISTS (SELECT 1 FROM current_decisions c WHERE c.record_id = r.id"
+                         " AND c.reason = :reason)")
+        theme_owner = ""
+    if f.theme:
+        params["theme"] = f.theme
+        where.append("EXISTS (SELECT 1 FROM record_themes rt JOIN themes t ON t.id = rt.theme_id"
+                     f" WHERE rt.record_id = r.id AND t.slug = :theme {theme_owner})")
+    if f.state == "queue":
+        where.append("r.id IN (SELECT record_id FROM screening_open WHERE votes < :needed)"
+                     " AND NOT EXISTS (SELECT 1 FROM current_decisions c WHERE c.record_id = r.id"
+                     " AND c.stage = 'screening' AND c.reviewer = :viewer)")
+    elif f.state == "mine":
+        where.append("EXISTS (SELECT 1 FROM current_decisions c WHERE c.record_id = r.id"
+                     " AND c.stage = 'screening' AND c.reviewer = :viewer)")
+    return where, params
+
+
+def find_records(conn: sqlite3.Connection, f: Filters, *, viewer: str, lead: bool,
+                 needed: int = 1) -> tuple[list[dict[str, Any]], int]:
+    """One page of matching records (newest first) and how many match (up to COUNT_CAP + 1).
+
+    Each row carries the viewer's own current decision; a lead's rows also carry the final
+    decision, the number of votes and whether the reviewers disagree.
+    """
+    conn.create_function("evidence_fold", 1, fold, deterministic=True)
+    where, params = _where(f, viewer, lead, needed)
+    clause = " AND ".join(where) or "1"
+    base = f"FROM records r LEFT JOIN record_status rs ON rs.record_id = r.id WHERE {clause}"
+    count = conn.execute(f"SELECT count(*) FROM (SELECT 1 {base} LIMIT {COUNT_CAP + 1})",
+                         params).fetchone()[0]
+    keys = ("id", "title", "year", "journal", "final", "votes", "conflict", "mine", "reason",
+            "sources")
+    rows = conn.execute(f"""
+      SELECT r.id, r.title, r.year, r.journal, rs.decision, rs.votes, rs.conflict,
+        (SELECT decision FROM current_decisions c WHERE c.record_id = r.id
+           AND c.stage = 'screening' AND c.reviewer = :viewer),
+        (SELECT reason FROM current_decisions c WHERE c.record_id = r.id
+           AND c.stage = 'screening' AND c.reviewer = :viewer),
+        (SELECT json_group_array(DISTINCT h.source) FROM hits h
+           WHERE h.record_id = r.id AND NOT h.deleted)
+      {base} ORDER BY r.year DESC, r.id LIMIT :limit OFFSET :offset""",
+                        {**params, "limit": PAGE, "offset": (f.page - 1) * PAGE}).fetchall()
+    items = [dict(zip(keys, row, strict=True)) for row in rows]
+    for item in items:
+        item["sources"] = json_list(item["sources"])
+        if not lead:  # blind: a reviewer never receives anyone else's vote
+            item.update(final=None, votes=None, conflict=None)
+    return items, count
+
+
+def filter_choices(conn: sqlite3.Connection, *, lead: bool) -> dict[str, list[str]]:
+    """The values the page's drop-downs offer: sources, searches, and (lead) reviewers."""
+    choices = {
+        "sources": [r[0] for r in conn.execute(
+            "SELECT DISTINCT source FROM hits WHERE NOT deleted ORDER BY source")],
+        "searches": [r[0] for r in conn.execute("SELECT name FROM searches ORDER BY name")],
+        "reviewers": [],
+    }
+    if lead:
+        choices["reviewers"] = [r[0] for r in conn.execute(
+            "SELECT DISTINCT reviewer FROM current_decisions ORDER BY reviewer")]
+    return choices
