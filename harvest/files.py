@@ -29,7 +29,7 @@ from evidence.harvest import normalise as n
 EXTENSIONS = {
     ".ris": "ris", ".nbib": "nbib", ".medline": "nbib", ".bib": "bibtex", ".bibtex": "bibtex",
     ".csv": "csv", ".tsv": "csv", ".xml": "endnote-xml", ".xlsx": "xlsx", ".isi": "wos",
-    ".ciw": "wos",
+    ".ciw": "wos", ".enw": "enw",
 }
 _SNIFF_BYTES = 64 * 1024
 
@@ -96,11 +96,12 @@ READERS: dict[str, Reader] = {
     "endnote-xml": _lazy("files_tabular", "read_endnote_xml"),
     "wos": _lazy("files_wos", "read_wos"),
     "cochrane": _lazy("files_cochrane", "read_cochrane"),
+    "enw": _lazy("files_refer", "read_enw"),
     "xlsx": _lazy("files", "_read_xlsx"),
 }
 FORMATS = tuple(READERS)
-_KNOWN = ("RIS, MEDLINE/.nbib, BibTeX, CSV/TSV, EndNote XML, Web of Science (plain text or "
-          "tab-delimited), Cochrane Library plain text or an Excel evidence table")
+_KNOWN = ("RIS, MEDLINE/.nbib, BibTeX, CSV/TSV, EndNote XML, EndNote tagged (.enw), Web of "
+          "Science (plain text or tab-delimited), Cochrane Library plain text, Excel")
 
 _WOS_PLAIN = re.compile(r"(?:FN |VR \d|PT [A-Z]$)", re.M)
 _MEDLINE_TAGS = re.compile(r"^(?:PMID|OWN|OID|FAU|STAT|LID|AID|PHST|EDAT|MHDA)\s*- ", re.M)
@@ -135,9 +136,8 @@ def detect_format(path: str | Path) -> str:
         return "nbib"
     if re.search(r"^\s*@\s*[A-Za-z]+\s*[{(]", head, re.M):
         return "bibtex"
-    if re.search(r"^%0 ", head, re.M) and re.search(r"^%[TA] ", head, re.M):
-        raise FileFormatError(f"{path.name}: this is EndNote's tagged format (%0, %A, %T ...), "
-                              "which is not read here; export RIS or EndNote XML instead")
+    if re.search(r"^%T ", head, re.M) and len(re.findall(r"^%[0-9A-Z@] ", head, re.M)) >= 3:
+        return "enw"
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv", ".txt") and any(c in first for c in ",;\t"):
         return "csv"

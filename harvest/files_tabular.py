@@ -61,7 +61,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "isbn": ("isbn", "isbns"),
     "issn": ("issn", "eissn"),
     "isbn_issn": ("isbn/issn",),
-    "language": ("language", "languageoforiginaldocument", "la", "språk"),
+    "language": ("language", "languageoforiginaldocument", "languageofarticle", "la", "språk"),
     "item_type": ("itemtype", "typeofreference", "referencetype", "documenttype",
                   "contenttype", "publicationtype", "type"),
     "pub_date": ("date", "publicationdate", "dateofpublication", "dato"),

@@ -33,6 +33,7 @@ def count_entries(path: Path, fmt: str) -> int:
         "utf-8-sig")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     patterns = {"ris": r"^TY {1,2}-", "nbib": r"^(?:PMID- |OWN - )", "cochrane": r"^ID: ",
+                "enw": r"^%T ",
                 "bibtex": r"^\s*@(?!comment|string|preamble)", "endnote-xml": r"<record>"}
     if fmt == "wos":
         lines = [line for line in text.split("\n") if line.strip()]
@@ -449,6 +450,46 @@ def test_pubmed_records_without_blank_lines_between_them_stay_apart(tmp_path):
     text = "PMID- 1\nTI  - One\nDP  - 2020\nPMID- 2\nTI  - Two\nDP  - 2021\n"
     rows = rows_of(write(tmp_path, "pubmed.nbib", text))
     assert [(r["pmid"], r["title"]) for r in rows] == [("1", "One"), ("2", "Two")]
+
+
+# -- EndNote tagged (.enw) -----------------------------------------------------------------
+
+ENW = """%0 Journal Article
+%T Psykisk helsearbeid i kommunene
+%A Hansen, Kari
+%A Nordmann, Ola
+%J Tidsskrift for psykisk helsearbeid
+%V 20
+%N 1
+%P 22-35
+%@ 1504-3010
+%D 2023
+%R 10.18261/tph.20.1.3
+%K psykisk helse; kommuner
+%X Vi undersøkte
+tjenestene i 12 kommuner.
+%M 12345
+
+%0 Book
+%T Rusarbeid i praksis
+%A Berg, Lise
+%I Universitetsforlaget
+%D 2022
+"""
+
+
+def test_endnote_tagged_file_fields(tmp_path):
+    path = write(tmp_path, "scholar.enw", ENW)
+    assert detect_format(path) == "enw"
+    article, book = rows_of(path)
+    assert (article["external_id"], article["doi"], article["issn"]) == (
+        "12345", "10.18261/tph.20.1.3", "1504-3010")
+    assert (article["journal"], article["volume"], article["issue"], article["pages"]) == (
+        "Tidsskrift for psykisk helsearbeid", "20", "1", "22-35")
+    assert json.loads(article["authors"]) == ["Hansen, Kari", "Nordmann, Ola"]
+    assert json.loads(article["keywords"]) == ["psykisk helse", "kommuner"]
+    assert article["abstract"] == "Vi undersøkte tjenestene i 12 kommuner."
+    assert (book["item_type"], book["year"], book["journal"]) == ("Book", 2022, None)
 
 
 # -- formats registry and unknown formats ---------------------------------------------------
