@@ -67,7 +67,8 @@ def init(db_path: str, config_path: str, force: bool) -> None:
 def import_(file: str, source: str | None, new_search: bool, query: str | None,
             fmt: str | None, db_path: str, config_path: str) -> None:
     """Import an export from another database (RIS, MEDLINE/.nbib, BibTeX, CSV/TSV, EndNote
-    XML, EndNote tagged .enw, Web of Science, Cochrane Library, a database's Excel export),
+    XML, EndNote tagged .enw, Web of Science, Cochrane Library, Ovid, a database's Excel
+    export),
     or an xlsx evidence table
     (`evidence export --format xlsx`) with its decisions and themes.
 

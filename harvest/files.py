@@ -97,14 +97,17 @@ READERS: dict[str, Reader] = {
     "wos": _lazy("files_wos", "read_wos"),
     "cochrane": _lazy("files_cochrane", "read_cochrane"),
     "enw": _lazy("files_refer", "read_enw"),
+    "ovid": _lazy("files_ovid", "read_ovid"),
     "xlsx": _lazy("files", "_read_xlsx"),
 }
 FORMATS = tuple(READERS)
 _KNOWN = ("RIS, MEDLINE/.nbib, BibTeX, CSV/TSV, EndNote XML, EndNote tagged (.enw), Web of "
-          "Science (plain text or tab-delimited), Cochrane Library plain text, Excel")
+          "Science (plain text or tab-delimited), Cochrane Library plain text, Ovid tagged, "
+          "Excel")
 
 _WOS_PLAIN = re.compile(r"(?:FN |VR \d|PT [A-Z]$)", re.M)
 _MEDLINE_TAGS = re.compile(r"^(?:PMID|OWN|OID|FAU|STAT|LID|AID|PHST|EDAT|MHDA)\s*- ", re.M)
+_OVID = re.compile(r"^<\s*\d+\.?\s*>\s*$", re.M)
 _COCHRANE = re.compile(r"^(?:Record #\d+ of \d+\s*$|ID: C[DN]-?\d)", re.M)
 
 
@@ -130,6 +133,8 @@ def detect_format(path: str | Path) -> str:
         return "nbib"
     if re.search(r"^TY {1,2}-", head, re.M):
         return "ris"
+    if _OVID.search(head) and re.search(r"^(?:TI|UI|AU)  - ", head, re.M):
+        return "ovid"
     if _COCHRANE.search(head) and re.search(r"^(?:TI|AU|SO|YR): ", head, re.M):
         return "cochrane"
     if _MEDLINE_TAGS.search(head) and re.search(r"^TI  - ", head, re.M):
@@ -148,9 +153,8 @@ def detect_format(path: str | Path) -> str:
 
 
 def _detect_xml(path: Path, head: str) -> str:
-    if re.match(r"<\d+\.\s*>", head) or "VN  - Ovid Technologies" in head[:2000]:
-        raise FileFormatError(f"{path.name}: this is Ovid's own tagged format, which is not "
-                              "read here; in Ovid export as RIS instead")
+    if _OVID.search(head) and not re.search(r"^TY {1,2}-", head, re.M):
+        return "ovid"
     if re.search(r"<rdf:RDF\b", head[:4000]):
         raise FileFormatError(f"{path.name}: this is Zotero RDF; export RIS or BibTeX "
                               "instead (Zotero: File > Export Library)")

@@ -179,6 +179,12 @@ EXPECTED = [
     ("litstudy/springer.csv", "csv", 18, 18,
      "Graph-Based Load Balancing Model for Exascale Computing Systems",
      "10.1007/978-3-030-92127-9_33", 2022, "Araz R. Aliev"),
+    ("ovid/knh_embase_endnote_r3001-3002.cgi", "ovid", 2, 2,
+     "Quality of life in patients with primary ciliary dyskinesia: A systematic review.",
+     "10.1186/s12919-018-0099-8", 2018, "Behan L."),
+    ("ovid/knh_embase_citavi_r3001-3002.ovd", "ovid", 2, 2,
+     "Quality of life in patients with primary ciliary dyskinesia: A systematic review.",
+     "10.1186/s12919-018-0099-8", 2018, "Behan L."),
     ("constructed/cochrane_central.txt", "cochrane", 3, 3,
      "Community mental health teams and hospital admissions: a randomised trial",
      "10.1177/14034948230000001", 2023, "Hansen K"),
@@ -382,8 +388,9 @@ def test_unknown_content_asks_for_the_format(tmp_path):
     assert error_of(path) == (
         "notes.dat: not a known export format; the readers take RIS, MEDLINE/.nbib, BibTeX, "
         "CSV/TSV, EndNote XML, EndNote tagged (.enw), Web of Science (plain text or "
-        "tab-delimited), Cochrane Library plain text, Excel. If it is one of them, give it with "
-        "--format (ris|nbib|bibtex|csv|endnote-xml|wos|cochrane|enw|xlsx)")
+        "tab-delimited), Cochrane Library plain text, Ovid tagged, Excel. If it is one of "
+        "them, give it with --format (ris|nbib|bibtex|csv|endnote-xml|wos|cochrane|enw|ovid|"
+        "xlsx)")
 
 
 def test_csv_without_known_columns(tmp_path):

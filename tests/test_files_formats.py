@@ -33,7 +33,7 @@ def count_entries(path: Path, fmt: str) -> int:
         "utf-8-sig")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     patterns = {"ris": r"^TY {1,2}-", "nbib": r"^(?:PMID- |OWN - )", "cochrane": r"^ID: ",
-                "enw": r"^%T ",
+                "enw": r"^%T ", "ovid": r"^<\s*\d+\.?\s*>\s*$",
                 "bibtex": r"^\s*@(?!comment|string|preamble)", "endnote-xml": r"<record>"}
     if fmt == "wos":
         lines = [line for line in text.split("\n") if line.strip()]
@@ -492,6 +492,58 @@ def test_endnote_tagged_file_fields(tmp_path):
     assert (book["item_type"], book["year"], book["journal"]) == ("Book", 2022, None)
 
 
+# -- Ovid ------------------------------------------------------------------------------------
+
+OVID_MEDLINE = """Database: Ovid MEDLINE(R) ALL <1946 to October 18, 2024>
+Search Strategy:
+--------------------------------------------------------------------------------
+1     community mental health.ti,ab. (9000)
+
+<1>
+VN  - Ovid Technologies
+DB  - Ovid MEDLINE(R) ALL
+UI  - 39000002
+TI  - Peer workers in community mental health teams: a systematic
+      review.
+SO  - Journal of Clinical Psychology. 76(1):1-10, 2020 Jan.
+AU  - Hansen K
+AU  - Berg L
+AB  - BACKGROUND: Peer workers are common. METHODS: We searched five databases.
+MH  - *Community Mental Health Services
+MH  - Humans
+PT  - Journal Article
+PT  - Systematic Review
+LG  - English
+DO  - https://dx.doi.org/10.1002/jclp.22000
+YR  - 2020
+"""
+
+
+def test_ovid_embase_export_fields():
+    rows = rows_of(EXPORTS / "ovid/knh_embase_endnote_r3001-3002.cgi")
+    first = rows[0]
+    assert (first["external_id"], first["pmid"]) == ("621381829", None)
+    assert (first["journal"], first["volume"], first["issue"]) == ("BMC Proceedings", "12",
+                                                                   "Supplement 3")
+    assert first["doi"] == "10.1186/s12919-018-0099-8"
+    assert "Kartagener syndrome" in json.loads(first["mesh_terms"])
+    assert first["abstract"].split("\n\n")[1].startswith("Method(s): We searched MEDLINE")
+    citavi = rows_of(EXPORTS / "ovid/knh_embase_citavi_r3001-3002.ovd")
+    assert [r["external_id"] for r in citavi] == [r["external_id"] for r in rows]
+
+
+def test_ovid_medline_record_after_the_search_strategy(tmp_path):
+    path = write(tmp_path, "ovid.txt", OVID_MEDLINE)
+    assert detect_format(path) == "ovid"
+    row = rows_of(path)[0]
+    assert (row["external_id"], row["pmid"]) == ("39000002", "39000002")
+    assert row["title"] == "Peer workers in community mental health teams: a systematic review."
+    assert (row["journal"], row["volume"], row["issue"], row["pages"]) == (
+        "Journal of Clinical Psychology", "76", "1", "1-10")
+    assert row["doi"] == "10.1002/jclp.22000"
+    assert json.loads(row["publication_types"]) == ["Journal Article", "Systematic Review"]
+
+
 # -- formats registry and unknown formats ---------------------------------------------------
 
 
@@ -501,8 +553,7 @@ def test_cli_format_choices_come_from_the_registry():
         assert name in result.output
 
 
-def test_ovid_tagged_export_is_named(tmp_path):
-    path = write(tmp_path, "embase.cgi", "<1. >\nVN  - Ovid Technologies\nDB  - Embase\n"
-                                          "TI  - A title\n")
-    with pytest.raises(FileFormatError, match="embase.cgi: this is Ovid's own tagged format"):
+def test_zotero_rdf_and_other_xml_are_named(tmp_path):
+    path = write(tmp_path, "feed.xml", "<?xml version='1.0'?><feed/>")
+    with pytest.raises(FileFormatError, match="feed.xml: XML that is not EndNote XML"):
         detect_format(path)
