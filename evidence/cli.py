@@ -68,9 +68,8 @@ def import_(file: str, source: str | None, new_search: bool, query: str | None,
             fmt: str | None, db_path: str, config_path: str) -> None:
     """Import an export from another database (RIS, MEDLINE/.nbib, BibTeX, CSV/TSV, EndNote
     XML, EndNote tagged .enw, Web of Science, Cochrane Library, Ovid, a database's Excel
-    export),
-    or an xlsx evidence table
-    (`evidence export --format xlsx`) with its decisions and themes.
+    export), or an xlsx evidence table (`evidence export --format xlsx`) with its decisions
+    and themes.
 
     Example:
 
