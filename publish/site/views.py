@@ -51,7 +51,7 @@ async def home(datasette, request) -> Response:
         group["themes"] = [t for t in themes if t["group_slug"] == group["slug"]]
     total = (await db.execute("SELECT count(*) FROM records")).first()[0]
     return await render(datasette, request, "published_home.html", {
-        "groups": groups, "total": total})
+        "groups": groups, "total": total, "feed": datasette.urls.path("/-/feed.atom")})
 
 
 async def theme(datasette, request) -> Response:
