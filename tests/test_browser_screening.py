@@ -360,6 +360,14 @@ def screenshot(page: Page, name: str) -> None:
         page.screenshot(path=str(Path(IMAGES) / name))
 
 
+def both_sizes(page: Page, name: str) -> None:
+    """Check and picture the page on a phone and a laptop, then leave it at the laptop size."""
+    for label, size in (("phone", PHONE), ("laptop", LAPTOP)):
+        page.set_viewport_size(size)
+        no_sideways_scroll(page)
+        screenshot(page, f"{name}-{label}.png")
+
+
 def votes(db_path: Path, *rows: tuple) -> None:
     """Decisions straight into the history, as the app writes them (triggers keep the rest)."""
     from evidence.db.decisions import save_decision
@@ -441,6 +449,7 @@ def test_refusals_are_pages_of_the_app_with_a_way_back(server, page: Page):
     assert response.status == 403
     expect(page.locator("section.refused")).to_contain_text("Bare en leder")
     expect(page.locator("header.bar nav")).to_be_visible()  # the app's own page
+    both_sizes(page, "screening-refused")
     page.locator("section.refused a.button").click()
     on_record(page, 1)
     # Missing reason: refused, and what was typed stays.
@@ -536,6 +545,7 @@ def test_highlight_words_in_two_colours_edited_by_the_lead(server, page: Page):
         expect(page.locator("h1.title mark.hl-include")).to_have_text(["community"])
         # The lead changes the words in the browser; they land in evidence.yml.
         page.goto(url + "/-/screen/lists")
+        both_sizes(page, "screening-lists")
         page.fill("textarea[name=include]", "unge\nrus")
         page.fill("textarea[name=exclude]", "trial")
         page.click("form.words button[type=submit]")
@@ -599,6 +609,7 @@ def test_single_reviewer_summary_says_why_there_is_no_kappa(server, page: Page):
         page.goto(server["url"] + "/-/screen/summary")  # re-read without a restart
         expect(page.locator("p.no-kappa")).to_contain_text("vurderer hver post én gang")
         expect(page.locator("table.kappa")).to_have_count(0)
+        both_sizes(page, "screening-summary-single")
     finally:
         config_path.write_text(before, encoding="utf-8")
 
