@@ -444,3 +444,18 @@ def m180_screening_skips_and_language(db: sqlite_utils.Database) -> None:
         "reviewer": str, "stage": str, "record_id": int, "skipped_at": str,
     }, pk=("reviewer", "stage", "record_id"))  # no foreign key: a dedupe merge may drop a record
     db["users"].add_column("language", str)
+
+
+@migrations()
+def m300_user_sessions(db: sqlite_utils.Database) -> None:
+    """``users.session_generation``: a login cookie carries the generation it was issued
+    under; logging out or a new password adds one, which ends every older session."""
+    db["users"].add_column("session_generation", int, not_null_default=0)
+
+
+@migrations()
+def m301_pair_merge_undo(db: sqlite_utils.Database) -> None:
+    """What a person's merge moved (the absorbed record's id and its hits), so a lead can
+    undo it in the app."""
+    db["duplicate_pairs"].add_column("moved_from", int)
+    db["duplicate_pairs"].add_column("moved_hits", str)

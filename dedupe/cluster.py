@@ -19,6 +19,7 @@ How a run works (:func:`dedupe`):
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -50,6 +51,10 @@ _CHUNK = 500
 
 class DedupeError(EvidenceError):
     """A duplicate-pair decision that cannot be applied (unknown pair or record)."""
+
+
+class PairDecidedError(DedupeError):
+    """A reviewer tried to change a pair a person already decided (leads only)."""
 
 
 @dataclass
@@ -467,20 +472,65 @@ def list_uncertain_pairs(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     return items
 
 
-def decide_pair(db: sqlite_utils.Database, pair_id: int, decision: str, reviewer: str) -> None:
+def decide_pair(db: sqlite_utils.Database, pair_id: int, decision: str, reviewer: str, *,
+                lead: bool = True) -> None:
     """Store a person's ``merge`` or ``split`` on a pair; a merge joins the records now.
 
     Every later run respects it: a split pair's records are never joined, a merge stays.
+    A pair a person has decided changes only by a lead (``lead``; the CLI's user owns the
+    database and counts as one): a reviewer once merged a pair the lead had split.
     """
     if decision not in ("merge", "split"):
         raise DedupeError(f"decision must be merge or split, not {decision!r}")
     row = db.execute("""
-        SELECT ha.record_id, hb.record_id FROM duplicate_pairs p
+        SELECT ha.record_id, hb.record_id, p.status, p.decided_by FROM duplicate_pairs p
         JOIN hits ha ON ha.id = p.hit_a JOIN hits hb ON hb.id = p.hit_b
         WHERE p.id = ?""", [pair_id]).fetchone()
     if row is None:
         raise DedupeError(f"no duplicate pair {pair_id}: see `evidence duplicates`")
+    if row[2] in ("merge", "split") and not lead:
+        raise PairDecidedError(f"pair {pair_id} was decided ({row[2]}) by {row[3]}: only a lead"
+                               " can change it")
     decide_records(db, row[0], row[1], decision, reviewer)
+
+
+def undo_merge(db: sqlite_utils.Database, pair_id: int, reviewer: str) -> int:
+    """Undo a person's merge: the absorbed record comes back (same id when it is free) with
+    the hits it brought, and the pair becomes a split so no later run joins them again.
+
+    Decisions and themes stay with the surviving record. Returns the restored record's id.
+    """
+    row = db.execute("SELECT status, moved_from, moved_hits FROM duplicate_pairs WHERE id = ?",
+                     [pair_id]).fetchone()
+    if row is None or row[0] != "merge" or not row[2]:
+        raise DedupeError(f"pair {pair_id} is not a merge that can be undone")
+    moved_from, moved = row[1], json.loads(row[2])
+    hit_ids, record = moved["hits"], moved["record"]
+    survivor = db.execute("SELECT record_id FROM hits WHERE id = ?", [hit_ids[0]]).fetchone()[0]
+    stamp = now()
+    with db.atomic():
+        taken = db.execute("SELECT 1 FROM records WHERE id = ?", [moved_from]).fetchone()
+        columns = [c for c in record if c != "id"]
+        restored = db.execute(
+            f"INSERT INTO records (id, {', '.join(columns)}) VALUES (?{', ?' * len(columns)})",
+            [None if taken else moved_from, *(record[c] for c in columns)]).lastrowid
+        marks = ", ".join("?" * len(hit_ids))
+        db.execute(f"UPDATE hits SET record_id = ? WHERE id IN ({marks})", [restored, *hit_ids])
+        db.execute("UPDATE duplicate_pairs SET status = 'split', decided_by = ?, decided_at = ?,"
+                   " moved_hits = NULL WHERE moved_from = ? AND status = 'merge'",
+                   [reviewer, stamp, moved_from])
+        refresh_record(db, survivor)
+    return restored
+
+
+def list_merged_pairs(db: sqlite_utils.Database, limit: int = 50) -> list[dict[str, Any]]:
+    """Merges a person made that can still be undone, newest first (one per merge)."""
+    return list(_rows(db, """
+        SELECT min(p.id) AS pair_id, p.moved_from, max(p.decided_by) AS decided_by,
+          max(p.decided_at) AS decided_at, r.title
+        FROM duplicate_pairs p JOIN hits h ON h.id = p.hit_a JOIN records r ON r.id = h.record_id
+        WHERE p.status = 'merge' AND p.moved_hits IS NOT NULL
+        GROUP BY p.moved_from ORDER BY decided_at DESC LIMIT ?""", [limit]))
 
 
 def decide_records(db: sqlite_utils.Database, record_a: int, record_b: int, decision: str,
@@ -520,6 +570,15 @@ def decide_records(db: sqlite_utils.Database, record_a: int, record_b: int, deci
             "SELECT DISTINCT record_id FROM decisions WHERE record_id IN (?, ?)",
             [record_a, record_b])}
         survivor = min(decided) if decided else min(record_a, record_b)
-        merge_records(db, survivor, record_b if survivor == record_a else record_a)
+        loser = record_b if survivor == record_a else record_a
+        moved = {"hits": [h for (h,) in db.execute(
+            "SELECT id FROM hits WHERE record_id = ? ORDER BY id", [loser])],
+            "record": _record_row(db, loser)}
+        db.execute(  # what undo_merge needs to give the absorbed record back
+            "UPDATE duplicate_pairs SET moved_from = ?, moved_hits = ? WHERE status = 'merge'"
+            " AND decided_at = ? AND (hit_a IN (SELECT id FROM hits WHERE record_id = ?)"
+            " OR hit_b IN (SELECT id FROM hits WHERE record_id = ?))",
+            [loser, json.dumps(moved), stamp, loser, loser])
+        merge_records(db, survivor, loser)
         refresh_record(db, survivor)
     return survivor

@@ -70,6 +70,19 @@ async def _send_status(send: Callable, status: int, text: str,
     await send({"type": "http.response.body", "body": text.encode("utf-8")})
 
 
+def _is_form(scope: Scope) -> bool:
+    kind = dict(scope.get("headers") or []).get(b"content-type", b"")
+    return kind.startswith(b"application/x-www-form-urlencoded")
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 async def _read_body(receive: Callable, limit: int) -> tuple[bytes | None, list[dict]]:
     """The whole body (None when it exceeds ``limit``) and the messages read."""
     chunks, size, messages = [], 0, []
@@ -104,6 +117,8 @@ def guard(app: ASGIApp, *, referrer_policy: str = "same-origin", max_body: int =
             if body is None:
                 return await _send_status(send, 413, f"Request body over {max_body} bytes",
                                           extra)
+            if _is_form(scope) and not _is_utf8(body):  # asgi-csrf would fail with a 500
+                return await _send_status(send, 400, "The form is not UTF-8 text", extra)
             sent = False
 
             async def replay() -> dict:

@@ -15,11 +15,15 @@ if TYPE_CHECKING:  # datasette.app imports the plugins, so not at import time
     from datasette.app import Datasette
 
 PLUGIN = "evidence_screening"
+#: Tables no role may read through Datasette's pages.
+SECRET_TABLES = ("users",)
 
 
 def screening_metadata(db_path: str | Path, config_path: str | Path,
                        title: str = "") -> dict[str, Any]:
-    """Instance rules: Datasette's own pages (tables, SQL) are for leads only, SQL for nobody.
+    """Instance rules: Datasette's own pages (tables, SQL) are for leads only, SQL for nobody,
+    and the tables holding secrets (password hashes) for nobody at all: accounts are listed
+    by ``evidence users list``.
 
     ``allow`` gates Datasette's pages, not plugin routes: every screening view checks the
     actor itself (see views.py).
@@ -28,6 +32,8 @@ def screening_metadata(db_path: str | Path, config_path: str | Path,
         "title": title,
         "allow": {"role": "lead"},
         "allow_sql": False,
+        "databases": {Path(db_path).stem: {"tables": {
+            table: {"allow": False, "hidden": True} for table in SECRET_TABLES}}},
         "plugins": {PLUGIN: {"enabled": True, "config_path": str(config_path),
                              "database": Path(db_path).stem}},
     }

@@ -63,7 +63,8 @@ def add_user(db: sqlite_utils.Database, username: str, password: str,
     db.execute(
         "INSERT INTO users (username, password_hash, role, created_at, disabled)"
         " VALUES (?, ?, ?, ?, 0) ON CONFLICT(username) DO UPDATE SET"
-        " password_hash = excluded.password_hash, role = excluded.role, disabled = 0",
+        " password_hash = excluded.password_hash, role = excluded.role, disabled = 0,"
+        " session_generation = session_generation + 1",  # a new password ends old sessions
         [username, hash_password(password), role, now()])
     db.conn.commit()
 
@@ -76,18 +77,36 @@ def list_users(db: sqlite_utils.Database) -> list[dict[str, Any]]:
 
 def authenticate(conn: sqlite3.Connection, username: str, password: str) -> dict | None:
     """The actor dict for a correct user name and password, else None."""
-    row = conn.execute("SELECT username, password_hash, role FROM users"
-                       " WHERE username = ? AND NOT disabled", [username]).fetchone()
+    user = check_login(login_row(conn, username), password)
+    return {"id": user["id"], "role": user["role"]} if user else None
+
+
+def login_row(conn: sqlite3.Connection, username: str) -> tuple | None:
+    """(username, password hash, role, session generation) of an active account, or None."""
+    return conn.execute("SELECT username, password_hash, role, session_generation FROM users"
+                        " WHERE username = ? AND NOT disabled", [username]).fetchone()
+
+
+def check_login(row: tuple | None, password: str) -> dict | None:
+    """The slow half of a login (PBKDF2), kept apart so the web app runs it off its SQL
+    threads; an unknown name costs as long as a wrong password."""
     if row is None:
         verify_password(password, _DUMMY_HASH)
         return None
     if not verify_password(password, row[1]):
         return None
-    return {"id": row[0], "role": row[2]}
+    return {"id": row[0], "role": row[2], "generation": row[3]}
 
 
 def current_user(conn: sqlite3.Connection, username: str) -> dict | None:
     """The account behind a signed cookie, re-read so a disabled user or new role counts now."""
-    row = conn.execute("SELECT username, role FROM users WHERE username = ? AND NOT disabled",
-                       [username]).fetchone()
-    return {"id": row[0], "role": row[1]} if row else None
+    row = conn.execute("SELECT username, role, session_generation FROM users"
+                       " WHERE username = ? AND NOT disabled", [username]).fetchone()
+    return {"id": row[0], "role": row[1], "generation": row[2]} if row else None
+
+
+def end_sessions(conn: sqlite3.Connection, username: str) -> None:
+    """Log the account out everywhere: every cookie issued before now stops working."""
+    conn.execute("UPDATE users SET session_generation = session_generation + 1"
+                 " WHERE username = ?", [username])
+    conn.commit()

@@ -297,6 +297,20 @@ def current_votes(conn: sqlite3.Connection,
     return votes
 
 
+def vote_allowed(conn: sqlite3.Connection, record_id: int, reviewer: str, needed: int,
+                 stage: str = SCREENING) -> bool:
+    """May ``reviewer`` vote on the record at ``stage``? Always to change their own vote;
+    a new vote only while the others have fewer than ``needed`` (in dual screening a third
+    reviewer once voted by posting the form directly). One reviewer per record allows a
+    second vote, so two reviewers who disagree show up as a conflict for the lead."""
+    if needed < 2:
+        return True
+    votes = dict(conn.execute(
+        "SELECT reviewer = ?, count(*) FROM current_decisions WHERE record_id = ?"
+        " AND stage = ? GROUP BY reviewer = ?", [reviewer, record_id, stage, reviewer]))
+    return bool(votes.get(1)) or votes.get(0, 0) < needed
+
+
 def conflicts(conn: sqlite3.Connection, stage: str = SCREENING) -> list[dict[str, Any]]:
     """Records whose reviewers disagree at ``stage`` and that no lead has resolved yet."""
     resolved = {row[0] for row in conn.execute(

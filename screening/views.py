@@ -31,10 +31,18 @@ from evidence.db.decisions import (
 )
 from evidence.db.migrations import BUSY_TIMEOUT_MS
 from evidence.db.values import json_list
-from evidence.dedupe.cluster import decide_pair, list_uncertain_pairs
+from evidence.dedupe.cluster import (
+    DedupeError,
+    PairDecidedError,
+    decide_pair,
+    list_merged_pairs,
+    list_uncertain_pairs,
+    undo_merge,
+)
 from evidence.harvest.store import save_screening_rule
-from evidence.screening import auth
+from evidence.screening import auth, claims, sessions
 from evidence.screening import queries as q
+from evidence.screening import throttle as login_limits
 from evidence.screening.app import config_error, evidence_config, plugin_settings
 from evidence.screening.full_text import find_pdf, full_text_links
 from evidence.screening.highlights import parse_words, save_highlight_words
@@ -42,6 +50,7 @@ from evidence.screening.i18n import CATALOGUES, choose_language, translator
 from evidence.screening.text import abstract_sections, highlight, search_terms
 
 STATIC = Path(__file__).parent / "static"
+MAX_ID = 2**63 - 1
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 LANGUAGES = tuple(CATALOGUES)
 #: A decision posted after the session ended, kept (signed) until the reviewer logs in again.
@@ -71,8 +80,20 @@ async def _form(request) -> dict[str, list[str]]:
     """The posted form, read once per request (the guard reads it first to check CSRF)."""
     if "evidence_form" not in request.scope:
         body = await request.post_body()
-        request.scope["evidence_form"] = parse_qs(body.decode("utf-8"), keep_blank_values=True)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise Refusal(400, "page_not_found") from e
+        request.scope["evidence_form"] = parse_qs(text, keep_blank_values=True)
     return request.scope["evidence_form"]
+
+
+def _id(value: str | None) -> int:
+    """A record or pair id from the URL: ASCII digits within SQLite's 64-bit integers
+    (``int("²")`` fails, and a longer id cannot be stored), else 404."""
+    if not value or not (value.isascii() and value.isdigit()) or int(value) > MAX_ID:
+        raise NotFound("no such id")
+    return int(value)
 
 
 class Refusal(Exception):
@@ -103,10 +124,12 @@ def _one(form: dict[str, list[str]], key: str) -> str:
 
 
 async def _user(request, datasette) -> dict | None:
-    """The logged-in account, re-read from the database (a disabled user is logged out)."""
+    """The logged-in account: ``request.actor`` as :func:`actor_now` re-read it from the users
+    table; an ended, expired or disabled session has no role and is nobody."""
     actor = request.actor
-    if not actor or not actor.get("id"):
+    if not actor or not actor.get("id") or actor.get("role") not in auth.ROLES:
         return None
+
     def load(conn):
         user = auth.current_user(conn, actor["id"])
         if user is not None:
@@ -118,8 +141,9 @@ async def _user(request, datasette) -> dict | None:
 
 async def actor_now(request, datasette) -> dict | None:
     """The signed cookie's account re-read from the users table; a disabled or deleted
-    account becomes ``{"id": name, "role": "disabled"}``, which no ``allow`` rule admits
-    (returning None would let Datasette's own hook trust the cookie instead)."""
+    account, an expired session or one ended by logout or a new password becomes
+    ``{"id": name, "role": "disabled"}``, which no ``allow`` rule admits (returning None
+    would let Datasette's own hook trust the cookie instead)."""
     try:
         signed = datasette.unsign(request.cookies["ds_actor"], "actor")
     except BadSignature:
@@ -128,7 +152,9 @@ async def actor_now(request, datasette) -> dict | None:
     if not isinstance(actor, dict) or not isinstance(actor.get("id"), str):
         return None
     user = await _read(datasette, lambda conn: auth.current_user(conn, actor["id"]))
-    return user or {"id": actor["id"], "role": "disabled"}
+    if user is None or not sessions.is_valid(signed, user["generation"]):
+        return {"id": actor["id"], "role": "disabled"}
+    return {"id": user["id"], "role": user["role"]}
 
 
 def _path(datasette, path: str) -> str:
@@ -267,14 +293,30 @@ async def login(request, datasette):
         return await _refusal_page(datasette, request, None, refusal)
     form = await _form(request)
     username, password = _one(form, "username"), (form.get("password") or [""])[-1]
-    actor = await _read(datasette, lambda c: auth.authenticate(c, username, password))
     next_url = _safe_next(datasette, _one(form, "next"))
+    throttle, lane = login_limits.for_app(datasette)
+    keys = login_limits.login_keys(username, (request.scope.get("client") or [None])[0])
+    wait = throttle.wait_seconds(keys)
+    actor = None
+    if not wait:
+        row = await _read(datasette, lambda c: auth.login_row(c, username))
+        try:
+            actor = await lane.run(auth.check_login, row, password)
+        except login_limits.LaneBusy:
+            wait = 5
     if actor is None:
-        return await _page(datasette, request, None, "screening_login.html", status=401,
-                           error=_t(datasette, request)("login_failed"), next=next_url,
+        t = _t(datasette, request)
+        if not wait:
+            throttle.failed(key for key, _limit in keys)
+        error = (t("login_throttled").format(minutes=-(-wait // 60)) if wait
+                 else t("login_failed"))
+        return await _page(datasette, request, None, "screening_login.html",
+                           status=429 if wait else 401, error=error, next=next_url,
                            username=username)
+    throttle.succeeded(keys[0][0])
     response = Response.redirect(next_url)
-    response.set_cookie("ds_actor", datasette.sign({"a": actor}, "actor"), httponly=True)
+    response.set_cookie("ds_actor", sessions.cookie_value(datasette, actor, actor["generation"]),
+                        httponly=True, max_age=sessions.SESSION_SECONDS, samesite="lax")
     return response
 
 
@@ -285,6 +327,9 @@ async def logout(request, datasette):
         await _check_csrf(request)
     except Refusal as refusal:
         return await _refusal_page(datasette, request, None, refusal)
+    user = await _user(request, datasette)
+    if user is not None:  # every session of this account ends, not only this cookie
+        await _write(datasette, lambda c: auth.end_sessions(c, user["id"]))
     response = _redirect(datasette, "/-/login")
     response.set_cookie("ds_actor", "", expires=0, max_age=0)
     return response
@@ -344,7 +389,7 @@ async def language(request, datasette):
 @login_required
 async def skip(request, datasette, user):
     """POST: this record goes to the end of the reviewer's queue (``screening_skips``)."""
-    record_id = int(request.url_vars["id"])
+    record_id = _id(request.url_vars.get("id"))
     stage = _one(await _form(request), "stage") or SCREENING
     if stage not in STAGE_PATHS:
         raise Refusal(400, "page_not_found")
@@ -384,23 +429,31 @@ def _stage(datasette, stage: str) -> str:
 async def _queue(request, datasette, user, stage: str):
     """The next record: skipped ones (``screening_skips``) only once nothing else is left."""
     config = evidence_config(datasette).screening
-    skip = [int(s) for s in request.args.get("skip", "").split(",") if s.isdigit()]
+    skip = [int(s) for s in request.args.get("skip", "").split(",")
+            if s.isascii() and s.isdigit() and int(s) <= MAX_ID]
+    needed, held = config.reviewers_per_record, claims.for_app(datasette)
 
-    def state(conn):
+    def state(conn, avoid):
         skipped = q.skipped_records(conn, user["id"], stage)
-        return skipped, q.queue_state(conn, user["id"], needed=config.reviewers_per_record,
-                                      order=config.order, skip=[*skip, *skipped], stage=stage)
+        return skipped, q.queue_state(conn, user["id"], needed=needed, order=config.order,
+                                      skip=[*avoid, *skipped], stage=stage)
 
-    skipped, (record_id, left, total) = await _read(datasette, state)
-    if record_id is None and skipped:
-        await _write(datasette, lambda c: q.clear_skips(c, user["id"], stage))
-        skipped, (record_id, left, total) = await _read(datasette, state)
+    for _attempt in range(5):  # another reviewer may claim our pick while we read it
+        avoid = [*skip, *held.held_by_others(user["id"], needed)][-50:]
+        skipped, (record_id, left, total) = await _read(
+            datasette, lambda c, avoid=avoid: state(c, avoid))
+        if record_id is None and skipped:
+            await _write(datasette, lambda c: q.clear_skips(c, user["id"], stage))
+            skipped, (record_id, left, total) = await _read(
+                datasette, lambda c, avoid=avoid: state(c, avoid))
+        if record_id is None or held.claim(record_id, user["id"], needed):
+            break
     return await _record_page(datasette, request, user, record_id, skip=skip,
                               counts=(left, total), stage=stage)
 
 
 async def _record(request, datasette, user, stage: str):
-    record_id = int(request.url_vars["id"])
+    record_id = _id(request.url_vars.get("id"))
     if request.method == "POST":
         return await _decide(request, datasette, user, record_id, stage=stage)
     return await _record_page(datasette, request, user, record_id, explicit=True,
@@ -433,7 +486,7 @@ async def full_text_record(request, datasette, user):
 async def full_text_pdf(request, datasette, user):
     """The record's PDF from ``screening.full_text_folder`` (logged-in users only)."""
     _stage(datasette, FULL_TEXT)
-    record_id = int(request.url_vars["id"])
+    record_id = _id(request.url_vars.get("id"))
     item = await _read(datasette, lambda c: q.record(c, record_id))
     path = find_pdf(evidence_config(datasette).screening.full_text_folder, item) if item else None
     if path is None:
@@ -556,9 +609,21 @@ async def _decide(request, datasette, user, record_id: int, stage: str = SCREENI
                                                  "chosen": chosen})
         return await _record_page(datasette, request, user, record_id, error=error, status=400,
                                   next=next_url, form=chosen, stage=stage)
-    await _write(datasette, lambda c: save_decision(
-        c, record_id, user["id"], chosen["decision"], stage=stage, reason=chosen["reason"],
-        note=chosen["note"], summary=chosen["summary"], theme_slugs=chosen["themes"]))
+
+    def write(c):
+        if not is_resolution(stage) and not q.vote_allowed(c, record_id, user["id"], needed,
+                                                           stage):
+            return False
+        save_decision(c, record_id, user["id"], chosen["decision"], stage=stage,
+                      reason=chosen["reason"], note=chosen["note"], summary=chosen["summary"],
+                      theme_slugs=chosen["themes"])
+        return True
+
+    if not await _write(datasette, write):
+        return await _record_page(datasette, request, user, record_id, status=409,
+                                  error=_t(datasette, request)("enough_votes"), next=next_url,
+                                  form=chosen, stage=stage)
+    claims.for_app(datasette).release(record_id, user["id"])
     datasette.add_message(request, _t(datasette, request)(
         "resolved" if is_resolution(stage) else "saved"))
     if not is_resolution(stage):
@@ -586,7 +651,7 @@ async def mine(request, datasette, user):
     stage = _stage_arg(request, datasette)
     args = {k: request.args.get(k, "").strip() for k in ("q", "decision", "reason")}
     page_arg = request.args.get("page", "1")
-    page = max(int(page_arg), 1) if page_arg.isdigit() else 1
+    page = min(max(int(page_arg), 1), 10**6) if page_arg.isascii() and page_arg.isdigit() else 1
     data = await _read(datasette, lambda c: (
         q.my_decisions(c, user["id"], limit=101, offset=(page - 1) * 100, stage=stage, **args),
         q.reasons(c, stage), q.themes(c)))
@@ -645,13 +710,13 @@ async def _conflicts_page(datasette, request, user, stage: str, *, status: int =
 
 @login_required(lead=True)
 async def resolve(request, datasette, user):
-    return await _decide(request, datasette, user, int(request.url_vars["id"]),
+    return await _decide(request, datasette, user, _id(request.url_vars.get("id")),
                          stage=RESOLUTION)
 
 
 @login_required(lead=True)
 async def full_text_resolve(request, datasette, user):
-    return await _decide(request, datasette, user, int(request.url_vars["id"]),
+    return await _decide(request, datasette, user, _id(request.url_vars.get("id")),
                          stage=resolution_of(_stage(datasette, FULL_TEXT)))
 
 
@@ -671,22 +736,37 @@ async def duplicates(request, datasette, user):
     if request.method == "POST":
         form = await _form(request)
         action = _one(form, "action")
-        if action not in ("merge", "split"):
+        if action not in ("merge", "split", "undo"):
             raise Refusal(400, "page_not_found")
-        pair_id = int(request.url_vars["id"])
+        pair_id, lead = _id(request.url_vars.get("id")), user["role"] == "lead"
+        if action == "undo" and not lead:
+            raise Refusal(403, "forbidden")
 
         def decide(conn):
-            decide_pair(sqlite_utils.Database(conn), pair_id, action, user["id"])
+            db = sqlite_utils.Database(conn)
+            if action == "undo":
+                undo_merge(db, pair_id, user["id"])
+            else:
+                decide_pair(db, pair_id, action, user["id"], lead=lead)
             conn.commit()
 
-        await _write(datasette, decide)
-        datasette.add_message(request, _t(datasette, request)("pair_decided"))
+        try:
+            await _write(datasette, decide)
+        except PairDecidedError as e:
+            raise Refusal(403, "forbidden") from e
+        except DedupeError as e:
+            raise Refusal(404, "not_found") from e
+        datasette.add_message(request, _t(datasette, request)(
+            "merge_undone" if action == "undo" else "pair_decided"))
         return _redirect(datasette, "/-/screen/duplicates")
-    pairs = await _read(datasette, lambda c: list_uncertain_pairs(sqlite_utils.Database(c)))
+    pairs, merged = await _read(datasette, lambda c: (
+        list_uncertain_pairs(sqlite_utils.Database(c)),
+        list_merged_pairs(sqlite_utils.Database(c)) if user["role"] == "lead" else []))
     for pair in pairs:
         for side in ("record_a", "record_b"):
             pair[side] = {**pair[side], "authors": json_list(pair[side].get("authors"))}
-    return await _page(datasette, request, user, "screening_duplicates.html", pairs=pairs)
+    return await _page(datasette, request, user, "screening_duplicates.html", pairs=pairs,
+                       merged=merged)
 
 
 @login_required(lead=True)

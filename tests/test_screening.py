@@ -12,7 +12,7 @@ import pytest
 from datasette.app import Datasette
 
 from evidence.db.decisions import save_decision
-from evidence.screening import auth
+from evidence.screening import auth, sessions
 from evidence.screening import queries as q
 from evidence.screening.app import make_datasette
 from tests.screening_data import add_users, seed
@@ -47,7 +47,8 @@ def make_app(db_path, config_path):
 
 
 def as_user(ds: Datasette, name: str, role: str = "reviewer") -> dict[str, str]:
-    return {"ds_actor": ds.sign({"a": {"id": name, "role": role}}, "actor")}
+    """A fresh session cookie of an account that never logged out (generation 0)."""
+    return {"ds_actor": sessions.cookie_value(ds, {"id": name, "role": role}, 0)}
 
 
 async def post(ds: Datasette, path: str, cookies: dict, data: dict | list) -> object:
@@ -149,9 +150,10 @@ async def test_include_with_themes_is_appended_and_the_queue_moves_on(make_app, 
     following = await ds.client.get("/-/screen", cookies=bo)
     assert 'data-record-id="2"' in following.text
     assert "11 av 12 igjen" in following.text
-    # With one reviewer per record, another reviewer does not get record 1 either.
+    # With one reviewer per record, another reviewer does not get record 1 either, nor
+    # record 2, which bo has open now (issue 13: concurrent reviewers get different records).
     other = await ds.client.get("/-/screen", cookies=as_user(ds, "cy"))
-    assert 'data-record-id="2"' in other.text
+    assert 'data-record-id="3"' in other.text
 
 
 @pytest.mark.asyncio

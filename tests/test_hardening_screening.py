@@ -1,0 +1,293 @@
+"""The screening app under hostile reviewers and visitors (issue 13): logins, sessions, votes,
+duplicate pairs, secrets, malformed requests, headers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from evidence.db.migrations import open_db
+from evidence.dedupe.cluster import decide_records
+from evidence.screening import auth, sessions
+from evidence.screening import throttle as login_limits
+from evidence.screening.app import make_datasette
+from evidence.web import secure_cookies_wanted
+from tests import test_screening as screening_tests
+from tests.test_screening import PASSWORD, as_user, post, rows
+
+#: The screening tests' fixtures: an app with 12 records and three accounts, fast hashes.
+make_app, fast_hashes = screening_tests.make_app, screening_tests.fast_hashes
+
+
+async def login(ds, username: str, password: str = PASSWORD, address: str = "10.0.0.1"):
+    page = await ds.client.get("/-/login")
+    token = page.cookies["ds_csrftoken"]
+    return await ds.client.post(
+        "/-/login", data={"username": username, "password": password, "csrftoken": token},
+        cookies={"ds_csrftoken": token})
+
+
+def cookie_of(response) -> dict[str, str]:
+    return {"ds_actor": response.cookies["ds_actor"]}
+
+
+# --- logins ---------------------------------------------------------------------------------
+
+@pytest.mark.asyncio
+async def test_failed_logins_are_throttled_per_account(make_app):
+    ds = make_app()
+    for _ in range(login_limits.MAX_PER_ACCOUNT):
+        assert (await login(ds, "ana", "wrong")).status_code == 401
+    refused = await login(ds, "ana", PASSWORD)  # even the right password waits now
+    assert refused.status_code == 429
+    assert "ds_actor" not in refused.cookies
+    assert "igjen om" in refused.text
+    assert (await login(ds, "bo")).status_code == 302  # other accounts are not locked out
+
+
+def test_throttle_counts_per_address_and_forgets_after_the_window():
+    now = [1000.0]
+    throttle = login_limits.LoginThrottle(clock=lambda: now[0])
+    for i in range(login_limits.MAX_PER_ADDRESS):
+        keys = login_limits.login_keys(f"user{i}", "10.0.0.9")
+        assert throttle.wait_seconds(keys) == 0
+        throttle.failed(k for k, _ in keys)
+    assert throttle.wait_seconds(login_limits.login_keys("someone", "10.0.0.9")) > 0
+    assert throttle.wait_seconds(login_limits.login_keys("someone", "10.0.0.8")) == 0
+    now[0] += login_limits.WINDOW_SECONDS + 1
+    assert throttle.wait_seconds(login_limits.login_keys("someone", "10.0.0.9")) == 0
+
+
+@pytest.mark.asyncio
+async def test_a_flood_of_logins_does_not_stall_other_pages(make_app, monkeypatch):
+    """Password hashing runs in its own thread, not on the event loop or the SQL threads."""
+    monkeypatch.setattr(auth, "ITERATIONS", 200_000)  # about 0.1 s per login here
+    monkeypatch.setattr(login_limits, "MAX_PER_ADDRESS", 10**6)
+    monkeypatch.setattr(login_limits, "MAX_PER_ACCOUNT", 10**6)
+    ds = make_app()
+    bo = as_user(ds, "bo")
+    await ds.client.get("/-/screen", cookies=bo)  # warm up
+    flood = [asyncio.create_task(login(ds, f"nobody{i}", "x" * 12)) for i in range(12)]
+    await asyncio.sleep(0.05)
+    started = time.monotonic()
+    page = await ds.client.get("/-/screen", cookies=bo)
+    elapsed = time.monotonic() - started
+    statuses = {r.status_code for r in await asyncio.gather(*flood)}
+    assert page.status_code == 200
+    assert elapsed < 0.5, elapsed
+    assert statuses <= {401, 429}
+
+
+# --- sessions -------------------------------------------------------------------------------
+
+@pytest.mark.asyncio
+async def test_logout_ends_the_session_cookie(make_app):
+    ds = make_app()
+    cookie = cookie_of(await login(ds, "bo"))
+    assert (await ds.client.get("/-/screen", cookies=cookie)).status_code == 200
+    assert (await post(ds, "/-/screen/logout", cookie, {})).status_code == 302
+    stolen = await ds.client.get("/-/screen", cookies=cookie)  # the old cookie, replayed
+    assert stolen.status_code == 302 and "/-/login" in stolen.headers["location"]
+
+
+@pytest.mark.asyncio
+async def test_a_new_password_ends_old_sessions(make_app, db_path):
+    ds = make_app()
+    cookie = cookie_of(await login(ds, "ana"))
+    assert (await ds.client.get("/evidence/records", cookies=cookie)).status_code == 200
+    db = open_db(db_path)
+    auth.add_user(db, "ana", "a brand new password", "lead")
+    db.close()
+    assert (await ds.client.get("/-/screen", cookies=cookie)).status_code == 302
+    assert (await ds.client.get("/evidence/records", cookies=cookie)).status_code == 403
+
+
+@pytest.mark.asyncio
+async def test_sessions_expire(make_app):
+    ds = make_app()
+    old = {"ds_actor": sessions.cookie_value(
+        ds, {"id": "bo", "role": "reviewer"}, 0,
+        issued=time.time() - sessions.SESSION_SECONDS - 1)}
+    assert (await ds.client.get("/-/screen", cookies=old)).status_code == 302
+    forever = {"ds_actor": ds.sign({"a": {"id": "bo", "role": "reviewer"}}, "actor")}
+    assert (await ds.client.get("/-/screen", cookies=forever)).status_code == 302
+    response = await login(ds, "bo")
+    assert f"Max-Age={sessions.SESSION_SECONDS}" in response.headers["set-cookie"]
+
+
+# --- votes ----------------------------------------------------------------------------------
+
+@pytest.mark.asyncio
+async def test_third_reviewer_cannot_vote_in_dual_mode(make_app, db_path):
+    ds = make_app(reviewers=2)
+    for name in ("bo", "cy"):
+        response = await post(ds, "/-/screen/record/1", as_user(ds, name),
+                              {"decision": "include"})
+        assert response.status_code == 302
+    third = await post(ds, "/-/screen/record/1", as_user(ds, "ana", "lead"),
+                       {"decision": "exclude", "reason": "wrong-topic"})
+    assert third.status_code == 409
+    assert rows(db_path, "SELECT count(*) FROM decisions WHERE record_id = 1") == [(2,)]
+    # a reviewer may still change their own vote
+    again = await post(ds, "/-/screen/record/1", as_user(ds, "bo"), {"decision": "maybe"})
+    assert again.status_code == 302
+
+
+@pytest.mark.asyncio
+async def test_concurrent_reviewers_get_different_records(make_app):
+    ds = make_app()
+    pages = await asyncio.gather(*(ds.client.get("/-/screen", cookies=as_user(ds, name))
+                                   for name in ("bo", "cy", "ana")))
+    shown = [p.text.split('data-record-id="', 1)[1].split('"', 1)[0] for p in pages]
+    assert len(set(shown)) == 3, shown
+
+
+@pytest.mark.asyncio
+async def test_single_screening_disagreement_reaches_the_lead(make_app):
+    ds = make_app()
+    assert (await post(ds, "/-/screen/record/2", as_user(ds, "bo"),
+                       {"decision": "include"})).status_code == 302
+    assert (await post(ds, "/-/screen/record/2", as_user(ds, "cy"),
+                       {"decision": "exclude", "reason": "wrong-topic"})).status_code == 302
+    lead = as_user(ds, "ana", "lead")
+    home = await ds.client.get("/-/screen", cookies=lead)
+    assert 'href="/-/screen/conflicts"' in home.text
+    conflicts = await ds.client.get("/-/screen/conflicts", cookies=lead)
+    assert "Record 2:" in conflicts.text
+
+
+# --- duplicate pairs ------------------------------------------------------------------------
+
+def _pair(db_path, a: int, b: int) -> int:
+    db = open_db(db_path)
+    hit_a = db.execute("SELECT min(id) FROM hits WHERE record_id = ?", [a]).fetchone()[0]
+    hit_b = db.execute("SELECT min(id) FROM hits WHERE record_id = ?", [b]).fetchone()[0]
+    pair_id = db["duplicate_pairs"].insert({"hit_a": hit_a, "hit_b": hit_b, "score": 0.8,
+                                            "status": "uncertain", "created_at": "now"}).last_pk
+    db.close()
+    return pair_id
+
+
+@pytest.mark.asyncio
+async def test_a_reviewer_cannot_overturn_a_decided_pair(make_app, db_path):
+    ds = make_app()
+    pair_id = _pair(db_path, 5, 6)
+    lead, bo = as_user(ds, "ana", "lead"), as_user(ds, "bo")
+    assert (await post(ds, f"/-/screen/duplicates/{pair_id}", lead,
+                       {"action": "split"})).status_code == 302
+    refused = await post(ds, f"/-/screen/duplicates/{pair_id}", bo, {"action": "merge"})
+    assert refused.status_code == 403
+    assert rows(db_path, "SELECT status FROM duplicate_pairs WHERE id = ?", [pair_id]) == [
+        ("split",)]
+    assert rows(db_path, "SELECT count(*) FROM records WHERE id IN (5, 6)") == [(2,)]
+
+
+@pytest.mark.asyncio
+async def test_a_lead_can_undo_a_merge(make_app, db_path):
+    ds = make_app()
+    pair_id = _pair(db_path, 7, 8)
+    lead = as_user(ds, "ana", "lead")
+    assert (await post(ds, f"/-/screen/duplicates/{pair_id}", as_user(ds, "bo"),
+                       {"action": "merge"})).status_code == 302
+    assert rows(db_path, "SELECT count(*) FROM records WHERE id IN (7, 8)") == [(1,)]
+    page = await ds.client.get("/-/screen/duplicates", cookies=lead)
+    assert 'value="undo"' in page.text
+    assert (await post(ds, f"/-/screen/duplicates/{pair_id}", as_user(ds, "bo"),
+                       {"action": "undo"})).status_code == 403
+    assert (await post(ds, f"/-/screen/duplicates/{pair_id}", lead,
+                       {"action": "undo"})).status_code == 302
+    assert rows(db_path, "SELECT id FROM records WHERE id IN (7, 8) ORDER BY id") == [(7,), (8,)]
+    assert rows(db_path, "SELECT title FROM records WHERE id = 8") == [
+        ("Record 8: community mental health review",)]
+    assert rows(db_path, "SELECT count(*) FROM hits WHERE record_id = 8") == [(1,)]
+    assert rows(db_path, "SELECT status FROM duplicate_pairs WHERE id = ?", [pair_id]) == [
+        ("split",)]
+
+
+def test_cli_merge_can_be_undone_too(db_path, config_path):
+    from evidence.dedupe.cluster import undo_merge
+    from tests.screening_data import seed
+
+    seed(db_path, config_path, 4)
+    db = open_db(db_path)
+    decide_records(db, 1, 2, "merge", "owner")
+    pair_id = db.execute("SELECT id FROM duplicate_pairs WHERE status = 'merge'").fetchone()[0]
+    assert undo_merge(db, pair_id, "owner") == 2
+    assert db.execute("SELECT count(*) FROM hits WHERE record_id = 2").fetchone()[0] == 1
+
+
+# --- secrets, malformed requests, headers ----------------------------------------------------
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("path", ["/evidence/users", "/evidence/users.json",
+                                  "/evidence/users/1", "/evidence/users.csv"])
+async def test_password_hashes_are_hidden_from_every_role(make_app, path):
+    ds = make_app()
+    response = await ds.client.get(path, cookies=as_user(ds, "ana", "lead"))
+    assert response.status_code in (403, 404)
+    assert "pbkdf2" not in response.text
+    listing = await ds.client.get("/evidence.json", cookies=as_user(ds, "ana", "lead"))
+    assert listing.status_code == 200 and "pbkdf2" not in listing.text
+    assert "users" not in [t["name"] for t in listing.json()["tables"] if not t["hidden"]]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("method,path,body", [
+    ("GET", "/-/screen/mine?page=%C2%B2", None),  # a superscript two: isdigit() but not int()
+    ("GET", "/-/screen/mine?page=99999999999999999999999999", None),
+    ("GET", "/-/screen?skip=%D9%A3,99999999999999999999999", None),
+    ("GET", "/-/screen/record/99999999999999999999999", None),
+    ("POST", "/-/screen/record/99999999999999999999999", {"decision": "include"}),
+    ("POST", "/-/screen/duplicates", {"action": "merge"}),  # no pair id
+    ("POST", "/-/screen/duplicates/424242", {"action": "merge"}),
+    ("POST", "/-/screen/resolve/99999999999999999999999", {"decision": "include"}),
+])
+async def test_malformed_parameters_are_400_or_404(make_app, method, path, body):
+    ds = make_app()
+    lead = as_user(ds, "ana", "lead")
+    if method == "GET":
+        response = await ds.client.get(path, cookies=lead)
+    else:
+        response = await post(ds, path, lead, body)
+    assert response.status_code in (200, 400, 404), (path, response.status_code)
+
+
+@pytest.mark.asyncio
+async def test_non_utf8_body_is_400(make_app):
+    ds = make_app()
+    page = await ds.client.get("/-/login")
+    token = page.cookies["ds_csrftoken"]
+    response = await ds.client.post(
+        "/-/screen/record/1", content=b"decision=include&note=\xff\xfe&csrftoken=" + token.encode(),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        cookies={**as_user(ds, "bo"), "ds_csrftoken": token})
+    assert response.status_code == 400
+
+
+@pytest.mark.asyncio
+async def test_request_bodies_are_limited(make_app, db_path):
+    ds = make_app()
+    response = await post(ds, "/-/screen/record/1", as_user(ds, "bo"),
+                          {"decision": "include", "note": "x" * (2 * 1024 * 1024)})
+    assert response.status_code == 413
+    assert rows(db_path, "SELECT count(*) FROM decisions") == [(0,)]
+
+
+@pytest.mark.asyncio
+async def test_pages_send_security_headers_and_cookies_can_be_secure(
+        make_app, db_path, config_path, monkeypatch):
+    ds = make_app()
+    page = await ds.client.get("/-/login")
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["referrer-policy"] in ("same-origin", "no-referrer")
+    assert "secure" not in page.headers["set-cookie"].lower()
+    monkeypatch.setenv("EVIDENCE_SECURE_COOKIES", "1")
+    assert secure_cookies_wanted()
+    secure = make_datasette(db_path, config_path, secret="test-secret")
+    response = await login(secure, "bo")
+    assert response.status_code == 302
+    cookies = response.headers.get_list("set-cookie")
+    assert cookies and all("; Secure" in c for c in cookies), cookies
