@@ -169,3 +169,19 @@ def test_csv_neutraliser_keeps_records_split_across_chunks():
         out = b"".join(neutraliser.feed(c, final=i == len(chunks) - 1)
                        for i, c in enumerate(chunks))
         assert out.decode() == 'a,b\r\n"x\r\ny",\'=1\r\n\'-3,"q""q"\r\n'
+
+
+@pytest.mark.asyncio
+async def test_site_whole_selection_downloads_have_no_live_formulas(formula_ds):
+    from openpyxl import load_workbook
+
+    response = await formula_ds.client.get("/-/download/records.csv")
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.text.lstrip("\ufeff"))))
+    assert all(not v.startswith(("=", "+", "-", "@")) for r in rows for v in r.values() if v)
+    assert any(v.startswith("'=HYPERLINK") for r in rows for v in r.values() if v)
+    response = await formula_ds.client.get("/-/download/records.xlsx")
+    assert response.status_code == 200
+    book = load_workbook(io.BytesIO(response.content))
+    cells = [c for s in book.worksheets for row in s.iter_rows() for c in row]
+    assert cells and all(c.data_type != "f" for c in cells)

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from evidence.cli import cli
 from evidence.db.migrations import open_db
-from evidence.screening import auth
+from evidence.screening import auth, sessions
 from evidence.screening import queries as q
 from evidence.screening.app import make_datasette
 from tests.screening_data import add_users, seed
@@ -85,7 +85,7 @@ async def test_running_screening_app_rereads_the_rule(project):
     db_path, config_path = project
     add_users(db_path, {"dee": "reviewer"})
     ds = make_datasette(db_path, config_path, secret="s")
-    cookies = {"ds_actor": ds.sign({"a": {"id": "dee", "role": "reviewer"}}, "actor")}
+    cookies = {"ds_actor": sessions.cookie_value(ds, {"id": "dee", "role": "reviewer"}, 0)}
     page = await ds.client.get("/-/screen", cookies=cookies)
     assert "0 av 4 igjen" in page.text  # single: every record has its one vote
     set_reviewers(config_path, 2)
