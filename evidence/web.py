@@ -83,20 +83,33 @@ def _is_utf8(body: bytes) -> bool:
     return True
 
 
-async def _read_body(receive: Callable, limit: int) -> tuple[bytes | None, list[dict]]:
-    """The whole body (None when it exceeds ``limit``) and the messages read."""
-    chunks, size, messages = [], 0, []
+async def _read_body(receive: Callable, limit: int) -> bytes | None:
+    """The whole body, or None when it exceeds ``limit``."""
+    chunks, size = [], 0
     while True:
         message = await receive()
-        messages.append(message)
         if message["type"] != "http.request":
-            return b"".join(chunks), messages
+            return b"".join(chunks)
         size += len(message.get("body", b""))
         if size > limit:
-            return None, messages
+            return None
         chunks.append(message.get("body", b""))
         if not message.get("more_body"):
-            return b"".join(chunks), messages
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Callable) -> Callable:
+    """A ``receive`` that hands the app the body already read, then the real channel."""
+    sent = False
+
+    async def replay() -> dict:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
 
 
 def guard(app: ASGIApp, *, referrer_policy: str = "same-origin", max_body: int = MAX_BODY,
@@ -113,22 +126,13 @@ def guard(app: ASGIApp, *, referrer_policy: str = "same-origin", max_body: int =
         if not length.isdigit() or int(length) > max_body:
             return await _send_status(send, 413, f"Request body over {max_body} bytes", extra)
         if scope.get("method") in ("POST", "PUT", "PATCH"):
-            body, _messages = await _read_body(receive, max_body)
+            body = await _read_body(receive, max_body)
             if body is None:
                 return await _send_status(send, 413, f"Request body over {max_body} bytes",
                                           extra)
             if _is_form(scope) and not _is_utf8(body):  # asgi-csrf would fail with a 500
                 return await _send_status(send, 400, "The form is not UTF-8 text", extra)
-            sent = False
-
-            async def replay() -> dict:
-                nonlocal sent
-                if sent:
-                    return await receive()
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-
-            receive = replay
+            receive = _replay(body, receive)
 
         async def send_with_headers(message: dict) -> None:
             if message["type"] == "http.response.start":
