@@ -185,3 +185,24 @@ async def test_site_whole_selection_downloads_have_no_live_formulas(formula_ds):
     book = load_workbook(io.BytesIO(response.content))
     cells = [c for s in book.worksheets for row in s.iter_rows() for c in row]
     assert cells and all(c.data_type != "f" for c in cells)
+
+
+@pytest.mark.asyncio
+async def test_whole_selection_downloads_run_a_few_at_a_time(ds, monkeypatch):
+    monkeypatch.setattr(limits, "DOWNLOAD_CONCURRENCY", 1)
+    monkeypatch.setattr(limits, "DOWNLOAD_QUEUE_SECONDS", 0.01)
+    from evidence.publish.site import downloads
+
+    real = downloads.write_xlsx
+
+    def slow(*args):
+        time.sleep(0.3)  # a large workbook being written
+        return real(*args)
+
+    monkeypatch.setattr(downloads, "write_xlsx", slow)
+    ds = make_datasette(ds.databases["published"].path)
+    await ds.invoke_startup()
+    answers = await asyncio.gather(*(ds.client.get("/-/download/records.xlsx")
+                                     for _ in range(3)))
+    statuses = [r.status_code for r in answers]
+    assert 200 in statuses and 429 in statuses, statuses

@@ -11,7 +11,9 @@ Arbitrary SQL stays open to readers who want it, within limits (docs/security.md
 - arbitrary SQL (``?sql=``, ``?_where=``) gets :data:`SQL_TIME_LIMIT_MS` instead of Datasette's
   1 s, and at most :data:`SQL_CONCURRENCY` such queries run at once; more wait up to
   :data:`SQL_QUEUE_SECONDS` and then get 429. Datasette has three SQL threads, so the
-  reader's pages (home, themes, records) always have two.
+  reader's pages (home, themes, records) always have two;
+- whole-selection downloads run :data:`DOWNLOAD_CONCURRENCY` at a time (each holds its rows
+  in memory).
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ MAX_RESULT_BYTES = 20_000_000
 SQL_TIME_LIMIT_MS = 500
 SQL_CONCURRENCY = 1
 SQL_QUEUE_SECONDS = 2.0
+#: Whole-selection downloads (``/-/download/``) hold up to 100,000 rows in memory each:
+#: two at a time, the others wait up to :data:`DOWNLOAD_QUEUE_SECONDS`, then 429.
+DOWNLOAD_CONCURRENCY = 2
+DOWNLOAD_QUEUE_SECONDS = 30.0
+DOWNLOAD_PREFIX = "/-/download/"
 #: Query arguments that make a request arbitrary SQL.
 SQL_ARGS = ("sql", "_where")
 
@@ -78,24 +85,33 @@ def _with_time_limit(scope: dict[str, Any], ms: int) -> dict[str, Any]:
 
 def sql_gate(app: Callable, *, concurrency: int | None = None,
              time_limit_ms: int | None = None, queue_seconds: float | None = None) -> Callable:
-    """ASGI wrapper: arbitrary SQL gets a lower time limit and a few slots; pages pass."""
-    slots = asyncio.Semaphore(concurrency or SQL_CONCURRENCY)
+    """ASGI wrapper: arbitrary SQL gets a lower time limit and a few slots, whole-selection
+    downloads a few slots of their own; pages pass."""
+    sql_slots = asyncio.Semaphore(concurrency or SQL_CONCURRENCY)
+    download_slots = asyncio.Semaphore(DOWNLOAD_CONCURRENCY)
     time_limit_ms = time_limit_ms or SQL_TIME_LIMIT_MS
     queue_seconds = queue_seconds or SQL_QUEUE_SECONDS
 
     async def gated(scope: dict[str, Any], receive: Callable, send: Callable) -> None:
-        if scope["type"] != "http" or not is_arbitrary_sql(scope):
+        if scope["type"] != "http":
+            return await app(scope, receive, send)
+        if is_arbitrary_sql(scope):
+            slots, wait = sql_slots, queue_seconds
+            scope = _with_time_limit(scope, time_limit_ms)
+        elif scope.get("path", "").startswith(DOWNLOAD_PREFIX):
+            slots, wait = download_slots, DOWNLOAD_QUEUE_SECONDS
+        else:
             return await app(scope, receive, send)
         try:
-            await asyncio.wait_for(slots.acquire(), queue_seconds)
+            await asyncio.wait_for(slots.acquire(), wait)
         except TimeoutError:
             await send({"type": "http.response.start", "status": 429, "headers": [
                 (b"content-type", b"text/plain; charset=utf-8"), (b"retry-after", b"5")]})
             await send({"type": "http.response.body",
-                        "body": b"Too many SQL queries at once: try again in a few seconds"})
+                        "body": b"Too many queries or downloads at once: try again shortly"})
             return
         try:
-            await app(_with_time_limit(scope, time_limit_ms), receive, send)
+            await app(scope, receive, send)
         finally:
             slots.release()
 
