@@ -12,7 +12,7 @@ import pytest
 from evidence.config import ConfigError, load_config, parse_config
 from evidence.db.decisions import save_decision
 from evidence.db.migrations import open_db
-from evidence.screening import auth
+from evidence.screening import auth, sessions
 from evidence.screening import queries as q
 from evidence.screening.app import make_datasette
 from evidence.screening.finding import Filters, find_records, fold, word_key
@@ -36,7 +36,7 @@ def project(db_path, config_path):
 
 
 def cookies(ds, name: str, role: str = "reviewer") -> dict[str, str]:
-    return {"ds_actor": ds.sign({"a": {"id": name, "role": role}}, "actor")}
+    return {"ds_actor": sessions.cookie_value(ds, {"id": name, "role": role}, 0)}
 
 
 async def token(ds) -> str:
