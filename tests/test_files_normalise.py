@@ -23,6 +23,19 @@ def test_doi_prefixes_and_case_do_not_matter(reg, rest, prefix):
     assert n.normalise_doi(prefix + doi.upper()) == doi.lower()
 
 
+@given(st.text(alphabet=string.ascii_lowercase + string.digits, min_size=2, max_size=12)
+       .filter(lambda s: any(c.isalpha() for c in s)),
+       st.sampled_from(["", "doi:", "https://doi.org/", "http://dx.doi.org/"]))
+def test_short_doi_is_kept_as_given(code, prefix):
+    assert n.normalise_doi(f"{prefix}10/{code.upper()}") == f"10/{code}"
+
+
+@given(st.integers(min_value=1, max_value=31), st.integers(min_value=1900, max_value=2100))
+def test_dates_are_not_short_dois(day, year):
+    assert n.normalise_doi(f"10/{year}") is None
+    assert n.normalise_doi(f"10/{day}/{year}") is None
+
+
 @given(st.text(max_size=40))
 def test_doi_is_idempotent(text):
     once = n.normalise_doi(text)
