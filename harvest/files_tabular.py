@@ -89,14 +89,52 @@ def read_csv(path: str | Path) -> Iterator[dict[str, Any]]:
     text = read_text(path)
     header = text.lstrip("\n").split("\n", 1)[0]
     delimiter = max((",", ";", "\t"), key=header.count)
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)
+    yield from table_hits(path, _ParsedRows(csv_rows(path, text, delimiter)))
+
+
+def csv_rows(path: Path, text: str, delimiter: str) -> list[tuple[int, list[str]]]:
+    """(first line, cells) per row. Strict parsing first; a file it rejects is read again
+    leniently, as long as no cell has swallowed whole rows: IEEE Xplore writes unescaped
+    quotes inside quoted titles (``"... on "Computer as a Tool""``), which is harmless, while
+    an unclosed quote would hide every row up to the next quote inside one cell."""
     try:
-        yield from table_hits(path, reader)
-    except csv.Error as e:
-        raise FileFormatError(
-            f"{path.name}: line {reader.line_num}: the CSV is malformed near here (a quoted "
-            "field is not closed, or text follows a closing quote); save it again from the "
-            "database or spreadsheet as CSV") from e
+        return _parse_csv(text, delimiter, strict=True)
+    except csv.Error:
+        rows = _parse_csv(text, delimiter, strict=False)
+    width = max(len(rows[0][1]) if rows else 0, 2)
+    for line, row in rows:
+        for cell in row:
+            if "\n" in cell and any(len(next(csv.reader([part], delimiter=delimiter), []))
+                                    >= width for part in cell.split("\n")[1:]):
+                raise FileFormatError(
+                    f"{path.name}: line {line}: the CSV is malformed here (a quoted field is "
+                    "not closed, so the rows after it would be read as its text); save it "
+                    "again from the database or spreadsheet as CSV")
+    return rows
+
+
+def _parse_csv(text: str, delimiter: str, *, strict: bool) -> list[tuple[int, list[str]]]:
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, strict=strict)
+    rows = []
+    line = 1
+    for row in reader:
+        rows.append((line, row))
+        line = reader.line_num + 1
+    return rows
+
+
+class _ParsedRows:
+    """Parsed rows with ``line_num`` (the row's first line), as table_hits reports it."""
+
+    def __init__(self, rows: list[tuple[int, list[str]]]) -> None:
+        self.rows, self.line_num = iter(rows), 0
+
+    def __iter__(self) -> _ParsedRows:
+        return self
+
+    def __next__(self) -> list[str]:
+        self.line_num, row = next(self.rows)
+        return row
 
 
 def table_hits(path: Path, rows: Iterator[list[str]]) -> Iterator[dict[str, Any]]:

@@ -342,11 +342,23 @@ def test_publish_or_perish_csv_columns(tmp_path):
         "10.18261/tph.20.1.3", "22-35", "https://www.idunn.no/doi/10.18261/tph.20.1.3")
 
 
-def test_malformed_csv_is_reported_in_our_words(tmp_path):
+def test_unclosed_quote_that_would_swallow_rows_is_an_error_in_our_words(tmp_path):
     path = write(tmp_path, "refs.csv", 'title,year\n"Open quote,2024\nOther,2023\n')
-    message = error_of(path)
-    assert message.startswith("refs.csv: line 3: the CSV is malformed near here")
-    assert "expected" not in message and "Error" not in message
+    assert error_of(path) == (
+        "refs.csv: line 2: the CSV is malformed here (a quoted field is not closed, so the "
+        "rows after it would be read as its text); save it again from the database or "
+        "spreadsheet as CSV")
+
+
+def test_ieee_unescaped_quotes_inside_a_quoted_title_do_not_stop_the_import(tmp_path):
+    """IEEE Xplore's real export (litstudy's ieee_1.csv, line 25) writes inner quotes as is."""
+    text = ('"Document Title","Authors","Publication Title","Publication Year","DOI"\n'
+            '"GPU electromagnetics","P. P. M. So","EUROCON 2007 - The International '
+            'Conference on "Computer as a Tool"","2007","10.1109/EURCON.2007.4400"\n'
+            '"Next","A. B","Computer","2008","10.1109/MC.2008.1"\n')
+    rows = rows_of(write(tmp_path, "ieee.csv", text))
+    assert [r["doi"] for r in rows] == ["10.1109/eurcon.2007.4400", "10.1109/mc.2008.1"]
+    assert rows[0]["year"] == 2007
 
 
 def test_csv_row_shifted_by_an_unquoted_separator_is_an_error(tmp_path):
