@@ -460,14 +460,21 @@ def test_harvest_deduplicates_while_waiting_for_pubmed(tmp_path, monkeypatch):
 
     passes = []
     original = runs._Deduper.run
-    monkeypatch.setattr(runs._Deduper, "run", lambda self: passes.append(
-        self.db.execute("select count(*) from hits").fetchone()[0]) or original(self))
+
+    def run_and_release(self):
+        passes.append(self.db.execute("select count(*) from hits").fetchone()[0])
+        original(self)
+        state.release.set()  # the held EFetch answers only after a dedupe pass
+
+    monkeypatch.setattr(runs._Deduper, "run", run_and_release)
     monkeypatch.setattr(pubmed.RateLimiter, "wait", lambda self, per_second, sleep=None: None)
     config = parse_config(f"project: {{title: T}}\nsearches:\n  - {{name: pm, source: pubmed,"
                           f" query: x, window: {{from: {START}, to: {END}}}}}\n")
     db = open_db(tmp_path / "e.db")
     with serve(EutilsState.generated(2500, START, END)) as (url, state):
-        state.latency, state.serial = (0.1, 0.0006), True  # answers arrive one by one
+        # answers from hit 1,200 on wait until a dedupe pass has run: the harvester is
+        # waiting for the network with 1,200 hits stored, more than a pass needs (1,000)
+        state.hold_from = 1200
         result = harvest(db, config, service_settings({"NCBI_EUTILS_URL": url,
                                                        "NCBI_API_KEY": "KEY"}))
     assert result.runs[0].new == 2500

@@ -16,6 +16,8 @@ and for ESearch also ``"field-error"`` (ErrorList) and ``"phrase-not-found"`` (n
 EFetch, ``per_record`` seconds per record (NCBI-like: 0.150 + 0.004 per record); with
 ``state.serial`` the answers come one at a time (a test that needs them in order). An ESearch
 with ``retmax`` > 0 lists the PMIDs (``IdList``), as a loop without the history server uses.
+``state.hold_from = N`` holds every history EFetch from ``retstart`` N on until
+``state.release`` is set (a test that needs the harvester waiting at a known point).
 
 Usage::
 
@@ -179,6 +181,7 @@ class EutilsState:
     slow_seconds: float = 1.0
     latency: tuple[float, float] | None = None
     serial: bool = False
+    hold_from: int | None = None
     release: threading.Event = field(default_factory=threading.Event)
     histories: dict[str, list[int]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -240,6 +243,8 @@ class EutilsState:
                 return EFETCH_ERROR.format("Unable to obtain query #1")
             start = int(params.get("retstart", 0))
             pmids = self.histories[webenv][start:start + int(params.get("retmax", 20))]
+            if self.hold_from is not None and start >= self.hold_from:
+                self.release.wait(timeout=60)
         known = {p for p, _ in self.records}
         self._wait(len(pmids))
         return EFETCH_HEAD + "".join(self.xml(p) for p in pmids if p in known) + (
