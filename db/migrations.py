@@ -459,3 +459,54 @@ def m301_pair_merge_undo(db: sqlite_utils.Database) -> None:
     undo it in the app."""
     db["duplicate_pairs"].add_column("moved_from", int)
     db["duplicate_pairs"].add_column("moved_hits", str)
+
+
+#: ``screening.reviewers_per_record`` and whether a full-text stage is configured, as
+#: uncorrelated scalar subqueries (computed once per statement, and the views stay flat).
+_NEEDED = ("coalesce((SELECT CAST(value AS INTEGER) FROM sync_state"
+           " WHERE key = 'reviewers_per_record'), 1)")
+_FULL_TEXT_ON = ("(coalesce((SELECT value FROM sync_state WHERE key = 'screening_stages'), '')"
+                 " LIKE '%full_text%')")
+
+
+def _outcome(v: str) -> str:
+    """The outcome of a ``stage_votes`` row ``v``: the resolution, else agreeing votes."""
+    return (f"(CASE WHEN {v}.resolution IS NOT NULL THEN {v}.resolution"
+            f" WHEN {v}.kinds = 1 AND {v}.votes >= {_NEEDED} THEN {v}.decision END)")
+
+
+@migrations()
+def m310_flat_status_views(db: sqlite_utils.Database) -> None:
+    """``stage_status`` and ``record_status`` (m170) rewritten as flat joins on ``stage_votes``.
+
+    m170's ``record_status`` joined the ``stage_status`` view twice; SQLite materialised it
+    and scanned it for every record (minutes with 100,000 records). Here each record looks up
+    its two ``stage_votes`` rows by primary key. Same columns, same values.
+    """
+    db.execute("DROP VIEW IF EXISTS record_status")
+    db.execute("DROP VIEW IF EXISTS stage_status")
+    resolution = _RESOLUTION_OF.format(g="v.stage")
+    db.execute(f"""
+    CREATE VIEW stage_status AS
+    SELECT v.stage, v.record_id, {_outcome("v")} AS decision,
+      CASE WHEN v.resolution IS NOT NULL THEN (
+             SELECT c.reason FROM current_decisions c WHERE c.record_id = v.record_id
+               AND c.stage = {resolution} ORDER BY c.decision_id DESC LIMIT 1)
+           ELSE (SELECT min(c.reason) FROM current_decisions c WHERE c.record_id = v.record_id
+                   AND c.stage = v.stage) END AS reason,
+      CASE WHEN v.resolution IS NULL AND v.kinds > 1 THEN 1 ELSE 0 END AS conflict,
+      v.votes, v.decided_at
+    FROM stage_votes v""")
+    at_full_text = f"({_FULL_TEXT_ON} AND {_outcome('ta')} = 'include')"
+    db.execute(f"""
+    CREATE VIEW record_status AS
+    SELECT r.id AS record_id,
+      CASE WHEN {at_full_text} THEN {_outcome("ft")} ELSE {_outcome("ta")} END AS decision,
+      CASE WHEN {at_full_text} THEN coalesce(ft.resolution IS NULL AND ft.kinds > 1, 0)
+           ELSE coalesce(ta.resolution IS NULL AND ta.kinds > 1, 0) END AS conflict,
+      coalesce(ta.votes, 0) AS votes,
+      CASE WHEN {at_full_text} THEN ft.decided_at ELSE ta.decided_at END AS decided_at,
+      CASE WHEN {at_full_text} THEN 'full_text' ELSE 'screening' END AS stage
+    FROM records r
+    LEFT JOIN stage_votes ta ON ta.stage = 'screening' AND ta.record_id = r.id
+    LEFT JOIN stage_votes ft ON ft.stage = 'full_text' AND ft.record_id = r.id""")
