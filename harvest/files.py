@@ -340,13 +340,18 @@ class _Parser(RisParser):
         self._add_tag(record, tag, content, extend_multiline=multiline)
 
 
+#: Tags that only an entry has: one outside TY..ER means an entry lost its TY line.
+_ENTRY_TAGS = {"TI", "T1", "AU", "A1", "AB", "DO", "PY", "JO", "JF", "T2"}
+
+
 def ris_entries(text: str, name: str) -> Iterator[tuple[int, int, dict[str, Any]]]:
     """(entry number, first line, rispy-style dict) per ``TY`` .. ``ER`` block.
 
     Lenient where exports are odd: text between entries (Ovid's ``1.`` counters), untagged
     continuation lines (kept with the tag above, as in Scopus notes and Rayyan keywords),
     blank lines inside an entry, a tab before the dash. Strict where data would be lost: an
-    entry that is not closed by ``ER`` before the next ``TY`` or the end of the file.
+    entry that is not closed by ``ER`` before the next ``TY`` or the end of the file, and
+    tagged lines outside an entry (an entry whose ``TY`` line is missing).
     """
     parser = _Parser()
     record: dict[str, Any] | None = None
@@ -364,6 +369,11 @@ def ris_entries(text: str, name: str) -> Iterator[tuple[int, int, dict[str, Any]
             if tag == "TY":
                 number, start, last_tag = number + 1, lineno, "TY"
                 record = {"type_of_reference": content}
+            elif tag in _ENTRY_TAGS and content:
+                raise FileFormatError(
+                    f"{name}: line {lineno}: tag '{tag}' outside an entry (no 'TY  - ' line "
+                    "since the last 'ER  - '); its entry would be lost: export the file again "
+                    "or add the entry's 'TY  - ' line")
             continue
         if tag == "ER":
             yield number, start, record

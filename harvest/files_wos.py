@@ -63,8 +63,10 @@ def wos_plain_entries(text: str, name: str) -> Iterator[tuple[int, int, dict[str
             ended = ended or bool(match and match.group(1) == "EF")
             if match and match.group(1) == "PT":
                 number, start, record = number + 1, lineno, {"PT": [match.group(2) or ""]}
-            elif match and match.group(1) == "ER":
-                raise FileFormatError(f"{name}: line {lineno}: 'ER' without a record before it")
+            elif match and match.group(1) in ("ER", "TI", "AU", "UT", "SO", "DI"):
+                raise FileFormatError(f"{name}: line {lineno}: '{match.group(1)}' outside a "
+                                      "record (no 'PT' line since the last 'ER'); its record "
+                                      "would be lost: export the file again")
             continue
         if match and match.group(1) == "ER":
             yield number, start, _join_plain(record)

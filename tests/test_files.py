@@ -341,6 +341,14 @@ def test_ris_entry_without_end_before_the_next(tmp_path):
                               "next entry starts at line 9")
 
 
+def test_ris_entry_without_its_ty_line_is_an_error(tmp_path):
+    text = RIS_ENTRY.format(n=1) + "T1  - Lost entry\nAU  - Berg, Lise\nER  - \n"
+    path = write(tmp_path, "lost.ris", text)
+    assert error_of(path) == ("lost.ris: line 7: tag 'T1' outside an entry (no 'TY  - ' line "
+                              "since the last 'ER  - '); its entry would be lost: export the "
+                              "file again or add the entry's 'TY  - ' line")
+
+
 def test_empty_file(tmp_path):
     path = write(tmp_path, "empty.ris", "  \n\n")
     assert error_of(path) == "empty.ris: the file is empty; export the references again"

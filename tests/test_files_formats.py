@@ -167,6 +167,14 @@ def test_wos_truncated_and_unended_files_are_errors(tmp_path):
                               "it looks truncated: export it again")
 
 
+def test_wos_record_without_its_pt_line_is_an_error(tmp_path):
+    path = write(tmp_path, "savedrecs.txt", OTHER_DATABASES.replace("ER\n\nPT J\nAU Lund",
+                                                                      "ER\n\nAU Lund"))
+    assert error_of(path) == ("savedrecs.txt: line 14: 'AU' outside a record (no 'PT' line "
+                              "since the last 'ER'); its record would be lost: export the file "
+                              "again")
+
+
 def test_wos_tab_row_with_more_fields_than_the_header_is_an_error(tmp_path):
     lines = (WOS / "wosfile_tab_utf8_first10.txt").read_text(encoding="utf-8-sig").split("\n")
     lines[3] = lines[3].replace("\t", "\tstray\t", 1) + "\tmore"
