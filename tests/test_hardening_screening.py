@@ -308,3 +308,14 @@ async def test_pages_send_security_headers_and_cookies_can_be_secure(
     assert response.status_code == 302
     cookies = response.headers.get_list("set-cookie")
     assert cookies and all("; Secure" in c for c in cookies), cookies
+
+
+@pytest.mark.asyncio
+async def test_a_skipped_record_is_free_for_the_others_at_once(make_app):
+    ds = make_app()
+    first = await ds.client.get("/-/screen", cookies=as_user(ds, "bo"))
+    assert 'data-record-id="1"' in first.text
+    assert (await post(ds, "/-/screen/skip/1", as_user(ds, "bo"),
+                       {"stage": "screening"})).status_code == 302
+    other = await ds.client.get("/-/screen", cookies=as_user(ds, "cy"))
+    assert 'data-record-id="1"' in other.text
