@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from evidence.screening import auth  # noqa: E402
+from evidence.screening import auth, sessions  # noqa: E402
 from evidence.screening.app import make_datasette  # noqa: E402
 from tests.screening_data import add_users, seed  # noqa: E402
 
@@ -46,7 +46,7 @@ def machine() -> str:
 async def run(ds, decisions: int, order: str) -> list[float]:
     page = await ds.client.get("/-/login")
     token = page.cookies["ds_csrftoken"]
-    cookies = {"ds_actor": ds.sign({"a": {"id": "bench", "role": "reviewer"}}, "actor"),
+    cookies = {"ds_actor": sessions.cookie_value(ds, {"id": "bench", "role": "reviewer"}, 0),
                "ds_csrftoken": token}
     response = await ds.client.get("/-/screen", cookies=cookies)
     timings = []
