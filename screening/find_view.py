@@ -11,7 +11,15 @@ from urllib.parse import urlencode
 from evidence.screening import finding
 from evidence.screening import queries as q
 from evidence.screening.app import evidence_config
-from evidence.screening.views import _labelled, _lang, _page, _path, _read, login_required
+from evidence.screening.views import (
+    _labelled,
+    _lang,
+    _page,
+    _path,
+    _read,
+    _record_page,
+    login_required,
+)
 
 
 @login_required
@@ -33,10 +41,13 @@ async def find(request, datasette, user):
     here = _path(datasette, "/-/screen/find")
     back = here + ("?" + urlencode(filters.query()) if filters.query() else "")
     pages = {"previous": filters.page > 1, "next": filters.page * finding.PAGE < count}
+    queue_url = _path(datasette, "/-/screen") + "?" + urlencode(filters.query(state="",
+                                                                               page=1))
     return await _page(
         datasette, request, user, "screening_find.html", rows=rows, count=count,
         cap=finding.COUNT_CAP, f=filters, choices=choices, reasons=reasons, themes=themes,
         reason_labels={r["slug"]: r["label"] for r in reasons},
+        queue_url=queue_url if filters.narrows() and filters.state != "mine" else None,
         decisions=finding.FINAL if lead and not filters.reviewer else finding.FINAL[:3] + (
             "undecided",), back=back, pages=pages,
         previous_url=here + "?" + urlencode(filters.query(page=filters.page - 1)),
@@ -44,3 +55,29 @@ async def find(request, datasette, user):
 
 
 ROUTES = [(r"^/-/screen/find$", find)]
+
+
+async def filtered_queue(request, datasette, user, filters: finding.Filters):
+    """The title/abstract queue narrowed by the Find page's filters (``/-/screen?words=rus``):
+    the first matching record still in this reviewer's queue (a skipped one only when no other
+    is left); after each decision the reviewer comes back here, to the next match."""
+    lead = user["role"] == "lead"
+    needed = evidence_config(datasette).screening.reviewers_per_record
+    waiting = finding.Filters(**{**filters.__dict__, "state": "queue", "page": 1,
+                                 "problems": []})
+
+    def load(conn):
+        skipped = set(q.skipped_records(conn, user["id"]))
+        rows, left = finding.find_records(conn, waiting, viewer=user["id"], lead=lead,
+                                          needed=needed)
+        _, total = finding.find_records(conn, finding.Filters(**{
+            **filters.__dict__, "state": "", "page": 1, "problems": []}), viewer=user["id"],
+            lead=lead, needed=needed, rows=False)
+        ids = [r["id"] for r in rows]
+        return next((i for i in ids if i not in skipped), ids[0] if ids else None), left, total
+
+    record_id, left, total = await _read(datasette, load)
+    here = request.path + "?" + request.query_string
+    return await _record_page(datasette, request, user, record_id, counts=(left, total),
+                              next=here, filtered=_path(datasette, "/-/screen/find") + "?"
+                              + urlencode(filters.query()))

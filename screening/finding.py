@@ -29,6 +29,8 @@ COUNT_CAP = 1000
 _STEMMERS = (snowballstemmer.stemmer("norwegian"), snowballstemmer.stemmer("english"))
 _YEARS = re.compile(r"^\s*(\d{4})\s*(?:[-–]\s*(\d{4})\s*)?$")
 STATES = ("queue", "mine")
+#: The arguments that narrow a search (``/-/screen?words=rus`` is a filtered queue).
+FILTER_KEYS = ("words", "year", "source", "search", "decision", "reason", "theme", "reviewer")
 FINAL = ("include", "exclude", "maybe", "conflict", "undecided")
 
 
@@ -61,6 +63,10 @@ class Filters:
             clean["decision"] = ""
         page = args.get("page", "1")
         return cls(**clean, page=max(int(page), 1) if page.isdigit() else 1)
+
+    def narrows(self) -> bool:
+        """Whether any filter is set (the status and the page do not count)."""
+        return any(getattr(self, key) for key in FILTER_KEYS)
 
     def query(self, **changes: Any) -> dict[str, str]:
         """The non-empty arguments (for links to other pages of the same search)."""
@@ -168,7 +174,7 @@ def _where(f: Filters, viewer: str, lead: bool, needed: int) -> tuple[list[str],
 
 
 def find_records(conn: sqlite3.Connection, f: Filters, *, viewer: str, lead: bool,
-                 needed: int = 1) -> tuple[list[dict[str, Any]], int]:
+                 needed: int = 1, rows: bool = True) -> tuple[list[dict[str, Any]], int]:
     """One page of matching records (newest first) and how many match (up to COUNT_CAP + 1).
 
     Each row carries the viewer's own current decision; a lead's rows also carry the final
@@ -180,9 +186,11 @@ def find_records(conn: sqlite3.Connection, f: Filters, *, viewer: str, lead: boo
     base = f"FROM records r LEFT JOIN record_status rs ON rs.record_id = r.id WHERE {clause}"
     count = conn.execute(f"SELECT count(*) FROM (SELECT 1 {base} LIMIT {COUNT_CAP + 1})",
                          params).fetchone()[0]
+    if not rows:
+        return [], count
     keys = ("id", "title", "year", "journal", "final", "votes", "conflict", "mine", "reason",
             "sources")
-    rows = conn.execute(f"""
+    found = conn.execute(f"""
       SELECT r.id, r.title, r.year, r.journal, rs.decision, rs.votes, rs.conflict,
         (SELECT decision FROM current_decisions c WHERE c.record_id = r.id
            AND c.stage = 'screening' AND c.reviewer = :viewer),
@@ -192,7 +200,7 @@ def find_records(conn: sqlite3.Connection, f: Filters, *, viewer: str, lead: boo
            WHERE h.record_id = r.id AND NOT h.deleted)
       {base} ORDER BY r.year DESC, r.id LIMIT :limit OFFSET :offset""",
                         {**params, "limit": PAGE, "offset": (f.page - 1) * PAGE}).fetchall()
-    items = [dict(zip(keys, row, strict=True)) for row in rows]
+    items = [dict(zip(keys, row, strict=True)) for row in found]
     for item in items:
         item["sources"] = json_list(item["sources"])
         if not lead:  # blind: a reviewer never receives anyone else's vote

@@ -165,6 +165,9 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "config_error": "The configuration file could not be read; the app keeps the last "
                         "good version. {error}",
         "to_decision": "To the decision",
+        "screen_these": "Screen these",
+        "filtered_queue": "Only the records that match your search",
+        "clear_filter": "all records",
     },
     "nb": {
         "app_title": "Gjennomgang",
@@ -320,6 +323,9 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "config_error": "Konfigurasjonsfilen kunne ikke leses; appen bruker siste gyldige "
                         "versjon. {error}",
         "to_decision": "Til beslutningen",
+        "screen_these": "Gå gjennom disse",
+        "filtered_queue": "Bare postene som passer søket ditt",
+        "clear_filter": "alle poster",
     },
 }
 

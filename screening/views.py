@@ -396,7 +396,8 @@ async def skip(request, datasette, user):
     await _write(datasette, lambda c: q.skip_record(c, user["id"], record_id, stage))
     claims.for_app(datasette).release(record_id, user["id"])  # free for the others now
     datasette.add_message(request, _t(datasette, request)("skipped"))
-    return _redirect(datasette, STAGE_PATHS[stage])
+    return Response.redirect(_safe_next(datasette, _one(await _form(request), "next"),
+                                        default=STAGE_PATHS[stage]))
 
 
 login.checks_csrf = logout.checks_csrf = language.checks_csrf = True
@@ -433,6 +434,14 @@ async def _queue(request, datasette, user, stage: str):
     skip = [int(s) for s in request.args.get("skip", "").split(",")
             if s.isascii() and s.isdigit() and int(s) <= MAX_ID]
     needed, held = config.reviewers_per_record, claims.for_app(datasette)
+    if stage == SCREENING:
+        from evidence.screening import find_view, finding
+
+        filters = finding.Filters.from_args(
+            {key: request.args.get(key) for key in request.args.keys()},
+            lead=user["role"] == "lead")
+        if filters.narrows():
+            return await find_view.filtered_queue(request, datasette, user, filters)
 
     def state(conn, avoid):
         skipped = q.skipped_records(conn, user["id"], stage)
@@ -500,6 +509,7 @@ async def full_text_pdf(request, datasette, user):
 async def _record_page(datasette, request, user, record_id: int | None, *, explicit=False,
                        skip=(), error: str | None = None, status: int = 200,
                        next: str | None = None, form: dict | None = None,
+                       filtered: str | None = None,
                        counts: tuple[int, int] | None = None,
                        stage: str = SCREENING) -> Response:
     config = evidence_config(datasette)
@@ -534,6 +544,7 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
         "themes": _labelled(data["themes"], lang),
         "reasons": _labelled([r for r in data["reasons"] if r["slug"] != NOT_RETRIEVED], lang),
         "stage": stage, "queue_path": queue_path, "record_path": f"{queue_path}/record/",
+        "filtered": filtered,
         "require_reason": config.screening.require_reason_on_exclude,
         "skip": ",".join(str(s) for s in [*skip, record_id] if s),
     }

@@ -532,6 +532,26 @@ def test_find_records_by_words_and_filters_and_open_one(server, page: Page):
     screenshot(page, "screening-find-phone.png")
 
 
+def test_screen_only_the_records_a_search_finds(server, page: Page):
+    url = server["url"]
+    login(page, url, "cy")
+    page.goto(url + "/-/screen/find?words=community")  # records 1-12 say it; 4 in its title
+    page.fill("input[name=words]", "protocol cancer")
+    page.click("form.find button[type=submit]")
+    page.click("a.screen-these")
+    on_record(page, 4)
+    expect(page.locator("#left")).to_contain_text("1 av 1 igjen")
+    expect(page.locator("span.filtered")).to_be_visible()
+    both_sizes(page, "screening-filtered-queue")
+    page.keyboard.press("e")
+    page.keyboard.press("4")
+    page.keyboard.press("n")
+    expect(page).to_have_url(url + "/-/screen?words=protocol+cancer")
+    expect(page.locator("p.done")).to_be_visible()  # nothing else matches
+    page.click("span.filtered a >> nth=1")  # back to the whole queue
+    on_record(page, 1)
+
+
 def test_highlight_words_in_two_colours_edited_by_the_lead(server, page: Page):
     url, config_path = server["url"], server["config"]
     before = config_path.read_text(encoding="utf-8")

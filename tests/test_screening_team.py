@@ -208,3 +208,15 @@ async def test_skipped_record_waits_until_the_rest_is_done(project):
 def test_example_configuration_has_highlight_words(config_path):
     screening = load_config(config_path).screening
     assert "rus" in screening.highlight_include and "protocol" in screening.highlight_exclude
+
+
+@pytest.mark.asyncio
+async def test_queue_narrowed_by_a_search(project):
+    db_path, config_path = project
+    ds = make_datasette(db_path, config_path, secret="s")
+    bo = cookies(ds, "bo")
+    page = await ds.client.get("/-/screen?words=rusmidler", cookies=bo)
+    assert 'data-record-id="2"' in page.text and "1 av 1 igjen" in page.text
+    assert 'name="next" value="/-/screen?words=rusmidler"' in page.text
+    found = await ds.client.get("/-/screen/find?words=rusmidler", cookies=bo)
+    assert 'href="/-/screen?words=rusmidler"' in found.text
