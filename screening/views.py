@@ -799,9 +799,11 @@ async def lists(request, datasette, user):
         return _redirect(datasette, "/-/screen/lists")
     lang = _lang(datasette, request)
     screening = evidence_config(datasette).screening
-    themes, reasons = await _read(datasette, lambda c: (q.themes(c), q.reasons(c)))
+    themes, reasons, full_text_reasons = await _read(datasette, lambda c: (
+        q.themes(c), q.reasons(c), q.reasons(c, FULL_TEXT) if screening.full_text else []))
     return await _page(datasette, request, user, "screening_lists.html",
                        themes=_labelled(themes, lang), reasons=_labelled(reasons, lang),
+                       full_text_reasons=_labelled(full_text_reasons, lang),
                        include_words=screening.highlight_include,
                        exclude_words=screening.highlight_exclude,
                        config_path=plugin_settings(datasette)["config_path"])

@@ -87,7 +87,7 @@ def test_full_text_queue_with_the_keyboard_and_not_retrievable(server, page: Pag
     expect(page.locator("input[name=reason][value=wrong-outcome]")).to_be_checked()
     page.keyboard.press("n")
     on_full_text_record(page, 2)
-    page.click("form.not-retrievable button")
+    page.keyboard.press("r")  # full text not retrievable
     on_full_text_record(page, 3)
     expect(page.locator("#left")).to_contain_text("1 av 3")
     assert rows(server["db"], "SELECT record_id, stage, decision, reason FROM decisions"

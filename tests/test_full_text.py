@@ -320,3 +320,11 @@ def test_status_shows_counts_per_stage(db_path, config_path):
     assert "  excluded, wrong-outcome: 1" in result.output
     as_json = CliRunner().invoke(cli, ["status", "--db", str(db_path), "--json"])
     assert '"sought": 5' in as_json.output
+
+
+@pytest.mark.asyncio
+async def test_lead_sees_the_full_text_reasons_on_the_lists_page(app):
+    ds = app()
+    page = await ds.client.get("/-/screen/lists", cookies=as_user(ds, "ana", "lead"))
+    assert page.status_code == 200
+    assert "<code>wrong-outcome</code>" in page.text and "<code>not-retrieved</code>" in page.text

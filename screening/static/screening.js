@@ -7,6 +7,8 @@
   const form = document.querySelector("[data-keys-form]");
   const help = document.getElementById("help");
   const undoForm = document.getElementById("undo-form");
+  // the full-text stage: r marks the full text as not retrievable
+  const notRetrievable = document.querySelector("form.not-retrievable");
   const skipForm = document.getElementById("skip-form");
   const card = form && form.closest(".conflict");
   const keys = { i: "include", e: "exclude", m: "maybe" };
@@ -95,6 +97,7 @@
     else if (form && /^[0-9]$/.test(key)) { typeDigit(key); event.preventDefault(); }
     else if (key === "n") { submit(); event.preventDefault(); }
     else if (key === "u" && undoForm) { undoForm.requestSubmit(); event.preventDefault(); }
+    else if (key === "r" && notRetrievable) { notRetrievable.requestSubmit(); event.preventDefault(); }
     else if ((key === "a" || key === "b") && card) {
       const agree = card.querySelector(`[data-agree=${key}]`);
       if (agree) { agree.requestSubmit(); event.preventDefault(); }
