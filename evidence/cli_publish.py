@@ -82,10 +82,14 @@ def export(fmt: str, decision: str | None, theme: str | None, out: str | None, d
 
         evidence export --format xlsx --out evidence-table.xlsx
     """
+    from evidence.harvest.store import save_screening_rule
     from evidence.publish.exports import export_records
 
     config = open_config(config_path, required=False)
-    count, text = export_records(open_database(db_path), fmt, out, decision=decision,
+    db = open_database(db_path)
+    if config:  # --decision counts final decisions by the file's rule, not a stored copy
+        save_screening_rule(db, config.screening.reviewers_per_record, config.screening.stages)
+    count, text = export_records(db, fmt, out, decision=decision,
                                  theme=theme, language=config.language if config else "nb",
                                  config_path=config_path)
     if text is not None:

@@ -95,3 +95,13 @@ async def test_running_screening_app_rereads_the_rule(project):
     db = open_db(db_path)
     included = db.execute("SELECT count(*) FROM record_status WHERE decision = 'include'")
     assert included.fetchone()[0] == 1
+
+
+def test_export_of_included_records_follows_the_file(project):
+    db_path, config_path = project
+    options = ["--db", str(db_path), "--config", str(config_path), "--format", "csv",
+               "--decision", "include"]
+    cli_run("status", "--db", str(db_path), "--config", str(config_path))  # stores rule 1
+    set_reviewers(config_path, 2)
+    dual = cli_run("export", *options)
+    assert "1 records exported" in dual.stderr
