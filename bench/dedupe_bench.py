@@ -104,13 +104,26 @@ def _variant(rng: random.Random, work: dict, external_id: str) -> dict:
     if rng.random() < 0.5:
         hit["journal"] = work["journal_abbrev"]
     if rng.random() < 0.5:
-        start, end = work["pages"].split("-")
-        hit["pages"] = f"{start}-{end[len(end) - len(start) + 1:] or end}"
+        hit["pages"] = medline_pages(work["pages"])
     if rng.random() < 0.5:
         hit["authors"] = "; ".join(a.replace(",", "") for a in work["authors"])
     if rng.random() < 0.3:
         hit["abstract"] = None
     return hit
+
+
+def medline_pages(pages: str) -> str:
+    """MEDLINE's short page range: the end page without the digits it shares with the start
+    (``221-228`` -> ``221-8``, ``1234-1256`` -> ``1234-56``, ``53-62`` -> ``53-62``)."""
+    start, end = pages.split("-")
+    if start == end:
+        return start
+    if len(start) != len(end):
+        return pages
+    shared = 0
+    while shared < len(end) - 1 and start[shared] == end[shared]:
+        shared += 1
+    return f"{start}-{end[shared:]}"
 
 
 def store_hits(db, hits: Iterable[dict], search: str) -> None:

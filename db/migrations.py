@@ -510,3 +510,10 @@ def m310_flat_status_views(db: sqlite_utils.Database) -> None:
     FROM records r
     LEFT JOIN stage_votes ta ON ta.stage = 'screening' AND ta.record_id = r.id
     LEFT JOIN stage_votes ft ON ft.stage = 'full_text' AND ft.record_id = r.id""")
+
+
+@migrations()
+def m400_dedupe_keys_numbers(db: sqlite_utils.Database) -> None:
+    """Fingerprints are recomputed: titles now spell numbers one way and lose database notes
+    such as ``[Review] [33 refs]`` (dedupe/numbers.py, dedupe/keys.py)."""
+    db.execute("DELETE FROM dedupe_keys")

@@ -2,11 +2,13 @@
 
 How a run works (:func:`dedupe`):
 
-1. Every hit is fingerprinted (harvest/dedupe_keys.py). Hits that already have a record keep
+1. Every hit is fingerprinted (dedupe/keys.py). Hits that already have a record keep
    it; hits without one (``record_id IS NULL``) are pending.
 2. Each pending hit is compared only with hits that share a blocking key (DOI, PMID, PMC id,
    the start or the end of the title, first author + year), so the work grows with the number
-   of hits, not its square. Pairs are scored by harvest/dedupe_score.py.
+   of hits, not its square. Every member of a block is a candidate (no cap: a common surname
+   such as Wang or Hansen in one year must not hide a duplicate); one vectorised title
+   comparison drops the hopeless ones before pairs are scored by dedupe/score.py.
 3. Pairs are joined best first. A join is refused when any hit of one side clearly differs
    from any hit of the other (a preprint and its article, two PMIDs, a pair a person split),
    so A~B and B~C never drag in a C that clearly is not A.
@@ -42,8 +44,6 @@ RECORD_FIELDS = (
 )
 _KEY_COLUMNS = ("id", "record_id", "title", "authors", "year", "journal", "volume", "pages",
                 "doi", "pmid", "pmcid", "isbn", "item_type", "publication_types")
-#: Compare a hit with at most this many earlier members of one block (a common name + year).
-BLOCK_CAP = 60
 #: Score given to a pair a person merged: above any computed score.
 OVERRIDE = 2.0
 _CHUNK = 500
@@ -176,7 +176,9 @@ def _candidate_edges(fps: list[Fingerprint], pending: list[int],
         candidates: dict[int, None] = {}
         for key in block_keys(fp):
             bucket = index[hash(key)]
-            candidates.update(dict.fromkeys(bucket[-BLOCK_CAP:]))
+            # the whole bucket, however common the name: one C-level title filter
+            # (process.extract below) keeps the cost of a large bucket small
+            candidates.update(dict.fromkeys(bucket))
             bucket.append(i)
         lift_keys = _lift_keys(fp)
         if candidates:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,15 +63,26 @@ def load_labelled(db: sqlite_utils.Database, path: str | Path, search: str = "la
 
 def measure(db: sqlite_utils.Database, labels: dict[str, str]) -> Accuracy:
     """Score the records the hits of a labelled set ended up in."""
-    uniques: Counter[int] = Counter()
-    records: set[int] = set()
+    groups: dict[int, list[str]] = {}
     for external_id, record_id in db.execute("SELECT external_id, record_id FROM hits"):
-        records.add(record_id)
-        if labels.get(external_id) == "unique":
-            uniques[record_id] += 1
+        groups.setdefault(record_id, []).append(external_id)
+    return measure_groups(groups.values(), labels)
+
+
+def measure_groups(groups: Iterable[Iterable[str]], labels: dict[str, str]) -> Accuracy:
+    """Score any deduplication's result: groups of record ids, one group per kept record
+    (another tool's clusters, in bench/dedupe_compare.py). Ids in no group stand alone."""
+    uniques: list[int] = []
+    seen: set[str] = set()
+    for group in groups:
+        members = list(group)
+        seen.update(members)
+        uniques.append(sum(1 for m in members if labels.get(m) == "unique"))
+    uniques.extend(1 if label == "unique" else 0
+                   for record_id, label in labels.items() if record_id not in seen)
     counts = Counter(labels.values())
     return Accuracy(
         duplicates=counts["duplicate"], uniques=counts["unique"],
-        missed=sum(1 for r in records if uniques[r] == 0),
-        false_merges=sum(k - 1 for k in uniques.values() if k > 1),
+        missed=sum(1 for k in uniques if k == 0),
+        false_merges=sum(k - 1 for k in uniques if k > 1),
     )

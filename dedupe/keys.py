@@ -14,12 +14,17 @@ import re
 import unicodedata
 from typing import Any, NamedTuple
 
+from evidence.dedupe.numbers import canonical_numbers, prepare
 from evidence.harvest import normalise as n
 
 _TAGS = re.compile(r"<[^>]{0,200}>")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 _MISSING = {"", "na", "n/a", "nan", "none", "null", "-"}
-_PREPRINT_DOI = ("10.1101/", "10.21203/", "10.2139/ssrn", "10.48550/", "10.31234/",
+#: bioRxiv and medRxiv share 10.1101 with the Cold Spring Harbor journals (``10.1101/gr.…``,
+#: ``10.1101/gad.…``): only their date-style (``10.1101/2020.03.22.20040287``) and early
+#: all-digit (``10.1101/123456``) suffixes are preprints.
+_PREPRINT_1101 = re.compile(r"10\.1101/(?:\d{4}\.\d{2}\.\d{2}\.\d+|\d+)(?:v\d+)?$")
+_PREPRINT_DOI = ("10.21203/", "10.2139/ssrn", "10.48550/", "10.31234/",
                  "10.20944/preprints", "10.31219/", "10.22541/")
 _PREPRINT_WORDS = re.compile(r"\b(biorxiv|medrxiv|arxiv|psyarxiv|preprints?|research square|"
                              r"ssrn|osf preprints)\b")
@@ -31,6 +36,14 @@ _JOURNAL_STOP = {"the", "of", "and", "in", "for", "on", "journal", "j", "a"}
 _LETTERS = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "ae", "ø": "o", "Ø": "o", "đ": "d",
                           "Đ": "d", "ł": "l", "Ł": "l", "œ": "oe", "Œ": "oe"})
 BLOCK_CHARS = 24
+#: Author fields that name nobody: they must not make two works "by the same author".
+_NO_NAME = {"anonymous", "anon", "unknown", "et al", "no authorship indicated", "author"}
+#: Bracketed database annotations at the end of a title: a count of references, a word or a
+#: list of words (``Review``, ``German, English``, ``corrected``), or a note on errata,
+#: comments, retractions, abstract numbers or the article's language.
+_ANNOTATION = re.compile(
+    r"\s*(\d+\s+refs?|[^\W\d]+(?:\s*,\s*[^\W\d]+)*|(?:published\s+)?errat|comment|see\s|"
+    r"retract|abstract\s+no|article\s+in\s|update|reprint)", re.I)
 
 
 class Fingerprint(NamedTuple):
@@ -76,13 +89,28 @@ def missing(value: Any) -> bool:
 
 
 def title_key(title: Any) -> str:
-    """Normalised title: ``[Title in English].`` and ``title in english`` compare equal."""
+    """Normalised title: ``[Title in English].`` and ``title in english`` compare equal, and
+    numbers are digits however they were written (``Part II`` = ``part 2``, dedupe/numbers.py)."""
     if missing(title):
         return ""
     text = str(title).strip()
-    if text.startswith("[") and text.rstrip(". ").endswith("]"):
+    if text.startswith("[") and text.rstrip(". ").endswith("]") and text.count("[") == 1:
         text = text.strip().rstrip(". ")[1:-1]
-    return fold(text)
+    text = _strip_annotations(text)
+    return canonical_numbers(fold(prepare(text)))
+
+
+def _strip_annotations(text: str) -> str:
+    """Drop what databases append in brackets: ``[Review] [33 refs]``, ``[German]``,
+    ``[Erratum appears in ...]``, ``[abstract no: 12]``: not part of the title, and their
+    numbers would set two copies of one work apart (dedupe/numbers.py)."""
+    while text.endswith(("]", "].")) and "[" in text:
+        start = text.rfind("[")
+        inside = text[start + 1:text.rfind("]")]
+        if start == 0 or not _ANNOTATION.match(inside):
+            break
+        text = text[:start].rstrip(" .")
+    return text
 
 
 def author_names(authors: Any) -> list[str]:
@@ -110,12 +138,14 @@ def author_keys(authors: Any) -> tuple[str, str]:
         return "", ""
     tokens: list[str] = []
     first = ""
-    for position, name in enumerate(names):
+    for name in names:
         if "," in name:  # "Last, First": only the last name counts
             name_tokens = fold(name.split(",")[0]).split()
         else:  # "Last F." or several names run together ("Adeli K.Lewis G. F.")
             name_tokens = [t for t in fold(name).split() if len(t) > 1]
-        if position == 0 and name_tokens:
+        if " ".join(name_tokens) in _NO_NAME:
+            continue
+        if not first and name_tokens:
             first = name_tokens[0]
         tokens.extend(name_tokens)
     return first, " ".join(sorted(set(tokens)))
@@ -173,8 +203,9 @@ def work_kind(title: str, doi: str, journal: Any, item_type: Any, types: Any) ->
     type_names = {t.lower() for t in author_names(types)} if types and types != "[]" else set()
     if type_names & _ERRATUM_TYPES or _ERRATUM_TITLE.match(title):
         return "erratum"
-    if doi.startswith(_PREPRINT_DOI) or str(item_type or "").lower() == "preprint" or \
-            "preprint" in type_names or _PREPRINT_WORDS.search(str(journal or "").lower()):
+    if doi.startswith(_PREPRINT_DOI) or _PREPRINT_1101.match(doi) or \
+            str(item_type or "").lower() == "preprint" or "preprint" in type_names or \
+            _PREPRINT_WORDS.search(str(journal or "").lower()):
         return "preprint"
     return "article"
 

@@ -12,6 +12,7 @@ from rapidfuzz.distance import Indel
 
 from evidence.config import DedupeSettings
 from evidence.dedupe.keys import Fingerprint, journals_match
+from evidence.dedupe.numbers import title_digits, title_numbers
 
 VETO = -1.0
 #: An identifier match with agreeing titles: certain.
@@ -25,6 +26,18 @@ PREFIX_MIN = 50
 #: only reach it through a shared identifier or a cut-short title (:data:`PREFIX_MIN`), so
 #: harvest/dedupe.py skips scoring the rest. Raise it with any bonus added to _adjustment.
 MAX_BONUS = 0.05 + 0.01 + 0.1 * (1 - 0.8) + 0.02 + 0.01 + 0.03 + 0.01
+
+
+#: Different years in different journals: one study presented twice (two conference
+#: abstracts, an abstract and the paper), not one work. Enough to keep even identical titles
+#: by the same team below the upper threshold: such pairs are left for a person.
+PRESENTED_TWICE = 0.15
+#: A title of fewer words (``Editorial``, ``Editor's comments``) says little: the same
+#: editor writes one in every issue. A page, year or volume conflict then sets them apart.
+SHORT_TITLE_WORDS = 4
+SHORT_TITLE_CONFLICT = 0.2
+#: One title has a number the other lacks (``The X study`` / ``The X study 2``).
+EXTRA_NUMBER = 0.1
 
 
 def kinds_clash(a: Fingerprint, b: Fingerprint, settings: DedupeSettings) -> bool:
@@ -49,9 +62,66 @@ def title_similarity(a: Fingerprint, b: Fingerprint) -> float | None:
     return sim
 
 
+def same_database_record(a: Fingerprint, b: Fingerprint) -> bool:
+    """The same PMID or PMC id: one database record, so one work whatever the titles say."""
+    return bool((a.pmid and a.pmid == b.pmid) or (a.pmcid and a.pmcid == b.pmcid))
+
+
+def pages_differ(a: Fingerprint, b: Fingerprint) -> bool:
+    """Different first pages; a letter before the number (``S212``, ``c37``, ``e123``) is
+    kept by some sources and dropped by others, so it does not count."""
+    return bool(a.page and b.page and a.page != b.page
+                and a.page.lstrip("abcdefghijklmnopqrstuvwxyz") !=
+                b.page.lstrip("abcdefghijklmnopqrstuvwxyz"))
+
+
+def authors_differ(a: Fingerprint, b: Fingerprint) -> bool:
+    """Different first authors and at most a third of the last names shared."""
+    return bool(a.authors and b.authors and a.first_author != b.first_author
+                and author_overlap(a.authors, b.authors) <= 1 / 3)
+
+
 def shares_identifier(a: Fingerprint, b: Fingerprint) -> bool:
-    return bool((a.doi and a.doi == b.doi) or (a.pmid and a.pmid == b.pmid)
-                or (a.pmcid and a.pmcid == b.pmcid))
+    """A shared identifier that proves one work.
+
+    A shared DOI proves nothing when the first pages or the author lists differ: a
+    conference supplement gives all its abstracts one DOI, and some publishers reuse an
+    issue's DOI for its items. Such pairs are scored on their other fields.
+    """
+    if same_database_record(a, b):
+        return True
+    return bool(a.doi and a.doi == b.doi and not pages_differ(a, b)
+                and not authors_differ(a, b))
+
+
+def numbers_clash(a: Fingerprint, b: Fingerprint) -> bool:
+    """Each title has a number the other lacks: part 1 and part 2, the 2023 and the 2024
+    edition, a 12- and a 24-month follow-up (numbers are canonical, dedupe/numbers.py).
+
+    Not when both sit on the same page of the same year's volume: then one copy has a typo
+    (``p6INK4a`` for ``p16INK4a``), since two works do not start on one page. Page 1 is
+    left out: reports and article-numbered journals all start there.
+    """
+    if a.title == b.title or same_database_record(a, b):
+        return False
+    numbers_a, numbers_b = title_numbers(a.title), title_numbers(b.title)
+    if not (numbers_a - numbers_b and numbers_b - numbers_a):
+        return False
+    same_place = a.page and a.page == b.page and a.page != "1" and a.year == b.year \
+        and not (a.volume and b.volume and a.volume != b.volume)
+    return not same_place
+
+
+def extra_number(a: Fingerprint, b: Fingerprint) -> bool:
+    """One title has a number the other lacks, and the other is not merely cut short."""
+    if a.title == b.title:
+        return False
+    numbers_a, numbers_b = title_digits(a.title), title_digits(b.title)
+    if numbers_a == numbers_b:
+        return False
+    short, long_ = (a.compact, b.compact) if len(a.compact) <= len(b.compact) else \
+        (b.compact, a.compact)
+    return not (len(short) >= PREFIX_MIN and long_.startswith(short))
 
 
 def author_overlap(a: str, b: str) -> float:
@@ -72,13 +142,15 @@ def score(a: Fingerprint, b: Fingerprint, settings: DedupeSettings) -> float:
         return VETO
     if a.pmid and b.pmid and a.pmid != b.pmid:
         return VETO
+    if numbers_clash(a, b):
+        return VETO
     title = title_similarity(a, b)
     shared = shares_identifier(a, b)
     near_year = a.year is None or b.year is None or abs(a.year - b.year) <= 1
     if shared:
         if title is None or title >= 0.8:
             return CERTAIN
-        if same_authors(a, b) and near_year and not (a.page and b.page and a.page != b.page):
+        if same_authors(a, b) and near_year:
             return TRANSLATED
     if title is None:
         return 0.0
@@ -97,9 +169,12 @@ def _adjustment(a: Fingerprint, b: Fingerprint, shared: bool) -> float:
         if a.authors and b.authors:
             adjust += 0.1 * (author_overlap(a.authors, b.authors) - 0.8)
         return adjust
+    journals = journals_match(a.journal, b.journal)
     if a.year and b.year:
         gap = abs(a.year - b.year)
         adjust += 0.01 if gap == 0 else -0.02 if gap == 1 else -0.15 * gap
+        if gap and journals is False and not shared:
+            adjust -= PRESENTED_TWICE
     if a.authors and b.authors:
         overlap = author_overlap(a.authors, b.authors)
         adjust += 0.1 * (overlap - 0.8)
@@ -107,15 +182,20 @@ def _adjustment(a: Fingerprint, b: Fingerprint, shared: bool) -> float:
             adjust -= 0.1  # a conference abstract and the later paper by a grown team
         if a.first_author != b.first_author:
             adjust -= 0.05
-    journals = journals_match(a.journal, b.journal)
     if journals is not None:
         adjust += 0.02 if journals else -0.02
     if a.volume and b.volume:
         adjust += 0.01 if a.volume == b.volume else -0.05
     if a.page and b.page:
-        adjust += 0.03 if a.page == b.page else -0.08
+        adjust += -0.08 if pages_differ(a, b) else 0.03
+    if a.title.count(" ") < SHORT_TITLE_WORDS - 1 and (
+            pages_differ(a, b) or (a.year and b.year and a.year != b.year)
+            or (a.volume and b.volume and a.volume != b.volume)):
+        adjust -= SHORT_TITLE_CONFLICT
     if a.doi and b.doi and a.doi != b.doi:
         adjust -= 0.1
+    if extra_number(a, b):
+        adjust -= EXTRA_NUMBER
     if a.isbn and b.isbn:
         adjust += 0.01 if a.isbn == b.isbn else -0.01
     return adjust
@@ -128,6 +208,8 @@ def clearly_differ(a: Fingerprint, b: Fingerprint, settings: DedupeSettings) -> 
     title by a different first author, with no shared identifier, is.
     """
     if kinds_clash(a, b, settings) or (a.pmid and b.pmid and a.pmid != b.pmid):
+        return True
+    if numbers_clash(a, b):
         return True
     if a.year and b.year and abs(a.year - b.year) > 2:
         return True

@@ -316,3 +316,82 @@ def test_records_made_before_fingerprints_were_stored(db):
     result = dedupe(db)
     assert result.merged == 1 and record_of(db, a) == record_of(db, b)
     assert db["dedupe_keys"].count == 2
+
+
+def test_shared_doi_with_different_first_pages_is_not_one_work(db):
+    """A supplement's DOI on two abstracts with near-identical titles and one team."""
+    supplement = {**ARTICLE, "doi": "10.1093/eurpub/ckad160", "journal": "Eur J Public Health",
+                  "volume": "33"}
+    a, b = add(db, "embase",
+               {**supplement, "title": "Integrated care for severe mental illness in "
+                                       "primary care: a register study", "pages": "S101"},
+               {**supplement, "title": "Integrated care for severe mental illness in "
+                                       "primary care: a cohort study", "pages": "S245"})
+    dedupe(db)
+    assert record_of(db, a) != record_of(db, b)
+
+
+def test_shared_doi_with_different_authors_is_not_one_work(db):
+    supplement = {**ARTICLE, "doi": "10.1093/eurpub/ckad160", "pages": None}
+    a, b = add(db, "embase",
+               {**supplement, "title": "Peer support workers in municipal mental health care",
+                "authors": ["Lie, Anne", "Moe, Tor"]},
+               {**supplement, "title": "Peer support work in municipal mental health care",
+                "authors": ["Dahl, Eva", "Strand, Ola", "Lund, Siv"]})
+    dedupe(db)
+    assert record_of(db, a) != record_of(db, b)
+
+
+@pytest.mark.parametrize("with_doi", [True, False])
+def test_same_team_different_year_and_journal_is_two_presentations(db, with_doi):
+    """Two conference abstracts of one study, a year apart in two journals' supplements."""
+    abstract = {**ARTICLE, "pages": None, "volume": None,
+                "doi": None, "title": "Integrated care for people with severe mental illness "
+                                      "in primary care: preliminary results"}
+    a, b = add(db, "embase",
+               {**abstract, "year": 2022, "journal": "European Psychiatry",
+                "doi": "10.1192/j.eurpsy.2022.1" if with_doi else None},
+               {**abstract, "year": 2023, "journal": "European Journal of Public Health",
+                "doi": "10.1093/eurpub/ckad.2" if with_doi else None})
+    dedupe(db)
+    assert record_of(db, a) != record_of(db, b)
+    assert list_uncertain_pairs(db) or with_doi
+
+
+def test_common_surname_block_keeps_every_candidate(db):
+    """200 works by a Wang in 2020, then a copy of the first whose title differs at both ends:
+    only the first author + year block finds it, and it must not be cut off."""
+    first = {"title": "Effects of community mental health services on readmission among "
+                      "older adults in urban China", "authors": ["Wang, Li", "Zhang, Wei"],
+             "year": 2020, "journal": "BMC Psychiatry", "volume": "20", "pages": "311"}
+    others = [{**first, "title": f"Study {k} of a different topic in health services number "
+                                 f"{k} with its own words", "pages": str(400 + k),
+               "authors": ["Wang, Li", f"Author{k}, A"]} for k in range(200)]
+    (a, *_rest) = add(db, "pubmed", first, *others)
+    dedupe(db)
+    (b,) = add(db, "scholar", {**first, "title": "The effects of community mental health "
+                               "services on readmission among older adults in urban China: "
+                               "a cohort study"})
+    dedupe(db)
+    assert record_of(db, a) == record_of(db, b)
+
+
+def test_cold_spring_harbor_doi_is_not_a_preprint(db):
+    """10.1101 is bioRxiv's and medRxiv's prefix, and Genome Research's."""
+    article = {**ARTICLE, "doi": "10.1101/gr.277891.123", "journal": "Genome Research"}
+    a, b = add(db, "pubmed", article, {**article, "doi": None, "journal": "Genome Res"})
+    dedupe(db)
+    assert record_of(db, a) == record_of(db, b)
+    assert fingerprint({"id": 1, **article}).kind == "article"
+    assert fingerprint({"id": 1, **PREPRINT}).kind == "preprint"
+
+
+def test_short_titles_need_more_than_the_title(db):
+    """The same editor's "Editorial" in two issues of one journal is two works."""
+    editorial = {"title": "Editorial", "authors": ["Berg, Ida"], "year": 2023,
+                 "journal": "Scandinavian Journal of Public Health", "volume": "51"}
+    a, b, c = add(db, "pubmed", {**editorial, "pages": "1-2"}, {**editorial, "pages": "301-302"},
+                  {**editorial, "pages": "1-2", "journal": "Scand J Public Health"})
+    dedupe(db)
+    assert record_of(db, a) != record_of(db, b)
+    assert record_of(db, a) == record_of(db, c)
