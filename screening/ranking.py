@@ -1,0 +1,123 @@
+"""Relevance ranking of records: text features, the model, and the active-learning loop.
+
+The approach is ASReview's default (TF-IDF of word 1-2-grams with sublinear tf, a linear SVM
+on class-balanced data, the highest score screened next), with three changes that matter to us:
+
+- Features are *hashed* (``HashingVectorizer``), so a record's row never depends on the other
+  records: the app adds new records without refitting a vocabulary, and the features of
+  100,000 records are built once and kept (``idf`` is recomputed from the counts, cheaply).
+- HTML tags and entities (``&lt;b&gt;``) are removed first; a record without abstract is
+  ranked on its title. Character n-grams (for Norwegian compounds) were measured and left
+  out: they lifted one labelled set and sank the other (docs/ranking.md); the theme
+  suggester, which works on short titles, does use them.
+- Retraining follows a schedule (:func:`should_retrain`): after every inclusion found and
+  otherwise after a few per cent more labels, not after every label. That keeps a whole
+  2,000-record simulation to seconds and the app's retraining off the request path.
+
+Everything here is plain numpy/scipy/scikit-learn on arrays; the app and the ``simulate``
+command both call :func:`rank` and :func:`should_retrain`, so what the benchmark measures is
+what reviewers get.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+from sklearn.svm import LinearSVC
+
+#: Hash space; 2**20 keeps collisions negligible for 100,000 abstracts.
+N_FEATURES = 2 ** 20
+#: Inverse regularisation of the linear SVM (ASReview's default for its SVM).
+SVM_C = 0.11
+#: Retrain when the labels grew by this share since the last fit (and after every inclusion).
+RETRAIN_SHARE = 0.02
+
+_TAG = re.compile(r"<[^>]{0,200}>")
+_SPACE = re.compile(r"\s+")
+
+_WORDS = HashingVectorizer(ngram_range=(1, 2), n_features=N_FEATURES, alternate_sign=False,
+                           norm=None, lowercase=True)
+
+
+def clean_text(value: str | None) -> str:
+    """Plain text from a title or abstract that may hold HTML or escaped HTML (OpenAlex serves
+    ``&lt;b&gt;``): unescape, drop tags, unescape again, collapse white space."""
+    if not value:
+        return ""
+    text = _TAG.sub(" ", html.unescape(str(value)))
+    text = _TAG.sub(" ", html.unescape(text))
+    return _SPACE.sub(" ", text).strip()
+
+
+def record_text(title: str | None, abstract: str | None) -> str:
+    """The text a record is ranked on: title and abstract (the title alone when there is none)."""
+    return f"{clean_text(title)}. {clean_text(abstract)}".strip(" .")
+
+
+def count_features(records: Iterable[tuple[str | None, str | None]]) -> sparse.csr_matrix:
+    """Hashed counts of the word 1-2-grams of title and abstract, one row per
+    ``(title, abstract)``. Rows are independent of each other, so new records are simply
+    stacked below old ones."""
+    return _WORDS.transform(record_text(t, a) for t, a in records).astype(np.float32)
+
+
+def weight_features(counts: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Sublinear tf-idf, l2-normalised rows; the idf comes from all rows given."""
+    return TfidfTransformer(sublinear_tf=True, norm="l2").fit_transform(counts)
+
+
+def build_features(records: Sequence[tuple[str | None, str | None]]) -> sparse.csr_matrix:
+    """The model's input for these ``(title, abstract)`` pairs (counts, then weights)."""
+    return weight_features(count_features(records))
+
+
+def rank(features: sparse.csr_matrix, labelled: Sequence[int],
+         labels: Sequence[int]) -> np.ndarray:
+    """Relevance scores for every row (higher = more likely an inclusion), from a linear SVM
+    trained on the labelled rows with classes weighted to balance (inclusions are rare).
+
+    Needs at least one inclusion and one exclusion among ``labels`` (else ValueError)."""
+    y = np.asarray(labels, dtype=np.int8)
+    if y.min() == y.max():
+        raise ValueError("ranking needs at least one inclusion and one exclusion")
+    model = LinearSVC(C=SVM_C, class_weight="balanced")
+    model.fit(features[np.asarray(labelled)], y)
+    return model.decision_function(features)
+
+
+def should_retrain(labelled: int, since_fit: int, last_included: bool) -> bool:
+    """After an inclusion, or once the labels have grown by :data:`RETRAIN_SHARE` since the
+    last fit (at least one label). Early on that is every label, later every few dozen."""
+    if since_fit <= 0:
+        return False
+    return last_included or since_fit >= max(1, int(labelled * RETRAIN_SHARE))
+
+
+def simulate(records: Sequence[tuple[str | None, str | None]], labels: Sequence[int],
+             prior_included: Sequence[int], prior_excluded: Sequence[int]) -> list[int]:
+    """Screen all rows as a reviewer would: the priors first, then always the highest-scored
+    unscreened row, its label revealed after it is shown, the model retrained on schedule.
+
+    Returns the row indices in the order shown (priors first)."""
+    features = build_features(records)
+    y = np.asarray(labels, dtype=np.int8)
+    order = list(prior_included) + list(prior_excluded)
+    seen = np.zeros(len(y), dtype=bool)
+    seen[order] = True
+    scores = rank(features, order, y[order])
+    since_fit = 0
+    while len(order) < len(y):
+        if should_retrain(len(order), since_fit, bool(y[order[-1]])):
+            scores = rank(features, order, y[order])
+            since_fit = 0
+        masked = np.where(seen, -np.inf, scores)
+        nxt = int(np.argmax(masked))
+        order.append(nxt)
+        seen[nxt] = True
+        since_fit += 1
+    return order

@@ -1,0 +1,79 @@
+"""Theme suggestions (screening/theme_suggestions.py) and `evidence simulate-themes`."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from click.testing import CliRunner
+from evidence.screening.theme_suggestions import Example, group_of, suggest
+
+from evidence.cli import cli
+
+FIXTURES = Path(__file__).parent / "fixtures" / "themes"
+
+
+def test_norwegian_title_alone_finds_the_theme():
+    examples = [
+        Example("Rusbehandling i kommunale tjenester", "", "", ("rus",)),
+        Example("Kunst og kultur som helsefremming", "", "", ("kultur",)),
+        Example("Digitale verktøy i helsetjenesten", "", "", ("teknologi",)),
+    ]
+    got = suggest(examples, "Erfaringer med rusbehandlingen i en liten kommune")
+    assert got[0].theme == "rus"
+    assert len(got) == 3 and all(0 < s.confidence <= 1 for s in got)
+    assert got[0].confidence >= got[1].confidence
+
+
+def test_nothing_themed_gives_no_suggestions():
+    assert suggest([], "Any title") == []
+    assert suggest([Example("A title", "", "", ())], "Any title") == []
+
+
+def test_group_of_dotted_ids_and_configured_groups():
+    assert group_of("1.4.2.1") == "1.4.2"
+    assert group_of("stigma", {"stigma": "mental"}) == "mental"
+
+
+def test_simulate_themes_learns_from_earlier_test_records(tmp_path):
+    train = tmp_path / "train.csv"
+    test = tmp_path / "test.csv"
+    out = tmp_path / "out.csv"
+    train.write_text("record_id,title,abstract,themes\n1,Stigma og diskriminering,,a\n"
+                     "2,Ensomhet blant eldre,,b\n", encoding="utf-8")
+    test.write_text("record_id,title,abstract,themes\n"
+                    "10,Kunstterapi og kultur for ungdom,,c\n"
+                    "11,Kunstterapi og kulturtilbud for unge voksne,,c\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["simulate-themes", str(test), "--train", str(train),
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    with open(out, encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["record_id"] for r in rows] == ["10", "11"]
+    assert "c" not in rows[0]["suggestions"].split(";")   # not known yet
+    assert rows[1]["suggestions"].split(";")[0] == "c"    # learned from record 10
+
+
+def test_simulate_themes_on_the_report_beats_most_used(tmp_path):
+    """First half of the 2024 report's themed works as training, the rest in order."""
+    with open(FIXTURES / "sintef2024_dev.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    fields = ["record_id", "title", "abstract", "journal", "themes"]
+
+    def write(path, part):
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fields, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(part)
+
+    write(tmp_path / "train.csv", rows[::2])
+    write(tmp_path / "test.csv", rows[1::2])
+    result = CliRunner().invoke(cli, ["simulate-themes", str(tmp_path / "test.csv"), "--train",
+                                      str(tmp_path / "train.csv"), "--out",
+                                      str(tmp_path / "out.csv")])
+    assert result.exit_code == 0, result.output
+    truth = {r["record_id"]: set(r["themes"].split(";")) for r in rows[1::2]}
+    with open(tmp_path / "out.csv", encoding="utf-8") as f:
+        got = list(csv.DictReader(f))
+    hits = sum(bool(set(r["suggestions"].split(";")) & truth[r["record_id"]]) for r in got)
+    assert hits / len(got) >= 0.5  # "three most used so far": about a quarter
