@@ -12,9 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from evidence.screening import ranking, theme_suggestions
-
 from evidence.errors import EvidenceError
+from evidence.screening import ranking, theme_suggestions
 
 
 @dataclass(frozen=True)

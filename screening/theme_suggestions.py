@@ -24,10 +24,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from evidence.screening.ranking import clean_text
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
+
+from evidence.screening.ranking import clean_text
 
 #: How many neighbours vote, and how much a group's best theme lifts its siblings.
 NEIGHBOURS = 5

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from evidence.screening import ranking
 
 from evidence.cli import cli
+from evidence.screening import ranking
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ranking"
 SEP = FIXTURES / "Sep_2021.csv"

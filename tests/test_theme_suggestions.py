@@ -6,9 +6,9 @@ import csv
 from pathlib import Path
 
 from click.testing import CliRunner
-from evidence.screening.theme_suggestions import Example, group_of, suggest
 
 from evidence.cli import cli
+from evidence.screening.theme_suggestions import Example, group_of, suggest
 
 FIXTURES = Path(__file__).parent / "fixtures" / "themes"
 
