@@ -49,6 +49,8 @@ async def run(ds, decisions: int, order: str) -> list[float]:
     cookies = {"ds_actor": sessions.cookie_value(ds, {"id": "bench", "role": "reviewer"}, 0),
                "ds_csrftoken": token}
     response = await ds.client.get("/-/screen", cookies=cookies)
+    if order == "relevance":
+        response = await warm_up(ds, cookies, token, response)
     timings = []
     for i in range(decisions):
         record_id = response.text.split('data-record-id="', 1)[1].split('"', 1)[0]
@@ -64,6 +66,26 @@ async def run(ds, decisions: int, order: str) -> list[float]:
         timings.append((time.perf_counter() - start) * 1000)
         assert response.status_code == 200 and "data-record-id" in response.text
     return timings
+
+
+async def warm_up(ds, cookies: dict, token: str, response):
+    """Relevance order: one inclusion and one exclusion, then wait until the background
+    thread has built the features of every record and trained the first model, so the timed
+    decisions run against a ranked queue (retraining goes on in the background meanwhile)."""
+    for choice in ("include", "exclude"):
+        record_id = response.text.split('data-record-id="', 1)[1].split('"', 1)[0]
+        form = {"decision": choice, "csrftoken": token, "reason": "wrong-topic"}
+        await ds.client.post(f"/-/screen/record/{record_id}", content=urlencode(form),
+                             cookies=cookies,
+                             headers={"content-type": "application/x-www-form-urlencoded"})
+        response = await ds.client.get("/-/screen", cookies=cookies)
+        assert "data-record-id" in response.text, (response.status_code, response.text[:3000])
+    queue = ds._evidence_relevance
+    started = time.perf_counter()
+    queue.wait(timeout=900)
+    print(f"first model (features of every record + training): "
+          f"{time.perf_counter() - started:.1f} s")
+    return await ds.client.get("/-/screen", cookies=cookies)
 
 
 def prefill(db_path: Path, decided: int, layout: str = "spread") -> None:
@@ -93,7 +115,7 @@ def main() -> None:
                         help="Where the earlier decisions sit: every other record, or the"
                              " front of the queue.")
     parser.add_argument("--order", default="newest",
-                        choices=["newest", "oldest", "search", "random"])
+                        choices=["newest", "oldest", "search", "random", "relevance"])
     args = parser.parse_args()
     directory = Path(tempfile.mkdtemp(prefix="screen-bench-"))
     try:
@@ -113,6 +135,9 @@ def main() -> None:
         print(f"decision POST -> next record rendered, {args.decisions} decisions, "
               f"order {args.order}, {args.records:,} records, {args.decided:,} decided before"
               f" ({args.decided_at}):")
+        if args.order == "relevance":
+            print(f"  background trainings during the timed decisions: "
+                  f"{ds._evidence_relevance.trainings - 1}")
         print(f"  median {statistics.median(timings):.1f} ms, p95 {p95:.1f} ms, "
               f"max {timings[-1]:.1f} ms")
         print(f"machine: {machine()}")

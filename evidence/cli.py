@@ -142,7 +142,7 @@ def status(db_path: str, config_path: str, as_json: bool) -> None:
 
         evidence status --json | jq .totals
     """
-    from evidence.status import collect_status, format_stages, format_table
+    from evidence.status import collect_status, format_stages, format_stopping, format_table
 
     data = collect_status(open_database(db_path), open_config(config_path, required=False))
     if as_json:
@@ -152,6 +152,7 @@ def status(db_path: str, config_path: str, as_json: bool) -> None:
     totals = data["totals"]
     click.echo(" | ".join(f"{k.replace('_', ' ')}: {v}" for k, v in totals.items()))
     click.echo(f"\nStages\n{format_stages(data['stages'])}")
+    click.echo(f"\nStopping\n{format_stopping(data['stopping'])}")
     for title, rows, columns in (
         ("Searches", data["searches"], ["search", "source", "hits", "records", "screened",
                                         "included", "last_run_at"]),

@@ -20,7 +20,9 @@ import yaml
 from evidence.errors import EvidenceError
 
 LANGUAGES = ("nb", "en")
-SCREEN_ORDERS = ("newest", "oldest", "search", "random")
+SCREEN_ORDERS = ("newest", "oldest", "search", "random", "relevance")
+#: Stopping rules a screener can be shown (docs/ranking.md); "none" shows the figures only.
+STOPPING_RULES = ("none", "safe")
 #: Screening stages in the order a record passes them; the first is always there.
 SCREEN_STAGES = ("title_abstract", "full_text")
 #: The built-in full-text exclusion "the report could not be retrieved" (PRISMA 2020's
@@ -129,6 +131,18 @@ class ScreeningSettings:
     #: writes them back here (see :func:`evidence.screening.highlights.save_highlight_words`).
     highlight_include: tuple[str, ...] = ()
     highlight_exclude: tuple[str, ...] = ()
+    #: With ``order: relevance``: the order used until the model has one inclusion and one
+    #: exclusion to learn from.
+    relevance_fallback: str = "newest"
+    #: The stopping rule shown beside the stopping figures (docs/ranking.md).
+    stopping_rule: str = "none"
+    stopping_min_share: float = 0.10
+    stopping_run: int = 50
+
+    @property
+    def fixed_order(self) -> str:
+        """The SQL-served order: the configured one, or the fallback of ``relevance``."""
+        return self.relevance_fallback if self.order == "relevance" else self.order
 
     @property
     def rule(self) -> str:
@@ -273,6 +287,12 @@ _SPEC: dict[str, Any] = {
         }), False),
         "stages": (("list", ("enum", SCREEN_STAGES)), False),
         "full_text_folder": ("str", False),
+        "relevance_fallback": (("enum", SCREEN_ORDERS[:-1]), False),
+        "stopping": (("map", {
+            "rule": (("enum", STOPPING_RULES), False),
+            "min_share": ("float", False),
+            "consecutive_exclusions": ("int", False),
+        }), False),
     }), False),
     "dedupe": (("map", {
         "upper_threshold": ("float", False),
@@ -498,6 +518,10 @@ def _build(data: dict[str, Any], root: yaml.Node, v: _Validator) -> Config:
             highlight_include=_words(screening.get("highlight", {}).get("include", [])),
             highlight_exclude=_words(screening.get("highlight", {}).get("exclude", [])),
             stages=stages, full_text_folder=_folder(screening.get("full_text_folder"), v.path),
+            relevance_fallback=screening.get("relevance_fallback", "newest"),
+            stopping_rule=screening.get("stopping", {}).get("rule", "none"),
+            stopping_min_share=screening.get("stopping", {}).get("min_share", 0.10),
+            stopping_run=screening.get("stopping", {}).get("consecutive_exclusions", 50),
         ),
         dedupe=dedupe_settings, path=str(v.path),
     )

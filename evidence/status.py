@@ -84,7 +84,30 @@ def collect_status(db: sqlite_utils.Database, config: Config | None = None) -> d
         "searches": list(db.query(_PER_SEARCH)),
         "sources": list(db.query(_PER_SOURCE)),
         "runs": list(db.query(_PER_RUN)),
+        "stopping": _stopping(db, config),
     }
+
+
+def _stopping(db: sqlite_utils.Database, config: Config | None) -> dict[str, Any]:
+    """The stopping figures (screening/stopping.py) with the configured rule, if any."""
+    from evidence.screening.stopping import stopping_figures
+
+    settings = config.screening if config is not None else ScreeningSettings()
+    return stopping_figures(db.conn, rule=settings.stopping_rule,
+                            min_share=settings.stopping_min_share,
+                            run_needed=settings.stopping_run).as_dict()
+
+
+def format_stopping(stopping: dict[str, Any]) -> str:
+    """One line for a screener deciding when to stop, and the rule's verdict."""
+    line = (f"{stopping['screened']} of {stopping['total']} screened | "
+            f"{stopping['inclusions']} inclusions found | {stopping['run']} exclusions in a row"
+            f" | about {stopping['estimated_remaining']} inclusions left (estimate)")
+    if stopping["rule"] == "safe":
+        unmet = [k for k, ok in stopping["criteria"].items() if not ok]
+        line += ("\nSAFE: criteria met; check with a second model before stopping"
+                 if stopping["met"] else f"\nSAFE: not met yet ({', '.join(unmet)})")
+    return line
 
 
 def format_table(rows: list[dict[str, Any]], columns: list[str]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable
@@ -73,7 +74,7 @@ def included_sql(stage: str) -> str:
 
 def queue_state(conn: sqlite3.Connection, reviewer: str, *, needed: int = 1,
                 order: str = "newest", skip: Iterable[int] = (), stage: str = SCREENING,
-                pick: bool = True) -> tuple[int | None, int, int]:
+                pick: bool = True, ranked: list[int] | None = None) -> tuple[int | None, int, int]:
     """(next record id, left, total) for this reviewer at ``stage``, in one statement.
 
     Title/abstract reads ``screening_open`` (the records nobody has finished, kept by the
@@ -90,6 +91,9 @@ def queue_state(conn: sqlite3.Connection, reviewer: str, *, needed: int = 1,
     skipped = f"AND {{id}} NOT IN ({', '.join(skip_names)})" if skip_names else ""
     if stage == SCREENING:
         first, counts = _first_stage_sql(order, needed, skipped)
+        if ranked:  # relevance order: the best-ranked open record, else the fallback order
+            params["ranked"] = json.dumps([int(i) for i in ranked])
+            first = f"coalesce({_ranked_sql(needed, skipped)}, {first})"
     else:
         first, counts = _later_stage_sql(stage, order, skipped)
     next_id, left, total = conn.execute(
@@ -127,6 +131,15 @@ def _first_stage_sql(order: str, needed: int, skipped: str) -> tuple[str, str]:
     counts = f"""(SELECT count(*) FROM screening_open o WHERE o.votes < :needed)
       - {mine_open}, (SELECT count(*) FROM records)"""
     return first, counts
+
+
+def _ranked_sql(needed: int, skipped: str) -> str:
+    """The first record of ``:ranked`` (a JSON list of ids, best first) still open to me."""
+    votes = ("o.votes = 0" if needed == 1
+             else f"o.votes < :needed AND NOT {_MINE.format(id='o.record_id')}")
+    return f"""(SELECT o.record_id FROM json_each(:ranked) j
+      JOIN screening_open o ON o.record_id = j.value
+      WHERE {votes} {skipped.format(id='o.record_id')} ORDER BY j.key LIMIT 1)"""
 
 
 def _later_stage_sql(stage: str, order: str, skipped: str) -> tuple[str, str]:

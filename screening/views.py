@@ -47,6 +47,8 @@ from evidence.screening.app import config_error, evidence_config, plugin_setting
 from evidence.screening.full_text import find_pdf, full_text_links
 from evidence.screening.highlights import parse_words, save_highlight_words
 from evidence.screening.i18n import CATALOGUES, choose_language, translator
+from evidence.screening.relevance import RelevanceQueue, queue_for
+from evidence.screening.stopping import stopping_figures
 from evidence.screening.text import abstract_sections, highlight, search_terms
 
 STATIC = Path(__file__).parent / "static"
@@ -261,6 +263,20 @@ async def _current_rule(datasette) -> None:
         datasette._evidence_rule_saved = rule
 
 
+def _relevance(datasette) -> RelevanceQueue:
+    """The server's relevance queue (screening/relevance.py: ranking off the request path)."""
+    return queue_for(datasette, _db(datasette).path)
+
+
+def _stopping(conn, settings) -> dict | None:
+    """Stopping figures (screening/stopping.py), shown with relevance order or a rule."""
+    if settings.order != "relevance" and settings.stopping_rule == "none":
+        return None
+    return stopping_figures(conn, rule=settings.stopping_rule,
+                            min_share=settings.stopping_min_share,
+                            run_needed=settings.stopping_run).as_dict()
+
+
 def _labelled(items: list[dict], lang: str) -> list[dict]:
     for number, item in enumerate(items, start=1):
         item["number"] = number
@@ -443,10 +459,13 @@ async def _queue(request, datasette, user, stage: str):
         if filters.narrows():
             return await find_view.filtered_queue(request, datasette, user, filters)
 
+    ranked = _relevance(datasette).candidates(user["id"]) if (
+        config.order == "relevance" and stage == SCREENING) else None
+
     def state(conn, avoid):
         skipped = q.skipped_records(conn, user["id"], stage)
-        return skipped, q.queue_state(conn, user["id"], needed=needed, order=config.order,
-                                      skip=[*avoid, *skipped], stage=stage)
+        return skipped, q.queue_state(conn, user["id"], needed=needed, order=config.fixed_order,
+                                      skip=[*avoid, *skipped], stage=stage, ranked=ranked)
 
     for _attempt in range(5):  # another reviewer may claim our pick while we read it
         avoid = [*skip, *held.held_by_others(user["id"], needed)][-50:]
@@ -523,7 +542,8 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
                             if reached and stage != SCREENING else None),
                 "themes": q.themes(conn), "reasons": q.reasons(conn, stage),
                 "counts": counts or q.queue_counts(conn, me, needed=needed, stage=stage),
-                "rate": q.rate_per_hour(conn, me)}
+                "rate": q.rate_per_hour(conn, me),
+                "stopping": _stopping(conn, config.screening) if stage == SCREENING else None}
 
     data = await _read(datasette, load)
     if explicit and data["record"] is None:
@@ -547,6 +567,10 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
         "filtered": filtered,
         "require_reason": config.screening.require_reason_on_exclude,
         "skip": ",".join(str(s) for s in [*skip, record_id] if s),
+        "stopping": data["stopping"],
+        "relevance": (_relevance(datasette).relevance(me, record_id)
+                      if record_id and config.screening.order == "relevance" else None),
+        "suggest_path": _path(datasette, f"/-/screen/suggest/{record_id}") if record_id else "",
     }
     item = data["record"]
     if item:
@@ -636,6 +660,8 @@ async def _decide(request, datasette, user, record_id: int, stage: str = SCREENI
                                   error=_t(datasette, request)("enough_votes"), next=next_url,
                                   form=chosen, stage=stage)
     claims.for_app(datasette).release(record_id, user["id"])
+    if stage == SCREENING and evidence_config(datasette).screening.order == "relevance":
+        _relevance(datasette).decided(user["id"], chosen["decision"] == "include")
     datasette.add_message(request, _t(datasette, request)(
         "resolved" if is_resolution(stage) else "saved"))
     if not is_resolution(stage):

@@ -1,5 +1,6 @@
 // Keyboard screening: i/e/m choose, digits pick a reason (exclude) or toggle a theme
-// (include), n saves (or skips when nothing is chosen), u undoes, ? shows help.
+// (include), t accepts the best theme suggestion, n saves (or skips when nothing is chosen),
+// u undoes, ? shows help.
 // On the lead's conflict page the same keys work on the first conflict's own decision form,
 // and a / b agree with its first / second reviewer.
 (function () {
@@ -19,9 +20,52 @@
     const input = form && form.querySelector("input[name=decision]:checked");
     return input ? input.value : null;
   }
+  // Theme suggestions: fetched once the reviewer chooses include, shown as buttons; nothing
+  // is ticked until the reviewer clicks one or presses t (the best one not yet ticked).
+  const suggestions = document.getElementById("suggestions");
+  let suggested = null;
+  function themeBox(slug) {
+    return form.querySelector(`input[name=themes][value="${CSS.escape(slug)}"]`);
+  }
+  function renderSuggestions(items) {
+    const list = suggestions.querySelector(".items");
+    list.textContent = "";
+    if (!items.length) { list.textContent = suggestions.dataset.empty; return; }
+    items.forEach((item) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "suggestion";
+      button.dataset.slug = item.slug;
+      button.textContent = `${item.label} (${Math.round(item.confidence * 100)} %)`;
+      button.addEventListener("click", () => acceptSuggestion(item.slug));
+      list.appendChild(button);
+    });
+  }
+  function loadSuggestions() {
+    if (!suggestions || suggested !== null) return;
+    suggested = [];
+    fetch(suggestions.dataset.url, { credentials: "same-origin" })
+      .then((response) => (response.ok ? response.json() : { suggestions: [] }))
+      .then((data) => { suggested = data.suggestions || []; renderSuggestions(suggested); })
+      .catch(() => renderSuggestions([]));
+  }
+  function acceptSuggestion(slug) {
+    const box = slug && themeBox(slug);
+    if (!box) return;
+    box.checked = true;
+    box.dispatchEvent(new Event("change", { bubbles: true }));
+    const button = suggestions.querySelector(`button[data-slug="${CSS.escape(slug)}"]`);
+    if (button) button.classList.add("accepted");
+  }
+  function acceptBest() {
+    if (!suggested) return;
+    const next = suggested.find((item) => { const b = themeBox(item.slug); return b && !b.checked; });
+    if (next) acceptSuggestion(next.slug);
+  }
   function showPanels() {
     if (!form) return;
     const value = chosen();
+    if (value === "include") loadSuggestions();
     form.classList.toggle("show-include", value === "include");
     form.classList.toggle("show-exclude", value === "exclude");
     form.classList.toggle("has-choice", Boolean(value));
@@ -96,6 +140,7 @@
     if (form && keys[key]) { choose(keys[key]); event.preventDefault(); }
     else if (form && /^[0-9]$/.test(key)) { typeDigit(key); event.preventDefault(); }
     else if (key === "n") { submit(); event.preventDefault(); }
+    else if (key === "t" && form && chosen() === "include") { acceptBest(); event.preventDefault(); }
     else if (key === "u" && undoForm) { undoForm.requestSubmit(); event.preventDefault(); }
     else if (key === "r" && notRetrievable) { notRetrievable.requestSubmit(); event.preventDefault(); }
     else if ((key === "a" || key === "b") && card) {

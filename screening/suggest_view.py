@@ -1,0 +1,58 @@
+"""Theme suggestions for one record, as JSON: ``/-/screen/suggest/ID``.
+
+Fetched by the record page only when the reviewer chooses *include*, so the page itself stays
+as fast as before; the suggester (:mod:`screening.theme_suggestions`) learns from every
+record already themed (all years) plus the configured theme names. Nothing is applied here:
+the page shows the suggestions and the reviewer accepts one with a key or a click.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from datasette.utils.asgi import Response
+
+from evidence.screening import theme_suggestions as ts
+from evidence.screening.views import _labelled, _lang, _read, login_required
+
+
+def themed_examples(conn: sqlite3.Connection, record_id: int) -> list[ts.Example]:
+    """Records with themes (not this one), and each theme's names as one more example."""
+    rows = conn.execute(
+        "SELECT r.id, r.title, r.abstract, r.journal, group_concat(t.slug, char(31))"
+        " FROM record_themes rt JOIN records r ON r.id = rt.record_id"
+        " JOIN themes t ON t.id = rt.theme_id WHERE r.id != ? GROUP BY r.id", [record_id])
+    examples = [ts.Example(title or "", abstract or "", journal or "", tuple(slugs.split("\x1f")))
+                for _, title, abstract, journal, slugs in rows]
+    for slug, name_nb, name_en in conn.execute("SELECT slug, name_nb, name_en FROM themes"):
+        examples.append(ts.Example(f"{name_nb or ''}. {name_en or ''}", "", "", (slug,)))
+    return examples
+
+
+def suggestions_for(conn: sqlite3.Connection, record_id: int) -> list[ts.Suggestion]:
+    row = conn.execute("SELECT title, abstract, journal FROM records WHERE id = ?",
+                       [record_id]).fetchone()
+    if row is None:
+        return []
+    groups = dict(conn.execute("SELECT slug, group_slug FROM themes"))
+    return ts.suggest(themed_examples(conn, record_id), row[0] or "", row[1] or "", row[2] or "",
+                      groups=groups)
+
+
+@login_required
+async def suggest(request, datasette, user):
+    record_id = int(request.url_vars["id"])
+
+    def load(conn):
+        from evidence.screening import queries as q
+        return suggestions_for(conn, record_id), q.themes(conn)
+
+    found, themes = await _read(datasette, load)
+    labels = {t["slug"]: t for t in _labelled(themes, _lang(datasette, request))}
+    return Response.json({"suggestions": [
+        {"slug": s.theme, "label": labels[s.theme]["label"],
+         "number": labels[s.theme]["number"], "confidence": s.confidence}
+        for s in found if s.theme in labels]})
+
+
+ROUTES = [(r"^/-/screen/suggest/(?P<id>\d+)$", suggest)]
