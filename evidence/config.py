@@ -138,6 +138,9 @@ class ScreeningSettings:
     stopping_rule: str = "none"
     stopping_min_share: float = 0.10
     stopping_run: int = 50
+    #: Screening was stopped by the rule: PRISMA counts the records nobody screened as
+    #: "not screened: stopping rule" instead of "awaiting".
+    stopping_applied: bool = False
 
     @property
     def fixed_order(self) -> str:
@@ -292,6 +295,7 @@ _SPEC: dict[str, Any] = {
             "rule": (("enum", STOPPING_RULES), False),
             "min_share": ("float", False),
             "consecutive_exclusions": ("int", False),
+            "stopped": ("bool", False),
         }), False),
     }), False),
     "dedupe": (("map", {
@@ -522,6 +526,7 @@ def _build(data: dict[str, Any], root: yaml.Node, v: _Validator) -> Config:
             stopping_rule=screening.get("stopping", {}).get("rule", "none"),
             stopping_min_share=screening.get("stopping", {}).get("min_share", 0.10),
             stopping_run=screening.get("stopping", {}).get("consecutive_exclusions", 50),
+            stopping_applied=screening.get("stopping", {}).get("stopped", False),
         ),
         dedupe=dedupe_settings, path=str(v.path),
     )

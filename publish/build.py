@@ -34,6 +34,7 @@ from evidence.errors import EvidenceError
 from evidence.harvest.store import save_screening_rule
 from evidence.publish.outputs import check_output, database_file
 from evidence.publish.search import INDEX, TERMS, create_search_index
+from evidence.screening.stopping import describe_method
 
 #: Private fields that ``screening.public_fields`` may publish (column name -> decisions column).
 OPTIONAL_PUBLIC_FIELDS = {"note": "note", "reviewers": "reviewer", "reason": "reason"}
@@ -187,7 +188,7 @@ def _build(db: sqlite_utils.Database, pub: sqlite_utils.Database, config: Config
         pub["searches"].insert_all(searches, pk="name")
         pub["search_runs"].create(RUN_COLUMNS, pk="id")
         pub["search_runs"].insert_all(db.query(_RUNS))
-        prisma = prisma_rows(db, language)
+        prisma = prisma_rows(db, language, stopped=config.screening.stopping_applied)
         pub["prisma"].insert_all(prisma, pk="id")
         views = {g["view"]: g["name"] for g in groups} | {t["view"]: t["name"] for t in themes}
         metadata = build_metadata(config, searches, prisma, views)
@@ -196,6 +197,9 @@ def _build(db: sqlite_utils.Database, pub: sqlite_utils.Database, config: Config
             {"key": "title", "value": config.title},
             {"key": "published_at", "value": now()},
             {"key": "metadata", "value": json.dumps(metadata, ensure_ascii=False)},
+            {"key": "screening_method", "value": describe_method(
+                config.screening, language,
+                sum(r["count"] for r in prisma if r["step"] == "not_screened_stopping_rule"))},
         ], pk="key")
     create_search_index(pub)
     counts = {row["step"] + (f":{row['key']}" if row["key"] else ""): row["count"]
@@ -378,7 +382,8 @@ FROM runs r JOIN searches s ON s.id = r.search_id ORDER BY s.id, r.id
 """
 
 
-def prisma_rows(db: sqlite_utils.Database, language: str = "en") -> list[dict[str, Any]]:
+def prisma_rows(db: sqlite_utils.Database, language: str = "en", *,
+                stopped: bool = False) -> list[dict[str, Any]]:
     """The PRISMA flow counts as rows (step, key, label, count), in flow order.
 
     Steps: ``identified`` (one row per search), ``identified_total``, ``duplicates_removed``,
@@ -386,6 +391,8 @@ def prisma_rows(db: sqlite_utils.Database, language: str = "en") -> list[dict[st
     (total) and ``excluded_reason`` (one row per reason of the final exclude), ``included``.
     With a full-text stage (``screening.stages``) the exclusions are title/abstract ones, and
     the full-text steps of :func:`_add_stage_rows` come before ``included``.
+    With ``stopped`` (screening ended by the stopping rule; title/abstract only), the records
+    nobody has voted on are ``not_screened_stopping_rule`` rather than part of ``awaiting``.
     """
     rows: list[dict[str, Any]] = []
 
@@ -410,12 +417,23 @@ def prisma_rows(db: sqlite_utils.Database, language: str = "en") -> list[dict[st
     if "full_text" in stages["stages"]:
         _add_stage_rows(add, stages, labels)
         return rows
-    add("awaiting", status.get("", 0) + status.get("maybe", 0))
+    not_screened = _never_screened(db) if stopped else 0
+    if stopped:
+        add("not_screened_stopping_rule", not_screened)
+    add("awaiting", status.get("", 0) + status.get("maybe", 0) - not_screened)
     add("excluded", status.get("exclude", 0))
     for reason, count in _excluded_by_reason(db):
         add("excluded_reason", count, reason or "", labels["screening"].get(reason, reason or "-"))
     add("included", status.get("include", 0))
     return rows
+
+
+def _never_screened(db: sqlite_utils.Database) -> int:
+    """Records (found by a search) without a single title/abstract vote."""
+    return db.execute("SELECT count(*) FROM records WHERE id IN"
+                      " (SELECT record_id FROM hits WHERE deleted = 0) AND id NOT IN"
+                      " (SELECT record_id FROM stage_votes WHERE stage = 'screening')"
+                      ).fetchone()[0]
 
 
 def _reason_labels(db: sqlite_utils.Database, language: str) -> dict[str, dict[str, str]]:

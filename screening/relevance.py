@@ -27,9 +27,12 @@ from evidence.screening import ranking
 
 _log = logging.getLogger(__name__)
 
-#: At most one training per reviewer in this many seconds: a reviewer needs longer than this
-#: per record, and a burst of decisions (or a script) does not keep a core busy.
-MIN_SECONDS = 2.0
+#: At most one training per reviewer in this many seconds. A reviewer reading titles and
+#: abstracts needs about this long per record, so in practice that is still "after every
+#: decision"; a burst of decisions (a script, the bench) does not keep the process busy. At
+#: 100,000 records one training holds the interpreter for about a second, and requests
+#: served meanwhile wait for it (the GIL), so this bounds that cost to a tenth of the time.
+MIN_SECONDS = 10.0
 
 #: How many of the best-ranked records the request path hands to the queue query; more than
 #: the decisions made between two retrainings, so the query nearly always finds one open.

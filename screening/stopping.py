@@ -65,3 +65,35 @@ def stopping_figures(conn: sqlite3.Connection, *, rule: str = "none", min_share:
     return StoppingFigures(total=total, screened=screened, inclusions=inclusions, run=run,
                            estimated_remaining=remaining, rule=rule, criteria=criteria,
                            met=bool(criteria) and all(criteria.values()))
+
+
+_ORDER_TEXT = {
+    "en": {"relevance": "Records were screened in order of predicted relevance (active learning:"
+                        " TF-IDF of word 1-2-grams and a linear SVM, retrained as decisions"
+                        " were made, as in ASReview LAB's default).",
+           "other": "Records were screened in a fixed order ({order})."},
+    "nb": {"relevance": "Postene ble vurdert i rekkefølge etter forventet relevans (aktiv læring:"
+                        " TF-IDF av ord og ordpar og en lineær SVM, trent på nytt etter hvert"
+                        " som beslutningene ble tatt, som standardmodellen i ASReview LAB).",
+           "other": "Postene ble vurdert i fast rekkefølge ({order})."},
+}
+_RULE_TEXT = {
+    "en": ("Screening stopped by the SAFE stopping heuristic (Boetje & van de Schoot 2024): at"
+           " least {share:.0%} of the records screened, at least twice the estimated number of"
+           " inclusions screened, and {run} exclusions in a row; {left} records were not"
+           " screened."),
+    "nb": ("Gjennomgangen ble stoppet etter SAFE-regelen (Boetje & van de Schoot 2024): minst"
+           " {share:.0%} av postene vurdert, minst dobbelt så mange som anslått antall"
+           " inkluderte, og {run} ekskluderte på rad; {left} poster ble ikke vurdert."),
+}
+
+
+def describe_method(settings: Any, language: str = "en", not_screened: int = 0) -> str:
+    """The screening order and stopping rule in one or two sentences, for the method page."""
+    texts = _ORDER_TEXT.get(language, _ORDER_TEXT["en"])
+    text = (texts["relevance"] if settings.order == "relevance"
+            else texts["other"].format(order=settings.order))
+    if settings.stopping_applied and settings.stopping_rule == "safe":
+        text += " " + _RULE_TEXT.get(language, _RULE_TEXT["en"]).format(
+            share=settings.stopping_min_share, run=settings.stopping_run, left=not_screened)
+    return text

@@ -33,6 +33,7 @@ from evidence.screening.ranking import clean_text
 #: How many neighbours vote, and how much a group's best theme lifts its siblings.
 NEIGHBOURS = 5
 GROUP_LIFT = 1.0
+CENTROID_WEIGHT = 1.0
 LIMIT = 3
 
 
@@ -91,7 +92,8 @@ def suggest(examples: Sequence[Example], title: str, abstract: str = "", journal
     for theme, rows in members.items():
         centroid = np.asarray(known[rows].mean(axis=0)).ravel()
         norm = float(np.linalg.norm(centroid)) or 1.0
-        scores[theme] += float((new @ centroid)[0]) / norm + 1e-3 * counts[theme]
+        scores[theme] += (CENTROID_WEIGHT * float((new @ centroid)[0]) / norm
+                          + 1e-3 * counts[theme])
     best: dict[str, float] = defaultdict(float)
     for theme, score in scores.items():
         best[group_of(theme, groups)] = max(best[group_of(theme, groups)], score)

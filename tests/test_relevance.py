@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 from click.testing import CliRunner
@@ -145,3 +146,26 @@ async def test_theme_suggestions_learn_from_themed_records(app, db_path):
     assert len(suggestions) <= 3 and 0 < suggestions[0]["confidence"] <= 1
     anonymous = await app.client.get("/-/screen/suggest/3")
     assert anonymous.status_code == 302
+
+
+def test_stopped_screening_is_counted_honestly_in_prisma_and_the_method(db_path, config_path,
+                                                                         tmp_path):
+    relevance_config(config_path, "\n  stopping:\n    rule: safe\n    stopped: true")
+    seed(db_path, config_path, 10, titles=TITLES)
+    db = open_db(db_path)
+    save_decision(db.conn, 1, "bo", "include")
+    save_decision(db.conn, 2, "bo", "exclude", reason="wrong-topic")
+    save_decision(db.conn, 3, "bo", "maybe")
+    db.close()
+    out = tmp_path / "published.db"
+    result = CliRunner().invoke(cli, ["publish", "--db", str(db_path), "--config",
+                                      str(config_path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    pub = sqlite3.connect(out)
+    steps = dict(pub.execute("SELECT step, count FROM prisma WHERE step IN"
+                             " ('not_screened_stopping_rule', 'awaiting', 'included')"))
+    assert steps == {"not_screened_stopping_rule": 7, "awaiting": 1, "included": 1}
+    method = pub.execute("SELECT value FROM site WHERE key = 'screening_method'").fetchone()[0]
+    pub.close()
+    assert "SAFE" in method and "7 " in method
+    assert "relevans" in method or "relevance" in method

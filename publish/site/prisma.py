@@ -27,6 +27,8 @@ def flow(rows: list[dict[str, Any]], t: Callable[[str], str]) -> list[tuple[list
         ([f"{t('identified')} (n = {count.get('identified_total', 0)})", *per_search],
          [f"{t('duplicates_removed')} (n = {count.get('duplicates_removed', 0)})"]),
         ([f"{t('records')} (n = {count.get('records', 0)})",
+          *([f"{t('not_screened_stopping_rule')}: {count['not_screened_stopping_rule']}"]
+            if "not_screened_stopping_rule" in count else []),
           f"{t('awaiting')}: {count.get('awaiting', 0)}"],
          [f"{t('excluded')} (n = {count.get('excluded', 0)})", *reasons("excluded_reason")]),
     ]

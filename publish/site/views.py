@@ -105,7 +105,11 @@ async def method(datasette, request) -> Response:
     runs = [dict(r) for r in await db.execute("SELECT * FROM search_runs ORDER BY id")]
     for search in searches:
         search["run_list"] = [r for r in runs if r["search"] == search["name"]]
-    return await render(datasette, request, "published_method.html", {"searches": searches})
+    screening = (await db.execute(
+        "SELECT value FROM site WHERE key = 'screening_method'")).first()
+    return await render(datasette, request, "published_method.html",
+                        {"searches": searches, "screening_method": screening[0] if screening
+                         else ""})
 
 
 async def _prisma_rows(datasette) -> list[dict[str, Any]]:
