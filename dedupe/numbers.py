@@ -22,6 +22,7 @@ _SEPARATORS = re.compile(r"[, \u00a0\u202f\u2009]")
 #: a letter next to a digit: ``covid19`` -> ``covid 19``, ``1st`` -> ``1 st``.
 _LETTER_DIGIT = re.compile(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])")
 _DIGITS = re.compile(r"\d+")
+_ANY_DIGIT = re.compile(r"\d")
 
 _UNITS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
           "fourteen fifteen sixteen seventeen eighteen nineteen").split()
@@ -40,6 +41,8 @@ _NUMBERED = {"part", "parts", "type", "types", "phase", "wave", "stage", "grade"
              "volume", "vol", "chapter", "study", "paper", "section", "series", "round",
              "cycle", "level", "book", "report", "war", "no", "nr", "number", "del", "bind",
              "fase", "runde", "rapport", "trinn", "studie"}
+#: a word :func:`canonical_numbers` may rewrite (the fast path skips titles without one).
+_NUMBER_WORD = re.compile(r"\b(?:" + "|".join(sorted(_WORDS)) + r"|[ivx]+)\b")
 #: words followed by a letter that numbers something: ``case A``, ``vitamin D``.
 _LETTERED = _NUMBERED | {"case", "cases", "vitamin", "hepatitis", "influenza", "group", "cohort",
                          "appendix", "version", "model", "scenario", "annex", "arm", "site",
@@ -55,7 +58,7 @@ def prepare(text: str) -> str:
     ``2010-15`` becomes ``2010-2015`` (only when the result is a later year) and thousands
     separators go, so ``10,000`` and ``10000`` agree.
     """
-    if not any(c.isdigit() for c in text):
+    if not _ANY_DIGIT.search(text):
         return text
     text = _THOUSANDS.sub(lambda m: _SEPARATORS.sub("", m.group(0)), text)
     return _SHORT_RANGE.sub(_expand_range, text)
@@ -88,8 +91,10 @@ def canonical_numbers(folded: str) -> str:
     """
     if not folded:
         return folded
-    if any(c.isdigit() for c in folded):
+    if _ANY_DIGIT.search(folded):
         folded = _LETTER_DIGIT.sub(" ", folded)
+    elif not _NUMBER_WORD.search(folded):
+        return folded  # most titles: no digits, number words or Roman numerals
     out: list[str] = []
     tokens = folded.split(" ")
     for position, token in enumerate(tokens):
@@ -130,7 +135,7 @@ def title_numbers(title: str) -> frozenset[str]:
     A letter counts only after a word that takes one (:data:`_LETTERED`): broken words
     (``d isease``), initials and the ``s`` of ``Alzheimer's`` are noise, not designators.
     """
-    found = set(_DIGITS.findall(title)) if any(c.isdigit() for c in title) else set()
+    found = set(_DIGITS.findall(title))
     if " " in title:
         found.update(_LETTER_AFTER.findall(title))
     return frozenset(found)
@@ -138,6 +143,4 @@ def title_numbers(title: str) -> frozenset[str]:
 
 def title_digits(title: str) -> frozenset[str]:
     """Only the digit numbers of a canonical title."""
-    if not any(c.isdigit() for c in title):
-        return frozenset()
     return frozenset(_DIGITS.findall(title))

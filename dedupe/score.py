@@ -24,7 +24,7 @@ PREFIX_MIN = 50
 #: The most :func:`_adjustment` can add to the title similarity (every field agreeing and a
 #: shared identifier). A pair whose titles are more than this below the lower threshold can
 #: only reach it through a shared identifier or a cut-short title (:data:`PREFIX_MIN`), so
-#: harvest/dedupe.py skips scoring the rest. Raise it with any bonus added to _adjustment.
+#: dedupe/cluster.py skips scoring the rest. Raise it with any bonus added to _adjustment.
 MAX_BONUS = 0.05 + 0.01 + 0.1 * (1 - 0.8) + 0.02 + 0.01 + 0.03 + 0.01
 
 

@@ -10,7 +10,7 @@ import sqlite_utils
 from evidence.config import Config, Search
 from evidence.dedupe import cluster as dedupe
 from evidence.errors import EvidenceError
-from evidence.harvest import files, files_tabular, store
+from evidence.harvest import files, files_tabular, reading, store
 
 
 @dataclass
@@ -50,11 +50,16 @@ def import_file(db: sqlite_utils.Database, path: str | Path, *, source: str | No
         search_id = store.ensure_search(db, search)
         run_id = store.start_run(db, search_id, query=search.query or None,
                                  file_path=str(path), file_sha256=sha)
-        entries = list(files.read_file(path, fmt))
-        new, existing = store.save_hits(db, run_id, entries)
-        store.finish_run(db, run_id, "complete", reported_count=len(entries))
+        entries = new = existing = 0
+        # parsed and normalised in a second process while this one stores (harvest/reading.py)
+        for batch in reading.read_normalised(path, fmt):
+            added, stored = store.save_hits(db, run_id, batch, normalised=True)
+            entries += len(batch)
+            new += added
+            existing += stored
+        store.finish_run(db, run_id, "complete", reported_count=entries)
         result = dedupe.dedupe(db, config.dedupe if config else None)
-    return ImportResult(run_id, name, fmt, len(entries), new, existing, result)
+    return ImportResult(run_id, name, fmt, entries, new, existing, result)
 
 
 class UnknownSearchError(EvidenceError):

@@ -1,0 +1,48 @@
+"""harvest/reading.py: an export read and normalised in a second process, stored by this one."""
+
+from __future__ import annotations
+
+import pytest
+
+from evidence.harvest import reading
+from evidence.harvest.files import FileFormatError
+from evidence.harvest.importing import import_file
+from tests.test_import import EXPORTS, counts
+
+
+@pytest.fixture
+def child_reader(monkeypatch):
+    """Every file read in a child process, however small."""
+    monkeypatch.setattr(reading, "MIN_BYTES", 0)
+    monkeypatch.setattr(reading, "BATCH", 2)
+
+
+def test_child_reader_gives_the_same_rows_in_order(child_reader, monkeypatch):
+    path = EXPORTS / "asysd/test_export.ris"
+    piped = [row for batch in reading.read_normalised(path, "ris") for row in batch]
+    monkeypatch.setattr(reading, "MIN_BYTES", 10**12)
+    direct = [row for batch in reading.read_normalised(path, "ris") for row in batch]
+    assert piped == direct and len(piped) > 2
+
+
+def test_import_through_the_child_counts_exactly_and_reimport_adds_nothing(db, child_reader):
+    path = EXPORTS / "asysd/test_export.ris"
+    first = import_file(db, path, source="idunn")
+    entries = sum(len(b) for b in reading._batches(path, "ris"))
+    assert (first.entries, first.new_hits, first.already_stored) == (entries, entries, 0)
+    before = counts(db)
+    again = import_file(db, path, source="idunn")
+    assert (again.new_hits, again.already_stored) == (0, entries)
+    assert counts(db)["hits"] == before["hits"]
+
+
+def test_error_in_the_child_reaches_the_importer_and_stores_nothing(db, tmp_path,
+                                                                     child_reader):
+    import_file(db, EXPORTS / "asysd/test_export.ris", source="idunn")
+    before = counts(db)
+    bad = tmp_path / "idunn.ris"
+    good = (EXPORTS / "asreview/pubmed_zotero.ris").read_text(encoding="utf-8")
+    bad.write_text(good + "TY  - JOUR\nTI  - Cut off here\n", encoding="utf-8")
+    with pytest.raises(FileFormatError, match=r"idunn.ris: entry 7 \(line \d+\) has no end tag"):
+        import_file(db, bad, source="idunn")
+    assert counts(db) == before
