@@ -21,6 +21,7 @@ How a run works (:func:`dedupe`):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -32,7 +33,15 @@ from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
 from evidence.config import DedupeSettings
-from evidence.dedupe.keys import Fingerprint, block_keys, fingerprint
+from evidence.dedupe.keys import (
+    STORED,
+    Fingerprint,
+    block_keys,
+    fingerprint,
+    from_stored,
+    store_keys,
+    stored_values,
+)
 from evidence.dedupe.score import MAX_BONUS, PREFIX_MIN, clearly_differ, score
 from evidence.errors import EvidenceError
 from evidence.harvest.store import now
@@ -65,21 +74,33 @@ class DedupeResult:
     uncertain: int = 0
 
 
-def dedupe(db: sqlite_utils.Database, settings: DedupeSettings | None = None) -> DedupeResult:
+@dataclass
+class Memory:
+    """What passes over a growing set of hits keep (:class:`Steps`): every hit's fingerprint
+    (hits with a record first) and the blocks, so a pass reads and indexes only new hits."""
+
+    fps: list[Fingerprint] = dataclasses.field(default_factory=list)
+    blocks: Blocks = dataclasses.field(default_factory=lambda: Blocks())
+
+
+def dedupe(db: sqlite_utils.Database, settings: DedupeSettings | None = None, *,
+           memory: Memory | None = None) -> DedupeResult:
     """Give every hit without a record one: an existing record of the same work, or a new one.
 
     ``merged`` counts hits that joined an existing record or another hit's record;
     ``uncertain`` counts pairs newly left for a person to decide. One transaction.
+    ``memory`` carries what one pass learnt to the next (:class:`Steps`).
     """
     settings = settings or DedupeSettings()
     result = DedupeResult()
     if db.execute("SELECT 1 FROM hits WHERE record_id IS NULL LIMIT 1").fetchone() is None:
         return result
-    fps, computed = _fingerprints(db)
+    memory = memory if memory is not None else Memory()
+    fps, computed = _fingerprints(db, memory)
     pending = [i for i, fp in enumerate(fps) if fp.record_id is None]
     result.hits = len(pending)
     clusters = _Clusters(fps, settings)
-    edges = _candidate_edges(fps, pending, settings)
+    edges = _candidate_edges(fps, pending, settings, memory.blocks)
     edges.extend(_override_edges(db, clusters))
     clusters.forbid(_split_pairs(db))
     edges.sort(key=lambda e: -e[0])
@@ -90,10 +111,50 @@ def dedupe(db: sqlite_utils.Database, settings: DedupeSettings | None = None) ->
         elif value >= settings.lower_threshold:
             uncertain.setdefault(clusters.pair_key(i, j), (value, i, j))
     with db.atomic():
-        _store_fingerprints(db, computed)
+        store_keys(db, [(fp.hit_id, stored_values(fp)) for fp in computed])
         _write_records(db, fps, clusters, result)
         result.uncertain = _store_uncertain(db, fps, clusters, uncertain.values())
     return result
+
+
+class Steps:
+    """Deduplicate a long import in steps while it is read, so records are written while the
+    rest of the file is still being parsed (harvest/importing.py), and once more at the end.
+
+    A pass reads every stored fingerprint, so a step waits until the hits added since the last
+    pass are as many as the hits deduplicated before it (and at least ``FIRST``): the passes
+    grow by doubling and cost at most about twice one pass over the whole file. Each pass is
+    an ordinary :func:`dedupe` run, the same as importing the file in parts.
+    """
+
+    FIRST = 5_000
+
+    def __init__(self, db: sqlite_utils.Database, settings: DedupeSettings | None) -> None:
+        self.db, self.settings = db, settings
+        self.done = db.execute("SELECT count(*) FROM hits WHERE record_id IS NOT NULL"
+                               ).fetchone()[0]
+        self.pending = 0
+        self.result = DedupeResult()
+        self.memory = Memory()
+
+    def added(self, hits: int) -> None:
+        """``hits`` new hits are stored: deduplicate now if they are enough."""
+        self.pending += hits
+        if self.pending >= max(self.FIRST, self.done):
+            self._pass()
+
+    def finish(self) -> DedupeResult:
+        """Deduplicate what is left; the totals of every pass."""
+        self._pass()
+        return self.result
+
+    def _pass(self) -> None:
+        step = dedupe(self.db, self.settings, memory=self.memory)
+        for total in dataclasses.fields(DedupeResult):
+            setattr(self.result, total.name,
+                    getattr(self.result, total.name) + getattr(step, total.name))
+        self.done += self.pending
+        self.pending = 0
 
 
 def _rows(db: sqlite_utils.Database, sql: str, params: Iterable[Any] = ()) -> Iterator[dict]:
@@ -103,122 +164,126 @@ def _rows(db: sqlite_utils.Database, sql: str, params: Iterable[Any] = ()) -> It
         yield dict(zip(names, row, strict=True))
 
 
-_STORED = ("title", "first_author", "authors", "year", "journal", "volume", "page", "doi",
-           "pmid", "pmcid", "isbn", "kind")
-
-
-def _fingerprints(db: sqlite_utils.Database) -> tuple[list[Fingerprint], list[Fingerprint]]:
+def _fingerprints(db: sqlite_utils.Database,
+                  memory: Memory) -> tuple[list[Fingerprint], list[Fingerprint]]:
     """(every hit's fingerprint, hits with a record first; those computed in this run).
 
-    Fingerprints of hits that have a record are read back from ``dedupe_keys``; new hits,
-    and older hits without a stored fingerprint, are fingerprinted now.
+    Fingerprints are read back from ``dedupe_keys`` (an import stores those of its new hits
+    as it reads the file); hits without one are fingerprinted now. With fingerprints in
+    ``memory`` from an earlier pass, only the hits still without a record are read, and the
+    remembered ones get their current records (a pass may have merged some).
     """
-    stored = [
-        Fingerprint(hit_id, record_id, title, title.replace(" ", ""), first_author, authors,
-                    year, tuple(journal.split()), volume, page, doi, pmid, pmcid, isbn, kind)
-        for hit_id, record_id, title, first_author, authors, year, journal, volume, page, doi,
-        pmid, pmcid, isbn, kind in db.execute(
-            f"SELECT k.hit_id, h.record_id, {', '.join('k.' + c for c in _STORED)}"
-            " FROM dedupe_keys k JOIN hits h ON h.id = k.hit_id"
-            " WHERE h.record_id IS NOT NULL ORDER BY k.hit_id")]
-    computed = [fingerprint(row) for row in _rows(
-        db, f"SELECT {', '.join(_KEY_COLUMNS)} FROM hits h WHERE record_id IS NULL"
-            " OR NOT EXISTS (SELECT 1 FROM dedupe_keys k WHERE k.hit_id = h.id)"
+    if memory.fps:
+        fresh = _stored_fingerprints(db, "h.record_id IS NULL")
+        computed = _computed_fingerprints(db)
+        if any(fp.record_id is not None for fp in computed):
+            # a remembered hit was changed since (harvest.store): its keys are new
+            memory.fps, memory.blocks = [], Blocks()
+            return _fingerprints(db, memory)
+        records = dict(db.execute("SELECT id, record_id FROM hits").fetchall())
+        memory.fps = [fp if fp.record_id == records[fp.hit_id]
+                      else fp._replace(record_id=records[fp.hit_id]) for fp in memory.fps]
+        memory.fps.extend(sorted(fresh + computed, key=lambda fp: fp.hit_id))
+        return memory.fps, computed
+    fps = _stored_fingerprints(db)
+    computed = _computed_fingerprints(db)
+    if computed:
+        fps = sorted(fps + computed, key=lambda fp: (fp.record_id is None, fp.hit_id))
+    memory.fps = fps
+    return fps, computed
+
+
+def _stored_fingerprints(db: sqlite_utils.Database, where: str = "1") -> list[Fingerprint]:
+    return [from_stored(hit_id, record_id, values) for hit_id, record_id, *values in db.execute(
+        f"SELECT k.hit_id, h.record_id, {', '.join('k.' + c for c in STORED)}"
+        f" FROM dedupe_keys k JOIN hits h ON h.id = k.hit_id WHERE {where}"
+        " ORDER BY h.record_id IS NULL, k.hit_id")]
+
+
+def _computed_fingerprints(db: sqlite_utils.Database) -> list[Fingerprint]:
+    return [fingerprint(row) for row in _rows(
+        db, f"SELECT {', '.join(_KEY_COLUMNS)} FROM hits h"
+            " WHERE NOT EXISTS (SELECT 1 FROM dedupe_keys k WHERE k.hit_id = h.id)"
             " ORDER BY record_id IS NULL, id")]
-    return stored + computed, computed
 
 
-def _store_fingerprints(db: sqlite_utils.Database, fps: list[Fingerprint]) -> None:
-    db.conn.executemany(
-        f"INSERT OR REPLACE INTO dedupe_keys (hit_id, {', '.join(_STORED)})"
-        f" VALUES (?, {', '.join('?' * len(_STORED))})",
-        [(fp.hit_id, fp.title, fp.first_author, fp.authors, fp.year, " ".join(fp.journal),
-          fp.volume, fp.page, fp.doi, fp.pmid, fp.pmcid, fp.isbn, fp.kind) for fp in fps])
+class Blocks:
+    """Hit positions by hashed blocking key (dedupe/keys.py ``block_keys``).
+
+    Built once from the hits that have a record; the pending hits join as they are compared,
+    so a later pass over more hits (:class:`Steps`) goes on with the same blocks. A hash
+    collision only adds a pair to score.
+    """
+
+    def __init__(self) -> None:
+        self.buckets: dict[int, list[int]] = defaultdict(list)
+        self.size = 0  # positions 0 .. size - 1 are in
+
+    def add_records(self, fps: list[Fingerprint]) -> None:
+        """Put in the hits with a record from position ``size`` on (they come first)."""
+        buckets = self.buckets
+        for i in range(self.size, len(fps)):
+            fp = fps[i]
+            if fp.record_id is None:
+                break
+            for key in block_keys(fp):
+                bucket = buckets[hash(key)]
+                # one hit per record per key is enough: the clusters check the rest
+                if not bucket or fps[bucket[-1]].record_id != fp.record_id:
+                    bucket.append(i)
+            self.size = i + 1
 
 
-def _candidate_edges(fps: list[Fingerprint], pending: list[int],
-                     settings: DedupeSettings) -> list[tuple[float, int, int]]:
+def _candidate_edges(fps: list[Fingerprint], pending: list[int], settings: DedupeSettings,
+                     blocks: Blocks) -> list[tuple[float, int, int]]:
     """Scored pairs (score, i, j) with score >= lower threshold, i pending, j any earlier hit.
 
     Titles less similar than ``lower - MAX_BONUS`` cannot reach ``lower`` whatever the other
     fields say, so most bucket mates (a common name + year) are dropped by one rapidfuzz call
     per hit instead of a full score each. Only a shared identifier or a cut-short title (same
-    start) lifts such a pair: hits that share one of those keys (``lifts``, exact, unlike the
-    capped blocks) are always scored, so the edges are the same as scoring every pair.
+    first ``PREFIX_MIN`` characters, so the same title-start bucket) lifts such a pair: the
+    mates of those buckets are always scored, so the edges are the same as scoring every pair.
     """
-    # keys two or more pending hits share, and keys any pending hit has
-    once: set[int] = set()
-    wanted: set[int] = set()
-    for i in pending:
-        for key in _lift_keys(fps[i]):
-            (wanted if key in once else once).add(key)
-    lifts: dict[int, set[int]] = defaultdict(set)
-    index: dict[int, list[int]] = defaultdict(list)
-    for i, fp in enumerate(fps):
-        if fp.record_id is None:
-            break
-        for key in block_keys(fp):
-            bucket = index[hash(key)]
-            # one hit per record per key is enough: the clusters check the rest
-            if not bucket or fps[bucket[-1]].record_id != fp.record_id:
-                bucket.append(i)
-        for key in _lift_keys(fp):
-            if key in once:
-                lifts[key].add(i)
-    once.clear()
+    blocks.add_records(fps)
     edges = []
     lower = settings.lower_threshold
     # the small margin covers float rounding
     cutoff = lower - MAX_BONUS - 1e-6
     titles = [fp.title for fp in fps]
+    buckets = blocks.buckets
     for i in pending:
         fp = fps[i]
         candidates: dict[int, None] = {}
+        lifted: list[int] = []
         for key in block_keys(fp):
-            bucket = index[hash(key)]
+            bucket = buckets[hash(key)]
             # the whole bucket, however common the name: one C-level title filter
             # (process.extract below) keeps the cost of a large bucket small
             candidates.update(dict.fromkeys(bucket))
+            if key[0] in _LIFTING:
+                lifted.extend(bucket)
+            elif key[0] == "t0" and len(fp.compact) >= PREFIX_MIN:
+                start = fp.compact[:PREFIX_MIN]
+                lifted.extend(j for j in bucket if fps[j].compact.startswith(start))
             bucket.append(i)
-        lift_keys = _lift_keys(fp)
         if candidates:
             chosen = list(candidates)
             if cutoff > 0 and fp.title:
-                keep = {position for _, _, position in process.extract(
+                keep = {chosen[position] for _, _, position in process.extract(
                     fp.title, [titles[j] for j in chosen], scorer=Indel.normalized_similarity,
                     processor=None, limit=None, score_cutoff=cutoff)}
-                for key in lift_keys:
-                    lifted = lifts.get(key)
-                    if lifted:
-                        keep.update(position for position, j in enumerate(chosen)
-                                    if j in lifted)
-                chosen = [chosen[position] for position in sorted(keep)]
+                keep.update(lifted)
+                chosen = [j for j in chosen if j in keep]
             for j in chosen:
                 value = score(fp, fps[j], settings)
                 if value >= lower:
                     edges.append((value, i, j))
-        for key in lift_keys:
-            if key in wanted:
-                lifts[key].add(i)
+    blocks.size = len(fps)
     return edges
 
 
-def _lift_keys(fp: Fingerprint) -> list[int]:
-    """Hashed keys of the hits that may score high whatever their titles: identifiers, and
-    the title start when the title is long enough to count as cut short (``PREFIX_MIN``).
-
-    A hash collision only adds a pair to score.
-    """
-    keys = []
-    if fp.doi:
-        keys.append(hash(("doi", fp.doi)))
-    if fp.pmid:
-        keys.append(hash(("pmid", fp.pmid)))
-    if fp.pmcid:
-        keys.append(hash(("pmcid", fp.pmcid)))
-    if len(fp.compact) >= PREFIX_MIN:
-        keys.append(hash(("start", fp.compact[:PREFIX_MIN])))
-    return keys
+#: Blocking keys that are identifiers: a shared one may score high whatever the titles say.
+_LIFTING = ("doi", "pmid", "pmcid")
 
 
 def _hit_positions(fps: list[Fingerprint]) -> dict[int, int]:

@@ -231,6 +231,39 @@ def fingerprint(row: dict[str, Any]) -> Fingerprint:
     )
 
 
+#: The columns of ``dedupe_keys``: a fingerprint without its hit and record (migration m130).
+STORED = ("title", "first_author", "authors", "year", "journal", "volume", "page", "doi",
+          "pmid", "pmcid", "isbn", "kind")
+
+
+def stored_values(fp: Fingerprint) -> tuple:
+    """A fingerprint as the values of ``dedupe_keys``' ``STORED`` columns."""
+    return (fp.title, fp.first_author, fp.authors, fp.year, " ".join(fp.journal), fp.volume,
+            fp.page, fp.doi, fp.pmid, fp.pmcid, fp.isbn, fp.kind)
+
+
+def from_stored(hit_id: int, record_id: int | None, values: tuple) -> Fingerprint:
+    """The fingerprint of a hit from its ``dedupe_keys`` values (see :func:`stored_values`)."""
+    title, first_author, authors, year, journal, volume, page, doi, pmid, pmcid, isbn, kind \
+        = values
+    return Fingerprint(hit_id, record_id, title, title.replace(" ", ""), first_author, authors,
+                       year, tuple(journal.split()), volume, page, doi, pmid, pmcid, isbn, kind)
+
+
+def key_values(row: dict[str, Any]) -> tuple:
+    """``dedupe_keys`` values of a hit row not stored yet (no id): an import computes them
+    while it reads the file (harvest/reading.py), so deduplication only reads them back."""
+    return stored_values(fingerprint({**row, "id": 0}))
+
+
+def store_keys(db: Any, keys: list[tuple[int, tuple]]) -> None:
+    """Store ``(hit_id, stored values)`` pairs in ``dedupe_keys``, replacing older ones."""
+    db.conn.executemany(
+        f"INSERT OR REPLACE INTO dedupe_keys (hit_id, {', '.join(STORED)})"
+        f" VALUES (?, {', '.join('?' * len(STORED))})",
+        [(hit_id, *values) for hit_id, values in keys])
+
+
 def block_keys(fp: Fingerprint) -> list[tuple[str, str]]:
     """Keys that put likely duplicates in the same bucket; only bucket mates are compared.
 

@@ -9,6 +9,7 @@ import sqlite_utils
 
 from evidence.config import Config, Search
 from evidence.dedupe import cluster as dedupe
+from evidence.dedupe.keys import key_values, store_keys
 from evidence.errors import EvidenceError
 from evidence.harvest import files, files_tabular, reading, store
 
@@ -51,15 +52,29 @@ def import_file(db: sqlite_utils.Database, path: str | Path, *, source: str | No
         run_id = store.start_run(db, search_id, query=search.query or None,
                                  file_path=str(path), file_sha256=sha)
         entries = new = existing = 0
-        # parsed and normalised in a second process while this one stores (harvest/reading.py)
-        for batch in reading.read_normalised(path, fmt):
-            added, stored = store.save_hits(db, run_id, batch, normalised=True)
+        steps = dedupe.Steps(db, config.dedupe if config else None)
+        # parsed, normalised and fingerprinted in a second process while this one stores
+        # and deduplicates what it has (harvest/reading.py)
+        for batch in reading.read_normalised(path, fmt, annotate=_fingerprint):
+            inserted: list[tuple[int, dict]] = []
+            added, stored = store.save_hits(db, run_id, batch, normalised=True,
+                                            inserted=inserted)
+            store_keys(db, [(hit_id, row[_KEYS]) for hit_id, row in inserted])
             entries += len(batch)
             new += added
             existing += stored
+            steps.added(added)
         store.finish_run(db, run_id, "complete", reported_count=entries)
-        result = dedupe.dedupe(db, config.dedupe if config else None)
+        result = steps.finish()
     return ImportResult(run_id, name, fmt, entries, new, existing, result)
+
+
+#: The row key that carries a hit's deduplication keys from the reading process.
+_KEYS = "_dedupe_keys"
+
+
+def _fingerprint(row: dict) -> None:
+    row[_KEYS] = key_values(row)
 
 
 class UnknownSearchError(EvidenceError):

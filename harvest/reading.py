@@ -7,7 +7,12 @@ every write, in its one transaction, so a failure anywhere leaves the database u
 
 The child sends batches of normalised rows through a pipe, then ``None``; an error is sent
 as the exception itself (or its message, if it does not pickle) and raised in the parent. A
-child whose parent is gone (kill -9) exits instead of waiting on a full pipe.
+thread of the parent empties the pipe into a short queue, so the child reads on while the
+parent is busy with a batch (deduplicating, say). A child whose parent is gone (kill -9) exits
+instead of waiting on a full pipe.
+
+``annotate`` is work per row that can be done as well in the child, before the row is stored
+(the importer's deduplication keys): it runs where the parsing runs.
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,37 +34,72 @@ from evidence.harvest import files, store
 BATCH = 1000
 #: Files smaller than this are read in the importing process: a child would cost more.
 MIN_BYTES = 2_000_000
+#: Batches read ahead of the importer: enough to cover a deduplication pass, bounded memory.
+AHEAD = 32
+
+Row = dict[str, Any]
 
 
-def read_normalised(path: Path, fmt: str) -> Iterator[list[dict[str, Any]]]:
-    """Batches of normalised hit rows of ``path``, in file order."""
+def read_normalised(path: Path, fmt: str, *, annotate: Callable[[Row], None] | None = None
+                    ) -> Iterator[list[Row]]:
+    """Batches of normalised hit rows of ``path``, in file order, each passed to ``annotate``."""
     if path.stat().st_size < MIN_BYTES or "fork" not in multiprocessing.get_all_start_methods():
-        yield from _batches(path, fmt)
+        yield from _batches(path, fmt, annotate)
         return
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(path, fmt, sender, os.getpid()), daemon=True)
+    child = context.Process(target=_child, args=(path, fmt, annotate, sender, os.getpid()),
+                            daemon=True)
     child.start()
     sender.close()
+    ahead: queue.Queue[Any] = queue.Queue(maxsize=AHEAD)
+    reader = threading.Thread(target=_read_ahead, args=(receiver, ahead), daemon=True,
+                              name="read-ahead")
+    reader.start()
+    finished = False
     try:
         while True:
-            message = receiver.recv()
+            message = ahead.get()
             if message is None:
+                finished = True
                 break
             if isinstance(message, BaseException):
                 raise message
             yield message
     finally:
+        if not finished:
+            child.kill()  # the importer stopped early: closes the pipe, the reader sees EOF
+        while reader.is_alive():  # a reader blocked on a full queue needs room to see it
+            try:
+                ahead.get(timeout=0.1)
+            except queue.Empty:
+                pass
         receiver.close()
         child.join(timeout=5)
         if child.is_alive():
             child.kill()
 
 
-def _batches(path: Path, fmt: str) -> Iterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
+def _read_ahead(receiver: Any, ahead: queue.Queue[Any]) -> None:
+    """Move the child's messages into ``ahead`` until its ``None``, an error, or a closed pipe."""
+    try:
+        while True:
+            message = receiver.recv()
+            ahead.put(message)
+            if message is None or isinstance(message, BaseException):
+                return
+    except (EOFError, OSError) as error:
+        ahead.put(EvidenceError(f"the reading process stopped: {error}"))
+
+
+def _batches(path: Path, fmt: str, annotate: Callable[[Row], None] | None = None
+             ) -> Iterator[list[Row]]:
+    batch: list[Row] = []
     for entry in files.read_file(path, fmt):
-        batch.append(store.normalise_hit(entry))
+        row = store.normalise_hit(entry)
+        if annotate is not None:
+            annotate(row)
+        batch.append(row)
         if len(batch) == BATCH:
             yield batch
             batch = []
@@ -66,10 +107,11 @@ def _batches(path: Path, fmt: str) -> Iterator[list[dict[str, Any]]]:
         yield batch
 
 
-def _child(path: Path, fmt: str, sender: Any, parent: int) -> None:
+def _child(path: Path, fmt: str, annotate: Callable[[Row], None] | None, sender: Any,
+           parent: int) -> None:
     _exit_with(parent)
     try:
-        for batch in _batches(path, fmt):
+        for batch in _batches(path, fmt, annotate):
             sender.send(batch)
         sender.send(None)
     except BrokenPipeError:

@@ -172,7 +172,8 @@ def finish_run(db: sqlite_utils.Database, run_id: int, status: str = "complete",
 
 def save_hits(db: sqlite_utils.Database, run_id: int, hits: Iterable[dict[str, Any]],
               *, update_existing: bool = False, updated: list[int] | None = None,
-              normalised: bool = False) -> tuple[int, int]:
+              normalised: bool = False,
+              inserted: list[tuple[int, dict[str, Any]]] | None = None) -> tuple[int, int]:
     """Store hits for a run; returns (new, already stored).
 
     A hit already stored for the same search and external id is refreshed when the source
@@ -182,7 +183,8 @@ def save_hits(db: sqlite_utils.Database, run_id: int, hits: Iterable[dict[str, A
     never blanks a field. Records built from a changed hit get their fields recomputed in
     the same transaction; the ids of changed hits are appended to ``updated`` when given.
     ``normalised``: the hits are :func:`normalise_hit`'s output already (an import normalises
-    in its reading process, harvest/importing.py).
+    in its reading process, harvest/importing.py). ``inserted`` gets ``(hit id, row)`` of
+    every new hit stored exactly as its row (not changed again by a later row of ``hits``).
     Runs in the caller's transaction if there is one. Hits are written in batches with
     ``executemany`` (one lookup of stored ids per batch), which keeps a 50,000-entry import
     at thousands of hits per second.
@@ -200,6 +202,8 @@ def save_hits(db: sqlite_utils.Database, run_id: int, hits: Iterable[dict[str, A
             _insert_rows(db, fresh)
             new += len(fresh)
             existing += len(stale)
+            if inserted is not None and fresh:
+                inserted.extend(_with_ids(db, run["search_id"], fresh, stale))
             if stale:
                 changed += _update_changed(db, run["search_id"], stale, update_existing)
         db.execute("UPDATE runs SET hit_count = hit_count + ?, new_hit_count = new_hit_count + ?"
@@ -251,6 +255,19 @@ def _insert_rows(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> None:
             f"INSERT INTO hits ({', '.join(_HIT_COLUMNS)}) "
             f"VALUES ({', '.join('?' * len(_HIT_COLUMNS))})",
             [[row.get(c) for c in _HIT_COLUMNS] for row in rows])
+
+
+def _with_ids(db: sqlite_utils.Database, search_id: int, fresh: list[dict[str, Any]],
+              stale: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+    """``(hit id, row)`` of the rows just inserted, less those a later row will update."""
+    again = {row["external_id"] for row in stale}
+    rows = {row["external_id"]: row for row in fresh if row["external_id"] not in again}
+    if not rows:
+        return []
+    marks = ", ".join("?" * len(rows))
+    return [(hit_id, rows[external_id]) for hit_id, external_id in db.execute(
+        f"SELECT id, external_id FROM hits WHERE search_id = ? AND external_id IN ({marks})",
+        [search_id, *rows])]
 
 
 def _update_changed(db: sqlite_utils.Database, search_id: int, rows: list[dict[str, Any]],

@@ -11,6 +11,7 @@ from evidence.cli import cli
 from evidence.config import DedupeSettings
 from evidence.dedupe.cluster import (
     DedupeError,
+    Memory,
     decide_pair,
     decide_records,
     dedupe,
@@ -395,3 +396,18 @@ def test_short_titles_need_more_than_the_title(db):
     dedupe(db)
     assert record_of(db, a) != record_of(db, b)
     assert record_of(db, a) == record_of(db, c)
+
+
+def test_passes_in_steps_see_a_hit_changed_between_them(db):
+    """A hit corrected between two passes of one import (a later row of the file with the
+    same id) is compared by its new fields in the next pass, not by the remembered ones."""
+    memory = Memory()
+    (old,) = add(db, "scholar", {**ARTICLE, "title": "A first draft title about nothing much",
+                                 "doi": None})
+    dedupe(db, memory=memory)
+    run_id = store.start_run(db, store.ensure_search(db, "scholar"))
+    store.save_hits(db, run_id, [{"external_id": "scholar-0", "title": ARTICLE["title"]}])
+    (new,) = add(db, "pubmed", {**ARTICLE, "pmid": "38000001"})
+    dedupe(db, memory=memory)
+    assert record_of(db, new) == record_of(db, old)
+    assert [fp.title for fp in memory.fps if fp.hit_id == old] == [title_key(ARTICLE["title"])]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from evidence.errors import EvidenceError
 from evidence.harvest import reading
 from evidence.harvest.files import FileFormatError
 from evidence.harvest.importing import import_file
@@ -46,3 +47,34 @@ def test_error_in_the_child_reaches_the_importer_and_stores_nothing(db, tmp_path
     with pytest.raises(FileFormatError, match=r"idunn.ris: entry 7 \(line \d+\) has no end tag"):
         import_file(db, bad, source="idunn")
     assert counts(db) == before
+
+
+def test_keys_computed_while_reading_equal_keys_of_the_stored_hits(db, child_reader,
+                                                                   monkeypatch):
+    """The reading process fingerprints each row before it is stored: the deduplication
+    must get the same keys as if it fingerprinted the stored hit (every format, every field)."""
+    from evidence.dedupe import cluster
+    from evidence.dedupe.cluster import _KEY_COLUMNS, _rows
+    from evidence.dedupe.keys import STORED, fingerprint, stored_values
+
+    paths = [p for p in sorted(EXPORTS.rglob("*")) if p.suffix in
+             (".ris", ".nbib", ".bib", ".txt", ".xml", ".csv", ".enw")]
+    imported = 0
+
+    def not_again(row):
+        raise AssertionError(f"hit {row['id']} was fingerprinted again by the deduplication")
+
+    monkeypatch.setattr(cluster, "fingerprint", not_again)
+    for number, path in enumerate(paths):
+        try:
+            import_file(db, path, source=f"s{number}")
+        except EvidenceError:  # files refused on purpose are not the point here
+            continue
+        imported += 1
+    assert imported >= 10
+    stored = {hit_id: tuple(values) for hit_id, *values in db.execute(
+        f"SELECT hit_id, {', '.join(STORED)} FROM dedupe_keys")}
+    hits = list(_rows(db, f"SELECT {', '.join(_KEY_COLUMNS)} FROM hits"))
+    assert len(stored) == len(hits) > 100
+    for hit in hits:
+        assert stored[hit["id"]] == stored_values(fingerprint(hit)), hit
