@@ -17,15 +17,17 @@ from evidence.screening.views import _labelled, _lang, _read, login_required
 
 
 def themed_examples(conn: sqlite3.Connection, record_id: int) -> list[ts.Example]:
-    """Records with themes (not this one), and each theme's names as one more example."""
+    """Records with themes (not this one), and each theme's names as one more example (with
+    its group's names, which tell the kind of work: "Systematic reviews of ...")."""
     rows = conn.execute(
         "SELECT r.id, r.title, r.abstract, r.journal, group_concat(t.slug, char(31))"
         " FROM record_themes rt JOIN records r ON r.id = rt.record_id"
         " JOIN themes t ON t.id = rt.theme_id WHERE r.id != ? GROUP BY r.id", [record_id])
     examples = [ts.Example(title or "", abstract or "", journal or "", tuple(slugs.split("\x1f")))
                 for _, title, abstract, journal, slugs in rows]
-    for slug, name_nb, name_en in conn.execute("SELECT slug, name_nb, name_en FROM themes"):
-        examples.append(ts.Example(f"{name_nb or ''}. {name_en or ''}", "", "", (slug,)))
+    for slug, *names in conn.execute(
+            "SELECT slug, name_nb, name_en, group_nb, group_en FROM themes"):
+        examples.append(ts.Example(". ".join(n for n in names if n), "", "", (slug,)))
     return examples
 
 

@@ -4,22 +4,27 @@ Few themed records exist (a year gives about a hundred, many with a Norwegian ti
 the suggester is a nearest-neighbour vote rather than a trained classifier:
 
 - text = title, abstract and journal; features = in-word character 2-5-grams (Norwegian
-  compounds share their parts: ``rusbehandling`` / ``rusproblemer``) plus words, tf-idf,
-  fitted on the themed records and the new one;
-- a theme's score = the similarity-weighted vote of the five most similar themed records, plus
-  the similarity to the centroid of all records with that theme, plus a tiny share of its
-  frequency (to break ties);
+  compounds share their parts: ``rusbehandling`` / ``rusproblemer``) plus words, tf-idf, plus
+  the record's *kind* (:mod:`screening.record_kind`: a review, Nordic, substance use, a book),
+  so a record's nearest themed records are works of its own kind first;
+- a theme's score = the similarity-weighted vote of the five most similar themed records,
+  plus its share among all themed records weighted by a softmax of their similarity (the
+  theme's frequency among works *of this kind*: the report files many Norwegian works under
+  the broad heading 1.3.3, many reviews under a few themes of their group);
 - themes of one group (the configured theme group; for bare ids like ``1.4.2.1`` the prefix
   ``1.4.2``) lift each other: a record close to substance-use reviews gets the substance-use
   review themes, not the most frequent theme of another group.
 
-A theme's name can be given as one more example (the app passes the configured names), so
-even a theme nobody has used yet can be suggested.
+A theme's name can be given as one more example (the app passes the configured names with
+their group's name), so even a theme nobody has used yet can be suggested.
+
+Measured by ``bench/themes_bench.py`` (docs/ranking.md); a centroid term (similarity to the
+mean of a theme's records) was measured and left out: it favoured broad themes everywhere.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,11 +34,16 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 from evidence.screening.ranking import clean_text
+from evidence.screening.record_kind import KINDS, kinds
 
-#: How many neighbours vote, and how much a group's best theme lifts its siblings.
+#: How many neighbours vote, how much a group's best theme lifts its siblings, the weight of
+#: the kind columns against the text, and the weight and softmax temperature of the
+#: frequency-among-similar-records vote.
 NEIGHBOURS = 5
 GROUP_LIFT = 1.0
-CENTROID_WEIGHT = 1.0
+KIND_WEIGHT = 1.0
+PRIOR_WEIGHT = 0.5
+PRIOR_TEMPERATURE = 0.5
 LIMIT = 3
 
 
@@ -63,11 +73,24 @@ def _text(title: str, abstract: str, journal: str) -> str:
                                       clean_text(journal)) if part)
 
 
-def _features(texts: list[str]) -> sparse.csr_matrix:
+def _kind_columns(records: list[tuple[str, str, str]]) -> sparse.csr_matrix:
+    """One column per kind (:data:`record_kind.KINDS`), rows of length ``KIND_WEIGHT``."""
+    matrix = np.zeros((len(records), len(KINDS)))
+    for i, record in enumerate(records):
+        for kind in kinds(*record):
+            matrix[i, KINDS.index(kind)] = 1.0
+    return sparse.csr_matrix(normalize(matrix) * KIND_WEIGHT)
+
+
+def _features(records: list[tuple[str, str, str]]) -> sparse.csr_matrix:
+    """Rows of (title, abstract, journal): characters, words and kind, each block of unit
+    length before the whole row is normalised (so no block drowns the others)."""
+    texts = [_text(*record) for record in records]
     chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
     words = TfidfVectorizer(sublinear_tf=True)
-    return normalize(sparse.hstack([chars.fit_transform(texts), words.fit_transform(texts)],
-                                   format="csr"))
+    return normalize(sparse.hstack([normalize(chars.fit_transform(texts)),
+                                    normalize(words.fit_transform(texts)),
+                                    _kind_columns(records)], format="csr"))
 
 
 def suggest(examples: Sequence[Example], title: str, abstract: str = "", journal: str = "",
@@ -77,23 +100,19 @@ def suggest(examples: Sequence[Example], title: str, abstract: str = "", journal
     text = _text(title, abstract, journal)
     if not examples or not text:
         return []
-    matrix = _features([_text(e.title, e.abstract, e.journal) for e in examples] + [text])
+    matrix = _features([(e.title, e.abstract, e.journal) for e in examples]
+                       + [(title, abstract, journal)])
     known, new = matrix[:-1], matrix[-1]
     sims = (known @ new.T).toarray().ravel()
     scores: dict[str, float] = defaultdict(float)
-    for i in np.argsort(-sims)[:NEIGHBOURS]:
+    for i in np.argsort(-sims, kind="stable")[:NEIGHBOURS]:
         for theme in examples[i].themes:
             scores[theme] += float(sims[i])
-    members: dict[str, list[int]] = defaultdict(list)
+    weights = np.exp((sims - sims.max()) / PRIOR_TEMPERATURE)
+    weights *= PRIOR_WEIGHT / weights.sum()
     for i, example in enumerate(examples):
         for theme in example.themes:
-            members[theme].append(i)
-    counts = Counter(t for e in examples for t in e.themes)
-    for theme, rows in members.items():
-        centroid = np.asarray(known[rows].mean(axis=0)).ravel()
-        norm = float(np.linalg.norm(centroid)) or 1.0
-        scores[theme] += (CENTROID_WEIGHT * float((new @ centroid)[0]) / norm
-                          + 1e-3 * counts[theme])
+            scores[theme] += float(weights[i])
     best: dict[str, float] = defaultdict(float)
     for theme, score in scores.items():
         best[group_of(theme, groups)] = max(best[group_of(theme, groups)], score)

@@ -30,6 +30,21 @@ def test_nothing_themed_gives_no_suggestions():
     assert suggest([Example("A title", "", "", ())], "Any title") == []
 
 
+def test_a_review_gets_review_themes_though_it_shares_no_word_with_them():
+    """The kind of work (a review, Nordic research) picks the neighbours before the words."""
+    examples = [
+        Example("Digital interventions for cannabis use: a systematic review", "", "", ("r1",)),
+        Example("Stigma among nurses: a scoping review and meta-analysis", "", "", ("r2",)),
+        Example("Brukermedvirkning i kommunale tjenester", "", "", ("n1",)),
+        Example("Erfaringer med oppfølging i kommunen", "", "", ("n1",)),
+        Example("Samarbeid mellom fastleger og kommunen", "", "", ("n2",)),
+    ]
+    got = [s.theme for s in suggest(examples, "Loneliness in older adults: a systematic review")]
+    assert set(got[:2]) == {"r1", "r2"}
+    got = [s.theme for s in suggest(examples, "Ensomhet blant eldre i distriktene")]
+    assert got[0] == "n1"
+
+
 def test_group_of_dotted_ids_and_configured_groups():
     assert group_of("1.4.2.1") == "1.4.2"
     assert group_of("stigma", {"stigma": "mental"}) == "mental"
@@ -76,4 +91,4 @@ def test_simulate_themes_on_the_report_beats_most_used(tmp_path):
     with open(tmp_path / "out.csv", encoding="utf-8") as f:
         got = list(csv.DictReader(f))
     hits = sum(bool(set(r["suggestions"].split(";")) & truth[r["record_id"]]) for r in got)
-    assert hits / len(got) >= 0.5  # "three most used so far": about a quarter
+    assert hits / len(got) >= 0.6  # 65 % measured; "three most used so far": 46 %
