@@ -1,7 +1,8 @@
 """Relevance ranking of records: text features, the model, and the active-learning loop.
 
-The approach is ASReview's default (TF-IDF of word 1-2-grams with sublinear tf, a linear SVM
-on class-balanced data, the highest score screened next), with three changes that matter to us:
+The approach is ASReview LAB's default, ELAS u4 (TF-IDF of word 1-2-grams with sublinear tf
+and max_df 0.95, a linear SVM with C = 0.11 and ASReview's "Balanced" sample weights, the
+highest score screened next; docs/ranking.md lists its source files), with three changes:
 
 - Features are *hashed* (``HashingVectorizer``), so a record's row never depends on the other
   records: the app adds new records without refitting a vocabulary, and the features of
@@ -32,8 +33,13 @@ from sklearn.svm import LinearSVC
 
 #: Hash space; 2**20 keeps collisions negligible for 100,000 abstracts.
 N_FEATURES = 2 ** 20
-#: Inverse regularisation of the linear SVM (ASReview's default for its SVM).
+#: Inverse regularisation of the linear SVM (ASReview LAB's ELAS u4).
 SVM_C = 0.11
+#: ASReview's "Balanced" balancer for ELAS u4: the inclusions together weigh this many times
+#: the exclusions together (asreview/models/balancers.py, models.py).
+BALANCE_RATIO = 9.8
+#: Words and word pairs in more than this share of the records are left out (ELAS u4's max_df).
+MAX_DF = 0.95
 #: Retrain when the labels grew by this share since the last fit (and after every inclusion).
 RETRAIN_SHARE = 0.02
 
@@ -67,7 +73,15 @@ def count_features(records: Iterable[tuple[str | None, str | None]]) -> sparse.c
 
 
 def weight_features(counts: sparse.csr_matrix) -> sparse.csr_matrix:
-    """Sublinear tf-idf, l2-normalised rows; the idf comes from all rows given."""
+    """Sublinear tf-idf, l2-normalised rows; the idf comes from all rows given. Columns found
+    in more than :data:`MAX_DF` of the rows are dropped first, as ``TfidfVectorizer(max_df=)``
+    drops them from its vocabulary."""
+    counts = sparse.csr_matrix(counts, copy=True)
+    counts.sum_duplicates()
+    frequent = np.bincount(counts.indices, minlength=counts.shape[1]) > MAX_DF * counts.shape[0]
+    if frequent.any():
+        counts.data[frequent[counts.indices]] = 0
+        counts.eliminate_zeros()
     return TfidfTransformer(sublinear_tf=True, norm="l2").fit_transform(counts)
 
 
@@ -76,18 +90,36 @@ def build_features(records: Sequence[tuple[str | None, str | None]]) -> sparse.c
     return weight_features(count_features(records))
 
 
+def sample_weights(y: np.ndarray) -> np.ndarray:
+    """ASReview's "Balanced" sample weights: an inclusion weighs 1, an exclusion
+    ``n_included / (BALANCE_RATIO * n_excluded)``, then all are scaled to average 1. So the
+    few inclusions count :data:`BALANCE_RATIO` times as much as all exclusions together
+    (scikit-learn's ``class_weight="balanced"`` would make them count the same: ranking
+    was measurably worse with that, docs/ranking.md)."""
+    included = y == 1
+    weights = np.where(included, 1.0, included.sum() / (BALANCE_RATIO * (~included).sum()))
+    return weights * (len(y) / weights.sum())
+
+
 def rank(features: sparse.csr_matrix, labelled: Sequence[int],
          labels: Sequence[int]) -> np.ndarray:
     """Relevance scores for every row (higher = more likely an inclusion), from a linear SVM
-    trained on the labelled rows with classes weighted to balance (inclusions are rare).
+    (squared hinge loss) trained on the labelled rows with :func:`sample_weights`.
 
-    Needs at least one inclusion and one exclusion among ``labels`` (else ValueError)."""
+    The SVM is fitted on the columns the labelled rows use, not all 2^20 hashed ones: its
+    weights are a sum of training rows, so the other columns would get weight 0 anyway, and
+    the fit is the same, only faster. Needs at least one inclusion and one exclusion among
+    ``labels`` (else ValueError)."""
     y = np.asarray(labels, dtype=np.int8)
     if y.min() == y.max():
         raise ValueError("ranking needs at least one inclusion and one exclusion")
-    model = LinearSVC(C=SVM_C, class_weight="balanced")
-    model.fit(features[np.asarray(labelled)], y)
-    return model.decision_function(features)
+    train = features[np.asarray(labelled)]
+    columns = np.unique(train.indices)
+    model = LinearSVC(C=SVM_C)
+    model.fit(train[:, columns], y, sample_weight=sample_weights(y))
+    weights = np.zeros(features.shape[1], dtype=features.dtype)
+    weights[columns] = model.coef_[0]
+    return features @ weights + model.intercept_[0]
 
 
 def should_retrain(labelled: int, since_fit: int, last_included: bool) -> bool:

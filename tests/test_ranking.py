@@ -47,6 +47,43 @@ def test_rank_needs_both_classes():
         ranking.rank(features, [0, 1], [1, 1])
 
 
+def test_sample_weights_are_asreviews_balanced_weights():
+    y = np.array([1, 1, 0, 0, 0, 0, 0, 0, 0, 0])
+    weights = ranking.sample_weights(y)
+    assert weights.mean() == pytest.approx(1.0)
+    assert weights[y == 1].sum() == pytest.approx(ranking.BALANCE_RATIO * weights[y == 0].sum())
+    assert len(set(weights[y == 0])) == 1
+
+
+def test_words_in_nearly_every_record_are_dropped():
+    records = [("Study of " + word, "") for word in
+               ["nudges", "fees", "audits", "reminders"] * 5]
+    features = ranking.build_features(records)
+    study = ranking.count_features([("study", "")]).indices[0]
+    nudges = ranking.count_features([("nudges", "")]).indices[0]
+    assert features[:, study].nnz == 0          # in all 20 records (> 95 %)
+    assert features[:, nudges].nnz == 5
+    assert np.allclose(sparse_norms(features), 1.0)
+
+
+def sparse_norms(matrix):
+    return np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+
+
+def test_rank_on_used_columns_equals_the_svm_on_all_columns():
+    from sklearn.svm import LinearSVC
+
+    with open(SEP, encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))[:120]
+    features = ranking.build_features([(r["title"], r["abstract"]) for r in rows])
+    y = np.array([int(r["label_included"]) for r in rows])
+    labelled = np.arange(60)
+    scores = ranking.rank(features, labelled, y[labelled])
+    full = LinearSVC(C=ranking.SVM_C, tol=1e-8, max_iter=100_000).fit(
+        features[labelled], y[labelled], sample_weight=ranking.sample_weights(y[labelled]))
+    assert np.allclose(scores, full.decision_function(features), atol=1e-3)
+
+
 def test_retraining_schedule():
     assert not ranking.should_retrain(10, 0, True)
     assert ranking.should_retrain(10, 1, False)          # early: every label
