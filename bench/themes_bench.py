@@ -10,8 +10,11 @@ it the baseline "the three themes used most so far", in three ways:
   order with its themes revealed after each work (the figure published before);
 - 20 random halves (seeded), the same way; mean, lowest and highest.
 
-Then the same per kind of work (reviews against Nordic research, leave one out), and the CPU
-seconds of the whole run. Goal (issue 14): a right theme among three for 70 % of the works.
+Each for the suggester as ``evidence simulate-themes`` runs it by default (TRAIN only), with
+``--themes legend.csv`` (the theme headings and groups, as the app knows them from its
+configuration), and for the baseline; the leave-one-out figure also per kind of work
+(reviews, the others), and the CPU seconds of each. Goal (issue 14): a right theme among
+three for 70 % of the works.
 
 Example:
 
@@ -32,10 +35,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "fixtures" / "themes" / "sintef2024_dev.csv"
+LEGEND = DATA.with_name("legend.csv")
 sys.path.insert(0, str(ROOT))
 
 from evidence.screening.record_kind import kinds  # noqa: E402
-from evidence.screening.simulation import Row, read_themed, simulate_themes  # noqa: E402
+from evidence.screening.simulation import (  # noqa: E402
+    Row,
+    read_legend,
+    read_themed,
+    simulate_themes,
+)
 
 Run = Callable[[list[Row], list[Row]], list[tuple[str, list[str]]]]
 
@@ -88,6 +97,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=str(DATA), help="themed CSV (record_id,title,"
                         "abstract,themes[,journal])")
+    parser.add_argument("--themes", default=str(LEGEND), help="theme legend CSV "
+                        "(theme_id,heading[,group]) for the --themes figures")
     parser.add_argument("--splits", type=int, default=20, help="random halves to average")
     args = parser.parse_args()
     rows = read_themed(args.data)
@@ -96,7 +107,12 @@ def main() -> None:
           f"Python {sys.version.split()[0]}, load {load:.1f} at start")
     print("a right theme among the three: suggester (baseline: three most used so far)")
     review = [("review" in kinds(r.title, r.abstract, r.journal)) for r in rows]
-    for name, run in (("suggester", simulate_themes), ("baseline", most_used)):
+    legend = read_legend(args.themes)
+    runs: list[tuple[str, Run]] = [
+        ("suggester", simulate_themes),
+        ("--themes", lambda train, test: simulate_themes(train, test, legend)),
+        ("baseline", most_used)]
+    for name, run in runs:
         started = time.process_time()
         loo = leave_one_out(rows, run)
         one, two = halves(rows, run)

@@ -41,8 +41,13 @@ def simulate(data: str, prior_included: tuple[str, ...], prior_excluded: tuple[s
               required=True, help="Themed records to learn from (record_id,title,abstract,themes).")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True,
               help="CSV to write: record_id,suggestions (';'-separated, best first).")
+@click.option("--themes", "themes_path", type=click.Path(exists=True, dir_okay=False),
+              help="Optional theme legend (theme_id,heading[,group]): the headings are learned "
+                   "from and the groups lift each other, as the app does with its configured "
+                   "themes.")
 @user_errors
-def simulate_themes(test: str, train_path: str, out_path: str) -> None:
+def simulate_themes(test: str, train_path: str, out_path: str,
+                    themes_path: str | None) -> None:
     """Suggest up to three themes for each TEST record in file order, learned from TRAIN and
     the TEST records before it (record_id,title,abstract,themes; themes ';'-separated).
 
@@ -50,10 +55,11 @@ def simulate_themes(test: str, train_path: str, out_path: str) -> None:
 
         evidence simulate-themes 2025.csv --train 2024.csv --out suggestions.csv
     """
-    from evidence.screening.simulation import read_themed, write_csv
+    from evidence.screening.simulation import read_legend, read_themed, write_csv
     from evidence.screening.simulation import simulate_themes as run
 
-    result = run(read_themed(train_path), read_themed(test))
+    legend = read_legend(themes_path) if themes_path else None
+    result = run(read_themed(train_path), read_themed(test), legend)
     write_csv(out_path, ["record_id", "suggestions"],
               [[record_id, ";".join(themes)] for record_id, themes in result])
     click.echo(f"{out_path}: suggestions for {len(result)} records", err=True)

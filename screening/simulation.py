@@ -67,6 +67,40 @@ def read_themed(path: str | Path) -> list[Row]:
     return [row for _, row in _rows(path, "themes")]
 
 
+@dataclass(frozen=True)
+class Legend:
+    """Theme headings and groups (``--themes``): what the app knows from its configuration."""
+
+    names: list[theme_suggestions.Example]
+    groups: dict[str, str]
+
+
+def read_legend(path: str | Path) -> Legend:
+    """A theme legend CSV: ``theme_id,heading`` and optionally ``group``, one theme a line."""
+    try:
+        handle = open(path, newline="", encoding="utf-8-sig")
+    except OSError as e:
+        raise EvidenceError(f"{path}: cannot read ({e.strerror})") from e
+    names, groups = [], {}
+    with handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in ("theme_id", "heading") if c not in (reader.fieldnames or [])]
+        if missing:
+            raise EvidenceError(f"{path}:1: missing column(s) {', '.join(missing)}")
+        for row in reader:
+            theme, heading = (row["theme_id"] or "").strip(), (row["heading"] or "").strip()
+            group = (row.get("group") or "").strip()
+            for column, value in (("theme_id", theme), ("heading", heading)):
+                if not value:
+                    raise EvidenceError(f"{path}:{reader.line_num}: {column}: empty")
+            names.append(theme_suggestions.name_example(theme, [heading, group]))
+            if group:
+                groups[theme] = group
+    if not names:
+        raise EvidenceError(f"{path}: no themes")
+    return Legend(names, groups)
+
+
 def simulate_order(rows: list[Row], prior_included: list[str],
                    prior_excluded: list[str]) -> list[tuple[str, int]]:
     """(record_id, label) in the order the app's ranking shows them, priors first."""
@@ -88,14 +122,19 @@ def simulate_order(rows: list[Row], prior_included: list[str],
     return [(rows[i].record_id, labels[i]) for i in order]
 
 
-def simulate_themes(train: list[Row], test: list[Row]) -> list[tuple[str, list[str]]]:
+def simulate_themes(train: list[Row], test: list[Row],
+                    legend: Legend | None = None) -> list[tuple[str, list[str]]]:
     """For each test row in order: up to three theme ids, learned from the training rows and
-    the test rows before it (their themes revealed once suggested, as a reviewer sets them)."""
+    the test rows before it (their themes revealed once suggested, as a reviewer sets them),
+    and from the legend's headings and groups when given (as the app uses its configured
+    themes)."""
     known = [theme_suggestions.Example(r.title, r.abstract, r.journal, _themes(r))
-             for r in train if _themes(r)]
+             for r in train if _themes(r)] + (legend.names if legend else [])
+    groups = legend.groups if legend else None
     result = []
     for row in test:
-        suggestions = theme_suggestions.suggest(known, row.title, row.abstract, row.journal)
+        suggestions = theme_suggestions.suggest(known, row.title, row.abstract, row.journal,
+                                                groups=groups)
         result.append((row.record_id, [s.theme for s in suggestions]))
         if _themes(row):
             known.append(theme_suggestions.Example(row.title, row.abstract, row.journal,

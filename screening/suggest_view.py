@@ -27,7 +27,7 @@ def themed_examples(conn: sqlite3.Connection, record_id: int) -> list[ts.Example
                 for _, title, abstract, journal, slugs in rows]
     for slug, *names in conn.execute(
             "SELECT slug, name_nb, name_en, group_nb, group_en FROM themes"):
-        examples.append(ts.Example(". ".join(n for n in names if n), "", "", (slug,)))
+        examples.append(ts.name_example(slug, names))
     return examples
 
 

@@ -61,6 +61,13 @@ class Suggestion:
     confidence: float  # share of the summed scores of all themes, 0..1
 
 
+def name_example(theme: str, names: Sequence[str]) -> Example:
+    """A theme's names and its group's names as one more example of the theme, as the app
+    and ``simulate-themes --themes`` add them (the group's name tells the kind: "reviews")."""
+    words = (" ".join(name.replace("_", " ").split()) for name in names if name)
+    return Example(". ".join(w for w in words if w), "", "", (theme,))
+
+
 def group_of(theme: str, groups: dict[str, str] | None = None) -> str:
     """The theme's group: from ``groups`` when given, else a dotted id's prefix."""
     if groups and theme in groups:

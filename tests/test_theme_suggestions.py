@@ -92,3 +92,36 @@ def test_simulate_themes_on_the_report_beats_most_used(tmp_path):
         got = list(csv.DictReader(f))
     hits = sum(bool(set(r["suggestions"].split(";")) & truth[r["record_id"]]) for r in got)
     assert hits / len(got) >= 0.6  # 65 % measured; "three most used so far": 46 %
+
+
+def test_simulate_themes_learns_theme_headings_from_a_legend(tmp_path):
+    """With --themes, a theme nobody has used yet can be suggested from its heading."""
+    (tmp_path / "train.csv").write_text("record_id,title,abstract,themes\n"
+                                        "1,Stigma og diskriminering i helsetjenesten,,a\n",
+                                        encoding="utf-8")
+    (tmp_path / "test.csv").write_text("record_id,title,abstract,themes\n"
+                                       "10,Kunstterapi og kultur for ungdom,,c\n",
+                                       encoding="utf-8")
+    (tmp_path / "legend.csv").write_text("theme_id,heading,group\na,Stigma,norsk\n"
+                                         "c,Kunst og kultur,norsk\n", encoding="utf-8")
+    args = ["simulate-themes", str(tmp_path / "test.csv"), "--train",
+            str(tmp_path / "train.csv"), "--out", str(tmp_path / "out.csv")]
+    result = CliRunner().invoke(cli, args + ["--themes", str(tmp_path / "legend.csv")])
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "out.csv", encoding="utf-8") as f:
+        assert next(csv.DictReader(f))["suggestions"].split(";")[0] == "c"
+
+
+def test_a_bad_legend_names_its_file_line_and_column(tmp_path):
+    (tmp_path / "t.csv").write_text("record_id,title,abstract,themes\n1,T,,a\n",
+                                    encoding="utf-8")
+    legend = tmp_path / "legend.csv"
+    args = ["simulate-themes", str(tmp_path / "t.csv"), "--train", str(tmp_path / "t.csv"),
+            "--out", str(tmp_path / "out.csv"), "--themes", str(legend)]
+    legend.write_text("theme_id,heading\na,Stigma\nb,\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    assert f"Error: {legend}:3: heading: empty" in result.output
+    legend.write_text("id,heading\na,Stigma\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, args)
+    assert f"Error: {legend}:1: missing column(s) theme_id" in result.output
