@@ -23,10 +23,13 @@ def clean_text(value: Any) -> str | None:
     """Trim and collapse white space; empty becomes None."""
     if value is None:
         return None
-    if isinstance(value, (list, tuple)):
-        value = " ".join(str(v) for v in value if v)
-    text = str(value)
-    if not unicodedata.is_normalized("NFC", text):
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, (list, tuple)):
+        text = " ".join(str(v) for v in value if v)
+    else:
+        text = str(value)
+    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
     text = " ".join(text.split())
     return text or None

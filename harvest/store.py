@@ -54,13 +54,18 @@ def normalise_hit(hit: dict[str, Any]) -> dict[str, Any]:
     for key in ("journal", "journal_abbrev", "volume", "issue", "isbn", "issn", "pub_date",
                 "language", "item_type", "url"):
         row[key] = n.clean_text(hit.get(key))
-    row["authors"] = json.dumps(n.normalise_authors(hit.get("authors")), ensure_ascii=False)
+    row["authors"] = _as_json_array(n.normalise_authors(hit.get("authors")))
     for key in ("publication_types", "keywords", "mesh_terms"):
-        row[key] = json.dumps(n.normalise_list(hit.get(key)), ensure_ascii=False)
+        row[key] = _as_json_array(n.normalise_list(hit.get(key)))
     raw = hit.get("raw")
     row["raw"] = raw if isinstance(raw, str) or raw is None else json.dumps(
         raw, ensure_ascii=False, default=str)
     return row
+
+
+def _as_json_array(items: list[str]) -> str:
+    """A list as stored (JSON text); most hits have some of their lists empty."""
+    return json.dumps(items, ensure_ascii=False) if items else "[]"
 
 
 def _clean_abstract(value: Any) -> str | None:
