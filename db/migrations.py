@@ -517,3 +517,13 @@ def m400_dedupe_keys_numbers(db: sqlite_utils.Database) -> None:
     """Fingerprints are recomputed: titles now spell numbers one way and lose database notes
     such as ``[Review] [33 refs]`` (dedupe/numbers.py, dedupe/keys.py)."""
     db.execute("DELETE FROM dedupe_keys")
+
+
+@migrations()
+def m410_drop_unused_record_orders(db: sqlite_utils.Database) -> None:
+    """The title/abstract queue reads ``screening_open`` (m160) and later stages start from
+    the records included before, so these two orders of all records serve no query; every
+    new record paid for them (about a tenth of writing a record, bench/import_bench.py).
+    ``idx_records_year_desc_id`` stays: the Find page lists records newest first."""
+    db.execute("DROP INDEX IF EXISTS idx_records_year_id")
+    db.execute("DROP INDEX IF EXISTS idx_records_shuffle")

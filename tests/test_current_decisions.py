@@ -89,7 +89,8 @@ def test_existing_history_is_backfilled_on_upgrade(db_path):
         {"record_id": 2, "reviewer": "ana", "stage": "screening", "decision": "exclude",
          "created_at": "2024-01-03"},
     ])
-    status = "SELECT record_id, decision, conflict, votes, decided_at FROM record_status"
+    status = ("SELECT record_id, decision, conflict, votes, decided_at FROM record_status"
+              " ORDER BY record_id")
     status_before = old.execute(status).fetchall()
     old.close()
     db = open_db(db_path)
