@@ -8,6 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from evidence.cli import cli
+from evidence.screening.simulation import read_legend, read_themed, simulate_themes
 from evidence.screening.theme_suggestions import Example, group_of, suggest
 
 FIXTURES = Path(__file__).parent / "fixtures" / "themes"
@@ -125,3 +126,16 @@ def test_a_bad_legend_names_its_file_line_and_column(tmp_path):
     legend.write_text("id,heading\na,Stigma\n", encoding="utf-8")
     result = CliRunner().invoke(cli, args)
     assert f"Error: {legend}:1: missing column(s) theme_id" in result.output
+
+
+def test_each_work_of_the_report_from_the_other_51_reaches_the_goal():
+    """Leave one out, as bench/themes_bench.py: 78.8 % (82.7 % with the legend); the goal of
+    issue 14 is 70 %, "three most used so far" gets 40 %."""
+    rows = read_themed(FIXTURES / "sintef2024_dev.csv")
+    legend = read_legend(FIXTURES / "legend.csv")
+    for extra, goal in ((None, 0.75), (legend, 0.8)):
+        hits = 0
+        for i, row in enumerate(rows):
+            [(_, got)] = simulate_themes(rows[:i] + rows[i + 1:], [row], extra)
+            hits += bool(set(got) & set(row.value.split(";")))
+        assert hits / len(rows) >= goal
