@@ -118,43 +118,61 @@ def dedupe(db: sqlite_utils.Database, settings: DedupeSettings | None = None, *,
 
 
 class Steps:
-    """Deduplicate a long import in steps while it is read, so records are written while the
-    rest of the file is still being parsed (harvest/importing.py), and once more at the end.
+    """Deduplicate hits in steps while more are still arriving: an import deduplicates while
+    its file is read (harvest/importing.py), a harvest while it waits for the network
+    (harvest/runs.py); :meth:`finish` folds in the rest.
 
     Passes share a :class:`Memory`, so each reads and indexes only its new hits; what every
-    pass still walks is the list of all hits, so a step is at least ``FIRST`` hits and a
+    pass still walks is the list of all hits, so a step is at least ``first`` hits and a
     quarter of those deduplicated before it: an import into a database of a million hits
     makes one pass, a first import of 50,000 about ten, the last of them small. Each pass is
-    an ordinary :func:`dedupe` run, the same as importing the file in parts.
+    an ordinary :func:`dedupe` run, the same as importing the hits in parts.
     """
 
     FIRST = 5_000
 
-    def __init__(self, db: sqlite_utils.Database, settings: DedupeSettings | None) -> None:
+    def __init__(self, db: sqlite_utils.Database, settings: DedupeSettings | None, *,
+                 first: int | None = None) -> None:
         self.db, self.settings = db, settings
+        self.first = first or self.FIRST
         self.done = db.execute("SELECT count(*) FROM hits WHERE record_id IS NOT NULL"
                                ).fetchone()[0]
         self.pending = 0
         self.result = DedupeResult()
         self.memory = Memory()
 
+    def step(self) -> int:
+        """How many new hits make a pass worth its cost now."""
+        return max(self.first, self.done // 4)
+
     def added(self, hits: int) -> None:
         """``hits`` new hits are stored: deduplicate now if they are enough."""
         self.pending += hits
-        if self.pending >= max(self.FIRST, self.done // 4):
-            self._pass()
+        if self.pending >= self.step():
+            self.run()
+
+    def when_enough_wait(self) -> None:
+        """Deduplicate now if enough hits wait, counted in the database (for callers that
+        store hits without telling :meth:`added`, such as a harvest's sources)."""
+        step = self.step()
+        self.pending = self.db.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM hits WHERE record_id IS NULL LIMIT ?)",
+            [step]).fetchone()[0]
+        if self.pending >= step:
+            self.run()
 
     def finish(self) -> DedupeResult:
         """Deduplicate what is left; the totals of every pass."""
-        self._pass()
+        self.run()
         return self.result
 
-    def _pass(self) -> None:
-        step = dedupe(self.db, self.settings, memory=self.memory)
+    def run(self) -> None:
+        """One pass now, whatever waits."""
+        done = dedupe(self.db, self.settings, memory=self.memory)
         for total in dataclasses.fields(DedupeResult):
             setattr(self.result, total.name,
-                    getattr(self.result, total.name) + getattr(step, total.name))
-        self.done += self.pending
+                    getattr(self.result, total.name) + getattr(done, total.name))
+        self.done += done.hits
         self.pending = 0
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import sqlite_utils
 
 from evidence.config import Config, ConfigError, Search, ServiceSettings
+from evidence.dedupe.cluster import Steps
 from evidence.errors import EvidenceError
 from evidence.harvest import FILE_SOURCE, get_source, store
 from evidence.harvest.sources import Checkpoint, Page, Source
@@ -181,12 +182,13 @@ def harvest(db: sqlite_utils.Database, config: Config, services: ServiceSettings
     ``report(line, err)`` receives one line per search as it finishes (the CLI prints them;
     ``err`` marks advice rather than results).
     The deduplication overlaps the fetching: while a source waits for the network, the hits
-    stored so far are folded into records (:class:`_Deduper`); the rest follow at the end.
+    stored so far are folded into records (``dedupe.cluster.Steps``, at least 1,000 at a
+    time); the rest follow at the end.
     """
     searches = [config.search(n) for n in names] if names else list(config.searches)
     store.sync_config(db, config)
     result = HarvestResult()
-    deduper = _Deduper(db, config)
+    deduper = Steps(db, config.dedupe, first=1000)
     for search in searches:
         if search.source == FILE_SOURCE or get_source(search.source) is None:
             result.skipped.append(search.name)
@@ -194,43 +196,11 @@ def harvest(db: sqlite_utils.Database, config: Config, services: ServiceSettings
                    f"use `evidence import FILE --source {search.name}`", True)
             continue
         summary = harvest_search(db, search, config, services, since=since, progress=progress,
-                                 idle=deduper.when_idle)
+                                 idle=deduper.when_enough_wait)
         result.runs.append(summary)
         report(format_summary(summary), False)
-    deduper.run()
-    result.dedupe = deduper.total
+    result.dedupe = deduper.finish()
     return result
-
-
-class _Deduper:
-    """Runs the deduplication in a harvest's idle moments, and adds up what it did.
-
-    It runs in the harvesting thread, between pages (each page and each dedupe is its own
-    transaction), only once enough hits wait: each run indexes every stored fingerprint, so
-    it waits for 1,000 new hits, or a fifth of the records already stored (on a large
-    database the deduplication of a small harvest runs once, at the end, as before).
-    """
-
-    def __init__(self, db: sqlite_utils.Database, config: Config):
-        from evidence.dedupe.cluster import DedupeResult
-
-        self.db, self.config = db, config
-        records = db.execute("SELECT count(*) FROM records").fetchone()[0]
-        self.min_pending = max(1000, records // 5)
-        self.total = DedupeResult()
-
-    def when_idle(self) -> None:
-        pending = self.db.execute("SELECT count(*) FROM (SELECT 1 FROM hits WHERE record_id"
-                                  " IS NULL LIMIT ?)", [self.min_pending]).fetchone()[0]
-        if pending >= self.min_pending:
-            self.run()
-
-    def run(self) -> None:
-        from evidence.dedupe.cluster import dedupe
-
-        done = dedupe(self.db, self.config.dedupe)
-        for name in ("hits", "new_records", "merged", "uncertain"):
-            setattr(self.total, name, getattr(self.total, name) + getattr(done, name))
 
 
 def format_summary(summary: store.RunSummary) -> str:

@@ -72,7 +72,7 @@ def test_labelled_set_deduplicated_in_steps_while_it_is_imported(db, tmp_path, m
     fingerprints and blocks between passes: the same accuracy as one run over the whole set."""
     monkeypatch.setattr(Steps, "FIRST", 60)
     passes = []
-    monkeypatch.setattr(Steps, "_pass", lambda self, run=Steps._pass: (passes.append(1),
+    monkeypatch.setattr(Steps, "run", lambda self, run=Steps.run: (passes.append(1),
                                                                        run(self)))
     steps = Steps(db, DedupeSettings())
     labels: dict[str, str] = {}

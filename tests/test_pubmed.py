@@ -455,18 +455,18 @@ def test_patience_bounds_one_call_whatever_the_retries(eutils, sleeps):
 def test_harvest_deduplicates_while_waiting_for_pubmed(tmp_path, monkeypatch):
     """The harvest command folds stored hits into records while EFetch answers are on the way."""
     from evidence.config import parse_config
-    from evidence.harvest import runs
+    from evidence.dedupe.cluster import Steps
     from evidence.harvest.runs import harvest
 
     passes = []
-    original = runs._Deduper.run
+    original = Steps.run
 
     def run_and_release(self):
         passes.append(self.db.execute("select count(*) from hits").fetchone()[0])
         original(self)
         state.release.set()  # the held EFetch answers only after a dedupe pass
 
-    monkeypatch.setattr(runs._Deduper, "run", run_and_release)
+    monkeypatch.setattr(Steps, "run", run_and_release)
     monkeypatch.setattr(pubmed.RateLimiter, "wait", lambda self, per_second, sleep=None: None)
     config = parse_config(f"project: {{title: T}}\nsearches:\n  - {{name: pm, source: pubmed,"
                           f" query: x, window: {{from: {START}, to: {END}}}}}\n")
