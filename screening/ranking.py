@@ -4,9 +4,12 @@ The approach is ASReview LAB's default, ELAS u4 (TF-IDF of word 1-2-grams with s
 and max_df 0.95, a linear SVM with C = 0.11 and ASReview's "Balanced" sample weights, the
 highest score screened next; docs/ranking.md lists its source files), with three changes:
 
-- Features are *hashed* (``HashingVectorizer``), so a record's row never depends on the other
-  records: the app adds new records without refitting a vocabulary, and the features of
-  100,000 records are built once and kept (``idf`` is recomputed from the counts, cheaply).
+- The app's features are *hashed* (``HashingVectorizer``, :data:`N_FEATURES` columns), so a
+  record's row never depends on the other records: the app adds new records without
+  refitting a vocabulary, and the features of 100,000 records are built once and kept
+  (``idf`` is recomputed from the counts, cheaply). A simulation ranks a fixed set and uses
+  ASReview's vocabulary instead (:func:`build_features`): the same words and weights without
+  hash collisions. Model, weights and schedule are the same code for both.
 - HTML tags and entities (``&lt;b&gt;``) are removed first; a record without abstract is
   ranked on its title. Character n-grams (for Norwegian compounds) were measured and left
   out: they lifted one labelled set and sank the other (docs/ranking.md); the theme
@@ -17,7 +20,7 @@ highest score screened next; docs/ranking.md lists its source files), with three
 
 Everything here is plain numpy/scipy/scikit-learn on arrays; the app and the ``simulate``
 command both call :func:`rank` and :func:`should_retrain`, so what the benchmark measures is
-what reviewers get.
+what reviewers get, up to the hash collisions of the app's features.
 """
 
 from __future__ import annotations
@@ -28,11 +31,13 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer, TfidfVectorizer
 from sklearn.svm import LinearSVC
 
-#: Hash space; 2**20 keeps collisions negligible for 100,000 abstracts.
-N_FEATURES = 2 ** 20
+#: Hash space of the app's features. 100,000 abstracts hold millions of distinct word pairs,
+#: so some share a column; at 2,019 records 2**20 columns cost about 0.01 WSS@95 against a
+#: vocabulary and 2**22 about half that (docs/ranking.md), for 16 MB per training.
+N_FEATURES = 2 ** 22
 #: Inverse regularisation of the linear SVM (ASReview LAB's ELAS u4).
 SVM_C = 0.11
 #: ASReview's "Balanced" balancer for ELAS u4: the inclusions together weigh this many times
@@ -86,8 +91,19 @@ def weight_features(counts: sparse.csr_matrix) -> sparse.csr_matrix:
 
 
 def build_features(records: Sequence[tuple[str | None, str | None]]) -> sparse.csr_matrix:
-    """The model's input for these ``(title, abstract)`` pairs (counts, then weights)."""
-    return weight_features(count_features(records))
+    """The model's input for a fixed set of ``(title, abstract)`` pairs (a simulation): the
+    same words, word pairs and weights as :func:`count_features` + :func:`weight_features`,
+    but with a vocabulary of this set instead of hashed columns, so no two word pairs share a
+    column; this is exactly ASReview's ``TfidfVectorizer``. A set without any word gets one
+    empty column (every record then ranks the same)."""
+    texts = [record_text(t, a) for t, a in records]
+    for max_df in (MAX_DF, 1.0):  # a tiny set may have only words found in (nearly) all
+        vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, max_df=max_df)
+        try:
+            return vectorizer.fit_transform(texts)
+        except ValueError:  # no word left
+            continue
+    return sparse.csr_matrix((len(texts), 1))
 
 
 def sample_weights(y: np.ndarray) -> np.ndarray:
@@ -114,9 +130,14 @@ def rank(features: sparse.csr_matrix, labelled: Sequence[int],
     if y.min() == y.max():
         raise ValueError("ranking needs at least one inclusion and one exclusion")
     train = features[np.asarray(labelled)]
-    columns = np.unique(train.indices)
+    used = np.zeros(features.shape[1], dtype=bool)
+    used[train.indices] = True
+    columns = np.flatnonzero(used)
+    position = np.cumsum(used) - 1  # column -> its place among the used ones
+    train = sparse.csr_matrix((train.data, position[train.indices], train.indptr),
+                              shape=(train.shape[0], len(columns)))
     model = LinearSVC(C=SVM_C)
-    model.fit(train[:, columns], y, sample_weight=sample_weights(y))
+    model.fit(train, y, sample_weight=sample_weights(y))
     weights = np.zeros(features.shape[1], dtype=features.dtype)
     weights[columns] = model.coef_[0]
     return features @ weights + model.intercept_[0]

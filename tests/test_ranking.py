@@ -41,6 +41,22 @@ def test_feature_rows_do_not_depend_on_other_records():
     assert (alone[0] != among[1]).nnz == 0
 
 
+def test_simulation_features_are_asreviews_tfidf():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    records = [("Nudging physicians", "A <b>randomised</b> trial of reminders"),
+               ("Audit and feedback", ""), ("Reminders for nurses", "A trial")] * 7
+    texts = [ranking.record_text(t, a) for t, a in records]
+    expected = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1,
+                               max_df=0.95).fit_transform(texts)
+    assert abs(ranking.build_features(records) - expected).max() < 1e-12
+
+
+def test_simulation_features_of_tiny_or_wordless_sets():
+    assert ranking.build_features([("same words", "")] * 3).shape == (3, 3)
+    assert ranking.build_features([("x", ""), ("", "")]).nnz == 0
+
+
 def test_rank_needs_both_classes():
     features = ranking.build_features([("a title", ""), ("another title", "")])
     with pytest.raises(ValueError, match="one inclusion and one exclusion"):
@@ -58,7 +74,7 @@ def test_sample_weights_are_asreviews_balanced_weights():
 def test_words_in_nearly_every_record_are_dropped():
     records = [("Study of " + word, "") for word in
                ["nudges", "fees", "audits", "reminders"] * 5]
-    features = ranking.build_features(records)
+    features = ranking.weight_features(ranking.count_features(records))
     study = ranking.count_features([("study", "")]).indices[0]
     nudges = ranking.count_features([("nudges", "")]).indices[0]
     assert features[:, study].nnz == 0          # in all 20 records (> 95 %)
@@ -75,7 +91,8 @@ def test_rank_on_used_columns_equals_the_svm_on_all_columns():
 
     with open(SEP, encoding="utf-8") as f:
         rows = list(csv.DictReader(f))[:120]
-    features = ranking.build_features([(r["title"], r["abstract"]) for r in rows])
+    features = ranking.weight_features(
+        ranking.count_features([(r["title"], r["abstract"]) for r in rows]))  # the app's
     y = np.array([int(r["label_included"]) for r in rows])
     labelled = np.arange(60)
     scores = ranking.rank(features, labelled, y[labelled])
