@@ -16,7 +16,8 @@ import os
 import re
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -180,9 +181,14 @@ def _remove_stale_temp_files(out: Path) -> None:
 def _build(db: sqlite_utils.Database, pub: sqlite_utils.Database, config: Config) -> PublishResult:
     language = config.language
     themes = _theme_rows(db, language)
-    records = list(_record_rows(db, config, {t["slug"]: t for t in themes}))
+    by_slug = {t["slug"]: t for t in themes}
+    records = list(_record_rows(db, config, by_slug))
+    # nothing included yet: the columns of a row of nothing (the site and its search index
+    # need every column, as with records)
+    columns = list(records[0] if records else
+                   next(_record_rows(db, config, by_slug, rows=[defaultdict(lambda: None)])))
     with pub.atomic():
-        _create_records(pub, records, config)
+        _create_records(pub, records, columns)
         groups = _create_themes(pub, records, themes)
         searches = _search_rows(db)
         pub["searches"].insert_all(searches, pk="name")
@@ -225,8 +231,10 @@ def _grouped(db: sqlite_utils.Database, sql: str) -> dict[int, list[str]]:
     return result
 
 
-def _record_rows(db: sqlite_utils.Database, config: Config, themes: dict[str, dict]):
-    """One public row per included record: readable authors, links, summary, themes."""
+def _record_rows(db: sqlite_utils.Database, config: Config, themes: dict[str, dict],
+                 rows: Iterable[Mapping[str, Any]] | None = None):
+    """One public row per included record (or per row of ``rows``): readable authors, links,
+    summary, themes."""
     summaries = dict(db.execute(_LATEST_TEXT.format(column="summary")).fetchall())
     theme_slugs = _grouped(db, _THEMES)
     decision_themes = dict(db.execute(_LATEST_TEXT.format(column="themes")).fetchall())
@@ -234,7 +242,7 @@ def _record_rows(db: sqlite_utils.Database, config: Config, themes: dict[str, di
     extra = {name: dict(db.execute(_LATEST_TEXT.format(column=column)).fetchall())
              for name, column in OPTIONAL_PUBLIC_FIELDS.items()
              if name in config.screening.public_fields}
-    for row in db.query(_INCLUDED):
+    for row in db.query(_INCLUDED) if rows is None else rows:
         rid = row["id"]
         slugs = theme_slugs.get(rid) or json_list(decision_themes.get(rid))
         slugs = list(dict.fromkeys(s for s in slugs if s in themes))
@@ -270,10 +278,10 @@ def _record_rows(db: sqlite_utils.Database, config: Config, themes: dict[str, di
         }
 
 
-def _create_records(pub: sqlite_utils.Database, records: list[dict], config: Config) -> None:
+def _create_records(pub: sqlite_utils.Database, records: list[dict], names: list[str]) -> None:
     """The ``records`` table, written with ``executemany`` (the rows are already plain)."""
     columns = {"id": int, "year": int}
-    for name in records[0] if records else ("title", "authors", "journal"):
+    for name in names:
         columns.setdefault(name, str)
     pub["records"].create(columns, pk="id")
     names = list(columns)
@@ -391,8 +399,9 @@ def prisma_rows(db: sqlite_utils.Database, language: str = "en", *,
     (total) and ``excluded_reason`` (one row per reason of the final exclude), ``included``.
     With a full-text stage (``screening.stages``) the exclusions are title/abstract ones, and
     the full-text steps of :func:`_add_stage_rows` come before ``included``.
-    With ``stopped`` (screening ended by the stopping rule; title/abstract only), the records
-    nobody has voted on are ``not_screened_stopping_rule`` rather than part of ``awaiting``.
+    With ``stopped`` (title/abstract screening ended by the stopping rule), the records
+    nobody has voted on are ``not_screened_stopping_rule`` rather than part of ``awaiting``
+    (of the title/abstract stage, when there is a full-text stage after it).
     """
     rows: list[dict[str, Any]] = []
 
@@ -414,12 +423,12 @@ def prisma_rows(db: sqlite_utils.Database, language: str = "en", *,
     add("records", records)
     labels = _reason_labels(db, language)
     stages = stage_counts(db.conn)
-    if "full_text" in stages["stages"]:
-        _add_stage_rows(add, stages, labels)
-        return rows
     not_screened = _never_screened(db) if stopped else 0
     if stopped:
         add("not_screened_stopping_rule", not_screened)
+    if "full_text" in stages["stages"]:
+        _add_stage_rows(add, stages, labels, not_screened)
+        return rows
     add("awaiting", status.get("", 0) + status.get("maybe", 0) - not_screened)
     add("excluded", status.get("exclude", 0))
     for reason, count in _excluded_by_reason(db):
@@ -445,13 +454,15 @@ def _reason_labels(db: sqlite_utils.Database, language: str) -> dict[str, dict[s
     return labels
 
 
-def _add_stage_rows(add, stages: dict[str, Any], labels: dict[str, dict[str, str]]) -> None:
-    """PRISMA 2020 rows of two stages: title/abstract (``awaiting``, ``excluded``,
-    ``excluded_reason``), then full text (``sought``, ``not_retrieved``, ``assessed``,
-    ``full_text_awaiting``, ``full_text_excluded``, ``full_text_excluded_reason``) and the
-    ``included`` of the full-text stage."""
+def _add_stage_rows(add, stages: dict[str, Any], labels: dict[str, dict[str, str]],
+                    not_screened: int = 0) -> None:
+    """PRISMA 2020 rows of two stages: title/abstract (``awaiting``, less the
+    ``not_screened`` left by a stopping rule, ``excluded``, ``excluded_reason``), then full
+    text (``sought``, ``not_retrieved``, ``assessed``, ``full_text_awaiting``,
+    ``full_text_excluded``, ``full_text_excluded_reason``) and the ``included`` of the
+    full-text stage."""
     ta, ft = stages["title_abstract"], stages["full_text"]
-    add("awaiting", ta["awaiting"])
+    add("awaiting", ta["awaiting"] - not_screened)
     add("excluded", ta["excluded"])
     for reason, count in ta["reasons"]:
         add("excluded_reason", count, reason, labels["screening"].get(reason, reason or "-"))

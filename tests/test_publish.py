@@ -197,3 +197,24 @@ def test_serve_reports_a_missing_file(tmp_path):
     result = CliRunner().invoke(cli, ["serve", str(tmp_path / "missing.db")])
     assert result.exit_code == 1
     assert "run `evidence publish" in result.output
+
+
+def test_publishing_before_anything_is_included(working, config, tmp_path):
+    """Early in a year nothing is included yet: the site still builds, with the columns and
+    the search index of a full one (a records table of three columns broke its index)."""
+    working.execute("DELETE FROM decisions")
+    full = tmp_path / "full.db"
+    publish(seed_again(tmp_path, config), full, config)
+    publish(working, tmp_path / "empty.db", config)
+    empty = sqlite_utils.Database(tmp_path / "empty.db")
+    assert empty["records"].count == 0
+    assert empty["records"].columns_dict == sqlite_utils.Database(full)["records"].columns_dict
+    assert search_ids(empty, "community") == []
+
+
+def seed_again(tmp_path: Path, config) -> sqlite_utils.Database:
+    from evidence.db.migrations import open_db
+
+    db = open_db(tmp_path / "again.db")
+    seed_working_db(db, config)
+    return db

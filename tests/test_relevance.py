@@ -169,3 +169,28 @@ def test_stopped_screening_is_counted_honestly_in_prisma_and_the_method(db_path,
     pub.close()
     assert "SAFE" in method and "7 " in method
     assert "relevans" in method or "relevance" in method
+
+
+def test_stopped_screening_before_a_full_text_stage_is_counted_in_prisma(db_path, config_path,
+                                                                           tmp_path):
+    """With a full-text stage the records left unscreened by the stopping rule are their own
+    PRISMA row too, not part of the title/abstract stage's "awaiting"."""
+    from tests.test_full_text import two_stages
+
+    relevance_config(config_path, "\n  stopping:\n    rule: safe\n    stopped: true")
+    two_stages(config_path)
+    seed(db_path, config_path, 10, titles=TITLES)
+    db = open_db(db_path)
+    save_decision(db.conn, 1, "bo", "include")
+    save_decision(db.conn, 2, "bo", "exclude", reason="wrong-topic")
+    save_decision(db.conn, 3, "bo", "maybe")
+    db.close()
+    out = tmp_path / "published.db"
+    result = CliRunner().invoke(cli, ["publish", "--db", str(db_path), "--config",
+                                      str(config_path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    pub = sqlite3.connect(out)
+    steps = dict(pub.execute("SELECT step, count FROM prisma"))
+    pub.close()
+    assert steps["not_screened_stopping_rule"] == 7 and steps["awaiting"] == 1, steps
+    assert steps["excluded"] == 1 and steps["sought"] == 1, steps
