@@ -104,9 +104,10 @@ def test_rank_on_used_columns_equals_the_svm_on_all_columns():
 def test_retraining_schedule():
     assert not ranking.should_retrain(10, 0, True)
     assert ranking.should_retrain(10, 1, False)          # early: every label
-    assert ranking.should_retrain(1000, 1, True)         # an inclusion: always
-    assert not ranking.should_retrain(1000, 5, False)    # later: every few per cent
-    assert ranking.should_retrain(1000, 25, False)
+    assert ranking.should_retrain(1000, 1, False)        # ... up to EVERY_LABEL_UNTIL
+    assert ranking.should_retrain(2000, 1, True)         # an inclusion: always
+    assert not ranking.should_retrain(2000, 5, False)    # later: every few per cent
+    assert ranking.should_retrain(2000, 40, False)
 
 
 def test_simulate_command_ranks_inclusions_early(tmp_path):
