@@ -92,6 +92,9 @@ def main() -> None:
 
     directory = Path(args.keep or tempfile.mkdtemp(prefix="import-bench-"))
     directory.mkdir(parents=True, exist_ok=True)
+    for name in ("a.db", "b.db"):  # fresh databases: a kept one would make a re-import
+        for suffix in ("", "-wal", "-shm"):
+            (directory / (name + suffix)).unlink(missing_ok=True)
     ris = directory / "bench.ris"
     write_ris(ris, args.entries, narrow=args.narrow)
     print(f"machine: {machine()}")

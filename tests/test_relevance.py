@@ -148,20 +148,29 @@ async def test_theme_suggestions_learn_from_themed_records(app, db_path):
     assert anonymous.status_code == 302
 
 
-def test_stopped_screening_is_counted_honestly_in_prisma_and_the_method(db_path, config_path,
-                                                                         tmp_path):
+def stopped_and_published(db_path, config_path, out, *, full_text: bool = False):
+    """Ten records, three decided (include, exclude, maybe), screening stopped by SAFE,
+    published to ``out``: an open connection to the published database."""
+    from tests.test_full_text import two_stages
+
     relevance_config(config_path, "\n  stopping:\n    rule: safe\n    stopped: true")
+    if full_text:
+        two_stages(config_path)
     seed(db_path, config_path, 10, titles=TITLES)
     db = open_db(db_path)
     save_decision(db.conn, 1, "bo", "include")
     save_decision(db.conn, 2, "bo", "exclude", reason="wrong-topic")
     save_decision(db.conn, 3, "bo", "maybe")
     db.close()
-    out = tmp_path / "published.db"
     result = CliRunner().invoke(cli, ["publish", "--db", str(db_path), "--config",
                                       str(config_path), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    pub = sqlite3.connect(out)
+    return sqlite3.connect(out)
+
+
+def test_stopped_screening_is_counted_honestly_in_prisma_and_the_method(db_path, config_path,
+                                                                         tmp_path):
+    pub = stopped_and_published(db_path, config_path, tmp_path / "published.db")
     steps = dict(pub.execute("SELECT step, count FROM prisma WHERE step IN"
                              " ('not_screened_stopping_rule', 'awaiting', 'included')"))
     assert steps == {"not_screened_stopping_rule": 7, "awaiting": 1, "included": 1}
@@ -175,21 +184,8 @@ def test_stopped_screening_before_a_full_text_stage_is_counted_in_prisma(db_path
                                                                            tmp_path):
     """With a full-text stage the records left unscreened by the stopping rule are their own
     PRISMA row too, not part of the title/abstract stage's "awaiting"."""
-    from tests.test_full_text import two_stages
-
-    relevance_config(config_path, "\n  stopping:\n    rule: safe\n    stopped: true")
-    two_stages(config_path)
-    seed(db_path, config_path, 10, titles=TITLES)
-    db = open_db(db_path)
-    save_decision(db.conn, 1, "bo", "include")
-    save_decision(db.conn, 2, "bo", "exclude", reason="wrong-topic")
-    save_decision(db.conn, 3, "bo", "maybe")
-    db.close()
-    out = tmp_path / "published.db"
-    result = CliRunner().invoke(cli, ["publish", "--db", str(db_path), "--config",
-                                      str(config_path), "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    pub = sqlite3.connect(out)
+    pub = stopped_and_published(db_path, config_path, tmp_path / "published.db",
+                                full_text=True)
     steps = dict(pub.execute("SELECT step, count FROM prisma"))
     pub.close()
     assert steps["not_screened_stopping_rule"] == 7 and steps["awaiting"] == 1, steps
