@@ -527,3 +527,12 @@ def m410_drop_unused_record_orders(db: sqlite_utils.Database) -> None:
     ``idx_records_year_desc_id`` stays: the Find page lists records newest first."""
     db.execute("DROP INDEX IF EXISTS idx_records_year_id")
     db.execute("DROP INDEX IF EXISTS idx_records_shuffle")
+
+
+@migrations()
+def m420_drop_unused_hit_indexes(db: sqlite_utils.Database) -> None:
+    """Hits are never looked up by DOI, PMID or PMC id (deduplication blocks them in memory;
+    sources find their stored hits by external id), so these indexes only slowed every
+    insert of a hit (bench/import_bench.py)."""
+    for column in ("doi", "pmid", "pmcid"):
+        db.execute(f"DROP INDEX IF EXISTS idx_hits_{column}")
