@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,11 +47,12 @@ def import_file(db: sqlite_utils.Database, path: str | Path, *, source: str | No
     name = source or path.stem
     search = (_configured(config, name) or _stored(db, name)
               or Search(name=name, source="file", query=query or ""))
-    sha = store.file_sha256(str(path))
-    with db.atomic():
+    # the file's hash is computed beside the reading (hashlib and file reads free the GIL)
+    with ThreadPoolExecutor(1) as hashing, db.atomic():
+        sha = hashing.submit(store.file_sha256, str(path))
         search_id = store.ensure_search(db, search)
         run_id = store.start_run(db, search_id, query=search.query or None,
-                                 file_path=str(path), file_sha256=sha)
+                                 file_path=str(path))
         entries = new = existing = 0
         steps = dedupe.Steps(db, config.dedupe if config else None)
         # parsed, normalised and fingerprinted in a second process while this one stores
@@ -64,7 +66,8 @@ def import_file(db: sqlite_utils.Database, path: str | Path, *, source: str | No
             new += added
             existing += stored
             steps.added(added)
-        store.finish_run(db, run_id, "complete", reported_count=entries)
+        store.finish_run(db, run_id, "complete", reported_count=entries,
+                         file_sha256=sha.result())
         result = steps.finish()
     return ImportResult(run_id, name, fmt, entries, new, existing, result)
 

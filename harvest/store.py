@@ -204,11 +204,12 @@ def save_hits(db: sqlite_utils.Database, run_id: int, hits: Iterable[dict[str, A
         for batch in _batches(hits, _BATCH):
             rows = [{**(hit if normalised else normalise_hit(hit)), **extra} for hit in batch]
             fresh, stale = _split_stored(db, run["search_id"], rows)
+            first_id = (db.execute("SELECT max(id) FROM hits").fetchone()[0] or 0) + 1
             _insert_rows(db, fresh)
             new += len(fresh)
             existing += len(stale)
             if inserted is not None and fresh:
-                inserted.extend(_with_ids(db, run["search_id"], fresh, stale))
+                inserted.extend(_with_ids(db, run["search_id"], fresh, stale, first_id))
             if stale:
                 changed += _update_changed(db, run["search_id"], stale, update_existing)
         db.execute("UPDATE runs SET hit_count = hit_count + ?, new_hit_count = new_hit_count + ?"
@@ -263,9 +264,17 @@ def _insert_rows(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> None:
 
 
 def _with_ids(db: sqlite_utils.Database, search_id: int, fresh: list[dict[str, Any]],
-              stale: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
-    """``(hit id, row)`` of the rows just inserted, less those a later row will update."""
+              stale: list[dict[str, Any]], first_id: int) -> list[tuple[int, dict[str, Any]]]:
+    """``(hit id, row)`` of the rows just inserted, less those a later row will update.
+
+    SQLite gives inserted rows the ids after the largest one (``first_id`` on); when the
+    ids say otherwise (the largest possible id was taken), they are looked up.
+    """
     again = {row["external_id"] for row in stale}
+    last = db.execute("SELECT max(id) FROM hits").fetchone()[0]
+    if last == first_id + len(fresh) - 1:
+        return [(hit_id, row) for hit_id, row in enumerate(fresh, first_id)
+                if row["external_id"] not in again]
     rows = {row["external_id"]: row for row in fresh if row["external_id"] not in again}
     if not rows:
         return []
