@@ -74,15 +74,6 @@ class DedupeResult:
     uncertain: int = 0
 
 
-@dataclass
-class Memory:
-    """What passes over a growing set of hits keep (:class:`Steps`): every hit's fingerprint
-    (hits with a record first) and the blocks, so a pass reads and indexes only new hits."""
-
-    fps: list[Fingerprint] = dataclasses.field(default_factory=list)
-    blocks: Blocks = dataclasses.field(default_factory=lambda: Blocks())
-
-
 def dedupe(db: sqlite_utils.Database, settings: DedupeSettings | None = None, *,
            memory: Memory | None = None) -> DedupeResult:
     """Give every hit without a record one: an existing record of the same work, or a new one.
@@ -257,6 +248,15 @@ class Blocks:
                 if not bucket or fps[bucket[-1]].record_id != fp.record_id:
                     bucket.append(i)
             self.size = i + 1
+
+
+@dataclass
+class Memory:
+    """What passes over a growing set of hits keep (:class:`Steps`): every hit's fingerprint
+    (hits with a record first) and the blocks, so a pass reads and indexes only new hits."""
+
+    fps: list[Fingerprint] = dataclasses.field(default_factory=list)
+    blocks: Blocks = dataclasses.field(default_factory=Blocks)
 
 
 def _candidate_edges(fps: list[Fingerprint], pending: list[int], settings: DedupeSettings,

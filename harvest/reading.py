@@ -94,17 +94,15 @@ def _read_ahead(receiver: Any, ahead: queue.Queue[Any]) -> None:
 
 def _batches(path: Path, fmt: str, annotate: Callable[[Row], None] | None = None
              ) -> Iterator[list[Row]]:
-    batch: list[Row] = []
+    return store.batches(_rows(path, fmt, annotate), BATCH)
+
+
+def _rows(path: Path, fmt: str, annotate: Callable[[Row], None] | None) -> Iterator[Row]:
     for entry in files.read_file(path, fmt):
         row = store.normalise_hit(entry)
         if annotate is not None:
             annotate(row)
-        batch.append(row)
-        if len(batch) == BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+        yield row
 
 
 def _child(path: Path, fmt: str, annotate: Callable[[Row], None] | None, sender: Any,

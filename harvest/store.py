@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -201,14 +201,16 @@ def save_hits(db: sqlite_utils.Database, run_id: int, hits: Iterable[dict[str, A
              "created_at": created, "deleted": 0}
     changed: list[int] = []
     with db.atomic():
-        for batch in _batches(hits, _BATCH):
+        for batch in batches(hits, _BATCH):
             rows = [{**(hit if normalised else normalise_hit(hit)), **extra} for hit in batch]
             fresh, stale = _split_stored(db, run["search_id"], rows)
-            first_id = (db.execute("SELECT max(id) FROM hits").fetchone()[0] or 0) + 1
+            wanted = inserted is not None and fresh
+            if wanted:
+                first_id = (db.execute("SELECT max(id) FROM hits").fetchone()[0] or 0) + 1
             _insert_rows(db, fresh)
             new += len(fresh)
             existing += len(stale)
-            if inserted is not None and fresh:
+            if wanted:
                 inserted.extend(_with_ids(db, run["search_id"], fresh, stale, first_id))
             if stale:
                 changed += _update_changed(db, run["search_id"], stale, update_existing)
@@ -229,7 +231,8 @@ _UPDATE_COLUMNS = tuple(c for c in _HIT_COLUMNS if c not in ("external_id", "run
                                                                "created_at", "search_id"))
 
 
-def _batches(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
+def batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """``items`` in lists of ``size`` (the last one shorter)."""
     batch: list[Any] = []
     for item in items:
         batch.append(item)
