@@ -6,9 +6,11 @@ import pytest
 
 from evidence.errors import EvidenceError
 from evidence.harvest import reading
-from evidence.harvest.files import FileFormatError
 from evidence.harvest.importing import import_file
 from tests.test_import import EXPORTS, counts
+from tests.test_import import (
+    test_failed_import_leaves_the_database_unchanged as failed_import_leaves_database_unchanged,
+)
 
 
 @pytest.fixture
@@ -39,14 +41,8 @@ def test_import_through_the_child_counts_exactly_and_reimport_adds_nothing(db, c
 
 def test_error_in_the_child_reaches_the_importer_and_stores_nothing(db, tmp_path,
                                                                      child_reader):
-    import_file(db, EXPORTS / "asysd/test_export.ris", source="idunn")
-    before = counts(db)
-    bad = tmp_path / "idunn.ris"
-    good = (EXPORTS / "asreview/pubmed_zotero.ris").read_text(encoding="utf-8")
-    bad.write_text(good + "TY  - JOUR\nTI  - Cut off here\n", encoding="utf-8")
-    with pytest.raises(FileFormatError, match=r"idunn.ris: entry 7 \(line \d+\) has no end tag"):
-        import_file(db, bad, source="idunn")
-    assert counts(db) == before
+    """The failed-import test of tests/test_import.py, with the file read in a child."""
+    failed_import_leaves_database_unchanged(db, tmp_path)
 
 
 def test_keys_computed_while_reading_equal_keys_of_the_stored_hits(db, child_reader,
