@@ -536,3 +536,15 @@ def m420_drop_unused_hit_indexes(db: sqlite_utils.Database) -> None:
     insert of a hit (bench/import_bench.py)."""
     for column in ("doi", "pmid", "pmcid"):
         db.execute(f"DROP INDEX IF EXISTS idx_hits_{column}")
+
+
+@migrations()
+def m430_screening_open_bulk_pause(db: sqlite_utils.Database) -> None:
+    """A deduplication pass may pause the insert trigger of ``screening_open`` and open its
+    new records in one statement (db/open_queue.py): while ``screening_open_paused`` has a
+    row, which only that pass's transaction ever sees, the trigger does nothing."""
+    db.execute("CREATE TABLE screening_open_paused (paused INTEGER NOT NULL)")
+    db.execute("DROP TRIGGER records_open_insert")
+    db.execute(f"""CREATE TRIGGER records_open_insert AFTER INSERT ON records
+      WHEN NOT EXISTS (SELECT 1 FROM screening_open_paused)
+      BEGIN {_OPEN_RECORD.format(id="NEW.id")} END""")

@@ -33,6 +33,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
 from evidence.config import DedupeSettings
+from evidence.db.open_queue import records_added_in_bulk
 from evidence.dedupe.keys import (
     STORED,
     Fingerprint,
@@ -140,6 +141,13 @@ class Steps:
         """``hits`` new hits are stored: deduplicate now if they are enough."""
         self.pending += hits
         if self.pending >= self.step():
+            self.run()
+
+    def idle(self) -> None:
+        """The caller would wait now (an import whose file is not read yet): deduplicate if
+        a smaller step waits, a fifth of ``first`` and a sixteenth of the hits deduplicated,
+        so that :meth:`finish`, which nothing overlaps, has little left."""
+        if self.pending >= max(self.first // 5, self.done // 16, 1):
             self.run()
 
     def when_enough_wait(self) -> None:
@@ -413,12 +421,13 @@ def _write_records(db: sqlite_utils.Database, fps: list[Fingerprint], clusters: 
     """Create, extend or merge the records of every cluster that holds a pending hit.
 
     Writes go in batches (executemany) with record ids assigned here, because a run over a
-    million hits makes most of them one-hit records.
+    million hits makes most of them one-hit records; the new records join the screening
+    queue in one statement (db/open_queue.py).
     """
     columns = ", ".join(RECORD_FIELDS)
     stamp = now()
     decided = {r for (r,) in db.execute("SELECT DISTINCT record_id FROM decisions")}
-    next_id = (db.execute("SELECT max(id) FROM records").fetchone()[0] or 0) + 1
+    first_id = next_id = (db.execute("SELECT max(id) FROM records").fetchone()[0] or 0) + 1
     singles: list[tuple[int, int]] = []
     assign: list[tuple[int, int]] = []
     refresh: set[int] = set()
@@ -443,10 +452,11 @@ def _write_records(db: sqlite_utils.Database, fps: list[Fingerprint], clusters: 
             result.merged += len(pending) - 1
         assign.extend((survivor, hit_id) for hit_id in pending)
         refresh.add(survivor)
-    db.conn.executemany(
-        f"INSERT INTO records (id, {columns}, created_at, updated_at)"
-        f" SELECT ?, {columns}, ?, ? FROM hits WHERE id = ?",
-        [(record_id, stamp, stamp, hit_id) for record_id, hit_id in singles])
+    with records_added_in_bulk(db.conn, first_id):
+        db.conn.executemany(
+            f"INSERT INTO records (id, {columns}, created_at, updated_at)"
+            f" SELECT ?, {columns}, ?, ? FROM hits WHERE id = ?",
+            [(record_id, stamp, stamp, hit_id) for record_id, hit_id in singles])
     result.new_records += len(singles) - len([s for s in singles if s[0] in refresh])
     db.conn.executemany("UPDATE hits SET record_id = ? WHERE id = ?",
                         singles + assign)

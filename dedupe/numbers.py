@@ -115,7 +115,7 @@ def canonical_numbers(folded: str) -> str:
             else:
                 out.append(str(value))
             continue
-        if len(token) > 1 or previous in _NUMBERED:
+        if (len(token) > 1 or previous in _NUMBERED) and not token.strip("ivx"):
             roman = _roman(token)
             if roman:
                 out.append(str(roman))

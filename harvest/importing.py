@@ -57,7 +57,8 @@ def import_file(db: sqlite_utils.Database, path: str | Path, *, source: str | No
         steps = dedupe.Steps(db, config.dedupe if config else None)
         # parsed, normalised and fingerprinted in a second process while this one stores
         # and deduplicates what it has (harvest/reading.py)
-        for batch in reading.read_normalised(path, fmt, annotate=_fingerprint):
+        for batch in reading.read_normalised(path, fmt, annotate=_fingerprint,
+                                             idle=steps.idle):
             inserted: list[tuple[int, dict]] = []
             added, stored = store.save_hits(db, run_id, batch, normalised=True,
                                             inserted=inserted)

@@ -40,9 +40,12 @@ AHEAD = 32
 Row = dict[str, Any]
 
 
-def read_normalised(path: Path, fmt: str, *, annotate: Callable[[Row], None] | None = None
-                    ) -> Iterator[list[Row]]:
-    """Batches of normalised hit rows of ``path``, in file order, each passed to ``annotate``."""
+def read_normalised(path: Path, fmt: str, *, annotate: Callable[[Row], None] | None = None,
+                    idle: Callable[[], None] | None = None) -> Iterator[list[Row]]:
+    """Batches of normalised hit rows of ``path``, in file order, each passed to ``annotate``.
+
+    ``idle`` is called when the next batch is not read yet, before waiting for it: the
+    importer deduplicates then, so less is left to do once the file is read."""
     if path.stat().st_size < MIN_BYTES or "fork" not in multiprocessing.get_all_start_methods():
         yield from _batches(path, fmt, annotate)
         return
@@ -59,7 +62,12 @@ def read_normalised(path: Path, fmt: str, *, annotate: Callable[[Row], None] | N
     finished = False
     try:
         while True:
-            message = ahead.get()
+            try:
+                message = ahead.get_nowait()
+            except queue.Empty:
+                if idle is not None:
+                    idle()
+                message = ahead.get()
             if message is None:
                 finished = True
                 break

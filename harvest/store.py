@@ -26,6 +26,7 @@ HIT_FIELDS = (
     "volume", "issue", "pages", "doi", "pmid", "pmcid", "isbn", "issn", "pub_date",
     "language", "publication_types", "keywords", "mesh_terms", "item_type", "url", "raw",
 )
+_HIT_FIELDS = frozenset(HIT_FIELDS)
 LIST_FIELDS = ("authors", "publication_types", "keywords", "mesh_terms")
 
 
@@ -35,7 +36,7 @@ class HitError(EvidenceError):
 
 def normalise_hit(hit: dict[str, Any]) -> dict[str, Any]:
     """The canonical form of one hit dict, ready to store (lists as JSON text)."""
-    unknown = set(hit) - set(HIT_FIELDS)
+    unknown = hit.keys() - _HIT_FIELDS
     if unknown:
         raise HitError(f"unknown hit field(s): {', '.join(sorted(unknown))}")
     external_id = n.clean_text(hit.get("external_id"))
@@ -58,14 +59,19 @@ def normalise_hit(hit: dict[str, Any]) -> dict[str, Any]:
     for key in ("publication_types", "keywords", "mesh_terms"):
         row[key] = _as_json_array(n.normalise_list(hit.get(key)))
     raw = hit.get("raw")
-    row["raw"] = raw if isinstance(raw, str) or raw is None else json.dumps(
-        raw, ensure_ascii=False, default=str)
+    row["raw"] = raw if isinstance(raw, str) or raw is None else _raw_json(raw)
     return row
+
+
+#: ``json.dumps(value, ensure_ascii=False)`` without building an encoder per call (an
+#: import encodes three values per hit).
+_json = json.JSONEncoder(ensure_ascii=False).encode
+_raw_json = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
 def _as_json_array(items: list[str]) -> str:
     """A list as stored (JSON text); most hits have some of their lists empty."""
-    return json.dumps(items, ensure_ascii=False) if items else "[]"
+    return _json(items) if items else "[]"
 
 
 def _clean_abstract(value: Any) -> str | None:

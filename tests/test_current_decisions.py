@@ -3,11 +3,16 @@ whatever writes it: the one writer, a raw insert, an undo, a dedupe merge, a del
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 import sqlite_utils
 
 from evidence.db.decisions import save_decision
 from evidence.db.migrations import migrations, open_db
+from evidence.db.open_queue import OPEN_RECORDS, records_added_in_bulk
 from evidence.dedupe.cluster import merge_records
+from evidence.harvest.importing import import_file
 from evidence.screening import queries as q
 
 
@@ -128,6 +133,49 @@ def test_screening_open_follows_records_and_votes(db):
     db.execute("DELETE FROM decisions WHERE record_id = 4")
     db.execute("DELETE FROM records WHERE id = 4")
     assert _open(db) == [(1, 1, 2020), (2, 1, 2024)]
+
+
+def _open_recomputed(db) -> list[tuple]:
+    """``screening_open`` as it would be filled from scratch."""
+    db.execute("CREATE TEMP TABLE expected AS SELECT * FROM screening_open WHERE 0")
+    db.execute(OPEN_RECORDS.format(where="1").replace("INTO screening_open", "INTO expected"))
+    rows = db.execute("SELECT record_id, votes, year FROM expected ORDER BY record_id").fetchall()
+    db.execute("DROP TABLE expected")
+    return rows
+
+
+def test_records_added_in_bulk_join_the_queue_when_the_block_ends(db):
+    _records(db, 1, 2)
+    save_decision(db.conn, 1, "ana", "include")
+    with db.atomic():
+        with records_added_in_bulk(db.conn, 3):
+            _records(db, 3, 4)
+            assert [r for r, *_ in _open(db)] == [1, 2]  # the trigger is paused
+        assert _open(db) == [(1, 1, 2024), (2, 0, 2024), (3, 0, 2024), (4, 0, 2024)]
+    _records(db, 5)  # the trigger works again
+    assert _open(db) == _open_recomputed(db) and len(_open(db)) == 5
+    assert db.execute("SELECT count(*) FROM screening_open_paused").fetchone()[0] == 0
+
+
+def test_an_error_in_a_bulk_write_leaves_queue_and_trigger_as_they_were(db):
+    _records(db, 1)
+    with pytest.raises(RuntimeError), db.atomic():
+        with records_added_in_bulk(db.conn, 2):
+            _records(db, 2)
+            raise RuntimeError("stopped half-way")
+    assert db.execute("SELECT count(*) FROM screening_open_paused").fetchone()[0] == 0
+    _records(db, 3)
+    assert _open(db) == [(1, 0, 2024), (3, 0, 2024)]
+
+
+def test_an_import_opens_exactly_the_records_it_creates(db):
+    exports = Path(__file__).parent / "fixtures" / "exports" / "asreview"
+    import_file(db, exports / "embase.ris")
+    save_decision(db.conn, 1, "ana", "exclude", reason="wrong-topic")
+    import_file(db, exports / "ovid_psycinfo.ris")
+    records = db.execute("SELECT count(*) FROM records").fetchone()[0]
+    assert len(_open(db)) == records > 2
+    assert _open(db) == _open_recomputed(db)
 
 
 def test_every_order_skips_finished_records_at_the_front(db):

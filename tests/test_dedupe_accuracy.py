@@ -67,9 +67,12 @@ def test_numbered_titles_set(db):
     assert (accuracy.missed, accuracy.false_merges) == (0, 0), accuracy
 
 
-def test_labelled_set_deduplicated_in_steps_while_it_is_imported(db, tmp_path, monkeypatch):
+@pytest.mark.parametrize("idle", [False, True], ids=["busy", "idle"])
+def test_labelled_set_deduplicated_in_steps_while_it_is_imported(db, tmp_path, monkeypatch,
+                                                                 idle):
     """An import deduplicates in growing steps while it reads (cluster.Steps), keeping the
-    fingerprints and blocks between passes: the same accuracy as one run over the whole set."""
+    fingerprints and blocks between passes: the same accuracy as one run over the whole set.
+    An importer waiting for its file (``idle``) deduplicates in smaller steps still."""
     monkeypatch.setattr(Steps, "FIRST", 60)
     passes = []
     monkeypatch.setattr(Steps, "run", lambda self, run=Steps.run: (passes.append(1),
@@ -80,8 +83,10 @@ def test_labelled_set_deduplicated_in_steps_while_it_is_imported(db, tmp_path, m
         part = load_labelled(db, LABELLED, "labelled", slice(start, start + 50))
         labels.update(part)
         steps.added(len(part))
+        if idle:
+            steps.idle()
     result = steps.finish()
-    assert result.hits == 738 and len(passes) >= 4
+    assert result.hits == 738 and len(passes) >= (14 if idle else 4)
     stepped = measure(db, labels)
     whole_db = open_db(tmp_path / "whole.db")
     whole_labels = load_labelled(whole_db, LABELLED)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from evidence.errors import EvidenceError
@@ -26,6 +28,19 @@ def test_child_reader_gives_the_same_rows_in_order(child_reader, monkeypatch):
     monkeypatch.setattr(reading, "MIN_BYTES", 10**12)
     direct = [row for batch in reading.read_normalised(path, "ris") for row in batch]
     assert piped == direct and len(piped) > 2
+
+
+def test_importer_is_told_when_it_would_wait_for_the_child(child_reader):
+    """``idle`` runs while the next batch is still being read (the importer deduplicates
+    then); the rows are the same."""
+    path = EXPORTS / "asysd/test_export.ris"
+    waits = []
+    piped = [row for batch in reading.read_normalised(
+        path, "ris", annotate=lambda row: time.sleep(0.002), idle=lambda: waits.append(1))
+        for row in batch]
+    direct = [row for batch in reading._batches(path, "ris") for row in batch]
+    assert [r["external_id"] for r in piped] == [r["external_id"] for r in direct]
+    assert waits
 
 
 def test_import_through_the_child_counts_exactly_and_reimport_adds_nothing(db, child_reader):
