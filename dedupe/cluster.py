@@ -104,8 +104,12 @@ def dedupe(db: sqlite_utils.Database, settings: DedupeSettings | None = None, *,
             uncertain.setdefault(clusters.pair_key(i, j), (value, i, j))
     with db.atomic():
         store_keys(db, [(fp.hit_id, stored_values(fp)) for fp in computed])
-        _write_records(db, fps, clusters, result)
+        placed = _write_records(db, fps, clusters, result, pending)
         result.uncertain = _store_uncertain(db, fps, clusters, uncertain.values())
+    for group, record_id in placed:  # what the next pass remembers (Memory)
+        for i in group:
+            fps[i] = fps[i]._replace(record_id=record_id)
+    memory.data_version = _data_version(db)
     return result
 
 
@@ -198,9 +202,12 @@ def _fingerprints(db: sqlite_utils.Database,
             # a remembered hit was changed since (harvest.store): its keys are new
             memory.fps, memory.blocks = [], Blocks()
             return _fingerprints(db, memory)
-        records = dict(db.execute("SELECT id, record_id FROM hits").fetchall())
-        memory.fps = [fp if fp.record_id == records[fp.hit_id]
-                      else fp._replace(record_id=records[fp.hit_id]) for fp in memory.fps]
+        if memory.data_version != _data_version(db):
+            # another connection wrote (a merge in the screening app, say): re-read records
+            records = dict(db.execute("SELECT id, record_id FROM hits").fetchall())
+            memory.fps = [fp if fp.record_id == records[fp.hit_id]
+                          else fp._replace(record_id=records[fp.hit_id])
+                          for fp in memory.fps]
         memory.fps.extend(sorted(fresh + computed, key=lambda fp: fp.hit_id))
         return memory.fps, computed
     fps = _stored_fingerprints(db)
@@ -209,6 +216,11 @@ def _fingerprints(db: sqlite_utils.Database,
         fps = sorted(fps + computed, key=lambda fp: (fp.record_id is None, fp.hit_id))
     memory.fps = fps
     return fps, computed
+
+
+def _data_version(db: sqlite_utils.Database) -> int:
+    """Changes when another connection commits (SQLite's ``PRAGMA data_version``)."""
+    return db.execute("PRAGMA data_version").fetchone()[0]
 
 
 def _stored_fingerprints(db: sqlite_utils.Database, where: str = "1") -> list[Fingerprint]:
@@ -261,10 +273,16 @@ class Blocks:
 @dataclass
 class Memory:
     """What passes over a growing set of hits keep (:class:`Steps`): every hit's fingerprint
-    (hits with a record first) and the blocks, so a pass reads and indexes only new hits."""
+    (hits with a record first) and the blocks, so a pass reads and indexes only new hits.
+
+    A pass leaves the records it gave in ``fps``; the next re-reads the hits' records only if
+    another connection has written since (``data_version``), not after every pass of an
+    import, whose one transaction no one else can write into.
+    """
 
     fps: list[Fingerprint] = dataclasses.field(default_factory=list)
     blocks: Blocks = dataclasses.field(default_factory=Blocks)
+    data_version: int | None = None
 
 
 def _candidate_edges(fps: list[Fingerprint], pending: list[int], settings: DedupeSettings,
@@ -404,12 +422,10 @@ class _Clusters:
         fps, settings = self.fps, self.settings
         return any(clearly_differ(fps[i], fps[j], settings) for i in group_a for j in group_b)
 
-    def groups(self) -> Iterator[list[int]]:
-        """Every cluster that holds a pending hit."""
+    def groups(self, pending: list[int]) -> Iterator[list[int]]:
+        """Every cluster that holds one of the ``pending`` hits (positions)."""
         seen: set[int] = set()
-        for i, fp in enumerate(self.fps):
-            if fp.record_id is not None:
-                continue
+        for i in pending:
             root = self.find(i)
             if root not in seen:
                 seen.add(root)
@@ -417,7 +433,7 @@ class _Clusters:
 
 
 def _write_records(db: sqlite_utils.Database, fps: list[Fingerprint], clusters: _Clusters,
-                   result: DedupeResult) -> None:
+                   result: DedupeResult, pending: list[int]) -> list[tuple[list[int], int]]:
     """Create, extend or merge the records of every cluster that holds a pending hit.
 
     Writes go in batches (executemany) with record ids assigned here, because a run over a
@@ -431,11 +447,13 @@ def _write_records(db: sqlite_utils.Database, fps: list[Fingerprint], clusters: 
     singles: list[tuple[int, int]] = []
     assign: list[tuple[int, int]] = []
     refresh: set[int] = set()
-    for group in clusters.groups():
-        pending = [fps[i].hit_id for i in group if fps[i].record_id is None]
+    placed: list[tuple[list[int], int]] = []  # (positions, their record now)
+    for group in clusters.groups(pending):
+        new_hits = [fps[i].hit_id for i in group if fps[i].record_id is None]
         records = sorted({fps[i].record_id for i in group if fps[i].record_id is not None})
         if len(group) == 1:
-            singles.append((next_id, pending[0]))
+            singles.append((next_id, new_hits[0]))
+            placed.append((group, next_id))
             next_id += 1
             continue
         if records:
@@ -443,14 +461,15 @@ def _write_records(db: sqlite_utils.Database, fps: list[Fingerprint], clusters: 
             for loser in records:
                 if loser != survivor:
                     merge_records(db, survivor, loser)
-            result.merged += len(pending)
+            result.merged += len(new_hits)
         else:
             survivor = next_id
             next_id += 1
-            singles.append((survivor, pending[0]))
+            singles.append((survivor, new_hits[0]))
             result.new_records += 1
-            result.merged += len(pending) - 1
-        assign.extend((survivor, hit_id) for hit_id in pending)
+            result.merged += len(new_hits) - 1
+        assign.extend((survivor, hit_id) for hit_id in new_hits)
+        placed.append((group, survivor))
         refresh.add(survivor)
     with records_added_in_bulk(db.conn, first_id):
         db.conn.executemany(
@@ -461,6 +480,7 @@ def _write_records(db: sqlite_utils.Database, fps: list[Fingerprint], clusters: 
     db.conn.executemany("UPDATE hits SET record_id = ? WHERE id = ?",
                         singles + assign)
     refresh_records(db, sorted(refresh))
+    return placed
 
 
 def _record_references(db: sqlite_utils.Database) -> list[tuple[str, str]]:

@@ -411,3 +411,34 @@ def test_passes_in_steps_see_a_hit_changed_between_them(db):
     dedupe(db, memory=memory)
     assert record_of(db, new) == record_of(db, old)
     assert [fp.title for fp in memory.fps if fp.hit_id == old] == [title_key(ARTICLE["title"])]
+
+
+def _remembered_records(db, memory) -> dict[int, int]:
+    stored = dict(db.execute("SELECT id, record_id FROM hits").fetchall())
+    return {fp.hit_id: fp.record_id for fp in memory.fps}, stored
+
+
+def test_passes_in_steps_remember_the_records_they_gave_and_see_other_writers(db, db_path):
+    """A pass leaves its records in the memory, so the next need not re-read every hit; a
+    merge committed by another connection in between (the screening app) is read back."""
+    from evidence.db.migrations import open_db
+    from evidence.dedupe.cluster import merge_records
+
+    memory = Memory()
+    first = add(db, "scholar", {**ARTICLE, "doi": None},
+                {"title": "Loneliness among older adults in rural municipalities",
+                 "authors": ["Berg, Ida"], "year": 2021})
+    dedupe(db, memory=memory)
+    add(db, "pubmed", {**ARTICLE, "pmid": "38000001"})
+    dedupe(db, memory=memory)
+    remembered, stored = _remembered_records(db, memory)
+    assert remembered == stored and len(set(stored.values())) == 2
+    other = open_db(db_path)
+    with other.atomic():
+        merge_records(other, record_of(other, first[0]), record_of(other, first[1]))
+    other.conn.close()
+    add(db, "idunn", {"title": "Something else entirely about workforce planning",
+                      "authors": ["Olsen, Per"], "year": 2020})
+    dedupe(db, memory=memory)
+    remembered, stored = _remembered_records(db, memory)
+    assert remembered == stored and len(set(stored.values())) == 2
