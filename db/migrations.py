@@ -548,3 +548,17 @@ def m430_screening_open_bulk_pause(db: sqlite_utils.Database) -> None:
     db.execute(f"""CREATE TRIGGER records_open_insert AFTER INSERT ON records
       WHEN NOT EXISTS (SELECT 1 FROM screening_open_paused)
       BEGIN {_OPEN_RECORD.format(id="NEW.id")} END""")
+
+
+@migrations()
+def m470_stopping_events(db: sqlite_utils.Database) -> None:
+    """SAFE's phases as events (screening/safe.py): ``check_started`` when the stopping
+    heuristic was first met (the queue then switches to the second model from the decision
+    ``decision_id`` on; stored, so the phase never flips back when a later figure moves),
+    and ``stopped`` when a lead stopped screening in the app (who, when, the figures then).
+    An undo marks the event (``undone_at``, ``undone_by``) instead of deleting it."""
+    db["stopping_events"].create({
+        "id": int, "kind": str, "decision_id": int, "actor": str, "created_at": str,
+        "figures": str, "undone_at": str, "undone_by": str,
+    }, pk="id", not_null={"kind", "created_at"})
+    db["stopping_events"].create_index(["kind", "undone_at"])

@@ -89,24 +89,52 @@ def collect_status(db: sqlite_utils.Database, config: Config | None = None) -> d
 
 
 def _stopping(db: sqlite_utils.Database, config: Config | None) -> dict[str, Any]:
-    """The stopping figures (screening/stopping.py) with the configured rule, if any."""
+    """The stopping figures (screening/stopping.py) with the configured rule, if any; SAFE's
+    check is started here too when the heuristic is met (stored once, screening/safe.py),
+    so the command and the app always name the same phase."""
+    from evidence.screening import safe
     from evidence.screening.stopping import stopping_figures
 
     settings = config.screening if config is not None else ScreeningSettings()
-    return stopping_figures(db.conn, rule=settings.stopping_rule,
-                            min_share=settings.stopping_min_share,
-                            run_needed=settings.stopping_run).as_dict()
+
+    def figures() -> dict[str, Any]:
+        return stopping_figures(db.conn, rule=settings.stopping_rule,
+                                min_share=settings.stopping_min_share,
+                                run_needed=settings.stopping_run).as_dict()
+
+    current = figures()
+    if safe.start_check_if_met(db.conn, current, settings.order):
+        current = figures()
+    current["stopped_in_config"] = settings.stopping_applied
+    return current
+
+
+_PHASES = {
+    "active_learning": "SAFE: active learning; not met yet ({unmet})",
+    "checking": ("SAFE: checking with a second model: {check_run} of {check_needed}"
+                 " exclusions in a row"),
+    "met": "SAFE: rule met: you may stop",
+}
 
 
 def format_stopping(stopping: dict[str, Any]) -> str:
-    """One line for a screener deciding when to stop, and the rule's verdict."""
+    """One line for a screener deciding when to stop, SAFE's phase, and any stop."""
     line = (f"{stopping['screened']} of {stopping['total']} screened | "
             f"{stopping['inclusions']} inclusions found | {stopping['run']} exclusions in a row"
             f" | about {stopping['estimated_remaining']} inclusions left (estimate)")
     if stopping["rule"] == "safe":
-        unmet = [k for k, ok in stopping["criteria"].items() if not ok]
-        line += ("\nSAFE: criteria met; check with a second model before stopping"
-                 if stopping["met"] else f"\nSAFE: not met yet ({', '.join(unmet)})")
+        unmet = ", ".join(k for k, ok in stopping["criteria"].items() if not ok)
+        if stopping["phase"] == "active_learning" and stopping["met"]:
+            line += "\nSAFE: criteria met; check with a second model before stopping"
+        else:
+            line += "\n" + _PHASES[stopping["phase"]].format(unmet=unmet, **stopping)
+    stop = stopping.get("stopped")
+    if stop:
+        line += (f"\nScreening stopped {stop['at'][:16].replace('T', ' ')} by {stop['actor']}"
+                 f" ({stop['figures'].get('screened')} of {stop['figures'].get('total')}"
+                 " screened); publish counts the rest as not screened: stopping rule")
+    elif stopping.get("stopped_in_config"):
+        line += "\nScreening stopped (screening.stopping.stopped in the configuration)"
     return line
 
 

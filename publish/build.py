@@ -35,6 +35,7 @@ from evidence.errors import EvidenceError
 from evidence.harvest.store import save_screening_rule
 from evidence.publish.outputs import check_output, database_file
 from evidence.publish.search import INDEX, TERMS, create_search_index
+from evidence.screening.safe import check_start, current_stop
 from evidence.screening.stopping import describe_method
 
 #: Private fields that ``screening.public_fields`` may publish (column name -> decisions column).
@@ -194,7 +195,9 @@ def _build(db: sqlite_utils.Database, pub: sqlite_utils.Database, config: Config
         pub["searches"].insert_all(searches, pk="name")
         pub["search_runs"].create(RUN_COLUMNS, pk="id")
         pub["search_runs"].insert_all(db.query(_RUNS))
-        prisma = prisma_rows(db, language, stopped=config.screening.stopping_applied)
+        stop = current_stop(db.conn)  # a lead's stop in the app (who stays private)
+        prisma = prisma_rows(db, language,
+                             stopped=config.screening.stopping_applied or stop is not None)
         pub["prisma"].insert_all(prisma, pk="id")
         views = {g["view"]: g["name"] for g in groups} | {t["view"]: t["name"] for t in themes}
         metadata = build_metadata(config, searches, prisma, views)
@@ -205,7 +208,8 @@ def _build(db: sqlite_utils.Database, pub: sqlite_utils.Database, config: Config
             {"key": "metadata", "value": json.dumps(metadata, ensure_ascii=False)},
             {"key": "screening_method", "value": describe_method(
                 config.screening, language,
-                sum(r["count"] for r in prisma if r["step"] == "not_screened_stopping_rule"))},
+                sum(r["count"] for r in prisma if r["step"] == "not_screened_stopping_rule"),
+                stop=stop, checked=check_start(db.conn) is not None)},
         ], pk="key")
     create_search_index(pub)
     counts = {row["step"] + (f":{row['key']}" if row["key"] else ""): row["count"]

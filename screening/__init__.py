@@ -17,9 +17,9 @@ def register_routes(datasette):
     settings = app.plugin_settings(datasette)
     if not settings or not settings.get("enabled"):
         return []
-    from evidence.screening import find_view, suggest_view
+    from evidence.screening import find_view, stop_view, suggest_view
 
-    return views.ROUTES + find_view.ROUTES + suggest_view.ROUTES
+    return views.ROUTES + find_view.ROUTES + suggest_view.ROUTES + stop_view.ROUTES
 
 
 @hookimpl
@@ -33,9 +33,10 @@ def skip_csrf(datasette, scope):
     prefix = datasette.urls.path("/")
     if prefix != "/" and path.startswith(prefix.rstrip("/")):
         path = path[len(prefix.rstrip("/")):]
-    from evidence.screening import find_view, suggest_view
+    from evidence.screening import find_view, stop_view, suggest_view
 
-    return views.checks_csrf(views.ROUTES + find_view.ROUTES + suggest_view.ROUTES, path)
+    return views.checks_csrf(views.ROUTES + find_view.ROUTES + suggest_view.ROUTES
+                             + stop_view.ROUTES, path)
 
 
 @hookimpl(tryfirst=True)

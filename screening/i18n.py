@@ -37,6 +37,24 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "stop_remaining": "about {remaining} inclusions left (estimate)",
         "stop_safe_met": "SAFE stopping criteria met: check with a second model before stopping",
         "stop_safe_not_met": "SAFE stopping criteria not met yet",
+        "stop_phase_active_learning": ("SAFE phase 1, active learning: stopping criteria"
+                                       " not met yet"),
+        "stop_phase_checking": ("SAFE phase 2, checking with a second model: {run} of {needed}"
+                                " exclusions in a row"),
+        "stop_phase_met": "SAFE rule met: you may stop",
+        "stop_button": "Stop screening",
+        "stop_early": "Stop screening early …",
+        "stop_confirm": "I confirm: stop before the stopping rule is met",
+        "stop_confirm_needed": ("Stopping before the rule is met needs the confirmation box"
+                                " ticked. Nothing was changed."),
+        "stopped_by": "Screening stopped {at} by {who} ({screened} of {total} screened)",
+        "stopped_config": "Screening stopped (screening.stopping.stopped in the configuration)",
+        "stop_undo": "Undo the stop",
+        "stop_undone": "The stop was undone: screening goes on.",
+        "not_stopped": "Screening was not stopped.",
+        "stopped_now": ("Screening stopped. Publishing counts the records nobody screened as"
+                        " “not screened: stopping rule”."),
+        "already_stopped": "Screening was already stopped.",
         "relevance": "Predicted relevance {value} / 100",
         "suggested_themes": "Suggested themes",
         "no_suggestions": "no suggestions yet",
@@ -206,6 +224,25 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "stop_safe_met": ("SAFE-kriteriene for å stoppe er nådd: sjekk med en annen modell"
                           " før du stopper"),
         "stop_safe_not_met": "SAFE-kriteriene for å stoppe er ikke nådd ennå",
+        "stop_phase_active_learning": ("SAFE fase 1, aktiv læring: kriteriene for å stoppe er"
+                                       " ikke nådd ennå"),
+        "stop_phase_checking": ("SAFE fase 2, kontroll med en annen modell: {run} av {needed}"
+                                " ekskluderte på rad"),
+        "stop_phase_met": "SAFE-regelen er oppfylt: dere kan stoppe",
+        "stop_button": "Stopp gjennomgangen",
+        "stop_early": "Stopp gjennomgangen før regelen er oppfylt …",
+        "stop_confirm": "Jeg bekrefter: stopp før stoppregelen er oppfylt",
+        "stop_confirm_needed": ("For å stoppe før regelen er oppfylt må bekreftelsen krysses av."
+                                " Ingenting ble endret."),
+        "stopped_by": "Gjennomgangen ble stoppet {at} av {who} ({screened} av {total} vurdert)",
+        "stopped_config": ("Gjennomgangen er stoppet (screening.stopping.stopped i"
+                           " konfigurasjonen)"),
+        "stop_undo": "Angre stoppet",
+        "stop_undone": "Stoppet er angret: gjennomgangen fortsetter.",
+        "not_stopped": "Gjennomgangen var ikke stoppet.",
+        "stopped_now": ("Gjennomgangen er stoppet. Ved publisering telles postene ingen har"
+                        " vurdert som «ikke vurdert: stoppregel»."),
+        "already_stopped": "Gjennomgangen var allerede stoppet.",
         "relevance": "Forventet relevans {value} / 100",
         "suggested_themes": "Foreslåtte temaer",
         "no_suggestions": "ingen forslag ennå",

@@ -10,6 +10,12 @@ title/abstract decisions (``stage_status``: agreed votes or a lead's resolution)
 year in the database, and this reviewer's own current votes, never another reviewer's vote
 that is not final. ``maybe`` is not a label. Until there is at least one inclusion and one
 exclusion there is no model and the queue falls back to ``screening.relevance_fallback``.
+
+SAFE's check (``screening.stopping.rule: safe``): once the stopping heuristic has been met,
+:mod:`screening.safe` stores where, and from then on every reviewer's queue is ranked by the
+second model (:func:`ranking.rank_check`, logistic regression on character 4-grams),
+trained on the same labels (blind as above). Its features are built in the background the
+first time they are needed; until then the first model's ranking serves.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 
-from evidence.screening import ranking
+from evidence.screening import ranking, safe
 
 _log = logging.getLogger(__name__)
 
@@ -46,6 +52,7 @@ class _Ranking:
     percentile: np.ndarray            # per row of ``ids``: predicted relevance 0..100, -1 labelled
     labelled: int                     # labels the model was trained on
     since_fit: int = 0
+    model: str = "first"              # "first" (the SVM) or "check" (SAFE's second model)
 
 
 @dataclass
@@ -82,6 +89,10 @@ class RelevanceQueue:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.trainings = 0  # for tests and the bench
+        #: Rank with the second model once SAFE's check has started (rule ``safe``; set by
+        #: the app from the configuration, which a lead may change while it runs).
+        self.check_enabled = False
+        self._check_features = _Features()
         self._busy = False
         self._last: dict[str, float] = {}
 
@@ -107,6 +118,22 @@ class RelevanceQueue:
             return None
         value = int(current.percentile[row])
         return value if value >= 0 else None
+
+    def model(self, reviewer: str) -> str | None:
+        """Which model ranked this reviewer's queue: "first", "check", or None (no model)."""
+        with self._lock:
+            current = self._rankings.get(reviewer)
+        return None if current is None else current.model
+
+    def phase_changed(self, reviewer: str | None = None) -> None:
+        """SAFE's check started (or was seen to have started): retrain ``reviewer``'s
+        ranking, or every reviewer's, with the model the phase asks for."""
+        with self._lock:
+            reviewers = [reviewer] if reviewer else list(self._rankings)
+            for name in reviewers:
+                self._last.pop(name, None)  # no pause: the phase changed, not the labels
+        for name in reviewers:
+            self._request(name)
 
     def decided(self, reviewer: str, included: bool) -> None:
         """Note a decision; retrain in the background when the schedule says so."""
@@ -168,38 +195,46 @@ class RelevanceQueue:
     def _train(self, reviewer: str) -> _Ranking | None:
         conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
         try:
-            self._refresh_features(conn)
+            checking = self.check_enabled and safe.check_start(conn) is not None
+            self._features = _refresh(conn, self._features, ranking.count_features)
+            if checking:
+                self._check_features = _refresh(conn, self._check_features,
+                                                ranking.count_check_features)
             labels = training_labels(conn, reviewer)
         finally:
             conn.close()
-        ids = self._features.ids
+        features = self._check_features if checking else self._features
+        ids = features.ids
         position = {int(r): i for i, r in enumerate(ids)}
         rows = [position[r] for r in labels if r in position]
         y = [labels[int(ids[i])] for i in rows]
         if len(set(y)) < 2:
             return None
-        scores = ranking.rank(self._features.weighted, rows, y)
+        score = ranking.rank_check if checking else ranking.rank
+        scores = score(features.weighted, rows, y)
         scores[rows] = -np.inf
         best = np.argsort(-scores, kind="stable")[:len(ids) - len(rows)]
         percentile = np.full(len(ids), -1, dtype=np.int16)
         count = max(len(best) - 1, 1)
         percentile[best] = np.rint(100 * (1 - np.arange(len(best)) / count)).astype(np.int16)
-        return _Ranking(order=ids[best], ids=ids, percentile=percentile, labelled=len(rows))
+        return _Ranking(order=ids[best], ids=ids, percentile=percentile, labelled=len(rows),
+                        model="check" if checking else "first")
 
-    def _refresh_features(self, conn: sqlite3.Connection) -> None:
-        """Add the rows of records new since the last time (hashed features need no refit)."""
-        last = int(self._features.ids.max()) if len(self._features.ids) else 0
-        new = conn.execute("SELECT id, title, abstract FROM records WHERE id > ? ORDER BY id",
-                           [last]).fetchall()
-        if not new and self._features.weighted is not None:
-            return
-        counts = ranking.count_features([(t, a) for _, t, a in new])
-        ids = np.array([r[0] for r in new], dtype=np.int64)
-        if self._features.counts is not None:
-            counts = sparse.vstack([self._features.counts, counts], format="csr")
-            ids = np.concatenate([self._features.ids, ids])
-        self._features = _Features(ids=ids, counts=counts,
-                                   weighted=ranking.weight_features(counts))
+
+def _refresh(conn: sqlite3.Connection, current: _Features, count) -> _Features:
+    """``current`` with the rows of records new since it was built (hashed features need no
+    refit); ``count`` makes the rows (the first model's or the check model's)."""
+    last = int(current.ids.max()) if len(current.ids) else 0
+    new = conn.execute("SELECT id, title, abstract FROM records WHERE id > ? ORDER BY id",
+                       [last]).fetchall()
+    if not new and current.weighted is not None:
+        return current
+    counts = count([(t, a) for _, t, a in new])
+    ids = np.array([r[0] for r in new], dtype=np.int64)
+    if current.counts is not None:
+        counts = sparse.vstack([current.counts, counts], format="csr")
+        ids = np.concatenate([current.ids, ids])
+    return _Features(ids=ids, counts=counts, weighted=ranking.weight_features(counts))
 
 
 _QUEUES_LOCK = threading.Lock()

@@ -11,14 +11,19 @@ its active-learning phase (Boetje & van de Schoot 2024, Systematic Reviews 13:81
 doi:10.1186/s13643-024-02502-7): stop when (1) at least ``min_share`` of the records (10 %)
 are screened, (2) at least twice the estimated number of inclusions are screened, and (3) the
 last ``consecutive_exclusions`` (50) decisions were all exclusions. SAFE then asks for a check
-with a different model before stopping for good; docs/ranking.md says how to do that here.
+with a different model before stopping for good: with relevance order the app does it
+(screening/safe.py keeps where it began, screening/relevance.py switches the model), and the
+rule is met once that check has its own run of ``consecutive_exclusions``.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from evidence.screening import safe
 
 #: Recent decisions the rate of inclusions (and so the estimate) is taken from.
 WINDOW = 100
@@ -35,36 +40,75 @@ class StoppingFigures:
     estimated_remaining: int      # inclusions still unscreened, at the recent rate
     rule: str                     # "none" or "safe"
     criteria: dict[str, bool]     # the rule's criteria, each met or not
-    met: bool                     # every criterion met
+    met: bool                     # every criterion of the heuristic met
+    #: SAFE's phase (rule ``safe``): "active_learning", "checking" (a second model ranks the
+    #: queue since the heuristic was first met) or "met" (the check's run reached too); ""
+    #: without a rule.
+    phase: str = ""
+    check_run: int = 0            # exclusions in a row since the check began
+    check_needed: int = 0
+    #: Screening stopped in the app (screening.safe.stop_screening): when, by whom, figures.
+    stopped: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+def estimate_remaining(recent: Sequence[str], left: int) -> int:
+    """Inclusions still unscreened "at the recent rate": the share of non-exclusions among
+    the latest :data:`WINDOW` of ``recent`` (newest first) times the ``left`` records."""
+    window = list(recent[:WINDOW])
+    rate = sum(d != "exclude" for d in window) / len(window) if window else 0.0
+    return round(rate * max(left, 0))
+
+
+def leading_exclusions(recent: Sequence[str]) -> int:
+    """The run of exclusions at the start of ``recent`` (newest first)."""
+    return next((i for i, d in enumerate(recent) if d != "exclude"), len(recent))
+
+
+def safe_criteria(*, total: int, screened: int, inclusions: int, run: int, remaining: int,
+                  min_share: float, run_needed: int) -> dict[str, bool]:
+    """SAFE's stopping heuristic for the active-learning phase, criterion by criterion.
+    Plain numbers in, so the app, ``evidence status`` and bench/safe_bench.py share it."""
+    return {
+        "min_share": total > 0 and screened >= min_share * total,
+        "twice_estimate": screened >= 2 * (inclusions + remaining),
+        "run": run >= run_needed,
+    }
+
+
 def stopping_figures(conn: sqlite3.Connection, *, rule: str = "none", min_share: float = 0.10,
                      run_needed: int = 50) -> StoppingFigures:
-    """The stopping figures now, and whether the configured rule's criteria are met."""
+    """The stopping figures now, whether the configured rule's criteria are met, and (rule
+    ``safe``) SAFE's phase, read from the start of the check stored by :mod:`screening.safe`."""
     total = conn.execute("SELECT count(*) FROM records").fetchone()[0]
     screened, inclusions = conn.execute(
         "SELECT count(*), coalesce(sum(decision = 'include'), 0) FROM stage_status"
         " WHERE stage = 'screening' AND decision IS NOT NULL").fetchone()
-    recent = [row[0] for row in conn.execute(
-        "SELECT decision FROM decisions WHERE stage = 'screening' AND undoes IS NULL"
-        " AND decision IS NOT NULL ORDER BY id DESC LIMIT ?", [MAX_RUN])]
-    run = next((i for i, d in enumerate(recent) if d != "exclude"), len(recent))
-    window = recent[:WINDOW]
-    rate = sum(d != "exclude" for d in window) / len(window) if window else 0.0
-    remaining = round(rate * max(total - screened, 0))
+    rows = conn.execute(
+        "SELECT id, decision FROM decisions WHERE stage = 'screening' AND undoes IS NULL"
+        " AND decision IS NOT NULL ORDER BY id DESC LIMIT ?", [MAX_RUN]).fetchall()
+    recent = [d for _, d in rows]
+    run = leading_exclusions(recent)
+    remaining = estimate_remaining(recent, total - screened)
     criteria: dict[str, bool] = {}
+    phase, check_run, stop = "", 0, safe.current_stop(conn)
     if rule == "safe":
-        criteria = {
-            "min_share": total > 0 and screened >= min_share * total,
-            "twice_estimate": screened >= 2 * (inclusions + remaining),
-            "run": run >= run_needed,
-        }
+        criteria = safe_criteria(total=total, screened=screened, inclusions=inclusions,
+                                 run=run, remaining=remaining, min_share=min_share,
+                                 run_needed=run_needed)
+        start = safe.check_start(conn)
+        if start is None:
+            phase = "active_learning"
+        else:  # exclusions in a row since the check began (none of the first model's count)
+            check_run = leading_exclusions([d for i, d in rows if i > start["decision_id"]])
+            phase = "met" if check_run >= run_needed else "checking"
     return StoppingFigures(total=total, screened=screened, inclusions=inclusions, run=run,
                            estimated_remaining=remaining, rule=rule, criteria=criteria,
-                           met=bool(criteria) and all(criteria.values()))
+                           met=bool(criteria) and all(criteria.values()), phase=phase,
+                           check_run=check_run, check_needed=run_needed if phase else 0,
+                           stopped=stop)
 
 
 _ORDER_TEXT = {
@@ -77,6 +121,14 @@ _ORDER_TEXT = {
                         " som beslutningene ble tatt, som standardmodellen i ASReview LAB).",
            "other": "Postene ble vurdert i fast rekkefølge ({order})."},
 }
+_CHECK_TEXT = {
+    "en": (" Once the SAFE stopping heuristic was met, the remaining records were ranked by a"
+           " second, different model (logistic regression on character 4-grams) to check for"
+           " missed inclusions."),
+    "nb": (" Da SAFE-kriteriene var nådd, ble de gjenstående postene rangert med en annen"
+           " modell (logistisk regresjon på tegn-4-gram) for å fange opp inkluderte som var"
+           " oversett."),
+}
 _RULE_TEXT = {
     "en": ("Screening stopped by the SAFE stopping heuristic (Boetje & van de Schoot 2024): at"
            " least {share:.0%} of the records screened, at least twice the estimated number of"
@@ -86,14 +138,39 @@ _RULE_TEXT = {
            " {share:.0%} av postene vurdert, minst dobbelt så mange som anslått antall"
            " inkluderte, og {run} ekskluderte på rad; {left} poster ble ikke vurdert."),
 }
+_CHECKED_RULE_TEXT = {
+    "en": (" The check with the second model ended after {run} exclusions in a row."),
+    "nb": (" Kontrollen med den andre modellen ble avsluttet etter {run} ekskluderte på rad."),
+}
+_EARLY_TEXT = {
+    "en": ("Screening was stopped before the stopping rule was met; {left} records were not"
+           " screened."),
+    "nb": ("Gjennomgangen ble stoppet før stoppregelen var oppfylt; {left} poster ble ikke"
+           " vurdert."),
+}
 
 
-def describe_method(settings: Any, language: str = "en", not_screened: int = 0) -> str:
-    """The screening order and stopping rule in one or two sentences, for the method page."""
-    texts = _ORDER_TEXT.get(language, _ORDER_TEXT["en"])
+def describe_method(settings: Any, language: str = "en", not_screened: int = 0, *,
+                    stop: dict[str, Any] | None = None, checked: bool = False) -> str:
+    """The screening order and stopping rule in one or two sentences, for the method page.
+
+    Stopped means ``screening.stopping.stopped: true`` or a lead's stop in the app
+    (``stop``, screening/safe.py); a stop before SAFE's rule was met is said to be early.
+    ``checked``: SAFE's check with a second model took place."""
+    lang = language if language in _ORDER_TEXT else "en"
+    texts = _ORDER_TEXT[lang]
     text = (texts["relevance"] if settings.order == "relevance"
             else texts["other"].format(order=settings.order))
-    if settings.stopping_applied and settings.stopping_rule == "safe":
-        text += " " + _RULE_TEXT.get(language, _RULE_TEXT["en"]).format(
+    if checked and settings.order == "relevance" and settings.stopping_rule == "safe":
+        text += _CHECK_TEXT[lang]
+    if not (settings.stopping_applied or stop):
+        return text
+    rule_met = settings.stopping_applied or (stop or {}).get("figures", {}).get("phase") == "met"
+    if settings.stopping_rule == "safe" and rule_met:
+        text += " " + _RULE_TEXT[lang].format(
             share=settings.stopping_min_share, run=settings.stopping_run, left=not_screened)
+        if checked:
+            text += _CHECKED_RULE_TEXT[lang].format(run=settings.stopping_run)
+    else:
+        text += " " + _EARLY_TEXT[lang].format(left=not_screened)
     return text

@@ -40,7 +40,7 @@ from evidence.dedupe.cluster import (
     undo_merge,
 )
 from evidence.harvest.store import save_screening_rule
-from evidence.screening import auth, claims, sessions
+from evidence.screening import auth, claims, safe, sessions
 from evidence.screening import queries as q
 from evidence.screening import throttle as login_limits
 from evidence.screening.app import config_error, evidence_config, plugin_settings
@@ -265,16 +265,37 @@ async def _current_rule(datasette) -> None:
 
 def _relevance(datasette) -> RelevanceQueue:
     """The server's relevance queue (screening/relevance.py: ranking off the request path)."""
-    return queue_for(datasette, _db(datasette).path)
+    queue = queue_for(datasette, _db(datasette).path)
+    queue.check_enabled = evidence_config(datasette).screening.stopping_rule == "safe"
+    return queue
+
+
+async def _safe_phase(datasette, figures: dict, reviewer: str) -> dict:
+    """Start SAFE's check the first time the heuristic is met (stored once, screening/safe.py)
+    and have this reviewer's queue ranked by the model the phase asks for; the figures as
+    they are then. One write in a whole screening, so the request path stays a read."""
+    settings = evidence_config(datasette).screening
+    if settings.order != "relevance" or not figures.get("phase"):
+        return figures
+    queue = _relevance(datasette)
+    if figures["phase"] == "active_learning" and figures["met"]:
+        if await _write(datasette, lambda c: safe.start_check_if_met(c, figures, "relevance")):
+            queue.phase_changed()
+        return await _read(datasette, lambda c: _stopping(c, settings))
+    if figures["phase"] != "active_learning" and queue.model(reviewer) == "first":
+        queue.phase_changed(reviewer)  # the check was started elsewhere (evidence status)
+    return figures
 
 
 def _stopping(conn, settings) -> dict | None:
     """Stopping figures (screening/stopping.py), shown with relevance order or a rule."""
     if settings.order != "relevance" and settings.stopping_rule == "none":
         return None
-    return stopping_figures(conn, rule=settings.stopping_rule,
-                            min_share=settings.stopping_min_share,
-                            run_needed=settings.stopping_run).as_dict()
+    figures = stopping_figures(conn, rule=settings.stopping_rule,
+                               min_share=settings.stopping_min_share,
+                               run_needed=settings.stopping_run).as_dict()
+    figures["stopped_in_config"] = settings.stopping_applied
+    return figures
 
 
 def _labelled(items: list[dict], lang: str) -> list[dict]:
@@ -546,6 +567,8 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
                 "stopping": _stopping(conn, config.screening) if stage == SCREENING else None}
 
     data = await _read(datasette, load)
+    if data["stopping"]:
+        data["stopping"] = await _safe_phase(datasette, data["stopping"], me)
     if explicit and data["record"] is None:
         raise Refusal(404, "not_found")
     queue_path = _path(datasette, STAGE_PATHS[stage])
@@ -568,6 +591,7 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
         "require_reason": config.screening.require_reason_on_exclude,
         "skip": ",".join(str(s) for s in [*skip, record_id] if s),
         "stopping": data["stopping"],
+        "stop_path": _path(datasette, "/-/screen/stop"),
         "relevance": (_relevance(datasette).relevance(me, record_id)
                       if record_id and config.screening.order == "relevance" else None),
         "suggest_path": _path(datasette, f"/-/screen/suggest/{record_id}") if record_id else "",
