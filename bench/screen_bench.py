@@ -116,15 +116,24 @@ def main() -> None:
                              " front of the queue.")
     parser.add_argument("--order", default="newest",
                         choices=["newest", "oldest", "search", "random", "relevance"])
+    parser.add_argument("--safe-check", action="store_true",
+                        help="With --order relevance: rule safe, in SAFE's check phase from the"
+                             " start (the queue ranked by the second model).")
     args = parser.parse_args()
     directory = Path(tempfile.mkdtemp(prefix="screen-bench-"))
     try:
         config_path, db_path = directory / "evidence.yml", directory / "evidence.db"
         text = (ROOT / "evidence" / "templates" / "evidence.example.yml").read_text("utf-8")
-        config_path.write_text(text.replace("order: newest", f"order: {args.order}"), "utf-8")
+        rule = "\n  stopping:\n    rule: safe" if args.safe_check else ""
+        config_path.write_text(text.replace("order: newest", f"order: {args.order}{rule}"),
+                               "utf-8")
         started = time.perf_counter()
         seed(db_path, config_path, args.records)
         prefill(db_path, args.decided, args.decided_at)
+        if args.safe_check:
+            with sqlite3.connect(db_path) as conn:
+                conn.execute("INSERT INTO stopping_events (kind, decision_id, created_at, figures)"
+                             " VALUES ('check_started', 0, datetime('now'), '{}')")
         auth.ITERATIONS = 1_000  # login is not what is measured here
         add_users(db_path, {"bench": "reviewer"})
         print(f"seeded {args.records:,} records in {time.perf_counter() - started:.1f} s")
@@ -133,7 +142,8 @@ def main() -> None:
         timings.sort()
         p95 = timings[min(len(timings) - 1, int(len(timings) * 0.95))]
         print(f"decision POST -> next record rendered, {args.decisions} decisions, "
-              f"order {args.order}, {args.records:,} records, {args.decided:,} decided before"
+              f"order {args.order}{' (SAFE check model)' if args.safe_check else ''},"
+              f" {args.records:,} records, {args.decided:,} decided before"
               f" ({args.decided_at}):")
         if args.order == "relevance":
             print(f"  background trainings during the timed decisions: "

@@ -196,10 +196,11 @@ class RelevanceQueue:
         conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
         try:
             checking = self.check_enabled and safe.check_start(conn) is not None
-            self._features = _refresh(conn, self._features, ranking.count_features)
-            if checking:
+            if checking:  # only the features the model in use reads are built
                 self._check_features = _refresh(conn, self._check_features,
                                                 ranking.count_check_features)
+            else:
+                self._features = _refresh(conn, self._features, ranking.count_features)
             labels = training_labels(conn, reviewer)
         finally:
             conn.close()
