@@ -11,8 +11,12 @@ thread of the parent empties the pipe into a short queue, so the child reads on 
 parent is busy with a batch (deduplicating, say). A child whose parent is gone (kill -9) exits
 instead of waiting on a full pipe.
 
-``annotate`` is work per row that can be done as well in the child, before the row is stored
-(the importer's deduplication keys): it runs where the parsing runs.
+``annotate`` is work per row that either process can do before the row is stored (the
+importer's deduplication keys). The child does it while the importer has batches waiting (the
+importer is the slower one); when the importer has caught up, the child sends its batches
+as they are and the importer annotates them itself, so the two share the work whichever is
+slower on the day. Two counters, each written by one side, tell the child how many batches
+wait.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ BATCH = 1000
 MIN_BYTES = 2_000_000
 #: Batches read ahead of the importer: enough to cover a deduplication pass, bounded memory.
 AHEAD = 32
+#: Batches waiting for the importer from which on the child annotates them itself.
+BUSY = 2
 
 Row = dict[str, Any]
 
@@ -51,13 +57,15 @@ def read_normalised(path: Path, fmt: str, *, annotate: Callable[[Row], None] | N
         return
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(path, fmt, annotate, sender, os.getpid()),
-                            daemon=True)
+    # batches received from the child, and taken by the importer: each has one writer
+    received, taken = context.RawValue("q", 0), context.RawValue("q", 0)
+    child = context.Process(target=_child, daemon=True, args=(
+        path, fmt, annotate, sender, os.getpid(), received, taken))
     child.start()
     sender.close()
     ahead: queue.Queue[Any] = queue.Queue(maxsize=AHEAD)
-    reader = threading.Thread(target=_read_ahead, args=(receiver, ahead), daemon=True,
-                              name="read-ahead")
+    reader = threading.Thread(target=_read_ahead, args=(receiver, ahead, received),
+                              daemon=True, name="read-ahead")
     reader.start()
     finished = False
     try:
@@ -73,7 +81,12 @@ def read_normalised(path: Path, fmt: str, *, annotate: Callable[[Row], None] | N
                 break
             if isinstance(message, BaseException):
                 raise message
-            yield message
+            taken.value += 1
+            annotated, batch = message
+            if annotate is not None and not annotated:
+                for row in batch:
+                    annotate(row)
+            yield batch
     finally:
         if not finished:
             child.kill()  # the importer stopped early: closes the pipe, the reader sees EOF
@@ -88,12 +101,13 @@ def read_normalised(path: Path, fmt: str, *, annotate: Callable[[Row], None] | N
             child.kill()
 
 
-def _read_ahead(receiver: Any, ahead: queue.Queue[Any]) -> None:
+def _read_ahead(receiver: Any, ahead: queue.Queue[Any], received: Any) -> None:
     """Move the child's messages into ``ahead`` until its ``None``, an error, or a closed pipe."""
     try:
         while True:
             message = receiver.recv()
             ahead.put(message)
+            received.value += 1
             if message is None or isinstance(message, BaseException):
                 return
     except (EOFError, OSError) as error:
@@ -114,11 +128,16 @@ def _rows(path: Path, fmt: str, annotate: Callable[[Row], None] | None) -> Itera
 
 
 def _child(path: Path, fmt: str, annotate: Callable[[Row], None] | None, sender: Any,
-           parent: int) -> None:
+           parent: int, received: Any, taken: Any) -> None:
+    """Send ``(annotated, batch)`` messages, then ``None``."""
     _exit_with(parent)
     try:
-        for batch in _batches(path, fmt, annotate):
-            sender.send(batch)
+        for batch in _batches(path, fmt):
+            annotated = annotate is not None and received.value - taken.value >= BUSY
+            if annotated:
+                for row in batch:
+                    annotate(row)
+            sender.send((annotated, batch))
         sender.send(None)
     except BrokenPipeError:
         pass  # the parent stopped reading (an error of its own): nothing to tell it

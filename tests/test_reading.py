@@ -43,6 +43,22 @@ def test_importer_is_told_when_it_would_wait_for_the_child(child_reader):
     assert waits
 
 
+@pytest.mark.parametrize("busy", [0, 10**9], ids=["child-annotates", "importer-annotates"])
+def test_every_row_is_annotated_once_by_one_side_or_the_other(child_reader, monkeypatch, busy):
+    """The child annotates while the importer has batches waiting, else the importer does:
+    either way each row reaches the importer annotated, exactly once."""
+    monkeypatch.setattr(reading, "BUSY", busy)
+    path = EXPORTS / "asysd/test_export.ris"
+
+    def count(row):
+        row["annotated"] = row.get("annotated", 0) + 1
+
+    rows = [row for batch in reading.read_normalised(path, "ris", annotate=count)
+            for row in batch]
+    direct = [row for batch in reading._batches(path, "ris", count) for row in batch]
+    assert rows == direct and {row["annotated"] for row in rows} == {1}
+
+
 def test_import_through_the_child_counts_exactly_and_reimport_adds_nothing(db, child_reader):
     path = EXPORTS / "asysd/test_export.ris"
     first = import_file(db, path, source="idunn")
