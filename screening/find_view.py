@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from evidence.screening import finding
+from evidence.screening import claims, finding
 from evidence.screening import queries as q
 from evidence.screening.app import evidence_config
 from evidence.screening.views import (
@@ -63,10 +63,11 @@ async def filtered_queue(request, datasette, user, filters: finding.Filters):
     is left); after each decision the reviewer comes back here, to the next match."""
     lead = user["role"] == "lead"
     needed = evidence_config(datasette).screening.reviewers_per_record
+    held = claims.for_app(datasette)
     waiting = finding.Filters(**{**filters.__dict__, "state": "queue", "page": 1,
                                  "problems": []})
 
-    def load(conn):
+    def load(conn, others: set[int]):
         skipped = set(q.skipped_records(conn, user["id"]))
         rows, left = finding.find_records(conn, waiting, viewer=user["id"], lead=lead,
                                           needed=needed)
@@ -74,9 +75,16 @@ async def filtered_queue(request, datasette, user, filters: finding.Filters):
             **filters.__dict__, "state": "", "page": 1, "problems": []}), viewer=user["id"],
             lead=lead, needed=needed, rows=False)
         ids = [r["id"] for r in rows]
-        return next((i for i in ids if i not in skipped), ids[0] if ids else None), left, total
+        # a record others have open (claims.py) only when nothing else matches; a skipped
+        # one only when nothing else is left
+        ranked = sorted(ids, key=lambda i: (i in others, i in skipped))
+        return (ranked[0] if ranked else None), left, total
 
-    record_id, left, total = await _read(datasette, load)
+    for _attempt in range(5):  # another reviewer may claim our pick while we read it
+        others = set(held.held_by_others(user["id"], needed))
+        record_id, left, total = await _read(datasette, lambda c, o=others: load(c, o))
+        if record_id is None or held.claim(record_id, user["id"], needed):
+            break
     here = request.path + "?" + request.query_string
     return await _record_page(datasette, request, user, record_id, counts=(left, total),
                               next=here, filtered=_path(datasette, "/-/screen/find") + "?"

@@ -4,6 +4,7 @@ app's own pages (CSRF included), each user's language, skipped records at the qu
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from urllib.parse import urlencode
 
@@ -220,3 +221,18 @@ async def test_queue_narrowed_by_a_search(project):
     assert 'name="next" value="/-/screen?words=rusmidler"' in page.text
     found = await ds.client.get("/-/screen/find?words=rusmidler", cookies=bo)
     assert 'href="/-/screen?words=rusmidler"' in found.text
+
+
+@pytest.mark.asyncio
+async def test_reviewers_on_one_narrowed_queue_get_different_records(project):
+    """The Find page's narrowed queue honours claims as the plain queue does: two reviewers
+    opening ``/-/screen?year=...`` at once are not given the same record."""
+    db_path, config_path = project
+    ds = make_datasette(db_path, config_path, secret="s")
+    with sqlite3.connect(db_path) as conn:
+        year = conn.execute("SELECT min(year) || '-' || max(year) FROM records").fetchone()[0]
+    shown = []
+    for name in ("bo", "cy"):
+        page = await ds.client.get(f"/-/screen?year={year}", cookies=cookies(ds, name))
+        shown.append(re.search(r'data-record-id="(\d+)"', page.text).group(1))
+    assert shown[0] != shown[1], shown
