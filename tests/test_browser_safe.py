@@ -60,6 +60,12 @@ def screen(page: Page, *keys: str) -> int:
 
 def test_reviewer_reaches_the_check_then_the_rule_and_the_lead_stops(server, page: Page):
     url, db = server["url"], server["db"]
+    login_lead(page, url, "/-/screen/mine")  # before the rule: an early stop is confirmed
+    page.goto(url + "/-/screen")
+    page.click("details.stop-early summary")
+    expect(page.locator("details.stop-early input[name=confirm]")).to_be_visible()
+    both_sizes(page, "safe-early-stop-lead")
+    logout(page)
     login(page, url, "bo")
     phase = page.locator("#safe-phase")
     expect(phase).to_contain_text("SAFE fase 1, aktiv læring")
