@@ -562,3 +562,12 @@ def m470_stopping_events(db: sqlite_utils.Database) -> None:
         "figures": str, "undone_at": str, "undone_by": str,
     }, pk="id", not_null={"kind", "created_at"})
     db["stopping_events"].create_index(["kind", "undone_at"])
+
+
+@migrations()
+def m480_imported_decisions_index(db: sqlite_utils.Database) -> None:
+    """The stopping figures leave out the records an imported evidence table decided
+    (screening/stopping.py), on every page of the screening app: a small partial index keeps
+    that from reading every decision."""
+    db.execute("CREATE INDEX IF NOT EXISTS idx_decisions_imported ON decisions (record_id)"
+               " WHERE origin = 'import'")

@@ -1,6 +1,7 @@
 """When to stop screening: the figures a screener needs, and the SAFE stopping heuristic.
 
-Figures (title/abstract stage, all reviewers): records screened, inclusions found, the run of
+Figures (title/abstract stage, all reviewers, the records screened here: not those an
+imported evidence table decided): records screened, inclusions found, the run of
 consecutive exclusions at the end of the screening so far, and an estimate of the inclusions
 still unscreened, "at the recent rate": the share of inclusions among the last
 :data:`WINDOW` decisions times the records left. While relevance ranking works, the rate
@@ -78,17 +79,29 @@ def safe_criteria(*, total: int, screened: int, inclusions: int, run: int, remai
     }
 
 
+#: Records decided before this screening: an earlier year's evidence table read in
+#: (harvest/evidence_table.py, origin ``import``). Their decisions train the ranking, but
+#: counted here they would meet SAFE's minimum share and start a run of exclusions before a
+#: single record of this year was screened. Undone decisions are left out of the run too.
+_IMPORTED = ("SELECT record_id FROM decisions WHERE origin = 'import'"
+             " AND stage = 'screening'")
+
+
 def stopping_figures(conn: sqlite3.Connection, *, rule: str = "none", min_share: float = 0.10,
                      run_needed: int = 50) -> StoppingFigures:
     """The stopping figures now, whether the configured rule's criteria are met, and (rule
     ``safe``) SAFE's phase, read from the start of the check stored by :mod:`screening.safe`."""
-    total = conn.execute("SELECT count(*) FROM records").fetchone()[0]
+    total = conn.execute(f"SELECT count(*) FROM records WHERE id NOT IN ({_IMPORTED})"
+                         ).fetchone()[0]
     screened, inclusions = conn.execute(
         "SELECT count(*), coalesce(sum(decision = 'include'), 0) FROM stage_status"
-        " WHERE stage = 'screening' AND decision IS NOT NULL").fetchone()
+        f" WHERE stage = 'screening' AND decision IS NOT NULL AND record_id NOT IN ({_IMPORTED})"
+        ).fetchone()
     rows = conn.execute(
         "SELECT id, decision FROM decisions WHERE stage = 'screening' AND undoes IS NULL"
-        " AND decision IS NOT NULL ORDER BY id DESC LIMIT ?", [MAX_RUN]).fetchall()
+        " AND decision IS NOT NULL AND origin IS NOT 'import'"
+        " AND id NOT IN (SELECT undoes FROM decisions WHERE undoes IS NOT NULL)"
+        " ORDER BY id DESC LIMIT ?", [MAX_RUN]).fetchall()
     recent = [d for _, d in rows]
     run = leading_exclusions(recent)
     remaining = estimate_remaining(recent, total - screened)

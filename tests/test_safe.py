@@ -195,3 +195,27 @@ def test_status_names_the_phase_and_the_stop(db, db_path, config_path):
     result = CliRunner().invoke(cli, ["status", "--db", str(db_path), "--config",
                                       str(config_path)])
     assert "by ana" in result.output and "not screened: stopping rule" in result.output
+
+
+def test_imported_and_undone_decisions_do_not_count_towards_stopping(db):
+    """An earlier year's evidence table read in (origin ``import``) trains the ranking but is
+    not screening done here: it neither meets SAFE's minimum share nor starts the run of
+    exclusions; an undone exclusion leaves the run too."""
+    from evidence.db.decisions import append_decision
+    from evidence.screening import queries as q
+
+    conn = db.conn
+    with conn:
+        for record_id in range(1, 11):
+            append_decision(conn, record_id, "import", "exclude", reason="wrong-topic",
+                            origin="import")
+    now = figures(conn)
+    assert (now["total"], now["screened"], now["inclusions"], now["run"]) == (10, 0, 0, 0)
+    assert not now["criteria"]["min_share"]
+    save_decision(conn, 11, "bo", "include")
+    save_decision(conn, 12, "bo", "exclude", reason="wrong-topic")
+    save_decision(conn, 13, "bo", "exclude", reason="wrong-topic")
+    assert figures(conn)["run"] == 2
+    q.undo_last(conn, "bo")
+    now = figures(conn)
+    assert (now["screened"], now["run"]) == (2, 1)
