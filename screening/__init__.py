@@ -1,4 +1,5 @@
-"""The screening app: a Datasette plugin (hooks only; views live in views.py).
+"""The screening app: a Datasette plugin (hooks only; the views live in the ``*_view.py``
+modules, their shared plumbing in pages.py).
 
 Routes exist only when the plugin config ``evidence_screening`` has ``enabled: true``, which
 :func:`screening.app.make_datasette` sets: ``evidence serve`` of the published database, where
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from datasette import hookimpl
 
-from evidence.screening import app, views
+from evidence.screening import app, pages
 
 
 @hookimpl
@@ -17,14 +18,27 @@ def register_routes(datasette):
     settings = app.plugin_settings(datasette)
     if not settings or not settings.get("enabled"):
         return []
-    from evidence.screening import find_view, stop_view, suggest_view
+    return _routes()
 
-    return views.ROUTES + find_view.ROUTES + suggest_view.ROUTES + stop_view.ROUTES
+
+def _routes() -> list:
+    """Every screening route: ``(regex, view)`` pairs, one list per view module."""
+    from evidence.screening import (
+        find_view,
+        lists_view,
+        login_view,
+        record_view,
+        stop_view,
+        suggest_view,
+    )
+
+    return (pages.ROUTES + login_view.ROUTES + record_view.ROUTES + lists_view.ROUTES
+            + find_view.ROUTES + suggest_view.ROUTES + stop_view.ROUTES)
 
 
 @hookimpl
 def skip_csrf(datasette, scope):
-    """The screening routes check the CSRF token themselves (``views._check_csrf``, the same
+    """The screening routes check the CSRF token themselves (``pages._check_csrf``, the same
     comparison as Datasette's middleware) so that a failure is a page of the app, in the
     user's language, with a way back. Every other path keeps Datasette's own check."""
     if scope.get("type") != "http" or not app.plugin_settings(datasette):
@@ -33,10 +47,7 @@ def skip_csrf(datasette, scope):
     prefix = datasette.urls.path("/")
     if prefix != "/" and path.startswith(prefix.rstrip("/")):
         path = path[len(prefix.rstrip("/")):]
-    from evidence.screening import find_view, stop_view, suggest_view
-
-    return views.checks_csrf(views.ROUTES + find_view.ROUTES + suggest_view.ROUTES
-                             + stop_view.ROUTES, path)
+    return pages.checks_csrf(_routes(), path)
 
 
 @hookimpl(tryfirst=True)
@@ -51,7 +62,7 @@ def actor_from_request(datasette, request):
         return None
 
     async def inner():
-        return await views.actor_now(request, datasette)
+        return await pages.actor_now(request, datasette)
 
     return inner
 

@@ -26,7 +26,7 @@ def screening_metadata(db_path: str | Path, config_path: str | Path,
     by ``evidence users list``.
 
     ``allow`` gates Datasette's pages, not plugin routes: every screening view checks the
-    actor itself (see views.py).
+    actor itself (``login_required`` in pages.py).
     """
     return {
         "title": title,

@@ -1,7 +1,8 @@
 """The *Find records* page: search and filter all records, open any of them.
 
 A view module of its own (the SQL is in :mod:`screening.finding`); the guard, page rendering
-and helpers are those of :mod:`screening.views`.
+and helpers are those of :mod:`screening.pages`, the record page that of
+:mod:`screening.record_view`.
 """
 
 from __future__ import annotations
@@ -11,15 +12,8 @@ from urllib.parse import urlencode
 from evidence.screening import claims, finding
 from evidence.screening import queries as q
 from evidence.screening.app import evidence_config
-from evidence.screening.views import (
-    _labelled,
-    _lang,
-    _page,
-    _path,
-    _read,
-    _record_page,
-    login_required,
-)
+from evidence.screening.pages import _labelled, _lang, _page, _path, _read, login_required
+from evidence.screening.record_view import _record_page
 
 
 @login_required

@@ -1,7 +1,7 @@
 """Stopping screening from the app: a lead's *Stop screening* and its undo.
 
 A view module of its own (the events are kept by :mod:`screening.safe`); the guard and helpers
-are those of :mod:`screening.views`. Only a lead may stop or undo (a reviewer gets 403 and
+are those of :mod:`screening.pages`. Only a lead may stop or undo (a reviewer gets 403 and
 never sees the button). Before SAFE's rule is met the form must carry ``confirm=yes`` (a
 ticked box beside the button), so an early stop is never one stray click. A stop counts in
 ``evidence publish`` exactly as ``screening.stopping.stopped: true`` does.
@@ -13,8 +13,7 @@ from datasette.utils.asgi import Response
 
 from evidence.screening import safe
 from evidence.screening.app import evidence_config
-from evidence.screening.stopping import stopping_figures
-from evidence.screening.views import (
+from evidence.screening.pages import (
     Refusal,
     _form,
     _one,
@@ -24,6 +23,7 @@ from evidence.screening.views import (
     _write,
     login_required,
 )
+from evidence.screening.stopping import stopping_figures
 
 
 @login_required(lead=True)

@@ -13,7 +13,7 @@ import sqlite3
 from datasette.utils.asgi import Response
 
 from evidence.screening import theme_suggestions as ts
-from evidence.screening.views import _labelled, _lang, _read, login_required
+from evidence.screening.pages import _labelled, _lang, _read, login_required
 
 
 def themed_examples(conn: sqlite3.Connection, record_id: int) -> list[ts.Example]:
