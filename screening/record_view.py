@@ -351,6 +351,7 @@ async def skip(request, datasette, user):
     stage = _one(await _form(request), "stage") or SCREENING
     if stage not in STAGE_PATHS:
         raise Refusal(400, "page_not_found")
+    stage = _stage(datasette, stage)
     await _write(datasette, lambda c: q.skip_record(c, user["id"], record_id, stage))
     claims.for_app(datasette).release(record_id, user["id"])  # free for the others now
     datasette.add_message(request, _t(datasette, request)("skipped"))

@@ -13,7 +13,7 @@ import sqlite3
 from datasette.utils.asgi import Response
 
 from evidence.screening import theme_suggestions as ts
-from evidence.screening.pages import _labelled, _lang, _read, login_required
+from evidence.screening.pages import _id, _labelled, _lang, _read, login_required
 
 
 def themed_examples(conn: sqlite3.Connection, record_id: int) -> list[ts.Example]:
@@ -43,7 +43,7 @@ def suggestions_for(conn: sqlite3.Connection, record_id: int) -> list[ts.Suggest
 
 @login_required
 async def suggest(request, datasette, user):
-    record_id = int(request.url_vars["id"])
+    record_id = _id(request.url_vars.get("id"))
 
     def load(conn):
         from evidence.screening import queries as q

@@ -260,6 +260,9 @@ async def test_password_hashes_are_hidden_from_every_role(make_app, path):
     ("POST", "/-/screen/duplicates", {"action": "merge"}),  # no pair id
     ("POST", "/-/screen/duplicates/424242", {"action": "merge"}),
     ("POST", "/-/screen/resolve/99999999999999999999999", {"decision": "include"}),
+    ("GET", "/-/screen/suggest/99999999999999999999999", None),
+    ("POST", "/-/screen/skip/99999999999999999999999", {"stage": "screening"}),
+    ("POST", "/-/screen/skip/1", {"stage": "full_text"}),  # no full-text stage configured
 ])
 async def test_malformed_parameters_are_400_or_404(make_app, method, path, body):
     ds = make_app()
