@@ -249,24 +249,43 @@ class Blocks:
     Built once from the hits that have a record; the pending hits join as they are compared,
     so a later pass over more hits (:class:`Steps`) goes on with the same blocks. A hash
     collision only adds a pair to score.
+
+    ``without_pmid`` holds the same buckets with only the hits that have no PMID. Two hits
+    with different PMIDs are two works (score.py vetoes the pair), so a hit with a PMID is
+    compared with those alone, besides its own PMID's bucket. That matters for a PubMed
+    harvest: a year of systematic reviews shares a few title endings ("... a systematic
+    review"), and comparing each new hit with a whole such bucket made a harvest's
+    deduplication quadratic (bench/pubmed_bench.py).
     """
 
     def __init__(self) -> None:
         self.buckets: dict[int, list[int]] = defaultdict(list)
+        self.without_pmid: dict[int, list[int]] = defaultdict(list)
         self.size = 0  # positions 0 .. size - 1 are in
+
+    def mates(self, fp: Fingerprint, key: tuple[str, str], hashed: int) -> list[int]:
+        """The hits of ``key``'s bucket that ``fp`` may be a duplicate of."""
+        if fp.pmid and key[0] != "pmid":
+            return self.without_pmid.get(hashed, [])
+        return self.buckets.get(hashed, [])
+
+    def add(self, fps: list[Fingerprint], i: int, hashed: int, *, one_per_record: bool) -> None:
+        """Put hit ``i`` in a bucket (one hit per record per key is enough for the hits with
+        a record: the clusters check the rest)."""
+        fp = fps[i]
+        for buckets in (self.buckets, self.without_pmid) if not fp.pmid else (self.buckets,):
+            bucket = buckets[hashed]
+            if not (one_per_record and bucket and fps[bucket[-1]].record_id == fp.record_id):
+                bucket.append(i)
 
     def add_records(self, fps: list[Fingerprint]) -> None:
         """Put in the hits with a record from position ``size`` on (they come first)."""
-        buckets = self.buckets
         for i in range(self.size, len(fps)):
             fp = fps[i]
             if fp.record_id is None:
                 break
             for key in block_keys(fp):
-                bucket = buckets[hash(key)]
-                # one hit per record per key is enough: the clusters check the rest
-                if not bucket or fps[bucket[-1]].record_id != fp.record_id:
-                    bucket.append(i)
+                self.add(fps, i, hash(key), one_per_record=True)
             self.size = i + 1
 
 
@@ -301,22 +320,22 @@ def _candidate_edges(fps: list[Fingerprint], pending: list[int], settings: Dedup
     # the small margin covers float rounding
     cutoff = lower - MAX_BONUS - 1e-6
     titles = [fp.title for fp in fps]
-    buckets = blocks.buckets
     for i in pending:
         fp = fps[i]
         candidates: dict[int, None] = {}
         lifted: list[int] = []
         for key in block_keys(fp):
-            bucket = buckets[hash(key)]
+            hashed = hash(key)
+            mates = blocks.mates(fp, key, hashed)
             # the whole bucket, however common the name: one C-level title filter
             # (process.extract below) keeps the cost of a large bucket small
-            candidates.update(dict.fromkeys(bucket))
+            candidates.update(dict.fromkeys(mates))
             if key[0] in _LIFTING:
-                lifted.extend(bucket)
+                lifted.extend(mates)
             elif key[0] == "t0" and len(fp.compact) >= PREFIX_MIN:
                 start = fp.compact[:PREFIX_MIN]
-                lifted.extend(j for j in bucket if fps[j].compact.startswith(start))
-            bucket.append(i)
+                lifted.extend(j for j in mates if fps[j].compact.startswith(start))
+            blocks.add(fps, i, hashed, one_per_record=False)
         if candidates:
             chosen = list(candidates)
             if cutoff > 0 and fp.title:

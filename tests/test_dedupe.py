@@ -442,3 +442,23 @@ def test_passes_in_steps_remember_the_records_they_gave_and_see_other_writers(db
     dedupe(db, memory=memory)
     remembered, stored = _remembered_records(db, memory)
     assert remembered == stored and len(set(stored.values())) == 2
+
+
+def test_hits_with_different_pmids_are_not_compared_so_a_harvest_stays_linear(db, monkeypatch):
+    """A year of PubMed systematic reviews shares title endings, so its hits share blocks;
+    hits with different PMIDs are two works (a veto), so they are not scored against each
+    other at all, while a hit without a PMID (another database's copy) still is."""
+    from evidence.dedupe import cluster
+
+    calls = []
+    monkeypatch.setattr(cluster, "score", lambda a, b, s, real=cluster.score: (
+        calls.append(1), real(a, b, s))[1])
+    titles = [f"Record {n}: community care for substance use and mental health" for n in range(300)]
+    pubmed = add(db, "pubmed", *[{"title": t, "pmid": str(38000000 + n), "year": 2024,
+                                  "authors": [f"Author{n}, A"]} for n, t in enumerate(titles)])
+    dedupe(db)
+    assert len(calls) < 300, len(calls)  # every pair scored would be about 45,000
+    (copy,) = add(db, "idunn", {"title": titles[7], "year": 2024, "authors": ["Author7, A"]})
+    dedupe(db)
+    assert record_of(db, copy) == record_of(db, pubmed[7])
+    assert len({record_of(db, h) for h in pubmed}) == 300
