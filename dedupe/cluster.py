@@ -250,33 +250,33 @@ class Blocks:
     so a later pass over more hits (:class:`Steps`) goes on with the same blocks. A hash
     collision only adds a pair to score.
 
-    ``without_pmid`` holds the same buckets with only the hits that have no PMID. Two hits
-    with different PMIDs are two works (score.py vetoes the pair), so a hit with a PMID is
-    compared with those alone, besides its own PMID's bucket. That matters for a PubMed
-    harvest: a year of systematic reviews shares a few title endings ("... a systematic
-    review"), and comparing each new hit with a whole such bucket made a harvest's
-    deduplication quadratic (bench/pubmed_bench.py).
+    Hits with a PMID and hits without one are kept in separate buckets (``buckets`` and
+    ``without_pmid``). Two hits with different PMIDs are two works (score.py vetoes the
+    pair), so a hit with a PMID is compared only with the hits without one, besides its own
+    PMID's bucket. That matters for a PubMed harvest: a year of systematic reviews shares a
+    few title endings ("... a systematic review"), and comparing each new hit with a whole
+    such bucket made a harvest's deduplication quadratic (bench/pubmed_bench.py).
     """
 
     def __init__(self) -> None:
-        self.buckets: dict[int, list[int]] = defaultdict(list)
+        self.buckets: dict[int, list[int]] = defaultdict(list)  # hits with a PMID
         self.without_pmid: dict[int, list[int]] = defaultdict(list)
         self.size = 0  # positions 0 .. size - 1 are in
 
     def mates(self, fp: Fingerprint, key: tuple[str, str], hashed: int) -> list[int]:
         """The hits of ``key``'s bucket that ``fp`` may be a duplicate of."""
+        without = self.without_pmid.get(hashed, [])
         if fp.pmid and key[0] != "pmid":
-            return self.without_pmid.get(hashed, [])
-        return self.buckets.get(hashed, [])
+            return without
+        return self.buckets.get(hashed, []) + without
 
     def add(self, fps: list[Fingerprint], i: int, hashed: int, *, one_per_record: bool) -> None:
         """Put hit ``i`` in a bucket (one hit per record per key is enough for the hits with
         a record: the clusters check the rest)."""
         fp = fps[i]
-        for buckets in (self.buckets, self.without_pmid) if not fp.pmid else (self.buckets,):
-            bucket = buckets[hashed]
-            if not (one_per_record and bucket and fps[bucket[-1]].record_id == fp.record_id):
-                bucket.append(i)
+        bucket = (self.buckets if fp.pmid else self.without_pmid)[hashed]
+        if not (one_per_record and bucket and fps[bucket[-1]].record_id == fp.record_id):
+            bucket.append(i)
 
     def add_records(self, fps: list[Fingerprint]) -> None:
         """Put in the hits with a record from position ``size`` on (they come first)."""
