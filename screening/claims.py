@@ -9,9 +9,12 @@ server serves the team, and a restart only forgets who was looking at what.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 CLAIM_SECONDS = 10 * 60
+#: Picks before giving up on claiming (another reviewer claimed each pick in between).
+ATTEMPTS = 5
 
 
 class Claims:
@@ -47,6 +50,22 @@ class Claims:
 
     def release(self, record_id: int, reviewer: str) -> None:
         self._claims.get(record_id, {}).pop(reviewer, None)
+
+
+async def pick_and_claim(held: Claims, reviewer: str, needed: int,
+                         pick: Callable[[list[int]], Awaitable[tuple[Any, ...]]]
+                         ) -> tuple[Any, ...]:
+    """``pick(records others hold)`` the next record and claim it for ``reviewer``.
+
+    ``pick`` reads the database, so another request may claim the same record meanwhile: then
+    pick again, up to :data:`ATTEMPTS` times. ``pick`` returns a tuple whose first item is the
+    record id (None: nothing left); the last pick is returned.
+    """
+    for _attempt in range(ATTEMPTS):
+        picked = await pick(held.held_by_others(reviewer, needed))
+        if picked[0] is None or held.claim(picked[0], reviewer, needed):
+            break
+    return picked
 
 
 def for_app(datasette) -> Claims:

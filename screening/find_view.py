@@ -74,11 +74,10 @@ async def filtered_queue(request, datasette, user, filters: finding.Filters):
         ranked = sorted(ids, key=lambda i: (i in others, i in skipped))
         return (ranked[0] if ranked else None), left, total
 
-    for _attempt in range(5):  # another reviewer may claim our pick while we read it
-        others = set(held.held_by_others(user["id"], needed))
-        record_id, left, total = await _read(datasette, lambda c, o=others: load(c, o))
-        if record_id is None or held.claim(record_id, user["id"], needed):
-            break
+    async def pick(others: list[int]) -> tuple:
+        return await _read(datasette, lambda c: load(c, set(others)))
+
+    record_id, left, total = await claims.pick_and_claim(held, user["id"], needed, pick)
     here = request.path + "?" + request.query_string
     return await _record_page(datasette, request, user, record_id, counts=(left, total),
                               next=here, filtered=_path(datasette, "/-/screen/find") + "?"

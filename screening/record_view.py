@@ -125,16 +125,15 @@ async def _queue(request, datasette, user, stage: str):
         return skipped, q.queue_state(conn, user["id"], needed=needed, order=config.fixed_order,
                                       skip=[*avoid, *skipped], stage=stage, ranked=ranked)
 
-    for _attempt in range(5):  # another reviewer may claim our pick while we read it
-        avoid = [*skip, *held.held_by_others(user["id"], needed)][-50:]
-        skipped, (record_id, left, total) = await _read(
-            datasette, lambda c, avoid=avoid: state(c, avoid))
-        if record_id is None and skipped:
+    async def pick(others: list[int]) -> tuple:
+        avoid = [*skip, *others][-50:]
+        skipped, found = await _read(datasette, lambda c: state(c, avoid))
+        if found[0] is None and skipped:
             await _write(datasette, lambda c: q.clear_skips(c, user["id"], stage))
-            skipped, (record_id, left, total) = await _read(
-                datasette, lambda c, avoid=avoid: state(c, avoid))
-        if record_id is None or held.claim(record_id, user["id"], needed):
-            break
+            _, found = await _read(datasette, lambda c: state(c, avoid))
+        return found
+
+    record_id, left, total = await claims.pick_and_claim(held, user["id"], needed, pick)
     return await _record_page(datasette, request, user, record_id, skip=skip,
                               counts=(left, total), stage=stage)
 
