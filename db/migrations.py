@@ -15,6 +15,8 @@ from pathlib import Path
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from evidence.db.identity import check_working, identify_connection
+
 migrations = Migrations("evidence")
 
 BUSY_TIMEOUT_MS = 10_000
@@ -171,10 +173,20 @@ class Database(sqlite_utils.Database):
 def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
     """Open the working database with WAL, foreign keys and a busy timeout; migrate it.
 
+    A file that is not an evidence database (a published one, another program's, not SQLite)
+    or was written by a newer version is refused before anything is written to it
+    (:mod:`evidence.db.identity`).
+
     WAL lets the screening app read while a harvest writes; the busy timeout makes two
     reviewers saving at once wait for each other instead of failing.
     """
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    if str(path) != ":memory:":
+        try:  # before the first write: someone else's file is refused, never migrated
+            check_working(path, identify_connection(conn))
+        except BaseException:
+            conn.close()
+            raise
     db = Database(conn)
     db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     db.execute("PRAGMA foreign_keys = ON")

@@ -639,10 +639,28 @@ def decide_pair(db: sqlite_utils.Database, pair_id: int, decision: str, reviewer
         WHERE p.id = ?""", [pair_id]).fetchone()
     if row is None:
         raise DedupeError(f"no duplicate pair {pair_id}: see `evidence duplicates`")
-    if row[2] in ("merge", "split") and not lead:
-        raise PairDecidedError(f"pair {pair_id} was decided ({row[2]}) by {row[3]}: only a lead"
-                               " can change it")
+    if not lead:  # every pair the decision changes, not only the one posted
+        decided = _decided_between(db, row[0], row[1])
+        if decided:
+            raise PairDecidedError(f"records {row[0]} and {row[1]} were decided ({decided[0]})"
+                                   f" by {decided[1]}: only a lead can change it")
     decide_records(db, row[0], row[1], decision, reviewer)
+
+
+def _decided_between(db: sqlite_utils.Database, record_a: int | None,
+                     record_b: int | None) -> tuple[str, str] | None:
+    """(status, decided_by) of a person's decision on any hit pair between two records.
+
+    :func:`decide_records` rewrites every pair between them, so a pair stored after a lead's
+    split (a later import scores the same two records again, as ``uncertain``) must not let
+    a reviewer merge what the lead kept apart.
+    """
+    return db.execute("""
+        SELECT p.status, p.decided_by FROM duplicate_pairs p
+        JOIN hits ha ON ha.id = p.hit_a JOIN hits hb ON hb.id = p.hit_b
+        WHERE p.status IN ('merge', 'split')
+          AND ((ha.record_id = ? AND hb.record_id = ?) OR (ha.record_id = ? AND hb.record_id = ?))
+        ORDER BY p.decided_at DESC LIMIT 1""", [record_a, record_b, record_b, record_a]).fetchone()
 
 
 def undo_merge(db: sqlite_utils.Database, pair_id: int, reviewer: str) -> int:
