@@ -182,9 +182,16 @@ def demo(directory: str) -> None:
 
 def _add_optional_commands() -> None:
     """Commands that live in their own modules (one module per area of the tool)."""
-    from evidence import cli_dedupe, cli_publish, cli_screen, cli_simulate, cli_zotero
+    from evidence import (
+        cli_dedupe,
+        cli_publish,
+        cli_screen,
+        cli_server,
+        cli_simulate,
+        cli_zotero,
+    )
 
-    for module in (cli_dedupe, cli_publish, cli_screen, cli_simulate, cli_zotero):
+    for module in (cli_dedupe, cli_publish, cli_screen, cli_simulate, cli_zotero, cli_server):
         for command in module.COMMANDS:
             cli.add_command(command)
 
