@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,21 @@ class Reason:
 
 
 @dataclass(frozen=True)
+class AuthSettings:
+    """Sign-in through a reverse proxy that authenticates (``screening.auth``).
+
+    A request whose direct peer is in ``trusted_proxies`` and carries ``header`` is that user;
+    the header from any other address is ignored. ``trusted_proxies`` also decides whose
+    ``X-Forwarded-For`` is believed (the client address that login throttling counts), so it
+    may be given without ``header``.
+    """
+
+    header: str | None = None
+    trusted_proxies: tuple[str, ...] = ()
+    create_users: bool = False
+
+
+@dataclass(frozen=True)
 class ScreeningSettings:
     reviewers_per_record: int = 1
     order: str = "newest"
@@ -158,6 +174,7 @@ class ScreeningSettings:
     stages: tuple[str, ...] = ("title_abstract",)
     #: A folder of full-text PDFs named by record id, PMID or DOI (``/`` as ``_``), or None.
     full_text_folder: str | None = None
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
     @property
     def full_text(self) -> bool:
@@ -296,6 +313,11 @@ _SPEC: dict[str, Any] = {
             "min_share": ("float", False),
             "consecutive_exclusions": ("int", False),
             "stopped": ("bool", False),
+        }), False),
+        "auth": (("map", {
+            "header": ("str", False),
+            "trusted_proxies": (("list", "str"), False),
+            "create_users": ("bool", False),
         }), False),
     }), False),
     "dedupe": (("map", {
@@ -527,6 +549,7 @@ def _build(data: dict[str, Any], root: yaml.Node, v: _Validator) -> Config:
             stopping_min_share=screening.get("stopping", {}).get("min_share", 0.10),
             stopping_run=screening.get("stopping", {}).get("consecutive_exclusions", 50),
             stopping_applied=screening.get("stopping", {}).get("stopped", False),
+            auth=_auth(screening.get("auth"), root, v),
         ),
         dedupe=dedupe_settings, path=str(v.path),
     )
@@ -553,6 +576,40 @@ def _search(raw: dict[str, Any], i: int, root: yaml.Node, v: _Validator,
             raise v.fail(_find_node(node, e.key) or node, f"{key}.{e.key}", e.message) from e
     return Search(name=raw["name"], source=raw["source"], query=raw.get("query", ""),
                   window=window, description=raw.get("description", ""), settings=settings)
+
+
+_HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
+
+
+def _auth(raw: dict[str, Any] | None, root: yaml.Node, v: _Validator) -> AuthSettings:
+    """``screening.auth``: a header name, proxy addresses or CIDR networks, create_users."""
+    if not raw:
+        return AuthSettings()
+    import ipaddress
+
+    node = _find_node(root, "screening", "auth")
+    header = raw.get("header")
+    if header is not None and not _HEADER_NAME.fullmatch(header):
+        raise v.fail(_find_node(node, "header"), "screening.auth.header",
+                     f"{header!r} is not an HTTP header name (letters, digits and -, e.g. "
+                     "X-Remote-User)")
+    proxies = raw.get("trusted_proxies", [])
+    for i, value in enumerate(proxies):
+        try:
+            ipaddress.ip_network(value.strip(), strict=True)
+        except ValueError as e:
+            raise v.fail(_find_node(node, "trusted_proxies", i),
+                         f"screening.auth.trusted_proxies[{i}]",
+                         f"not an IP address or network such as 127.0.0.1 or 10.0.0.0/8 ({e})"
+                         ) from e
+    if header and not proxies:
+        raise v.fail(node, "screening.auth.trusted_proxies",
+                     "required with header: the addresses of the proxy that sets it")
+    if raw.get("create_users") and not header:
+        raise v.fail(_find_node(node, "create_users"), "screening.auth.create_users",
+                     "needs screening.auth.header")
+    return AuthSettings(header=header, trusted_proxies=tuple(p.strip() for p in proxies),
+                        create_users=raw.get("create_users", False))
 
 
 def _words(words: list[str]) -> tuple[str, ...]:

@@ -28,8 +28,14 @@ def check_port(host: str, port: int) -> None:
 
 
 def run(app, host: str, port: int) -> None:
-    """Serve ``app`` until interrupted."""
+    """Serve ``app`` until interrupted.
+
+    ``proxy_headers=False``: uvicorn would otherwise take the client address from
+    ``X-Forwarded-For`` of any request from 127.0.0.1, whoever sent it; the screening app
+    believes that header only from the configured ``screening.auth.trusted_proxies``.
+    """
     import uvicorn
 
     check_port(host, port)
-    uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")
+    uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on",
+                proxy_headers=False)

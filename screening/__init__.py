@@ -54,11 +54,19 @@ def skip_csrf(datasette, scope):
 def actor_from_request(datasette, request):
     """The actor as the users table has it now, not as the cookie had it at login.
 
-    ``tryfirst``: runs before Datasette's own cookie hook (the first actor found wins; the
-    default plugins register last, so they would go first), so a lead who was
-    made a reviewer or disabled loses Datasette's table pages at once, as in the plugin views.
+    Behind the institution's proxy (``screening.auth``) the header names the user on every
+    request and the cookie is not read. ``tryfirst``: runs before Datasette's own cookie hook
+    (the first actor found wins; the default plugins register last, so they would go first),
+    so a lead who was made a reviewer or disabled loses Datasette's table pages at once, as in
+    the plugin views.
     """
-    if not app.plugin_settings(datasette) or not request.cookies.get("ds_actor"):
+    if not app.plugin_settings(datasette):
+        return None
+    from evidence.screening import login_view
+
+    if login_view.proxy_user(request, datasette) is not None:
+        return login_view.proxy_actor(request, datasette)  # the institution's sign-in
+    if not request.cookies.get("ds_actor"):
         return None
 
     async def inner():

@@ -105,6 +105,28 @@ def current_user(conn: sqlite3.Connection, username: str) -> dict | None:
     return {"id": row[0], "role": row[1], "generation": row[2]} if row else None
 
 
+#: The password hash of an account made by sign-in through the institution: no password
+#: matches it (``verify_password`` finds no algorithm), so it can only come in through the proxy.
+NO_PASSWORD = "!"
+
+
+def remote_account(conn: sqlite3.Connection, username: str, *,
+                   create: bool = False) -> dict | None:
+    """The active account the institution's proxy named, or None.
+
+    With ``create`` an unknown name becomes a reviewer without a password (a lead sets roles
+    with ``evidence users add NAME --role lead``); a disabled account stays disabled.
+    """
+    user = current_user(conn, username)
+    if user is not None or not create:
+        return user
+    conn.execute("INSERT INTO users (username, password_hash, role, created_at, disabled)"
+                 " VALUES (?, ?, 'reviewer', ?, 0) ON CONFLICT(username) DO NOTHING",
+                 [username, NO_PASSWORD, now()])
+    conn.commit()
+    return current_user(conn, username)
+
+
 def end_sessions(conn: sqlite3.Connection, username: str) -> None:
     """Log the account out everywhere: every cookie issued before now stops working."""
     conn.execute("UPDATE users SET session_generation = session_generation + 1"

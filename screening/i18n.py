@@ -19,6 +19,12 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "password": "Password",
         "login_failed": "Wrong user name or password.",
         "login_throttled": "Too many failed logins: try again in {minutes} min.",
+        "sso_note": "This server signs you in through your institution: open it at the address "
+                    "your institution gave you. Accounts with a password can log in below.",
+        "sso_no_account": "You are signed in at your institution as {name}, but {name} has no "
+                          "account here. Ask a lead to add it (evidence users add {name}).",
+        "sso_logout": "You are logged out here, but still signed in at your institution, which "
+                      "signs you in again on the next page: log out there, or close the browser.",
         "enough_votes": "This record already has the votes it needs from other reviewers.",
         "login_required": "Please log in.",
         "queue": "Screen",
@@ -205,6 +211,13 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "password": "Passord",
         "login_failed": "Feil brukernavn eller passord.",
         "login_throttled": "For mange mislykkede innlogginger: prøv igjen om {minutes} min.",
+        "sso_note": "Denne tjenesten logger deg inn via institusjonen din: åpne den på adressen "
+                    "institusjonen har gitt deg. Kontoer med passord kan logge inn nedenfor.",
+        "sso_no_account": "Du er logget inn hos institusjonen som {name}, men {name} har ingen "
+                          "konto her. Be en prosjektleder legge den til "
+                          "(evidence users add {name}).",
+        "sso_logout": "Du er logget ut her, men fortsatt logget inn hos institusjonen, som logger "
+                      "deg inn igjen på neste side: logg ut der, eller lukk nettleseren.",
         "enough_votes": "Denne posten har allerede stemmene den trenger fra andre vurderere.",
         "login_required": "Logg inn først.",
         "queue": "Gå gjennom",
