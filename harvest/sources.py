@@ -46,6 +46,25 @@ class Setting:
     help: str = ""
 
 
+@dataclass(frozen=True)
+class EnvVar:
+    """An environment variable a source reads; ``evidence doctor`` lists what is missing.
+
+    ``needed``: runs fail without it (True), or a function of the search's settings and the
+    configuration deciding that (Zotero's key is needed for the web API, not the desktop
+    app); otherwise a missing value is advice (an API key that raises a rate limit).
+    ``url``: the value is a service address and must be an http(s) URL.
+    """
+
+    name: str
+    help: str = ""
+    needed: bool | Callable[[dict[str, Any], Config], bool] = False
+    url: bool = False
+
+    def is_needed(self, settings: dict[str, Any], config: Config) -> bool:
+        return self.needed(settings, config) if callable(self.needed) else bool(self.needed)
+
+
 @dataclass
 class Page:
     """One unit of work a source's ``fetch`` yields; stored in one transaction with its
@@ -114,6 +133,8 @@ class Source:
     - ``update_existing``: items fetched again refresh their stored hits (edited at the source).
     - ``before_save(db, search_id, page, hits)``: source-specific writes in the page's
       transaction, before its hits are stored.
+    - ``environment``: the environment variables it reads (:class:`EnvVar`), for
+      ``evidence doctor``.
     """
 
     name: str
@@ -126,6 +147,7 @@ class Source:
     resumable: bool = False
     update_existing: bool = False
     before_save: BeforeSave | None = None
+    environment: tuple[EnvVar, ...] = ()
 
     def options(self, search: Search) -> dict[str, Any]:
         """The search's settings for this source, defaults filled in (also for a Search made
@@ -138,5 +160,5 @@ class Source:
         return self.label or self.name
 
 
-__all__ = ["Checkpoint", "Page", "Setting", "SettingError", "Source"]
+__all__ = ["Checkpoint", "EnvVar", "Page", "Setting", "SettingError", "Source"]
 

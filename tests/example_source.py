@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from evidence.harvest.sources import Checkpoint, Page, Setting, SettingError, Source
+from evidence.harvest.sources import Checkpoint, EnvVar, Page, Setting, SettingError, Source
 
 
 def fetch(search: Any, services: Any, checkpoint: Checkpoint, *,
@@ -48,4 +48,7 @@ SOURCE = Source(
     resumable=True,
     settings={"path": Setting("str", required=True, help="a JSON Lines file"),
               "page_size": Setting("int", default=2, help="lines per page")},
+    # what it reads from the environment: `evidence doctor` lists what is missing
+    environment=(EnvVar("EXAMPLE_FEED_URL", "the feed's address", url=True),
+                 EnvVar("EXAMPLE_FEED_TOKEN", "a token for the feed", needed=True)),
 )

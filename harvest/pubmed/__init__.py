@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from evidence.harvest.pubmed.convert import to_hit
-from evidence.harvest.sources import Checkpoint, Page, Setting, Source
+from evidence.harvest.sources import Checkpoint, EnvVar, Page, Setting, Source
 
 #: PubMed's datetype values: publication, Entrez, modification and creation date.
 DATE_FIELDS = ("pdat", "edat", "mdat", "crdt")
@@ -30,4 +30,10 @@ SOURCE = Source(
     resumable=True,
     settings={"date_field": Setting(("enum", DATE_FIELDS), default="pdat",
                                     help="the date the window applies to (PubMed datetype)")},
+    environment=(
+        EnvVar("NCBI_EUTILS_URL", "E-utilities address (default NCBI's own)", url=True),
+        EnvVar("NCBI_API_KEY", "an NCBI API key allows 10 requests/s instead of 3 "
+               "(ncbi.nlm.nih.gov/account/settings)"),
+        EnvVar("NCBI_EMAIL", "NCBI asks for a contact address with every request"),
+    ),
 )

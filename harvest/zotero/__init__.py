@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from evidence.harvest.sources import Checkpoint, Page, Setting, SettingError, Source
+from evidence.harvest.sources import Checkpoint, EnvVar, Page, Setting, SettingError, Source
 from evidence.harvest.zotero.convert import to_hit
 
 
@@ -28,6 +28,13 @@ def check(settings: dict[str, Any], config: Any) -> dict[str, Any]:
     if library not in names:
         raise SettingError("library", "must name one of zotero.libraries")
     return {**settings, "library": library}
+
+
+def _web_library(settings: dict[str, Any], config: Any) -> bool:
+    """The search reads a library through the web API (the desktop app's local API needs no
+    key)."""
+    name = settings.get("library")
+    return not any(lib.name == name and lib.local for lib in config.zotero_libraries)
 
 
 def fetch(search: Any, services: Any, checkpoint: Checkpoint, **options: Any) -> Iterator[Page]:
@@ -54,4 +61,9 @@ SOURCE = Source(
         "tag": Setting("str", help="only items with this tag"),
         "item_type": Setting("str", help="only items of this type (journalArticle ...)"),
     },
+    environment=(
+        EnvVar("ZOTERO_API_URL", "Zotero Web API address (default api.zotero.org)", url=True),
+        EnvVar("ZOTERO_API_KEY", "a key with read access (zotero.org/settings/keys); "
+               "write access for `evidence zotero push`", needed=_web_library),
+    ),
 )
