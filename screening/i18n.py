@@ -19,6 +19,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "password": "Password",
         "login_failed": "Wrong user name or password.",
         "login_throttled": "Too many failed logins: try again in {minutes} min.",
+        "sso_no_access": "No account here",
         "sso_note": "This server signs you in through your institution: open it at the address "
                     "your institution gave you. Accounts with a password can log in below.",
         "sso_no_account": "You are signed in at your institution as {name}, but {name} has no "
@@ -211,6 +212,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "password": "Passord",
         "login_failed": "Feil brukernavn eller passord.",
         "login_throttled": "For mange mislykkede innlogginger: prøv igjen om {minutes} min.",
+        "sso_no_access": "Ingen konto her",
         "sso_note": "Denne tjenesten logger deg inn via institusjonen din: åpne den på adressen "
                     "institusjonen har gitt deg. Kontoer med passord kan logge inn nedenfor.",
         "sso_no_account": "Du er logget inn hos institusjonen som {name}, men {name} har ingen "

@@ -81,7 +81,7 @@ async def login(request, datasette):
         return Response.redirect(next_url)
     if name is not None:
         return await _login_page(request, datasette, status=403, sso_refused=True,
-                                 error=_t(datasette, request)("sso_no_account").format(
+                                 heading="sso_no_access", error=_t(datasette, request)("sso_no_account").format(
                                      name=name))
     if request.method != "POST":
         message = (_t(datasette, request)("session_expired")
@@ -158,7 +158,7 @@ async def logout(request, datasette):
         await _write(datasette, lambda c: auth.end_sessions(c, user["id"]))
     if proxy_user(request, datasette) is not None:  # the proxy signs the user in again
         response = await _login_page(request, datasette, notice=_t(datasette, request)(
-            "sso_logout"), sso_refused=True)
+            "sso_logout"), sso_refused=True, heading="logout")
     else:
         response = _redirect(datasette, "/-/login")
     response.set_cookie("ds_actor", "", expires=0, max_age=0)
