@@ -80,9 +80,9 @@ async def login(request, datasette):
     if account is not None:  # signed in through the institution already
         return Response.redirect(next_url)
     if name is not None:
+        message = _t(datasette, request)("sso_no_account").format(name=name)
         return await _login_page(request, datasette, status=403, sso_refused=True,
-                                 heading="sso_no_access", error=_t(datasette, request)("sso_no_account").format(
-                                     name=name))
+                                 heading="sso_no_access", error=message)
     if request.method != "POST":
         message = (_t(datasette, request)("session_expired")
                    if request.cookies.get(PENDING_COOKIE) else None)
