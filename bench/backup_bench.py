@@ -57,7 +57,7 @@ async def decide(ds, cookies: dict, token: str, response, timings: list[float]):
     return response
 
 
-async def run(ds, db_path: Path, out: Path, before: int) -> dict:
+async def run(ds, db_path: Path, out: Path, before: int, fast: bool = False) -> dict:
     page = await ds.client.get("/-/login")
     token = page.cookies["ds_csrftoken"]
     cookies = {"ds_actor": sessions.cookie_value(ds, {"id": "bench", "role": "reviewer"}, 0),
@@ -69,7 +69,8 @@ async def run(ds, db_path: Path, out: Path, before: int) -> dict:
     during: list[float] = []
     started = time.perf_counter()
     backup = subprocess.Popen(
-        [sys.executable, "-m", "evidence", "backup", "--db", str(db_path), "--out", str(out)],
+        [sys.executable, "-m", "evidence", "backup", "--db", str(db_path), "--out", str(out),
+         *(["--fast"] if fast else [])],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     while backup.poll() is None:
         response = await decide(ds, cookies, token, response, during)
@@ -92,6 +93,8 @@ def main() -> None:
     parser.add_argument("--raw-kb", type=int, default=9, help="Raw payload per hit, kB.")
     parser.add_argument("--before", type=int, default=100,
                         help="Decisions timed before the backup starts.")
+    parser.add_argument("--fast", action="store_true",
+                        help="`evidence backup --fast`: no rests, normal priority.")
     parser.add_argument("--dir", help="Work folder (kept, and its database reused); default: "
                         "a temporary one, removed afterwards.")
     args = parser.parse_args()
@@ -112,8 +115,8 @@ def main() -> None:
         ds = make_datasette(db_path, config_path, secret="bench")
         out = directory / "backup.db"
         out.unlink(missing_ok=True)
-        result = asyncio.run(run(ds, db_path, out, args.before))
-        print(f"backup: {result['seconds']:.1f} s ({size / 1e6 / result['seconds']:.0f} MB/s),"
+        result = asyncio.run(run(ds, db_path, out, args.before, args.fast))
+        print(f"backup{' --fast' if args.fast else ''}: {result['seconds']:.1f} s ({size / 1e6 / result['seconds']:.0f} MB/s),"
               f" {out.stat().st_size / 1e9:.2f} GB")
         print("  " + result["output"].replace("\n", "\n  "))
         print(f"decision POST -> next record, before the backup: {figures(result['quiet'])}")

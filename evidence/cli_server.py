@@ -19,9 +19,12 @@ def _counts_line(counts: dict[str, int]) -> str:
 @click.option("--keep", type=click.IntRange(min=1), help="Keep this many backups, removing "
               "the oldest (timestamped copies in the folder; FILE.1, FILE.2 ... for --out FILE).")
 @click.option("--counts", "all_counts", is_flag=True, help="Print the row count of every table.")
+@click.option("--fast", is_flag=True, help="Copy at full speed (default: rest between steps and "
+              "run at low priority, so the screening app keeps its speed).")
 @db_option
 @user_errors
-def backup(out: str | None, keep: int | None, all_counts: bool, db_path: str) -> None:
+def backup(out: str | None, keep: int | None, all_counts: bool, fast: bool,
+           db_path: str) -> None:
     """Copy the working database safely, also while the screening app is writing.
 
     The copy is one consistent moment of the database (SQLite's online backup), written
@@ -31,9 +34,13 @@ def backup(out: str | None, keep: int | None, all_counts: bool, db_path: str) ->
 
         evidence backup --out /srv/backups/ --keep 14
     """
+    import os
+
     from evidence.db.backup import backup as make_backup
 
-    result = make_backup(db_path, out, keep=keep)
+    if not fast:
+        os.nice(10)  # background work: the app's requests go first
+    result = make_backup(db_path, out, keep=keep, pace=0.0 if fast else 1.0)
     click.echo(f"Backup written: {result.path} ({result.size / 1e6:,.1f} MB, integrity "
                f"{result.integrity}, {result.migrations} migrations)")
     click.echo(f"Rows: {_counts_line(result.counts)}")
