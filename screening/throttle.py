@@ -123,9 +123,11 @@ def trusted_device(datasette: Any, cookie: str | None, username: str) -> str | N
     """The device id when ``cookie`` was issued to this browser for ``username``, else None."""
     if not cookie:
         return None
+    from itsdangerous import BadSignature
+
     try:
         value = datasette.unsign(cookie, "device")
-    except Exception:  # itsdangerous.BadSignature and malformed values alike
+    except BadSignature:  # also a malformed payload (BadPayload)
         return None
     if not isinstance(value, dict) or value.get("u") != username or not value.get("n"):
         return None
