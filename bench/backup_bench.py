@@ -116,8 +116,9 @@ def main() -> None:
         out = directory / "backup.db"
         out.unlink(missing_ok=True)
         result = asyncio.run(run(ds, db_path, out, args.before, args.fast))
-        print(f"backup{' --fast' if args.fast else ''}: {result['seconds']:.1f} s ({size / 1e6 / result['seconds']:.0f} MB/s),"
-              f" {out.stat().st_size / 1e9:.2f} GB")
+        rate = size / 1e6 / result["seconds"]
+        print(f"backup{' --fast' if args.fast else ''}: {result['seconds']:.1f} s "
+              f"({rate:.0f} MB/s), {out.stat().st_size / 1e9:.2f} GB")
         print("  " + result["output"].replace("\n", "\n  "))
         print(f"decision POST -> next record, before the backup: {figures(result['quiet'])}")
         print(f"decision POST -> next record, during the backup: {figures(result['during'])}")
