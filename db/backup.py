@@ -320,6 +320,8 @@ def restore(backup_path: str | Path, db_path: str | Path, *, force: bool = False
         if integrity != "ok":
             raise BackupError(f"not restored: {backup_path} failed its integrity check "
                               f"({integrity})")
+        if db_path.exists():  # the app's user must still be able to open it
+            os.chmod(tmp, db_path.stat().st_mode & 0o777)
         replaced = _set_aside(db_path, when) if db_path.exists() else None
         os.replace(tmp, db_path)
         _sync_folder(db_path.parent)

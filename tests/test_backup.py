@@ -121,6 +121,7 @@ def test_restore_refuses_to_replace_without_force_and_keeps_the_replaced(db, db_
     copy = backup(db_path, tmp_path / "copy.db").path
     db["searches"].insert({"name": "newer", "source": "file"})
     db.close()
+    os.chmod(db_path, 0o640)
     runner = CliRunner()
     refused = runner.invoke(cli, ["restore", str(copy), "--db", str(db_path)])
     assert refused.exit_code == 1 and "--force" in refused.output
@@ -128,6 +129,7 @@ def test_restore_refuses_to_replace_without_force_and_keeps_the_replaced(db, db_
     done = runner.invoke(cli, ["restore", str(copy), "--db", str(db_path), "--force"])
     assert done.exit_code == 0, done.output
     assert rows(db_path, "SELECT name FROM searches") == [("old",)]
+    assert db_path.stat().st_mode & 0o777 == 0o640  # the app's user can still open it
     kept = list(tmp_path.glob("evidence.db.replaced-*"))
     assert len(kept) == 1
     assert rows(kept[0], "SELECT name FROM searches ORDER BY id") == [("old",), ("newer",)]
