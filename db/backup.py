@@ -302,7 +302,7 @@ def restore(backup_path: str | Path, db_path: str | Path, *, force: bool = False
     if db_path.exists() and backup_path.resolve() == db_path.resolve():
         raise BackupError(f"{backup_path} is the working database itself")
     identity = identify(backup_path)
-    reason = refusal(backup_path, identity) if identity.kind != "new" else (
+    reason = refusal(backup_path, identity, hint=False) if identity.kind != "new" else (
         f"{backup_path} is empty, not an evidence database")
     if reason:
         raise BackupError(f"not restored: {reason}")

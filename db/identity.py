@@ -95,8 +95,16 @@ def identify(path: str | Path) -> Identity:
         conn.close()
 
 
-def refusal(path: str | Path, identity: Identity) -> str | None:
-    """Why ``path`` cannot be used as a working database by this version, or None."""
+def refusal(path: str | Path, identity: Identity, *, hint: bool = True) -> str | None:
+    """Why ``path`` cannot be used as a working database by this version, or None;
+    ``hint`` adds what to point ``--db`` at instead."""
+    reason = _refusal(path, identity)
+    if reason and not hint:
+        return reason.split(": point --db", 1)[0].split("; nothing was changed", 1)[0]
+    return reason
+
+
+def _refusal(path: str | Path, identity: Identity) -> str | None:
     if identity.kind == "not_sqlite":
         return f"{path} is not an SQLite database ({identity.detail})"
     if identity.kind == "published":

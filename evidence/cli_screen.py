@@ -53,17 +53,28 @@ def users() -> None:
 @click.option("--role", type=click.Choice(["reviewer", "lead"]), default="reviewer",
               show_default=True, help="A lead also resolves conflicts and sees the summary.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--no-password", is_flag=True, help="An account that signs in through the "
+              "institution's proxy (screening.auth): set the role, ask no password.")
 @db_option
 @user_errors
-def users_add(name: str, role: str, password_stdin: bool, db_path: str) -> None:
+def users_add(name: str, role: str, password_stdin: bool, no_password: bool,
+              db_path: str) -> None:
     """Add an account, or set a new password and role for an existing one.
 
     Example:
 
         evidence users add ana --role lead
+        evidence users add kari@uni.no --role lead --no-password
     """
-    from evidence.screening.auth import add_user
+    from evidence.screening.auth import add_proxy_user, add_user
 
+    if no_password:
+        if password_stdin:
+            raise click.UsageError("--no-password and --password-stdin exclude each other")
+        add_proxy_user(open_database(db_path), name, role)
+        click.echo(f"User {name} ({role}) saved in {db_path}, signing in through the proxy",
+                   err=True)
+        return
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:

@@ -21,6 +21,9 @@ ITERATIONS = 600_000
 ROLES = ("reviewer", "lead")
 #: Checked against when a user name is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = "pbkdf2_sha256$600000$c2FsdA$" + "A" * 43
+#: The password hash of an account made for sign-in through the institution: no password
+#: matches it (``verify_password`` finds no algorithm), so it can only come in through the proxy.
+NO_PASSWORD = "!"
 
 
 class UserError(EvidenceError):
@@ -69,6 +72,21 @@ def add_user(db: sqlite_utils.Database, username: str, password: str,
     db.conn.commit()
 
 
+def add_proxy_user(db: sqlite_utils.Database, username: str, role: str = "reviewer") -> None:
+    """Create an account without a password (it signs in through the institution's proxy),
+    or set the role of an existing one, keeping its password if it has one."""
+    username = username.strip()
+    if not username or any(c.isspace() for c in username):
+        raise UserError(f"user name {username!r}: use one word without spaces")
+    if role not in ROLES:
+        raise UserError(f"role {role!r}: choose one of {', '.join(ROLES)}")
+    db.execute(
+        "INSERT INTO users (username, password_hash, role, created_at, disabled)"
+        " VALUES (?, ?, ?, ?, 0) ON CONFLICT(username) DO UPDATE SET role = excluded.role,"
+        " disabled = 0", [username, NO_PASSWORD, role, now()])
+    db.conn.commit()
+
+
 def list_users(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     return [dict(zip(("username", "role", "created_at", "disabled"), row, strict=True))
             for row in db.execute("SELECT username, role, created_at, disabled FROM users"
@@ -103,11 +121,6 @@ def current_user(conn: sqlite3.Connection, username: str) -> dict | None:
     row = conn.execute("SELECT username, role, session_generation FROM users"
                        " WHERE username = ? AND NOT disabled", [username]).fetchone()
     return {"id": row[0], "role": row[1], "generation": row[2]} if row else None
-
-
-#: The password hash of an account made by sign-in through the institution: no password
-#: matches it (``verify_password`` finds no algorithm), so it can only come in through the proxy.
-NO_PASSWORD = "!"
 
 
 def remote_account(conn: sqlite3.Connection, username: str, *,

@@ -145,3 +145,25 @@ def test_auth_configuration_errors_name_file_line_and_key(config_path, block, me
     with pytest.raises(ConfigError, match=r"evidence\.yml:\d+: screening\.auth") as error:
         load_config(config_path)
     assert message in str(error.value)
+
+
+def test_users_add_no_password_sets_roles_for_proxy_accounts(db_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from evidence.cli import cli
+    from evidence.db.migrations import open_db
+
+    monkeypatch.setattr(auth, "ITERATIONS", 1_000)
+    open_db(db_path).close()
+    runner = CliRunner()
+    made = runner.invoke(cli, ["users", "add", "kari@uni.no", "--role", "lead", "--no-password",
+                               "--db", str(db_path)])
+    assert made.exit_code == 0, made.output
+    assert rows(db_path, "SELECT role, password_hash FROM users") == [("lead", auth.NO_PASSWORD)]
+    runner.invoke(cli, ["users", "add", "bo", "--password-stdin", "--db", str(db_path)],
+                  input="long enough\n")
+    runner.invoke(cli, ["users", "add", "bo", "--role", "lead", "--no-password",
+                        "--db", str(db_path)])
+    conn = open_db(db_path).conn
+    assert auth.authenticate(conn, "bo", "long enough") == {"id": "bo", "role": "lead"}
+    assert auth.authenticate(conn, "kari@uni.no", "!") is None
