@@ -114,8 +114,11 @@ def check_sources(config: Config, env: Mapping[str, str], report: Report) -> Non
 
     seen: dict[str, list[str]] = {}
     declared: dict[str, tuple] = {}
+    silent: set[str] = set()
     for search in config.searches:
         source = get_source(search.source)
+        if source is not None and not getattr(source, "environment", ()):
+            silent.add(source.title)
         for var in getattr(source, "environment", ()) if source else ():
             needed = var.is_needed(source.options(search), config)
             if var.name not in declared or (needed and not declared[var.name][1]):
@@ -133,6 +136,9 @@ def check_sources(config: Config, env: Mapping[str, str], report: Report) -> Non
                                    f"{var.help}")
         elif not var.url:
             report.advice.append(f"{name} is not set ({title}: {searches}): {var.help}")
+    for title in sorted(silent):
+        report.advice.append(f"{title} declares no environment variables (Source.environment):"
+                             " doctor cannot say whether it has what it needs")
 
 
 def _is_http_url(value: str) -> bool:

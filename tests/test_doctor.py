@@ -122,3 +122,18 @@ def test_a_damaged_database_fails_the_integrity_check(project):
         handle.write(b"\x00\x07" * 200)
     report = examine(db_path, config_path, environ=GOOD_ENV)
     assert any("failed integrity_check" in p for p in report.problems), report
+
+
+def test_a_source_that_declares_nothing_is_named(tmp_path, db_path, monkeypatch):
+    import dataclasses
+
+    import tests.example_source as example
+
+    monkeypatch.setitem(SOURCES, "example", "tests.example_source")
+    monkeypatch.setattr(example, "SOURCE", dataclasses.replace(example.SOURCE, environment=()))
+    config = tmp_path / "evidence.yml"
+    config.write_text("project: {title: T}\nsearches:\n"
+                      "  - {name: feed, source: example, path: feed.jsonl}\n")
+    open_db(db_path).close()
+    report = examine(db_path, config, environ={})
+    assert any("Example feed declares no environment variables" in a for a in report.advice)
