@@ -6,6 +6,8 @@ check CSRF and the account themselves instead of going through ``login_required`
 
 from __future__ import annotations
 
+import asyncio
+
 from datasette.utils.asgi import Response
 
 from evidence.screening import auth, remote, sessions
@@ -97,6 +99,8 @@ async def login(request, datasette):
     next_url = _safe_next(datasette, _one(form, "next"))
     actor, wait, device = await _check_password(request, datasette, username, password)
     if actor is None:
+        if wait:
+            await asyncio.sleep(login_limits.REFUSAL_PAUSE)
         t = _t(datasette, request)
         error = (t("login_throttled").format(minutes=-(-wait // 60)) if wait
                  else t("login_failed"))

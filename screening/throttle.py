@@ -37,6 +37,11 @@ MAX_PER_ADDRESS = 20
 MAX_WAITING = 8
 #: Seconds to wait when the limit is reached only by logins still being checked.
 IN_FLIGHT_WAIT = 5
+#: A refused (429) login is answered after this pause: free for the server (nothing runs
+#: meanwhile), and a client looping guesses no longer turns the cheap refusal into a flood
+#: that slows every other page (bench/security_bench.py: the queue page's median went from
+#: 20-30 ms to 200-300 ms once refusals came at once, before this pause).
+REFUSAL_PAUSE = 1.0
 #: The device cookie: set after a correct password, good for a year on that browser.
 DEVICE_COOKIE = "evidence_device"
 DEVICE_SECONDS = 365 * 24 * 3600
