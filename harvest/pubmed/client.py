@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from xml.parsers.expat import ExpatError
 
@@ -212,9 +213,40 @@ def _check_error(body: bytes) -> None:
         raise PubMedError(message)
 
 
+#: PubmedArticleSet's DOCTYPE line, whatever DTD it names (``http://`` or ``https://``, any
+#: year), or none. Bio.Entrez refuses ``http://`` and fetches a DTD it does not bundle; every
+#: year's DTD Biopython bundles is used from disk, any other year's file parses with the newest.
+_ARTICLE_SET = re.compile(rb"\A(\s*(?:<\?xml[^>]*\?>\s*)?)(?:<!DOCTYPE\s+PubmedArticleSet\b"
+                          rb"[^>]*?(?:\"[^\"]*?/(pubmed_\d+\.dtd)\")?[^>]*>\s*)?(?=<PubmedArticleSet\b)")
+_DTD_LINE = ('<!DOCTYPE PubmedArticleSet PUBLIC "-//NLM//DTD PubMedArticle//EN"'
+             ' "https://dtd.nlm.nih.gov/ncbi/pubmed/out/{}">\n')
+
+
+def _bundled_dtds() -> list[str]:
+    folder = Path(Entrez.__file__).parent / "DTDs"
+    return sorted(p.name for p in folder.glob("pubmed_*.dtd"))
+
+
+_BUNDLED = _bundled_dtds()
+
+
+def with_bundled_dtd(body: bytes) -> bytes:
+    """An EFetch answer or a saved PubMed XML file with its DOCTYPE line pointing at a DTD
+    Biopython bundles: the one it names where bundled, else the newest, so no DTD is ever
+    fetched (and ``http://`` lines of older files are read, not refused)."""
+
+    def line(match: re.Match) -> bytes:
+        named = (match.group(2) or b"").decode()
+        dtd = named if named in _BUNDLED else _BUNDLED[-1]
+        return match.group(1) + _DTD_LINE.format(dtd).encode()
+
+    return _ARTICLE_SET.sub(line, body, count=1)
+
+
 def _read(body: bytes) -> Any:
     try:
-        return Entrez.read(io.BytesIO(body))
+        # validate=False: elements a DTD year lacks (older files' DateCreated) are skipped.
+        return Entrez.read(io.BytesIO(with_bundled_dtd(body)), validate=False)
     except _PARSE_ERRORS as e:
         raise _Transient(f"broken or truncated XML ({e})") from e
     except ValueError as e:  # no DTD, or a DTD outside NCBI: not an E-utilities answer
