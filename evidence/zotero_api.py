@@ -28,7 +28,9 @@ DEFAULT_URL = "https://api.zotero.org"
 
 Sleep = Callable[[float], None]
 
-_EXTRA_FIELD = re.compile(r"^\s*(PMID|PMCID|DOI)\s*:\s*(\S+)", re.I | re.M)
+#: ``Key: value`` lines of an item's ``extra`` (Zotero's place for fields its type lacks:
+#: ``PMID: 123``, ``Issue: 1``, ``original-date: 1950``).
+_EXTRA_FIELD = re.compile(r"^\s*([A-Za-z][A-Za-z -]{0,40}?)\s*:\s*(\S.*?)\s*$", re.M)
 _DOI_IN_TEXT = re.compile(r"\b10\.\d{4,9}/[^\s\"<>]+", re.I)
 
 
@@ -145,14 +147,25 @@ def fetch_pages(zot: zotero.Zotero, params: dict[str, Any], *, collection: str |
         yield page or [], version, total
 
 
+def extra_fields(extra: str | None) -> dict[str, str]:
+    """The ``Key: value`` lines of ``extra``, keys lower-cased with ``-``/``_`` as spaces (the
+    first line of a key wins)."""
+    fields: dict[str, str] = {}
+    for match in _EXTRA_FIELD.finditer(extra or ""):
+        key = re.sub(r"[\s_-]+", " ", match.group(1).strip().lower())
+        fields.setdefault(key, match.group(2))
+    return fields
+
+
 def item_ids(data: dict[str, Any]) -> dict[str, str | None]:
     """The DOI, PMID and PMCID of an item's ``data``: its DOI field, else its ``extra`` lines
-    (``DOI: ...``, ``PMID: ...``), else a DOI inside ``extra`` or the URL. Raw: the caller
-    normalises them."""
+    (``DOI: ...``, ``PMID: ...``), else a DOI inside ``extra`` or the URL (cut before a query
+    string: ``...ch22?prevSearch=`` is not part of the DOI). Raw: the caller normalises them."""
     extra = data.get("extra") or ""
-    from_extra = {m.group(1).upper(): m.group(2) for m in _EXTRA_FIELD.finditer(extra)}
-    doi = data.get("DOI") or from_extra.get("DOI") or _doi_in(extra) or _doi_in(data.get("url"))
-    return {"doi": doi, "pmid": from_extra.get("PMID"), "pmcid": from_extra.get("PMCID")}
+    fields = extra_fields(extra)
+    doi = (data.get("DOI") or fields.get("doi") or _doi_in(extra)
+           or _doi_in(re.split(r"[?#]", data.get("url") or "", maxsplit=1)[0]))
+    return {"doi": doi, "pmid": fields.get("pmid"), "pmcid": fields.get("pmcid")}
 
 
 def _doi_in(text: str | None) -> str | None:
