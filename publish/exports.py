@@ -154,6 +154,9 @@ def ris_entry(record: dict[str, Any]) -> dict[str, Any]:
     authors = [_one_line(a) for a in _list(record.get("authors"))]
     if authors:
         entry["authors"] = authors
+    editors = [_one_line(e) for e in editors_of(record)]
+    if editors:
+        entry["secondary_authors"] = editors  # A2: the editors, as Zotero and EndNote read it
     keywords = [_one_line(k) for k in _keywords(record)]
     if keywords:
         entry["keywords"] = keywords
@@ -172,6 +175,17 @@ def ris_entry(record: dict[str, Any]) -> dict[str, Any]:
     if record.get("id") is not None:
         entry["id"] = str(record["id"])
     return entry
+
+
+def editors_of(record: dict[str, Any]) -> list[str]:
+    """The record's editors (``creators`` with the role ``editor``), the names to cite where
+    a work has no author."""
+    try:
+        creators = json.loads(record.get("creators") or "[]")
+    except (TypeError, ValueError):
+        return []
+    return [c["name"] for c in creators if isinstance(c, dict) and c.get("role") == "editor"
+            and c.get("name")]
 
 
 def _one_line(value: Any) -> str:
@@ -211,6 +225,9 @@ def bibtex_entry(record: dict[str, Any], used: set[str] | None = None) -> dict[s
     authors = _list(record.get("authors"))
     if authors:
         entry["author"] = " and ".join(authors)
+    editors = editors_of(record)
+    if editors:  # BibTeX styles cite the editors of a work that has no author
+        entry["editor"] = " and ".join(editors)
     for key, field in (("title", "title"), ("journal", "journal"), ("year", "year"),
                        ("volume", "volume"), ("issue", "number"), ("doi", "doi"),
                        ("abstract", "abstract"), ("url", "url"), ("pmid", "pmid")):

@@ -203,3 +203,15 @@ def test_ris_keeps_the_url_without_a_rispy_warning(recwarn):
     text = ris_text([{"id": 1, "title": "T", "url": "https://example.org/a", "authors": []}])
     assert rispy.loads(text)[0]["urls"] == ["https://example.org/a"]
     assert not [w for w in recwarn if "not exported" in str(w.message)]
+
+
+def test_editors_are_cited_where_a_work_has_no_author():
+    from evidence.publish.exports import bibtex_entry, ris_text
+
+    record = {"id": 1, "title": "Handbook of municipal mental health", "item_type": "book",
+              "authors": "[]", "year": 2024,
+              "creators": '[{"role": "editor", "name": "Adam, Margaret P"},'
+                          ' {"role": "contributor", "name": "Other, A"}]'}
+    assert "A2  - Adam, Margaret P" in ris_text([record])
+    assert "Other, A" not in ris_text([record])
+    assert bibtex_entry(record)["editor"] == "Adam, Margaret P"
