@@ -81,8 +81,14 @@ def call(zot: zotero.Zotero, fn: Callable[[], Any], *, what: str,
             if status < 500:
                 raise ZoteroError(f"Zotero {what}: {_short(e)}") from e
             failure = e
+        except (httpx2.UnsupportedProtocol, httpx2.InvalidURL, NotImplementedError) as e:
+            raise ZoteroError(f"Zotero {what}: {_short(e)} (a redirect or ZOTERO_API_URL "
+                              "outside http/https is not followed)") from e
         except httpx2.TransportError as e:
             failure = e
+        except (ValueError, RecursionError) as e:  # JSONDecodeError is a ValueError
+            raise ZoteroError(f"Zotero {what}: the answer is not Zotero's JSON "
+                              f"({type(e).__name__}); is ZOTERO_API_URL the Zotero API?") from e
         else:
             response = zot.request
             if response is None or response.status_code != 429:
@@ -139,12 +145,43 @@ def fetch_pages(zot: zotero.Zotero, params: dict[str, Any], *, collection: str |
                     what=f"collection {collection} items", sleep=sleep)
     else:
         page = call(zot, lambda: zot.items(**params), what="items", sleep=sleep)
-    version = int(zot.request.headers.get("Last-Modified-Version", 0))
-    total = int(zot.request.headers.get("Total-Results", len(page)))
+    page = _items(page)
+    version = header_number(zot, "Last-Modified-Version", 0)
+    total = header_number(zot, "Total-Results", len(page))
     yield page, version, total
+    seen: set[str] = set()
     while zot.links and zot.links.get("next"):
+        link = str(zot.links["next"])
+        if link in seen:  # a server whose "next" points back would be read forever
+            raise ZoteroError(f"Zotero items: the next-page link {link[:200]} points at a page "
+                              "already read; stopping (is ZOTERO_API_URL the Zotero API?)")
+        seen.add(link)
         page = call(zot, zot.follow, what="next page of items", sleep=sleep)
-        yield page or [], version, total
+        yield _items(page or []), version, total
+
+
+def _items(page: Any) -> list[dict[str, Any]]:
+    """A page of items as Zotero sends it (a JSON list of objects with ``data``), else an
+    error naming what came instead (an HTML page, a string)."""
+    if not isinstance(page, list) or not all(
+            isinstance(item, dict) and isinstance(item.get("data", item), dict) for item in page):
+        raise ZoteroError(f"Zotero items: the answer is not Zotero's JSON (got "
+                          f"{type(page).__name__} {str(page)[:80]!r}); is ZOTERO_API_URL the "
+                          "Zotero API?")
+    return page
+
+
+def header_number(zot: zotero.Zotero, name: str, default: int) -> int:
+    """A numeric header of the last answer (``Last-Modified-Version``, ``Total-Results``); a
+    value that is not a whole number is the server's error, said as such."""
+    value = zot.request.headers.get(name) if zot.request is not None else None
+    if value is None:
+        return default
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise ZoteroError(f"Zotero answered {name}: {str(value)[:40]!r}, not a number; is "
+                          "ZOTERO_API_URL the Zotero API?") from None
 
 
 def extra_fields(extra: str | None) -> dict[str, str]:
