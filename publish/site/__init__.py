@@ -85,8 +85,10 @@ def extra_template_vars(template, database, table, columns, view_name, request, 
 @hookimpl
 def handle_exception(datasette, request, exception):
     """Error pages of the site in its language (JSON and downloads keep Datasette's own)."""
-    if not renderers.enabled(datasette) or "." in request.path.rsplit("/", 1)[-1]:
+    if not renderers.enabled(datasette):
         return None
+    if "." in request.path.rsplit("/", 1)[-1]:
+        return views.error_answer(exception)
     return views.error_page(datasette, request, exception)
 
 

@@ -61,7 +61,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "in_table": "Filtrer, fasetter og sorter utvalget i tabellen",
         "no_hits": "Ingen arbeider passer til søket. Prøv færre eller kortere ord.",
         "search_help": ("Søket finner ord inni sammensatte ord og bøyde former: «rus» finner "
-                        "«rusmiddelproblemer», «problemer» finner «helseproblemer»."),
+                        "«rusmiddelproblemer», «rusmidler» finner «rusmiddelbruk», og norske "
+                        "og engelske fagord finner hverandre: «depresjon» finner "
+                        "«depression»."),
+        "matched_themes": "Treff bare i temaet arbeidet er sortert under",
+        "matched_keywords": "Treff bare i nøkkelord (vises ikke ellers)",
+        "synonyms_used": "Søkte også etter",
         "all_themes": "Alle tema", "previous": "Forrige", "next": "Neste",
         "page_of": "side {page} av {pages}",
         "method_intro": ("Søkene som faktisk ble kjørt, med søkestreng, tidsvindu, "
@@ -123,7 +128,12 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "in_table": "Filter, facet and sort the selection in the table",
         "no_hits": "No works match the search. Try fewer or shorter words.",
         "search_help": ("Search finds words inside compounds and inflected forms: “rus” finds "
-                        "“rusmiddelproblemer”, “problem” finds “problems”."),
+                        "“rusmiddelproblemer”, “problem” finds “problems”, and Norwegian and "
+                        "English words of the field find each other: “depresjon” finds "
+                        "“depression”."),
+        "matched_themes": "Matched only in the theme the work is sorted under",
+        "matched_keywords": "Matched only in keywords (not shown otherwise)",
+        "synonyms_used": "Also searched for",
         "all_themes": "All themes", "previous": "Previous", "next": "Next",
         "page_of": "page {page} of {pages}",
         "method_intro": ("The searches that were actually run, with search string, date "

@@ -16,7 +16,6 @@ from urllib.parse import urlencode
 from markupsafe import Markup
 
 from evidence.markup import sanitise
-from evidence.publish.search import parse_query
 from evidence.publish.site.i18n import translator
 from evidence.terms import highlight_html
 
@@ -93,6 +92,12 @@ def selection_query(args) -> str:
     return urlencode(pairs)
 
 
+def search_keeps(args) -> list[tuple[str, str]]:
+    """The page's arguments a new search keeps (filters, theme, sort), as hidden inputs: a
+    search from ``?year=2024`` stays in 2024, and its downloads export the same set."""
+    return [(k, v) for k in args for v in args.getlist(k) if k not in ("_search", "_next")]
+
+
 def download_links(datasette, database: str, table: str, args) -> dict[str, str]:
     query = selection_query(args)
     base = datasette.urls.path(f"/-/download/{table}")
@@ -125,7 +130,12 @@ async def table_vars(datasette, database: str | None, table: str | None, columns
     t = translator(language)
     label = column_label(t)
     args = request.args if request is not None else None
-    words = parse_query(args.get("_search", "")).words if args is not None else []
+    words: list[str] = []
+    if args is not None and args.get("_search") and database:
+        from evidence.publish.site.search import reader_query  # it imports this module
+
+        query = await reader_query(datasette.get_database(database), args.get("_search"))
+        words = query.words
 
     def rich(text: str | None, html: str | None = None) -> Markup:
         return highlight_html(sanitise(html or text), words)
@@ -136,6 +146,7 @@ async def table_vars(datasette, database: str | None, table: str | None, columns
     }
     if table and args is not None:
         values.update(
+            search_keeps=search_keeps(args),
             describe=describe(args, t, label),
             download_links=download_links(datasette, database, table, args),
             feed_link=await feed_link(datasette, database, table, args),

@@ -12,6 +12,7 @@ from typing import Any
 
 from datasette import NotFound, Response
 from datasette.database import Database
+from datasette.views.base import DatasetteError
 
 from evidence.markup import sanitise
 from evidence.publish.build import safe_url
@@ -138,9 +139,25 @@ async def stylesheet(datasette, request) -> Response:
                     headers={"cache-control": "max-age=3600"})
 
 
+def error_status(exception: Exception) -> int:
+    """Datasette's status, except that its own checks of a request ("Cannot sort table by
+    abstract") are the reader's error, 400, not the server's 500."""
+    status = getattr(exception, "status", 500)
+    return 400 if type(exception) is DatasetteError and status == 500 else status
+
+
+def error_answer(exception: Exception) -> Response | None:
+    """JSON and other formats: Datasette's own answer, with a request check as 400."""
+    if type(exception) is not DatasetteError or getattr(exception, "status", 500) != 500:
+        return None
+    status = error_status(exception)
+    return Response.json({"ok": False, "error": str(exception), "status": status,
+                          "title": None}, status=status)
+
+
 async def error_page(datasette, request, exception) -> Response:
     """404 and other errors as a page of the site; the message stays Datasette's."""
-    status = getattr(exception, "status", 500)
+    status = error_status(exception)
     message = str(exception) if status < 500 else ""
     response = await render(datasette, request, "published_error.html",
                             {"status": status, "error": message})
