@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any
 
 from datasette import NotFound, Response
@@ -91,11 +92,40 @@ async def record(datasette, request) -> Response:
     for key in ("themes", "theme_slugs", "searches", "theme_groups", "publication_types"):
         data[key] = json.loads(data.get(key) or "[]")
     data["theme_links"] = list(zip(data["theme_slugs"], data["themes"], strict=False))
+    if _same_link(data["url"], data.get("doi_url"), data.get("pubmed_url")):
+        data["url"] = None  # the PubMed or DOI link already shown
+    described = dict((await db.execute("SELECT name, description FROM searches")).rows)
+    data["search_labels"] = [described.get(n) or n for n in data["searches"]]
     # titles and abstracts keep their inline markup (<i>, <sup>), sanitised
     data["title_rich"] = sanitise(data.get("title_html") or data["title"])
     abstract = data.get("abstract_html") or data.get("abstract") or ""
     data["paragraphs"] = [sanitise(p) for p in abstract.split("\n\n") if p.strip()]
-    return await render(datasette, request, "published_record.html", {"record": data})
+    return await render(datasette, request, "published_record.html", {
+        "record": data, "back": back_link(datasette, request),
+        "all_works": datasette.urls.table(db.name, "records")})
+
+
+def _same_link(url: str | None, *others: str | None) -> bool:
+    """``url`` is one of ``others`` but for scheme and a closing slash."""
+    def key(u: str | None) -> str:
+        return (u or "").split("://", 1)[-1].rstrip("/").lower()
+    return bool(url) and any(o and key(url) == key(o) for o in others)
+
+
+def back_link(datasette, request) -> str | None:
+    """The results the reader came from (the search page, a table or a theme of this site),
+    from the Referer the browser sends within the site; None otherwise. Only the path and
+    query are kept, so the link cannot lead off the site."""
+    referer = request.headers.get("referer") or ""
+    parts = urlsplit(referer)
+    if not referer or parts.netloc != request.host or "\\" in parts.path:
+        return None
+    path = parts.path
+    base = datasette.urls.path("/")
+    results = (base + "-/search", base + "-/themes/", base + datasette.get_database().name)
+    if not path.startswith(results) or "/-/records/" in path:
+        return None
+    return path + (f"?{parts.query}" if parts.query else "")
 
 
 async def method(datasette, request) -> Response:
@@ -125,7 +155,8 @@ async def prisma_page(datasette, request) -> Response:
 async def prisma_image(datasette, request) -> Response:
     """The PRISMA flow diagram, drawn from the published counts."""
     _db, site = await _site(datasette)
-    svg = prisma_svg(await _prisma_rows(datasette), translator(site.get("language", "en")))
+    svg = prisma_svg(await _prisma_rows(datasette), translator(site.get("language", "en")),
+                     narrow=request.args.get("layout") == "narrow")
     return Response(svg, content_type="image/svg+xml; charset=utf-8")
 
 
