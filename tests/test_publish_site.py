@@ -248,3 +248,17 @@ async def test_error_pages_in_the_published_language(ds):
     page = await ds.client.get("/published/nope")
     assert page.status_code == 404 and "Fant ikke siden" in page.text
     assert (await ds.client.get("/published/nope.json")).json()["ok"] is False
+
+
+def test_times_show_their_zone():
+    from evidence.publish.site.tablepage import when
+
+    assert when("2026-12-06T22:11:25.607+01:00") == "2026-12-06 21:11 UTC"
+    assert when("2026-12-06T21:11:25") == "2026-12-06 21:11 UTC"
+    assert when("2024-10-21") is None and when("not a time at all") is None
+
+
+@pytest.mark.asyncio
+async def test_run_times_on_pages_carry_their_zone(ds):
+    html = (await ds.client.get("/published/searches")).text
+    assert " UTC" in html

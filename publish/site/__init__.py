@@ -133,9 +133,11 @@ def search_filter(request, database, table, datasette):
 
 @hookimpl
 def render_cell(value, column, table, row, datasette):
-    """Titles of published works link to their record page."""
-    if column != "title" or not renderers.enabled(datasette) or table is None:
+    """Titles of published works link to their record page; times show their zone."""
+    if not renderers.enabled(datasette) or table is None:
         return None
+    if column != "title":
+        return tablepage.when(value) if column.endswith("_at") else None
     keys = row.keys() if hasattr(row, "keys") else []
     if "id" not in keys or not value:
         return None

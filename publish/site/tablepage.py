@@ -8,6 +8,7 @@ marked), ``tags`` (a JSON list as a list) and the links for whole-selection down
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from typing import Any
@@ -50,6 +51,21 @@ def tags(value: Any) -> list[str]:
     except ValueError:
         return []
     return [str(i) for i in items] if isinstance(items, list) else []
+
+
+def when(value: Any) -> str | None:
+    """An ISO time as "2024-10-21 10:00 UTC": with its zone, in UTC (times are stored with
+    their offset; one without is UTC, as the tracker writes them). None for anything that is
+    not a time of day (a date stays a date)."""
+    if not isinstance(value, str) or len(value) < 16 or "T" not in value[:11]:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def column_label(t: Callable[[str], str]) -> Callable[[str], str]:

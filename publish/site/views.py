@@ -19,6 +19,7 @@ from evidence.markup import sanitise
 from evidence.publish.build import safe_url
 from evidence.publish.site.i18n import translator
 from evidence.publish.site.prisma import prisma_svg
+from evidence.publish.site.tablepage import when
 
 THEME_PAGE_LIMIT = 200
 MAX_ID = 2**63 - 1
@@ -208,7 +209,7 @@ async def footer_counts(datasette) -> dict[str, Any]:
     prisma = {r["step"]: r["count"] for r in await db.execute(
         "SELECT step, count FROM prisma WHERE step != 'identified'"
         " AND step != 'excluded_reason'")}
-    cached = {"searches_run": run[0], "last_run": (run[1] or "")[:10],
+    cached = {"searches_run": run[0], "last_run": when(run[1]) or (run[1] or "")[:10],
               "hits": prisma.get("identified_total", 0), "records": prisma.get("records", 0),
               "included": prisma.get("included", 0),
               "feed": datasette.urls.path("/-/feed.atom")}
