@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
-from evidence.terms import WORD, fold, search_prefixes, stems
+from evidence.terms import SYNCOPE, WORD, fold, search_prefixes, stems
 
 INDEX = "search_index"
 TERMS = "search_terms"
@@ -152,9 +152,6 @@ def expansions(docs: dict[str, int]) -> Iterable[tuple[str, str]]:
                 yield stem, term
 
 
-_SYNCOPE = re.compile(r"(?<=[^\W\d_]{2})([^\W\d_aeiouyæøå])\1?el")
-
-
 def syncopated(term: str, docs: dict[str, int]) -> list[str]:
     """``term`` as Norwegian writes it when an ending follows an ``-el``: the ``e`` goes and a
     doubled consonant is single (``rusmiddelproblemer`` -> ``rusmidlproblemer``, the form
@@ -162,7 +159,7 @@ def syncopated(term: str, docs: dict[str, int]) -> list[str]:
     ``sykkel``, ``artikkel``), at the end, or before an indexed word counts, so ``modellen``
     or ``helse`` get no false forms."""
     forms = []
-    for match in _SYNCOPE.finditer(term):
+    for match in SYNCOPE.finditer(term):
         rest = term[match.end():]
         doubled = len(match.group(0)) == 4
         if rest and not doubled and rest not in docs and rest[1:] not in docs:

@@ -33,8 +33,8 @@ def flow(rows: list[dict[str, Any]], t: Callable[[str], str]) -> list[tuple[list
     boxes = [
         ([f"{t('identified')} (n = {count.get('identified_total', 0)})", *per_search],
          [f"{t('duplicates_removed')} (n = {count.get('duplicates_removed', 0)})",
-          f"{t('awaiting')}: {awaiting}",
-          *([f"{t('not_screened_stopping_rule')}: {not_screened}"]
+          f"{t('awaiting')} (n = {awaiting})",
+          *([f"{t('not_screened_stopping_rule')} (n = {not_screened})"]
             if "not_screened_stopping_rule" in count else [])]),
         ([f"{t('records')} (n = {screened})"],
          [f"{t('excluded')} (n = {count.get('excluded', 0)})", *reasons("excluded_reason")]),
@@ -57,11 +57,12 @@ NARROW_WIDTH, NARROW_W, INDENT = 380, 340, 24
 
 
 def _wrap(lines: list[str], chars: int) -> list[tuple[str, bool]]:
-    """Lines wrapped at word boundaries (none cut); True marks the first (bold) line's parts."""
+    """Lines wrapped at word boundaries (none cut); True marks a count's heading, "(n = …)",
+    bold (the lines under it are its parts: searches, reasons)."""
     out = []
-    for i, line in enumerate(lines):
+    for line in lines:
         for part in textwrap.wrap(line, chars, break_long_words=True) or [""]:
-            out.append((part, i == 0))
+            out.append((part, "(n = " in line))
     return out
 
 
