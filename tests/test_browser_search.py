@@ -26,7 +26,7 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.mark.parametrize("width", [1366, 390])
-def test_search_from_a_filtered_table_stays_in_its_filter(site, page: Page, width):
+def test_search_from_a_filtered_table_stays_in_its_filter(site, page: Page, width):  # noqa: F811 (site: the imported fixture)
     page.set_viewport_size({"width": width, "height": 900 if width > 400 else PHONE["height"]})
     page.goto(site + "/published/records?year=2024")
     page.fill(".pub-search input[name=_search]", "rusmidler")
@@ -45,7 +45,7 @@ def test_search_from_a_filtered_table_stays_in_its_filter(site, page: Page, widt
 
 
 @pytest.mark.parametrize("width", [1366, 390])
-def test_search_page_marks_synonyms_and_says_why(site, page: Page, width):
+def test_search_page_marks_synonyms_and_says_why(site, page: Page, width):  # noqa: F811 (site: the imported fixture)
     page.set_viewport_size({"width": width, "height": 900 if width > 400 else PHONE["height"]})
     page.goto(site + "/-/search?q=depresjon")
     results = page.locator(".pub-result")
@@ -63,7 +63,7 @@ def test_search_page_marks_synonyms_and_says_why(site, page: Page, width):
 
 
 @pytest.mark.parametrize("width", [1366, 390])
-def test_record_page_leads_back_to_the_results(site, page: Page, width):
+def test_record_page_leads_back_to_the_results(site, page: Page, width):  # noqa: F811 (site: the imported fixture)
     page.set_viewport_size({"width": width, "height": 900 if width > 400 else PHONE["height"]})
     page.goto(site + "/-/search?q=lactobacillus")
     page.click(".pub-result h3 a")
@@ -76,7 +76,7 @@ def test_record_page_leads_back_to_the_results(site, page: Page, width):
 
 
 @pytest.mark.parametrize("width", [1366, 390])
-def test_prisma_is_readable_on_a_phone(site, page: Page, width):
+def test_prisma_is_readable_on_a_phone(site, page: Page, width):  # noqa: F811 (site: the imported fixture)
     page.set_viewport_size({"width": width, "height": 900 if width > 400 else PHONE["height"]})
     page.goto(site + "/-/prisma")
     image = page.locator("img.pub-prisma")
