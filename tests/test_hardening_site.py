@@ -289,3 +289,32 @@ async def test_a_long_table_search_is_cut_like_the_search_page(ds):
     response = await ds.client.get("/published/records.json", params={"_search": words})
     assert response.status_code == 200
     assert time.monotonic() - started < 2
+
+
+@pytest.mark.asyncio
+async def test_searches_take_turns_and_pages_pass(monkeypatch):
+    monkeypatch.setattr(limits, "SEARCH_QUEUE_SECONDS", 0.1)
+    answered = []
+
+    async def slow_app(scope, receive, send):
+        await asyncio.sleep(0.3)
+        answered.append(scope["path"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    gate = limits.sql_gate(slow_app)
+    statuses = []
+
+    async def call(path, query=b""):
+        async def send(message):
+            if message["type"] == "http.response.start":
+                statuses.append((path, query, message["status"]))
+        await gate({"type": "http", "path": path, "query_string": query}, None, send)
+
+    await asyncio.gather(
+        call("/published/records", b"_search=co+OR+pr"), call("/-/search", b"q=co"),
+        call("/published/records", b"_search=ab"), call("/-/records/1"),
+        call("/published/records", b"_search="))
+    by = {(p, q): s for p, q, s in statuses}
+    assert sorted(s for (p, q), s in by.items() if b"co" in q or b"ab" in q) == [200, 429, 429]
+    assert by[("/-/records/1", b"")] == 200 and by[("/published/records", b"_search=")] == 200

@@ -19,7 +19,11 @@ Arbitrary SQL stays open to readers who want it, within limits (docs/security.md
   :data:`SQL_QUEUE_SECONDS` and then get 429. Datasette has three SQL threads, so the
   reader's pages (home, themes, records) always have two;
 - whole-selection downloads run :data:`DOWNLOAD_CONCURRENCY` at a time (each holds its rows
-  in memory).
+  in memory);
+- searches (``?_search=`` on a table, ``/-/search?q=``) run :data:`SEARCH_CONCURRENCY` at a
+  time, more wait up to :data:`SEARCH_QUEUE_SECONDS`, then 429: FTS5 reads a prefix's
+  doclists inside one step of SQLite, where no time limit reaches, so clients looping on
+  broad searches would otherwise take every SQL thread from the reader's pages.
 """
 
 from __future__ import annotations
@@ -44,6 +48,10 @@ SQL_QUEUE_SECONDS = 2.0
 DOWNLOAD_CONCURRENCY = 2
 DOWNLOAD_QUEUE_SECONDS = 30.0
 DOWNLOAD_PREFIX = "/-/download/"
+#: Searches at once (a search takes 10-100 ms at 200,000 records: bench/publish_bench.py).
+SEARCH_CONCURRENCY = 1
+SEARCH_QUEUE_SECONDS = 10.0
+SEARCH_PAGE = "/-/search"
 #: Query arguments that make a request arbitrary SQL (``_searchmode=raw`` passes FTS5 syntax).
 SQL_ARGS = ("sql", "_where")
 RAW_SEARCH = ("_searchmode", "raw")
@@ -200,6 +208,15 @@ def is_arbitrary_sql(scope: dict[str, Any]) -> bool:
         key in SQL_ARGS or (key, value) == RAW_SEARCH for key, value in _pairs(scope))
 
 
+def is_search(scope: dict[str, Any]) -> bool:
+    """A search of the records: ``?_search=`` on Datasette's pages, ``/-/search?q=``."""
+    path = scope.get("path", "")
+    key = "q" if path == SEARCH_PAGE else "_search"
+    if path.startswith("/-/") and path != SEARCH_PAGE:
+        return False
+    return any(k == key and v.strip() for k, v in _pairs(scope))
+
+
 def without_bad_time_limit(scope: dict[str, Any]) -> dict[str, Any]:
     """Drop a reader's ``_timelimit`` that is not a number (Datasette would answer 500)."""
     pairs = _pairs(scope)
@@ -218,9 +235,10 @@ def _with_time_limit(scope: dict[str, Any], ms: int) -> dict[str, Any]:
 def sql_gate(app: Callable, *, concurrency: int | None = None,
              time_limit_ms: int | None = None, queue_seconds: float | None = None) -> Callable:
     """ASGI wrapper: arbitrary SQL gets a lower time limit and a few slots, whole-selection
-    downloads a few slots of their own; pages pass."""
+    downloads and searches a few slots of their own; pages pass."""
     sql_slots = asyncio.Semaphore(concurrency or SQL_CONCURRENCY)
     download_slots = asyncio.Semaphore(DOWNLOAD_CONCURRENCY)
+    search_slots = asyncio.Semaphore(SEARCH_CONCURRENCY)
     time_limit_ms = time_limit_ms or SQL_TIME_LIMIT_MS
     queue_seconds = queue_seconds or SQL_QUEUE_SECONDS
 
@@ -233,6 +251,8 @@ def sql_gate(app: Callable, *, concurrency: int | None = None,
             scope = _with_time_limit(scope, time_limit_ms)
         elif scope.get("path", "").startswith(DOWNLOAD_PREFIX):
             slots, wait = download_slots, DOWNLOAD_QUEUE_SECONDS
+        elif is_search(scope):
+            slots, wait = search_slots, SEARCH_QUEUE_SECONDS
         else:
             return await app(scope, receive, send)
         try:
