@@ -196,3 +196,21 @@ async def test_search_from_a_filtered_table_keeps_its_filters(published_path):
     csv_text = (await ds.client.get("/-/download/records.csv", params={
         "year": "2024", "_search": "stigma OR rus"})).text
     assert "Rusmiddelproblemer" in csv_text and "Stigma towards" not in csv_text  # 2023
+
+
+@pytest.mark.asyncio
+async def test_marked_words_are_escaped(db, config, tmp_path):
+    import json
+
+    seed_working_db(db, config)
+    seed_reader_records(db)
+    db["records"].update(7, {"keywords": json.dumps(["<img src=x onerror=alert(1)> zebrafink"]),
+                             "authors": json.dumps(["<b>Kolibri</b>, Kari"])})
+    path = tmp_path / "published.db"
+    publish(db, path, config)
+    client = make_datasette(path).client
+    page = (await client.get("/-/search", params={"q": "zebrafink"})).text
+    assert "<img src=x" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt; <mark>zebrafink</mark>" in page
+    page = (await client.get("/-/search", params={"q": "kolibri"})).text
+    assert "<b>Kolibri" not in page and "&lt;b&gt;<mark>Kolibri</mark>&lt;/b&gt;" in page
