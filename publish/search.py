@@ -34,6 +34,7 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import sqlite_utils
 
@@ -277,8 +278,10 @@ def parse_query(text: str, synonyms: list[list[str]] | None = None) -> Query:
     return query
 
 
-def _forms(word: str) -> set[str]:
-    return set(search_prefixes(word)) | {fold(word)}
+@lru_cache(maxsize=8192)
+def _forms(word: str) -> frozenset[str]:
+    """A word's search prefixes and itself (cached: every query word meets every synonym)."""
+    return frozenset(search_prefixes(word)) | {fold(word)}
 
 
 def same_word(a: str, b: str) -> bool:
