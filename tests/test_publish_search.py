@@ -214,3 +214,15 @@ async def test_marked_words_are_escaped(db, config, tmp_path):
     assert "&lt;img src=x onerror=alert(1)&gt; <mark>zebrafink</mark>" in page
     page = (await client.get("/-/search", params={"q": "kolibri"})).text
     assert "<b>Kolibri" not in page and "&lt;b&gt;<mark>Kolibri</mark>&lt;/b&gt;" in page
+
+
+@pytest.mark.asyncio
+async def test_table_page_opens_a_folded_match(published_path):
+    ds = make_datasette(published_path)
+    page = (await ds.client.get("/published/records", params={"_search": "community"})).text
+    # record 1 has "community" in its title; the others only in their keywords (folded)
+    rows = page.split("<tr>")[2:]
+    by_id = {int(r.split('href="/-/records/')[1].split('"')[0]): r for r in rows}
+    assert "<details class=\"pub-more\">" in by_id[1]
+    assert '<details class="pub-more" open>' in by_id[7] and "(treff her)" in by_id[7]
+    assert "<mark>community</mark> care" in by_id[7]

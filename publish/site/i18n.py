@@ -68,6 +68,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "matched_themes": "Treff bare i temaet arbeidet er sortert under",
         "matched_keywords": "Treff bare i nøkkelord (vises ikke ellers)",
         "synonyms_used": "Søkte også etter",
+        "match_folded": "(treff her)",
         "all_themes": "Alle tema", "previous": "Forrige", "next": "Neste",
         "page_of": "side {page} av {pages}",
         "method_intro": ("Søkene som faktisk ble kjørt, med søkestreng, tidsvindu, "
@@ -136,6 +137,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "matched_themes": "Matched only in the theme the work is sorted under",
         "matched_keywords": "Matched only in keywords (not shown otherwise)",
         "synonyms_used": "Also searched for",
+        "match_folded": "(matches here)",
         "all_themes": "All themes", "previous": "Previous", "next": "Next",
         "page_of": "page {page} of {pages}",
         "method_intro": ("The searches that were actually run, with search string, date "

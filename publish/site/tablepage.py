@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from evidence.markup import sanitise
 from evidence.publish.site.i18n import translator
-from evidence.terms import highlight_html
+from evidence.terms import highlight_html, match_spans
 
 #: Request arguments that shape a page, not the selection: left out of download links.
 PAGE_ARGS = ("_next", "_size", "_facet", "_facet_size", "_nofacet", "_nocount", "_shape",
@@ -156,8 +156,13 @@ async def table_vars(datasette, database: str | None, table: str | None, columns
     def rich(text: str | None, html: str | None = None) -> Markup:
         return highlight_html(sanitise(html or text), words)
 
+    def matched(text: Any) -> bool:
+        """The search's words occur in ``text`` (to open a folded cell that holds them)."""
+        return bool(words) and bool(match_spans(str(text or ""), words))
+
     values: dict[str, Any] = {
         "t": t, "language": language, "col_label": label, "rich": rich, "tags": tags,
+        "matched": matched,
         "first_columns": FIRST_COLUMNS, "list_columns": LIST_COLUMNS,
     }
     if table and args is not None:
