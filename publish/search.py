@@ -32,6 +32,7 @@ from __future__ import annotations
 import bisect
 import math
 import re
+import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -375,7 +376,7 @@ def read_synonyms(conn) -> list[list[str]]:
     """The synonym groups stored in a published file (none in files published before)."""
     try:
         rows = conn.execute(f"SELECT grp, term FROM {SYNONYM_TABLE} ORDER BY grp, rowid")
-    except Exception:  # an older published file: no synonyms table
+    except sqlite3.OperationalError:  # an older published file: no synonyms table
         return []
     groups: dict[int, list[str]] = {}
     for grp, term in rows:
