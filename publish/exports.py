@@ -214,8 +214,16 @@ def _keywords(record: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(_list(record.get("keywords")) + theme_names(record)))
 
 
+class _RisWriter(rispy.RisWriter):
+    """rispy's writer without its numbered ``1.`` line before each record: RIS has no such
+    line, and some reference managers read it as junk before ``TY``."""
+
+    def set_header(self, count: int) -> None:
+        return None
+
+
 def ris_text(records: Iterable[dict[str, Any]]) -> str:
-    return rispy.dumps([ris_entry(r) for r in records])
+    return rispy.dumps([ris_entry(r) for r in records], implementation=_RisWriter)
 
 
 def bibtex_entry(record: dict[str, Any], used: set[str] | None = None) -> dict[str, str]:
@@ -354,14 +362,46 @@ def write_xlsx(records: Iterable[dict[str, Any]], path: str | Path | IO[bytes],
 _OTHER = {"nb": "Uten tema eller ekskludert", "en": "No theme group or excluded"}
 
 
+#: Excel's longest sheet name.
+SHEET_NAME_MAX = 31
+
+
 def _sheet_title(name: str, existing: dict[str, Any]) -> str:
-    title = re.sub(r"[\[\]\*\?/\\:]", " ", name)[:31]
-    taken = {s.title for s in existing.values()}
-    n = 1
-    while title in taken:
+    """A sheet name Excel accepts, cut between words (not ``…om psyk``) and unique, ignoring
+    case as Excel does: the words that fit; if another sheet has those, the first word, ``…``
+    and the last words that fit (``Systematiske … rusmiddelbruk``); else a number."""
+    words = re.sub(r"[\[\]\*\?/\\:]", " ", name).split() or ["-"]
+    taken = {s.title.casefold() for s in existing.values()}
+    limit = SHEET_NAME_MAX
+
+    def fits(parts: list[str]) -> str:
+        text = ""
+        for word in parts:
+            candidate = f"{text} {word}".strip()
+            if len(candidate) > limit:
+                break
+            text = candidate
+        return text or parts[0][:limit]
+
+    candidates = [fits(words)]
+    if len(words) > 2:
+        tail: list[str] = []
+        for word in reversed(words[1:]):
+            if len(" ".join([words[0], "…", word, *tail])) > limit:
+                break
+            tail.insert(0, word)
+        if tail:
+            candidates.append(" ".join([words[0], "…", *tail]))
+    for title in candidates:
+        if title.casefold() not in taken:
+            return title
+    n = 2
+    while True:
+        suffix = f" {n}"
+        title = fits(words)[:limit - len(suffix)].rstrip() + suffix
+        if title.casefold() not in taken:
+            return title
         n += 1
-        title = f"{title[:28]} {n}"
-    return title
 
 
 def _xlsx_value(record: dict[str, Any], column: str) -> Any:
