@@ -192,8 +192,9 @@ def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
     db.execute("PRAGMA foreign_keys = ON")
     if str(path) != ":memory:":
         db.enable_wal()
-    if migrate:
-        migrations.apply(db)
+    if migrate and migrations.pending(db):
+        with db.atomic():  # BEGIN IMMEDIATE: a second process opening the same new file waits
+            migrations.apply(db)  # here, then finds nothing pending (it once ran m160 twice)
     return db
 
 

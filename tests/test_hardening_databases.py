@@ -128,3 +128,18 @@ async def test_a_reviewer_cannot_merge_a_split_through_a_second_pair(make_app, d
     assert (await post(ds, f"/-/screen/duplicates/{second}", lead,
                        {"action": "merge"})).status_code == 302
     assert rows(db_path, "SELECT count(*) FROM records WHERE id IN (20, 21)") == [(1,)]
+
+
+def test_processes_opening_a_new_database_at_once_migrate_it_once(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    path = tmp_path / "fresh.db"
+    script = f"from evidence.db.migrations import open_db; open_db({str(path)!r}).close()"
+    children = [subprocess.Popen([sys.executable, "-c", script], cwd=root,
+                                 stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    errors = [(child.wait(60), child.stderr.read()) for child in children]
+    assert all(code == 0 for code, _ in errors), errors
+    assert identify(path).kind == "evidence" and not identify(path).pending
