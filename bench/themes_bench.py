@@ -1,6 +1,6 @@
 """Theme suggestions: how often a right theme is among the three suggested.
 
-Runs the code of ``evidence simulate-themes`` (:func:`screening.simulation.simulate_themes`)
+Runs the code of ``evidence simulate-themes`` (:func:`models.simulation.simulate_themes`)
 on the 2024 report's 52 themed works (tests/fixtures/themes/sintef2024_dev.csv), and beside
 it the baseline "the three themes used most so far", in three ways:
 
@@ -38,8 +38,8 @@ DATA = ROOT / "tests" / "fixtures" / "themes" / "sintef2024_dev.csv"
 LEGEND = DATA.with_name("legend.csv")
 sys.path.insert(0, str(ROOT))
 
-from evidence.screening.record_kind import kinds  # noqa: E402
-from evidence.screening.simulation import (  # noqa: E402
+from evidence.models.record_kind import kinds  # noqa: E402
+from evidence.models.simulation import (  # noqa: E402
     Row,
     read_legend,
     read_themed,

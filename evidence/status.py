@@ -89,11 +89,11 @@ def collect_status(db: sqlite_utils.Database, config: Config | None = None) -> d
 
 
 def _stopping(db: sqlite_utils.Database, config: Config | None) -> dict[str, Any]:
-    """The stopping figures (screening/stopping.py) with the configured rule, if any; SAFE's
-    check is started here too when the heuristic is met (stored once, screening/safe.py),
+    """The stopping figures (models/stopping.py) with the configured rule, if any; SAFE's
+    check is started here too when the heuristic is met (stored once, models/safe.py),
     so the command and the app always name the same phase."""
-    from evidence.screening import safe
-    from evidence.screening.stopping import stopping_figures
+    from evidence.models import safe
+    from evidence.models.stopping import stopping_figures
 
     settings = config.screening if config is not None else ScreeningSettings()
 

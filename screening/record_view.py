@@ -22,7 +22,10 @@ from evidence.db.decisions import (
     reviewers_stage,
     save_decision,
 )
-from evidence.screening import claims, safe
+from evidence.models import safe
+from evidence.models.relevance import RelevanceQueue, queue_for
+from evidence.models.stopping import stopping_figures
+from evidence.screening import claims
 from evidence.screening import queries as q
 from evidence.screening.app import evidence_config
 from evidence.screening.full_text import find_pdf, full_text_links
@@ -45,8 +48,6 @@ from evidence.screening.pages import (
     _write,
     login_required,
 )
-from evidence.screening.relevance import RelevanceQueue, queue_for
-from evidence.screening.stopping import stopping_figures
 from evidence.screening.text import abstract_sections, highlight, search_terms
 
 #: The queue page of each reviewers' stage; a record page is ``<queue>/record/<id>``.
@@ -61,14 +62,14 @@ def _stage(datasette, stage: str) -> str:
 
 
 def _relevance(datasette) -> RelevanceQueue:
-    """The server's relevance queue (screening/relevance.py: ranking off the request path)."""
+    """The server's relevance queue (models/relevance.py: ranking off the request path)."""
     queue = queue_for(datasette, _db(datasette).path)
     queue.check_enabled = evidence_config(datasette).screening.stopping_rule == "safe"
     return queue
 
 
 async def _safe_phase(datasette, figures: dict, reviewer: str) -> dict:
-    """Start SAFE's check the first time the heuristic is met (stored once, screening/safe.py)
+    """Start SAFE's check the first time the heuristic is met (stored once, models/safe.py)
     and have this reviewer's queue ranked by the model the phase asks for; the figures as
     they are then. One write in a whole screening, so the request path stays a read."""
     settings = evidence_config(datasette).screening
@@ -85,7 +86,7 @@ async def _safe_phase(datasette, figures: dict, reviewer: str) -> dict:
 
 
 def _stopping(conn, settings) -> dict | None:
-    """Stopping figures (screening/stopping.py), shown with relevance order or a rule."""
+    """Stopping figures (models/stopping.py), shown with relevance order or a rule."""
     if settings.order != "relevance" and settings.stopping_rule == "none":
         return None
     figures = stopping_figures(conn, rule=settings.stopping_rule,

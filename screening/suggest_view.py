@@ -1,7 +1,7 @@
 """Theme suggestions for one record, as JSON: ``/-/screen/suggest/ID``.
 
 Fetched by the record page only when the reviewer chooses *include*, so the page itself stays
-as fast as before; the suggester (:mod:`screening.theme_suggestions`) learns from every
+as fast as before; the suggester (:mod:`models.theme_suggestions`) learns from every
 record already themed (all years) plus the configured theme names. Nothing is applied here:
 the page shows the suggestions and the reviewer accepts one with a key or a click.
 """
@@ -12,7 +12,7 @@ import sqlite3
 
 from datasette.utils.asgi import Response
 
-from evidence.screening import theme_suggestions as ts
+from evidence.models import theme_suggestions as ts
 from evidence.screening.pages import _id, _labelled, _lang, _read, login_required
 
 

@@ -11,10 +11,11 @@ from click.testing import CliRunner
 from evidence.cli import cli
 from evidence.db.decisions import save_decision
 from evidence.db.migrations import open_db
-from evidence.screening import auth, relevance
+from evidence.models import relevance
+from evidence.models.relevance import RelevanceQueue, training_labels
+from evidence.models.stopping import stopping_figures
+from evidence.screening import auth
 from evidence.screening.app import make_datasette
-from evidence.screening.relevance import RelevanceQueue, training_labels
-from evidence.screening.stopping import stopping_figures
 from tests.screening_data import add_users, seed
 from tests.test_screening import as_user, post
 

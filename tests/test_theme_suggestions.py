@@ -1,4 +1,4 @@
-"""Theme suggestions (screening/theme_suggestions.py) and `evidence simulate-themes`."""
+"""Theme suggestions (models/theme_suggestions.py) and `evidence simulate-themes`."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from evidence.cli import cli
-from evidence.screening.simulation import read_legend, read_themed, simulate_themes
-from evidence.screening.theme_suggestions import Example, group_of, suggest
+from evidence.models.simulation import read_legend, read_themed, simulate_themes
+from evidence.models.theme_suggestions import Example, group_of, suggest
 
 FIXTURES = Path(__file__).parent / "fixtures" / "themes"
 

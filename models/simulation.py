@@ -1,7 +1,7 @@
 """Screening simulations on labelled files: ``evidence simulate`` and ``evidence simulate-themes``.
 
 They read the files, check them (an error names the file, line and column), run the app's own
-ranking (:mod:`screening.ranking`) or theme suggester (:mod:`screening.theme_suggestions`)
+ranking (:mod:`models.ranking`) or theme suggester (:mod:`models.theme_suggestions`)
 exactly as the screening app does, and write the order or the suggestions.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evidence.errors import EvidenceError
-from evidence.screening import ranking, theme_suggestions
+from evidence.models import ranking, theme_suggestions
 
 
 @dataclass(frozen=True)

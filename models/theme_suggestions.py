@@ -5,7 +5,7 @@ the suggester is a nearest-neighbour vote rather than a trained classifier:
 
 - text = title, abstract and journal; features = in-word character 2-5-grams (Norwegian
   compounds share their parts: ``rusbehandling`` / ``rusproblemer``) plus words, tf-idf, plus
-  the record's *kind* (:mod:`screening.record_kind`: a review, Nordic, substance use, a book),
+  the record's *kind* (:mod:`models.record_kind`: a review, Nordic, substance use, a book),
   so a record's nearest themed records are works of its own kind first;
 - a theme's score = the similarity-weighted vote of the five most similar themed records,
   plus its share among all themed records weighted by a softmax of their similarity (the
@@ -33,8 +33,8 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from evidence.screening.ranking import clean_text
-from evidence.screening.record_kind import KINDS, kinds
+from evidence.models.ranking import clean_text
+from evidence.models.record_kind import KINDS, kinds
 
 #: How many neighbours vote, how much a group's best theme lifts its siblings, the weight of
 #: the kind columns against the text, and the weight and softmax temperature of the
