@@ -24,6 +24,8 @@ from evidence.terms import fold, stems
 PAGE = 50
 #: Counting stops here: "more than 1,000 records" says enough, and keeps a broad search fast.
 COUNT_CAP = 1000
+#: Far beyond any list (a page past the end is empty), and its offset fits SQLite's integers.
+MAX_PAGE = 10**6
 _YEARS = re.compile(r"^\s*(\d{4})\s*(?:[-–]\s*(\d{4})\s*)?$")
 STATES = ("queue", "mine")
 #: The arguments that narrow a search (``/-/screen?words=rus`` is a filtered queue).
@@ -59,7 +61,9 @@ class Filters:
         if clean["decision"] not in FINAL:
             clean["decision"] = ""
         page = args.get("page", "1")
-        return cls(**clean, page=max(int(page), 1) if page.isdigit() else 1)
+        digits = page.isascii() and page.isdigit()
+        number = (int(page) if len(page) < 8 else MAX_PAGE) if digits else 1
+        return cls(**clean, page=min(max(number, 1), MAX_PAGE))
 
     def narrows(self) -> bool:
         """Whether any filter is set (the status and the page do not count)."""

@@ -54,7 +54,8 @@ async def mine(request, datasette, user):
     stage = _stage_arg(request, datasette)
     args = {k: request.args.get(k, "").strip() for k in ("q", "decision", "reason")}
     page_arg = request.args.get("page", "1")
-    page = min(max(int(page_arg), 1), 10**6) if page_arg.isascii() and page_arg.isdigit() else 1
+    digits = page_arg.isascii() and page_arg.isdigit()
+    page = min(max(int(page_arg[:8]), 1), 10**6) if digits else 1
     data = await _read(datasette, lambda c: (
         q.my_decisions(c, user["id"], limit=101, offset=(page - 1) * 100, stage=stage, **args),
         q.reasons(c, stage), q.themes(c)))

@@ -15,13 +15,14 @@ from __future__ import annotations
 import re
 import secrets
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
 
 import sqlite_utils
 from datasette.utils.asgi import NotFound, Response
-from itsdangerous import BadSignature
+from itsdangerous import BadSignature, URLSafeSerializer
 
 from evidence.db.migrations import BUSY_TIMEOUT_MS
 from evidence.harvest.store import save_screening_rule
@@ -34,9 +35,13 @@ STATIC = Path(__file__).parent / "static"
 MAX_ID = 2**63 - 1
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 LANGUAGES = tuple(CATALOGUES)
-#: A decision posted after the session ended, kept (signed) until the reviewer logs in again.
+#: A decision posted after the session ended, kept (signed) until the reviewer logs in again;
+#: only the account that posted it gets it back (see ``_session_ended``).
 PENDING_COOKIE = "evidence_pending"
 PENDING_FIELDS = ("decision", "reason", "themes", "summary", "note", "next")
+#: A kept decision whose account the browser no longer names (its login cookie had expired)
+#: goes to a login made this soon after it, by the person who was typing, and else to nobody.
+UNOWNED_PENDING_SECONDS = 600
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -152,10 +157,20 @@ def _to_login(request, datasette) -> Response:
     return Response.redirect(_path(datasette, "/-/login") + "?next=" + quote(path, safe=""))
 
 
+#: Printable ASCII but the space: what a ``next`` address keeps as it is.
+_URL_SAFE = "".join(chr(c) for c in range(33, 127))
+
+
 def _safe_next(datasette, value: str, default: str = "/-/screen") -> str:
-    """``value`` when it is a page of the app itself, else ``default`` (no open redirects)."""
+    """``value`` when it is a page of the app itself, else ``default`` (no open redirects).
+
+    A value with a control character (CR, LF, NUL: a header it could split or end) is not
+    one; other characters a ``Location`` header cannot carry are percent-encoded."""
     own = _path(datasette, "/-/screen")
-    return value if value.startswith(own) and "//" not in value else _path(datasette, default)
+    if (not value.startswith(own) or "//" in value
+            or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value)):
+        return _path(datasette, default)
+    return quote(value, safe=_URL_SAFE)
 
 
 LANG_COOKIE = "evidence_lang"
@@ -256,17 +271,80 @@ def _labelled(items: list[dict], lang: str) -> list[dict]:
 async def _session_ended(request, datasette) -> Response:
     """A decision posted after the session ended (logged out, expired, server restarted
     without EVIDENCE_SECRET): keep what was chosen and typed in a signed cookie, ask for the
-    login, and fill the record in again afterwards (see ``record_view._restore``)."""
+    login, and fill the record in again afterwards (see ``record_view._restore``).
+
+    The kept decision and private note belong to the account the login cookie named, and
+    are filled in for that account only (:func:`pending_for`); logging out clears them, so
+    the next person at a shared browser never sees them."""
     form = await _form(request)
     record_id = request.url_vars.get("id")
     response = await _page(datasette, request, None, "screening_login.html", status=401,
                            notice=_t(datasette, request)("session_expired"),
                            next=_safe_next(datasette, request.path))
     if record_id and request.path.startswith(_path(datasette, "/-/screen/record/")):
-        pending = {"record": int(record_id), **{k: form.get(k, []) for k in PENDING_FIELDS}}
-        response.set_cookie(PENDING_COOKIE, datasette.sign(pending, "pending"), httponly=True,
-                            max_age=3600, samesite="lax")
+        pending = {"record": int(record_id), "user": _cookie_owner(request, datasette),
+                   "at": int(time.time()), **{k: form.get(k, []) for k in PENDING_FIELDS}}
+        _keep_pending(datasette, response, pending)
     return response
+
+
+def _keep_pending(datasette, response: Response, pending: dict) -> None:
+    response.set_cookie(PENDING_COOKIE, datasette.sign(pending, "pending"), httponly=True,
+                        max_age=3600, samesite="lax")
+
+
+def clear_pending(response: Response) -> None:
+    response.set_cookie(PENDING_COOKIE, "", expires=0, max_age=0)
+
+
+def _cookie_owner(request, datasette) -> str | None:
+    """The account the ``ds_actor`` cookie names, its session ended or not. A cookie signed
+    with an earlier secret (a restart without EVIDENCE_SECRET) is read without its
+    signature: the name only decides who may see the kept form, which a forged name cannot
+    turn into a leak (the forger's own browser holds what the forger typed)."""
+    raw = request.cookies.get("ds_actor")
+    if not raw:
+        return None
+    try:
+        signed = datasette.unsign(raw, "actor")
+    except BadSignature:
+        signed = URLSafeSerializer(b"-", "actor").loads_unsafe(raw)[1]
+    actor = signed.get("a") if isinstance(signed, dict) else None
+    name = actor.get("id") if isinstance(actor, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def _read_pending(request, datasette) -> dict | None:
+    raw = request.cookies.get(PENDING_COOKIE)
+    if not raw:
+        return None
+    try:
+        pending = datasette.unsign(raw, "pending")
+    except BadSignature:
+        return None
+    return pending if isinstance(pending, dict) else None
+
+
+def pending_for(request, datasette, username: str) -> dict | None:
+    """The kept decision if it is ``username``'s, else None."""
+    pending = _read_pending(request, datasette)
+    return pending if pending and pending.get("user") == username else None
+
+
+def bind_pending(request, datasette, response: Response, username: str) -> None:
+    """At a login: a kept decision of another account is dropped; one whose account was
+    unknown becomes this account's if the login follows it within
+    :data:`UNOWNED_PENDING_SECONDS`, else it is dropped too."""
+    pending = _read_pending(request, datasette)
+    if pending is None:
+        if request.cookies.get(PENDING_COOKIE):
+            clear_pending(response)
+        return
+    age = time.time() - (pending.get("at") or 0)
+    if pending.get("user") is None and 0 <= age < UNOWNED_PENDING_SECONDS:
+        _keep_pending(datasette, response, {**pending, "user": username})
+    elif pending.get("user") != username:
+        clear_pending(response)
 
 
 # --- the home page and the app's CSS and JS ------------------------------------------------

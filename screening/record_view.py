@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from datasette.utils.asgi import Response
-from itsdangerous import BadSignature
 
 from evidence.config import NOT_RETRIEVED
 from evidence.db.decisions import (
@@ -46,7 +45,9 @@ from evidence.screening.pages import (
     _safe_next,
     _t,
     _write,
+    clear_pending,
     login_required,
+    pending_for,
 )
 from evidence.screening.text import abstract_sections, highlight, search_terms
 
@@ -210,7 +211,7 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
         raise Refusal(404, "not_found")
     queue_path = _path(datasette, STAGE_PATHS[stage])
     lang = _lang(datasette, request)
-    pending = _restore(datasette, request, record_id) if record_id and not form else None
+    pending = _restore(datasette, request, record_id, me) if record_id and not form else None
     if pending:
         chosen, _ = _validate(datasette, pending, [r["slug"] for r in data["reasons"]],
                               [t["slug"] for t in data["themes"]], request)
@@ -253,8 +254,9 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
                        sources=sorted({s["source"] for s in item["searches"]}))
     response = await _page(datasette, request, user, "screening_record.html", status=status,
                            **context)
-    if pending:
-        response.set_cookie(PENDING_COOKIE, "", expires=0, max_age=0)
+    if pending or (request.cookies.get(PENDING_COOKIE) and not pending_for(
+            request, datasette, me)):  # used, or not this account's: gone
+        clear_pending(response)
     return response
 
 
@@ -359,18 +361,11 @@ async def skip(request, datasette, user):
                                         default=STAGE_PATHS[stage]))
 
 
-def _restore(datasette, request, record_id: int) -> dict | None:
-    """The decision kept by ``_session_ended`` for this record, if any (once)."""
-    raw = request.cookies.get(PENDING_COOKIE)
-    if not raw:
-        return None
-    try:
-        pending = datasette.unsign(raw, "pending")
-    except BadSignature:
-        return None
-    if pending.get("record") != record_id:
-        return None
-    return pending
+def _restore(datasette, request, record_id: int, username: str) -> dict | None:
+    """The decision kept by ``_session_ended`` for this record and this account, if any
+    (once; see ``pages.pending_for``)."""
+    pending = pending_for(request, datasette, username)
+    return pending if pending and pending.get("record") == record_id else None
 
 
 ROUTES = [
