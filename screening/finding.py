@@ -88,10 +88,15 @@ def word_key(word: str) -> str:
     return key[:-1] if len(key) >= 6 and key != word else key
 
 
+def search_words(f: Filters) -> list[str]:
+    """The words searched for (at most eight; quotes are not phrases here)."""
+    return f.words.replace('"', " ").split()[:8]
+
+
 def _where(f: Filters, viewer: str, lead: bool, needed: int) -> tuple[list[str], dict]:
     where: list[str] = []
     params: dict[str, Any] = {"viewer": viewer, "needed": needed}
-    for i, word in enumerate(f.words.replace('"', " ").split()[:8]):
+    for i, word in enumerate(search_words(f)):
         params[f"w{i}"] = word_key(word)
         where.append(f"instr(evidence_fold(coalesce(r.title, '') || ' ' ||"
                      f" coalesce(r.abstract, '')), :w{i}) > 0")

@@ -27,6 +27,7 @@ from evidence.dedupe.cluster import (
     list_uncertain_pairs,
     undo_merge,
 )
+from evidence.markup import sanitise
 from evidence.screening import queries as q
 from evidence.screening.app import evidence_config, plugin_settings
 from evidence.screening.highlights import parse_words, save_highlight_words
@@ -60,6 +61,8 @@ async def mine(request, datasette, user):
         q.my_decisions(c, user["id"], limit=101, offset=(page - 1) * 100, stage=stage, **args),
         q.reasons(c, stage), q.themes(c)))
     rows, reasons, themes = data
+    for row in rows:  # inline markup rendered safely, as on the record page
+        row["title_html"] = sanitise(row["title"])
     return await _page(datasette, request, user, "screening_mine.html", rows=rows[:100],
                        more=len(rows) > 100, page=page, args=args, stage=stage,
                        record_path=_path(datasette, f"{STAGE_PATHS[stage]}/record/"),

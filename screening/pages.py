@@ -16,12 +16,14 @@ import re
 import secrets
 import sqlite3
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
 
 import sqlite_utils
-from datasette.utils.asgi import NotFound, Response
+from datasette.utils.asgi import Base400, NotFound, Response
+from datasette.views.base import DatasetteError
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from evidence.db.migrations import BUSY_TIMEOUT_MS
@@ -204,11 +206,41 @@ async def _page(datasette, request, user, template: str, status: int = 200,
 
 
 async def _refusal_page(datasette, request, user, refusal: Refusal) -> Response:
+    """The refusal as a page of the app: titled "Not saved" where a form was turned down,
+    else by what happened ("No access", "Page not found"), with a way back."""
     back = refusal.back or _safe_next(datasette, request.headers.get("referer", "").split(
         request.host, 1)[-1] if request.headers.get("referer") else "")
-    return await _page(datasette, request, user, "screening_refused.html",
-                       status=refusal.status, message=_t(datasette, request)(refusal.key),
-                       back=back)
+    t = _t(datasette, request)
+    status = refusal.status
+    if request.method == "POST" and status != 404:
+        title = t("refused")
+    else:
+        title = t(f"error_{status}") if f"error_{status}" in CATALOGUES["en"] else t(
+            "error_other")
+    return await _page(datasette, request, user, "screening_refused.html", status=status,
+                       message=t(refusal.key), back=back, title=title)
+
+
+#: Datasette's own errors in the app: the message each status gets.
+_ERROR_MESSAGES = {400: "bad_request", 401: "login_required", 403: "no_access",
+                   404: "page_not_found"}
+
+
+async def error_page(request, datasette, exception: Exception) -> Response:
+    """An error Datasette raised (an unknown address, a table page this account may not
+    open, a failure) as a page of the app, in the user's language and with its navigation,
+    instead of Datasette's English page without a way back."""
+    status = exception.status if isinstance(exception, (Base400, DatasetteError)) else 500
+    if status >= 500:
+        traceback.print_exception(exception)
+    try:
+        user = await _user(request, datasette)
+    except Exception:  # the database itself may be what failed
+        user = None
+    if user is not None:
+        request.scope["evidence_lang"] = user.get("language")
+    key = _ERROR_MESSAGES.get(status, "server_error" if status >= 500 else "bad_request")
+    return await _refusal_page(datasette, request, user, Refusal(status, key))
 
 
 def login_required(view=None, *, lead: bool = False):
