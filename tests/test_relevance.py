@@ -128,7 +128,9 @@ async def test_stopping_figures_in_the_header_and_status(app, db_path, config_pa
                                       str(config_path)])
     assert result.exit_code == 0, result.output
     assert "5 of 20 screened | 1 inclusions found | 4 exclusions in a row" in result.output
-    assert "SAFE: active learning; not met yet (twice_estimate)" in result.output
+    assert ("SAFE: active learning; not met yet: at least twice as many screened as the"
+            " inclusions found and estimated") in result.output
+    assert "twice_estimate" not in result.output
     data = json.loads(CliRunner().invoke(cli, ["status", "--json", "--db", str(db_path),
                                                "--config", str(config_path)]).output)
     assert data["stopping"]["run"] == 4
