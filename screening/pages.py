@@ -26,8 +26,8 @@ from datasette.utils.asgi import Base400, NotFound, Response
 from datasette.views.base import DatasetteError
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from evidence.db.config_sync import save_screening_rule
 from evidence.db.migrations import BUSY_TIMEOUT_MS
-from evidence.harvest.store import save_screening_rule
 from evidence.screening import auth, sessions
 from evidence.screening import queries as q
 from evidence.screening.app import config_error, evidence_config, plugin_settings
