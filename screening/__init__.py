@@ -71,8 +71,8 @@ def actor_from_request(datasette, request):
 def handle_exception(datasette, request, exception):
     """Datasette's own error pages inside the app (an unknown address, a table page a
     reviewer may not open) become pages of the app: its language, its navigation and a way
-    back (``pages.error_page``). JSON answers keep Datasette's."""
-    if not app.plugin_settings(datasette) or request.path.endswith(".json"):
+    back (``pages.error_page``). JSON answers and downloads keep Datasette's."""
+    if not app.plugin_settings(datasette) or "." in request.path.rsplit("/", 1)[-1]:
         return None
 
     async def inner():
