@@ -340,7 +340,10 @@ def _cookie_owner(request, datasette) -> str | None:
     try:
         signed = datasette.unsign(raw, "actor")
     except BadSignature:
-        signed = URLSafeSerializer(b"-", "actor").loads_unsafe(raw)[1]
+        try:
+            signed = URLSafeSerializer(b"-", "actor").loads_unsafe(raw)[1]
+        except Exception:  # not even a readable payload: nobody known
+            signed = None
     actor = signed.get("a") if isinstance(signed, dict) else None
     name = actor.get("id") if isinstance(actor, dict) else None
     return name if isinstance(name, str) else None

@@ -131,3 +131,18 @@ async def test_my_decisions_have_labelled_filters_and_rendered_titles(make_app, 
         assert f'<label for="mine-{field}">' in page.text, field
         assert f'id="mine-{field}"' in page.text
     assert "Peer support &amp; <i>recovery colleges</i>" in page.text
+
+
+@pytest.mark.asyncio
+async def test_duplicate_pairs_render_inline_markup_safely(make_app, db_path):
+    from tests.test_hardening_screening import _pair
+
+    ds = make_app()
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE records SET title = ? WHERE id = 5",
+                     ["CO<sub>2</sub> & <i>recovery</i> <script>x</script>"])
+    _pair(db_path, 5, 6)
+    page = await ds.client.get("/-/screen/duplicates", cookies=as_user(ds, "ana", "lead"))
+    assert page.status_code == 200
+    assert ("<h2>CO<sub>2</sub> &amp; <i>recovery</i> &lt;script&gt;x&lt;/script&gt;</h2>"
+            in page.text)
