@@ -505,3 +505,4 @@ def test_highlight_words_with_yaml_indicators_in_the_file_are_a_clear_error(conf
     with pytest.raises(ConfigError) as error:
         load_config(config_path)
     assert f"{config_path.name}:" in str(error.value) and "YAML" in str(error.value)
+    assert "put it in quotes" in str(error.value)
