@@ -68,15 +68,6 @@ def actor_from_request(datasette, request):
 
 
 @hookimpl
-def prepare_jinja2_environment(env, datasette):
-    """``|inline_markup``: a title's inline markup rendered safely in a template (the
-    allow-list of evidence.markup, as the record page has it), never the raw tags."""
-    from evidence.markup import sanitise
-
-    env.filters.setdefault("inline_markup", sanitise)
-
-
-@hookimpl
 def handle_exception(datasette, request, exception):
     """Datasette's own error pages inside the app (an unknown address, a table page a
     reviewer may not open) become pages of the app: its language, its navigation and a way

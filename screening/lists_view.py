@@ -169,9 +169,12 @@ async def duplicates(request, datasette, user):
     pairs, merged = await _read(datasette, lambda c: (
         list_uncertain_pairs(sqlite_utils.Database(c)),
         list_merged_pairs(sqlite_utils.Database(c)) if user["role"] == "lead" else []))
-    for pair in pairs:
+    for pair in pairs:  # titles' inline markup rendered safely, as on the record page
         for side in ("record_a", "record_b"):
-            pair[side] = {**pair[side], "authors": json_list(pair[side].get("authors"))}
+            pair[side] = {**pair[side], "authors": json_list(pair[side].get("authors")),
+                          "title_html": sanitise(pair[side].get("title"))}
+    for item in merged:
+        item["title_html"] = sanitise(item.get("title"))
     return await _page(datasette, request, user, "screening_duplicates.html", pairs=pairs,
                        merged=merged)
 
