@@ -29,10 +29,12 @@ from tests.test_browser_screening import (
 
 pytestmark = pytest.mark.browser
 #: Record 6 is found by the search for "community mental health" (even ids, screening_data).
-TITLES = {6: "Peer support & <i>recovery colleges</i> in community mental health services: "
-             "a realist review of implementation in municipalities",
-          7: "Kunnskapsoppsummering om rusmiddelbruk og psykiske helseproblemer blant eldre i "
-             "kommunale helse- og omsorgstjenester"}
+TITLES = {
+    6: "Peer support & <i>recovery colleges</i> in community mental health services: "
+    "a realist review of implementation in municipalities",
+    7: "Kunnskapsoppsummering om rusmiddelbruk og psykiske helseproblemer blant eldre i "
+    "kommunale helse- og omsorgstjenester",
+}
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +59,9 @@ def fresh_decisions(server):
 def login_to(page: Page, url: str, path: str, name: str = "rita") -> None:
     """Log in straight to ``path`` (opening the queue would claim a record)."""
     page.set_viewport_size(LAPTOP)
-    page.goto(url + "/-/login?next=" + path.replace("/", "%2F").replace("?", "%3F")
-              .replace("=", "%3D"))
+    page.goto(
+        url + "/-/login?next=" + path.replace("/", "%2F").replace("?", "%3F").replace("=", "%3D")
+    )
     page.fill("#username", name)
     page.fill("#password", PASSWORD)
     page.click("form.login button[type=submit]")
@@ -88,10 +91,12 @@ def test_search_phrase_and_include_word_are_both_marked(server, page: Page):
 def test_error_pages_speak_nb_with_the_apps_navigation(server, page: Page):
     url = server["url"]
     login_to(page, url, "/-/screen/mine")
-    for path, heading, name in (("/-/screen/conflicts", "Ingen tilgang", "screening-403"),
-                                ("/evidence/decisions", "Ingen tilgang", "screening-403-table"),
-                                ("/-/screen/nowhere", "Fant ikke siden", "screening-404"),
-                                ("/nope", "Fant ikke siden", "screening-404-root")):
+    for path, heading, name in (
+        ("/-/screen/conflicts", "Ingen tilgang", "screening-403"),
+        ("/evidence/decisions", "Ingen tilgang", "screening-403-table"),
+        ("/-/screen/nowhere", "Fant ikke siden", "screening-404"),
+        ("/nope", "Fant ikke siden", "screening-404-root"),
+    ):
         response = page.goto(url + path)
         assert response.status == (403 if "403" in name else 404), path
         expect(page.locator("h1")).to_have_text(heading)
@@ -102,12 +107,20 @@ def test_error_pages_speak_nb_with_the_apps_navigation(server, page: Page):
 
 
 def test_my_decisions_keep_words_whole_and_label_their_filters(server, page: Page):
-    votes(server["db"],
-          (6, "rita", "include", {"theme_slugs": ["psychosocial-interventions", "stigma",
-                                                  "specific-populations"],
-                                  "summary": "Peer support in recovery colleges."}),
-          (7, "rita", "exclude", {"reason": "not-municipal"}),
-          (8, "rita", "maybe", {}))
+    votes(
+        server["db"],
+        (
+            6,
+            "rita",
+            "include",
+            {
+                "theme_slugs": ["psychosocial-interventions", "stigma", "specific-populations"],
+                "summary": "Peer support in recovery colleges.",
+            },
+        ),
+        (7, "rita", "exclude", {"reason": "not-municipal"}),
+        (8, "rita", "maybe", {}),
+    )
     login_to(page, server["url"], "/-/screen/mine")
     for field in ("Søk", "Beslutning", "Eksklusjonsgrunn"):
         expect(page.get_by_label(field)).to_be_visible()

@@ -13,23 +13,29 @@ from tests.screening_data import seed
 
 
 def status(db_path, config_path) -> str:
-    result = CliRunner().invoke(cli, ["status", "--db", str(db_path), "--config",
-                                      str(config_path)])
+    result = CliRunner().invoke(cli, ["status", "--db", str(db_path), "--config", str(config_path)])
     assert result.exit_code == 0, result.output
     return result.output
 
 
-def test_screened_agrees_between_totals_and_stages_with_a_full_text_stage(db_path,
-                                                                           config_path):
+def test_screened_agrees_between_totals_and_stages_with_a_full_text_stage(db_path, config_path):
     text = config_path.read_text(encoding="utf-8")
-    config_path.write_text(text.replace("  # stages: [title_abstract, full_text]",
-                                        "  stages: [title_abstract, full_text]"),
-                           encoding="utf-8")
+    config_path.write_text(
+        text.replace(
+            "  # stages: [title_abstract, full_text]", "  stages: [title_abstract, full_text]"
+        ),
+        encoding="utf-8",
+    )
     seed(db_path, config_path, 12)
     db = open_db(db_path)
     for record in range(1, 10):
-        save_decision(db.conn, record, "bo", "include" if record <= 6 else "exclude",
-                      reason=None if record <= 6 else "wrong-topic")
+        save_decision(
+            db.conn,
+            record,
+            "bo",
+            "include" if record <= 6 else "exclude",
+            reason=None if record <= 6 else "wrong-topic",
+        )
     save_decision(db.conn, 1, "bo", "include", stage=FULL_TEXT)
     save_decision(db.conn, 2, "bo", "exclude", stage=FULL_TEXT, reason="wrong-design")
     db.close()
@@ -44,9 +50,13 @@ def test_screened_agrees_between_totals_and_stages_with_a_full_text_stage(db_pat
 
 def test_status_names_safe_criteria_in_words(db_path, config_path):
     text = config_path.read_text(encoding="utf-8")
-    config_path.write_text(text.replace("order: newest", "order: newest\n  stopping:\n"
-                                        "    rule: safe\n    consecutive_exclusions: 5"),
-                           encoding="utf-8")
+    config_path.write_text(
+        text.replace(
+            "order: newest",
+            "order: newest\n  stopping:\n    rule: safe\n    consecutive_exclusions: 5",
+        ),
+        encoding="utf-8",
+    )
     seed(db_path, config_path, 40)
     db = open_db(db_path)
     save_decision(db.conn, 1, "bo", "include")
