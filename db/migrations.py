@@ -552,7 +552,7 @@ def m430_screening_open_bulk_pause(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m470_stopping_events(db: sqlite_utils.Database) -> None:
-    """SAFE's phases as events (screening/safe.py): ``check_started`` when the stopping
+    """SAFE's phases as events (models/safe.py): ``check_started`` when the stopping
     heuristic was first met (the queue then switches to the second model from the decision
     ``decision_id`` on; stored, so the phase never flips back when a later figure moves),
     and ``stopped`` when a lead stopped screening in the app (who, when, the figures then).
@@ -567,7 +567,7 @@ def m470_stopping_events(db: sqlite_utils.Database) -> None:
 @migrations()
 def m480_imported_decisions_index(db: sqlite_utils.Database) -> None:
     """The stopping figures leave out the records an imported evidence table decided
-    (screening/stopping.py), on every page of the screening app: a small partial index keeps
+    (models/stopping.py), on every page of the screening app: a small partial index keeps
     that from reading every decision."""
     db.execute("CREATE INDEX IF NOT EXISTS idx_decisions_imported ON decisions (record_id)"
                " WHERE origin = 'import'")

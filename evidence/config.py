@@ -433,7 +433,11 @@ def parse_config(text: str, path: str | Path = "evidence.yml") -> Config:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark else None
-        raise ConfigError(path, line, "", f"not valid YAML: {getattr(e, 'problem', e)}") from e
+        problem = str(getattr(e, "problem", e))
+        if "cannot start any token" in problem or "alias" in problem:
+            problem += (" (a value starting with * & ! % @ ` | > - ? { [ or a quote is YAML"
+                        ' syntax: put it in quotes, "*rus")')
+        raise ConfigError(path, line, "", f"not valid YAML: {problem}") from e
     if root is None:
         raise ConfigError(path, None, "", "the file is empty")
     _check_size(root, path)

@@ -33,6 +33,8 @@ from evidence.db.config_sync import save_screening_rule
 from evidence.db.stages import stage_counts
 from evidence.db.values import json_list, now
 from evidence.errors import EvidenceError
+from evidence.models.safe import check_start, current_stop
+from evidence.models.stopping import describe_method
 from evidence.publish.outputs import check_output, database_file
 from evidence.publish.search import (
     INDEX,
@@ -41,8 +43,6 @@ from evidence.publish.search import (
     create_search_index,
     synonym_groups,
 )
-from evidence.screening.safe import check_start, current_stop
-from evidence.screening.stopping import describe_method
 
 #: Private fields that ``screening.public_fields`` may publish (column name -> decisions column).
 OPTIONAL_PUBLIC_FIELDS = {"note": "note", "reviewers": "reviewer", "reason": "reason"}

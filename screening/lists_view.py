@@ -27,6 +27,7 @@ from evidence.dedupe.cluster import (
     list_uncertain_pairs,
     undo_merge,
 )
+from evidence.markup import sanitise
 from evidence.screening import queries as q
 from evidence.screening.app import evidence_config, plugin_settings
 from evidence.screening.highlights import parse_words, save_highlight_words
@@ -54,11 +55,14 @@ async def mine(request, datasette, user):
     stage = _stage_arg(request, datasette)
     args = {k: request.args.get(k, "").strip() for k in ("q", "decision", "reason")}
     page_arg = request.args.get("page", "1")
-    page = min(max(int(page_arg), 1), 10**6) if page_arg.isascii() and page_arg.isdigit() else 1
+    digits = page_arg.isascii() and page_arg.isdigit()
+    page = min(max(int(page_arg[:8]), 1), 10**6) if digits else 1
     data = await _read(datasette, lambda c: (
         q.my_decisions(c, user["id"], limit=101, offset=(page - 1) * 100, stage=stage, **args),
         q.reasons(c, stage), q.themes(c)))
     rows, reasons, themes = data
+    for row in rows:  # inline markup rendered safely, as on the record page
+        row["title_html"] = sanitise(row["title"])
     return await _page(datasette, request, user, "screening_mine.html", rows=rows[:100],
                        more=len(rows) > 100, page=page, args=args, stage=stage,
                        record_path=_path(datasette, f"{STAGE_PATHS[stage]}/record/"),
@@ -165,9 +169,12 @@ async def duplicates(request, datasette, user):
     pairs, merged = await _read(datasette, lambda c: (
         list_uncertain_pairs(sqlite_utils.Database(c)),
         list_merged_pairs(sqlite_utils.Database(c)) if user["role"] == "lead" else []))
-    for pair in pairs:
+    for pair in pairs:  # titles' inline markup rendered safely, as on the record page
         for side in ("record_a", "record_b"):
-            pair[side] = {**pair[side], "authors": json_list(pair[side].get("authors"))}
+            pair[side] = {**pair[side], "authors": json_list(pair[side].get("authors")),
+                          "title_html": sanitise(pair[side].get("title"))}
+    for item in merged:
+        item["title_html"] = sanitise(item.get("title"))
     return await _page(datasette, request, user, "screening_duplicates.html", pairs=pairs,
                        merged=merged)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from datasette.utils.asgi import Response
-from itsdangerous import BadSignature
 
 from evidence.config import NOT_RETRIEVED
 from evidence.db.decisions import (
@@ -22,7 +21,10 @@ from evidence.db.decisions import (
     reviewers_stage,
     save_decision,
 )
-from evidence.screening import claims, safe
+from evidence.models import safe
+from evidence.models.relevance import RelevanceQueue, queue_for
+from evidence.models.stopping import stopping_figures
+from evidence.screening import claims
 from evidence.screening import queries as q
 from evidence.screening.app import evidence_config
 from evidence.screening.full_text import find_pdf, full_text_links
@@ -43,10 +45,10 @@ from evidence.screening.pages import (
     _safe_next,
     _t,
     _write,
+    clear_pending,
     login_required,
+    pending_for,
 )
-from evidence.screening.relevance import RelevanceQueue, queue_for
-from evidence.screening.stopping import stopping_figures
 from evidence.screening.text import abstract_sections, highlight, search_terms
 
 #: The queue page of each reviewers' stage; a record page is ``<queue>/record/<id>``.
@@ -61,14 +63,14 @@ def _stage(datasette, stage: str) -> str:
 
 
 def _relevance(datasette) -> RelevanceQueue:
-    """The server's relevance queue (screening/relevance.py: ranking off the request path)."""
+    """The server's relevance queue (models/relevance.py: ranking off the request path)."""
     queue = queue_for(datasette, _db(datasette).path)
     queue.check_enabled = evidence_config(datasette).screening.stopping_rule == "safe"
     return queue
 
 
 async def _safe_phase(datasette, figures: dict, reviewer: str) -> dict:
-    """Start SAFE's check the first time the heuristic is met (stored once, screening/safe.py)
+    """Start SAFE's check the first time the heuristic is met (stored once, models/safe.py)
     and have this reviewer's queue ranked by the model the phase asks for; the figures as
     they are then. One write in a whole screening, so the request path stays a read."""
     settings = evidence_config(datasette).screening
@@ -85,7 +87,7 @@ async def _safe_phase(datasette, figures: dict, reviewer: str) -> dict:
 
 
 def _stopping(conn, settings) -> dict | None:
-    """Stopping figures (screening/stopping.py), shown with relevance order or a rule."""
+    """Stopping figures (models/stopping.py), shown with relevance order or a rule."""
     if settings.order != "relevance" and settings.stopping_rule == "none":
         return None
     figures = stopping_figures(conn, rule=settings.stopping_rule,
@@ -209,7 +211,7 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
         raise Refusal(404, "not_found")
     queue_path = _path(datasette, STAGE_PATHS[stage])
     lang = _lang(datasette, request)
-    pending = _restore(datasette, request, record_id) if record_id and not form else None
+    pending = _restore(datasette, request, record_id, me) if record_id and not form else None
     if pending:
         chosen, _ = _validate(datasette, pending, [r["slug"] for r in data["reasons"]],
                               [t["slug"] for t in data["themes"]], request)
@@ -252,8 +254,9 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
                        sources=sorted({s["source"] for s in item["searches"]}))
     response = await _page(datasette, request, user, "screening_record.html", status=status,
                            **context)
-    if pending:
-        response.set_cookie(PENDING_COOKIE, "", expires=0, max_age=0)
+    if pending or (request.cookies.get(PENDING_COOKIE) and not pending_for(
+            request, datasette, me)):  # used, or not this account's: gone
+        clear_pending(response)
     return response
 
 
@@ -358,18 +361,11 @@ async def skip(request, datasette, user):
                                         default=STAGE_PATHS[stage]))
 
 
-def _restore(datasette, request, record_id: int) -> dict | None:
-    """The decision kept by ``_session_ended`` for this record, if any (once)."""
-    raw = request.cookies.get(PENDING_COOKIE)
-    if not raw:
-        return None
-    try:
-        pending = datasette.unsign(raw, "pending")
-    except BadSignature:
-        return None
-    if pending.get("record") != record_id:
-        return None
-    return pending
+def _restore(datasette, request, record_id: int, username: str) -> dict | None:
+    """The decision kept by ``_session_ended`` for this record and this account, if any
+    (once; see ``pages.pending_for``)."""
+    pending = pending_for(request, datasette, username)
+    return pending if pending and pending.get("record") == record_id else None
 
 
 ROUTES = [

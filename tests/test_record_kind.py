@@ -1,10 +1,10 @@
-"""The kind of a work (screening/record_kind.py), as the theme suggester sees it."""
+"""The kind of a work (models/record_kind.py), as the theme suggester sees it."""
 
 from __future__ import annotations
 
 import pytest
 
-from evidence.screening.record_kind import is_nordic_language, kinds
+from evidence.models.record_kind import is_nordic_language, kinds
 
 
 @pytest.mark.parametrize("title", [
