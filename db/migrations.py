@@ -571,3 +571,19 @@ def m480_imported_decisions_index(db: sqlite_utils.Database) -> None:
     that from reading every decision."""
     db.execute("CREATE INDEX IF NOT EXISTS idx_decisions_imported ON decisions (record_id)"
                " WHERE origin = 'import'")
+
+
+@migrations()
+def m495_editions(db: sqlite_utils.Database) -> None:
+    """Every edition published (``evidence publish --edition NAME``): its name, when it was
+    first and last published, what it counted (searches and PRISMA, as JSON) and the records
+    it published, so next year's publish knows which works are new (publish/editions.py).
+    Re-publishing an edition replaces its rows only."""
+    db["editions"].create({
+        "name": str, "created_at": str, "published_at": str, "records": int,
+        "new_records": int, "searches": str, "prisma": str,
+    }, pk="name", not_null={"created_at", "published_at"})
+    db["edition_records"].create({"edition": str, "record_id": int},
+                                 pk=("edition", "record_id"),
+                                 foreign_keys=[("edition", "editions", "name")])
+    db["edition_records"].create_index(["record_id"])

@@ -179,6 +179,8 @@ class Config:
     language: str = "nb"
     description: str = ""
     licence: str = ""
+    #: ``project.edition``: the edition ``evidence publish`` writes ("" = the current year).
+    edition: str = ""
     searches: tuple[Search, ...] = ()
     zotero_libraries: tuple[ZoteroLibrary, ...] = ()
     theme_groups: tuple[ThemeGroup, ...] = ()
@@ -261,6 +263,7 @@ _SPEC: dict[str, Any] = {
         "language": (("enum", LANGUAGES), False),
         "description": ("str", False),
         "licence": ("str", False),
+        "edition": ("str", False),
     }), True),
     # Each search's keys: the common ones below plus its source's settings (_search_spec).
     "searches": (("list", "search"), False),
@@ -512,6 +515,7 @@ def _build(data: dict[str, Any], root: yaml.Node, v: _Validator) -> Config:
     return Config(
         title=project["title"], language=project.get("language", "nb"),
         description=project.get("description", ""), licence=project.get("licence", ""),
+        edition=str(project.get("edition", "")).strip(),
         searches=tuple(searches), zotero_libraries=libraries, theme_groups=groups,
         exclusion_reasons=reasons, full_text_exclusion_reasons=full_text_reasons,
         screening=ScreeningSettings(

@@ -52,6 +52,8 @@ def run_demo(directory: Path) -> Iterator[str]:
 #: The demo's accounts: for trying the screening app on this machine only.
 DEMO_USERS = (("demo", "demo-password", "lead"),)
 DEMO_DECISIONS = "demo-decisions.csv"
+#: The bundled samples are the 2024 report's: its edition, whatever today's year is.
+DEMO_EDITION = "2024"
 
 
 def _screen_and_publish(db, config, directory: Path) -> Iterator[str]:
@@ -66,8 +68,9 @@ def _screen_and_publish(db, config, directory: Path) -> Iterator[str]:
         add_user(db, username, password, role)
     decided = _record_sample_decisions(db, reviewer=DEMO_USERS[0][0])
     yield f"Screened {decided} records as the demo reviewer (bundled sample decisions)."
-    result = publish(db, directory / "published.db", config)
-    yield f"Published {result.records} included records in {result.themes} themes: {result.path}"
+    result = publish(db, directory / "published.db", config, config.edition or DEMO_EDITION)
+    yield (f"Published {result.records} included records in {result.themes} themes"
+           f" (edition {result.edition}, {result.new_records} new): {result.path}")
     user, password, _ = DEMO_USERS[0]
     yield ""
     yield "Next:"
