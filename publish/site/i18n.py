@@ -77,7 +77,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         # editions
         "new_in_edition": "Nytt i {edition}-utgaven", "editions": "Utgaver",
         "edition": "Utgave", "edition_published": "Publisert", "edition_records": "Arbeider",
-        "edition_new": "Nye", "edition_searches": "Søk (treff)",
+        "edition_new": "Nye", "edition_searches": "Søk (treff, sist kjørt)",
         "edition_prisma": "PRISMA", "edition_intro": ("Hver årlige utgave med datoen den ble "
             "publisert, søkene den bygger på og PRISMA-tallene. «Nye» er arbeider som ingen "
             "tidligere utgave hadde med."),
@@ -177,7 +177,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         # editions
         "new_in_edition": "New in the {edition} edition", "editions": "Editions",
         "edition": "Edition", "edition_published": "Published", "edition_records": "Works",
-        "edition_new": "New", "edition_searches": "Searches (hits)",
+        "edition_new": "New", "edition_searches": "Searches (hits, last run)",
         "edition_prisma": "PRISMA", "edition_intro": ("Each yearly edition with the date it "
             "was published, the searches it rests on and its PRISMA counts. “New” are works "
             "no earlier edition had."),
