@@ -36,6 +36,8 @@ from evidence.errors import EvidenceError
 from evidence.harvest.store import save_screening_rule
 from evidence.publish import editions
 from evidence.publish.kinds import work_kind
+from evidence.publish.map_counts import TABLE as MAP_COUNTS
+from evidence.publish.map_counts import create_map_counts
 from evidence.publish.outputs import check_output, database_file
 from evidence.publish.search import INDEX, TERMS, create_search_index
 from evidence.screening.safe import check_start, current_stop
@@ -45,7 +47,7 @@ from evidence.screening.stopping import describe_method
 OPTIONAL_PUBLIC_FIELDS = {"note": "note", "reviewers": "reviewer", "reason": "reason"}
 #: Tables of the published file (view names must not take these).
 TABLES = {"records", INDEX, TERMS, "search_runs", "record_themes", "themes", "theme_groups",
-          "searches", "prisma", "site", "editions"}
+          "searches", "prisma", "site", "editions", MAP_COUNTS}
 #: Mode of the published file: readable by the web server's user, as a normal file would be.
 PUBLISHED_MODE = 0o644
 DOI_URL = "https://doi.org/"
@@ -220,6 +222,7 @@ def _build(db: sqlite_utils.Database, pub: sqlite_utils.Database, config: Config
         prisma = prisma_rows(db, language,
                              stopped=config.screening.stopping_applied or stop is not None)
         pub["prisma"].insert_all(prisma, pk="id")
+        create_map_counts(pub, records)
         pub["editions"].create(editions.PUBLISHED_COLUMNS, pk="name")
         pub["editions"].insert_all(editions.published_rows(
             db, edition, len(records), new_records, searches, prisma))

@@ -5,6 +5,7 @@ the theme page's trend; the home and method pages' reader fixes (§4)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import sqlite3
 from collections import Counter
@@ -143,3 +144,18 @@ def test_work_kind():
     assert work_kind("Recovery", "", "Universitetsforlaget") == "book"
     assert work_kind("Recovery", "", "", item_type="bookSection") == "book"
     assert work_kind("A cohort study", "", "Lancet") == "other"
+
+
+@pytest.mark.asyncio
+async def test_a_file_published_before_map_counts_is_counted_alike(published, tmp_path):
+    older = tmp_path / "older.db"
+    older.write_bytes(published.read_bytes())
+    conn = sqlite3.connect(older)
+    conn.execute("DROP TABLE map_counts")
+    conn.commit()
+    conn.close()
+    for by in ("year", "kind"):
+        new = (await make_datasette(published).client.get(f"/-/map.json?by={by}")).json()
+        old = (await make_datasette(older).client.get(f"/-/map.json?by={by}")).json()
+        old_text = json.dumps(old).replace("/older/", "/published/")
+        assert json.loads(old_text) == new

@@ -3,9 +3,10 @@
 Rows are the themes under their groups; columns are publication years (``?by=year``, the
 default) or kinds of work (``?by=kind``: publish/kinds.py). Each cell counts the published
 works of that theme and column and links the table page that lists exactly those works
-(``/<db>/records?_theme=SLUG&year=2024``), so the map and the tables never disagree: both
-read ``record_themes`` and ``records``. The published file is immutable, so the counts are
-read once per Datasette and by.
+(``/<db>/records?_theme=SLUG&year=2024``). The counts come from ``map_counts``, which
+``evidence publish`` writes from the same rows (publish/map_counts.py; a file published
+before it is counted here, slowly); the published file is immutable, so they are read once
+per Datasette and by.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from urllib.parse import urlencode
 from datasette import Response
 
 from evidence.publish.kinds import KINDS
+from evidence.publish.map_counts import NONE, TABLE
 from evidence.publish.site.i18n import translator
 from evidence.publish.site.tablepage import site_language
 
 BY = ("year", "kind")
 #: The column of works without a year.
-NO_YEAR = "none"
+NO_YEAR = NONE
 #: Bubble diameters in pixels (area grows with the count).
 MIN_BUBBLE, MAX_BUBBLE = 10, 44
 
@@ -42,16 +44,29 @@ _TOTALS = {
 }
 
 
-def _key(by: str, value: Any) -> str:
-    if by == "year":
-        return NO_YEAR if value is None else str(value)
-    return value or "other"
+def _key(value: Any) -> str:
+    return NONE if value is None or value == "" else str(value)
 
 
 def _filters(by: str, column: str) -> list[tuple[str, str]]:
-    if by == "year":
-        return [("year__isnull", "1")] if column == NO_YEAR else [("year", column)]
-    return [("kind", column)]
+    return [(f"{by}__isnull", "1")] if column == NONE else [(by, column)]
+
+
+async def _counts(db, by: str) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+    """``({theme: {column: count}}, {column: works})``."""
+    counts: dict[str, dict[str, int]] = {}
+    if TABLE in await db.table_names():
+        rows = (await db.execute(f"SELECT theme, value, count FROM {TABLE} WHERE by = ?",
+                                 [by])).rows
+        totals = {value: count for theme, value, count in rows if theme == ""}
+        for theme, value, count in rows:
+            if theme:
+                counts.setdefault(theme, {})[value] = count
+        return counts, totals
+    for slug, value, count in (await db.execute(_COUNTS[by])).rows:
+        counts.setdefault(slug, {})[_key(value)] = count
+    totals = {_key(value): count for value, count in (await db.execute(_TOTALS[by])).rows}
+    return counts, totals
 
 
 def _order(by: str, keys: set[str]) -> list[str]:
@@ -62,8 +77,10 @@ def _order(by: str, keys: set[str]) -> list[str]:
 
 
 def column_label(by: str, column: str, t) -> str:
+    if column == NONE:
+        return t(f"map_no_{by}")
     if by == "year":
-        return t("map_no_year") if column == NO_YEAR else column
+        return column
     text = t(f"kind_{column}")
     return column if text == f"kind_{column}" else text
 
@@ -83,10 +100,7 @@ async def map_data(datasette, by: str = "year") -> dict[str, Any]:
     def url(pairs: list[tuple[str, str]]) -> str:
         return f"{table}?{urlencode(pairs)}" if pairs else table
 
-    counts: dict[str, dict[str, int]] = {}
-    for slug, value, count in (await db.execute(_COUNTS[by])).rows:
-        counts.setdefault(slug, {})[_key(by, value)] = count
-    totals = {_key(by, value): count for value, count in (await db.execute(_TOTALS[by])).rows}
+    counts, totals = await _counts(db, by)
     columns = _order(by, set(totals) | {k for c in counts.values() for k in c})
     themes = await db.execute(
         "SELECT t.slug, t.name, t.group_slug, g.name AS group_name, t.records"

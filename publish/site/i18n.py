@@ -95,7 +95,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "map_cell": "{theme}, {column}: {n} arbeider", "map_none": "ingen arbeider",
         "map_row_total": "{theme}: {n} arbeider i alt",
         "map_column_total": "{column}: {n} arbeider i alt",
-        "map_no_year": "Uten år", "map_scroll": "Kartet kan rulles sideveis.",
+        "map_no_year": "Uten år", "map_no_kind": "Ukjent type",
+        "map_scroll": "Kartet kan rulles sideveis.",
         "map_note": ("Et arbeid kan ha flere tema. «Alle arbeider» teller hvert arbeid én "
                      "gang, også arbeider uten tema."),
         "map_json": "Kartet som JSON",
@@ -195,7 +196,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "map_cell": "{theme}, {column}: {n} works", "map_none": "no works",
         "map_row_total": "{theme}: {n} works in total",
         "map_column_total": "{column}: {n} works in total",
-        "map_no_year": "No year", "map_scroll": "The map scrolls sideways.",
+        "map_no_year": "No year", "map_no_kind": "Unknown kind",
+        "map_scroll": "The map scrolls sideways.",
         "map_note": ("A work may have several themes. “All works” counts each work once, "
                      "works without a theme included."),
         "map_json": "The map as JSON",
