@@ -211,3 +211,15 @@ async def test_feed_survives_control_characters(db, config, tmp_path):
             e.find(f"{ATOM}title").text for e in ET.fromstring(response.text).iter(f"{ATOM}entry")
         ]
         assert "Bell and formfeed in a title" in titles
+
+
+def test_a_merge_keeps_the_edition_that_first_published_the_work(db, config, tmp_path):
+    from evidence.dedupe.cluster import merge_records
+
+    seed_working_db(db, config)
+    publish(db, tmp_path / "a.db", config, "2023")
+    seed_reader_records(db)  # record 7 is new, and turns out to be record 6's duplicate
+    with db.atomic():
+        merge_records(db, survivor=7, loser=6)
+    publish(db, tmp_path / "b.db", config, "2024")
+    assert _first(tmp_path / "b.db") == {1: "2023", 2: "2023", 7: "2023", 8: "2024"}
