@@ -117,13 +117,20 @@ _PHASES = {
 }
 
 
+#: SAFE's criteria (screening/stopping.py ``safe_criteria``) in words.
+_CRITERIA = {"min_share": "the minimum share of records screened",
+             "twice_estimate": "twice the estimated inclusions screened",
+             "run": "enough exclusions in a row"}
+
+
 def format_stopping(stopping: dict[str, Any]) -> str:
     """One line for a screener deciding when to stop, SAFE's phase, and any stop."""
     line = (f"{stopping['screened']} of {stopping['total']} screened | "
             f"{stopping['inclusions']} inclusions found | {stopping['run']} exclusions in a row"
             f" | about {stopping['estimated_remaining']} inclusions left (estimate)")
     if stopping["rule"] == "safe":
-        unmet = ", ".join(k for k, ok in stopping["criteria"].items() if not ok)
+        unmet = ", ".join(_CRITERIA.get(k, k) for k, ok in stopping["criteria"].items()
+                          if not ok)
         if stopping["phase"] == "active_learning" and stopping["met"]:
             line += "\nSAFE: criteria met; check with a second model before stopping"
         else:

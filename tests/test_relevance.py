@@ -127,7 +127,8 @@ async def test_stopping_figures_in_the_header_and_status(app, db_path, config_pa
                                       str(config_path)])
     assert result.exit_code == 0, result.output
     assert "5 of 20 screened | 1 inclusions found | 4 exclusions in a row" in result.output
-    assert "SAFE: active learning; not met yet (twice_estimate)" in result.output
+    assert ("SAFE: active learning; not met yet (twice the estimated inclusions screened)"
+            in result.output)
     data = json.loads(CliRunner().invoke(cli, ["status", "--json", "--db", str(db_path),
                                                "--config", str(config_path)]).output)
     assert data["stopping"]["run"] == 4
