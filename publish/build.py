@@ -30,10 +30,10 @@ from sqlite_utils.db import DescIndex
 
 from evidence import markup
 from evidence.config import Config
+from evidence.db.config_sync import save_screening_rule
 from evidence.db.stages import stage_counts
 from evidence.db.values import json_list, now
 from evidence.errors import EvidenceError
-from evidence.harvest.store import save_screening_rule
 from evidence.publish import editions
 from evidence.publish.kinds import work_kind
 from evidence.publish.map_counts import TABLE as MAP_COUNTS
