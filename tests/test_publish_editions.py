@@ -223,3 +223,12 @@ def test_a_merge_keeps_the_edition_that_first_published_the_work(db, config, tmp
         merge_records(db, survivor=7, loser=6)
     publish(db, tmp_path / "b.db", config, "2024")
     assert _first(tmp_path / "b.db") == {1: "2023", 2: "2023", 7: "2023", 8: "2024"}
+
+
+@pytest.mark.asyncio
+async def test_an_edition_with_nothing_new_links_no_empty_list(db, config, tmp_path):
+    seed_working_db(db, config)
+    publish(db, tmp_path / "a.db", config, "2023")
+    publish(db, tmp_path / "b.db", config, "2024")
+    html = (await make_datasette(tmp_path / "b.db").client.get("/")).text
+    assert "Nytt i 2024-utgaven: 0" in html and "first_edition=2024" not in html
