@@ -41,10 +41,13 @@ def work_kind(
         except ValueError:
             types = [types]
     types = {str(t).strip().lower() for t in types or []}
-    marks = kinds(title or "", abstract or "", journal or "")
-    if (item_type or "").strip().lower() in _BOOK_TYPES or "book" in marks:
+    # the cheap tests first: item type, publisher, publication type, then the words
+    if (item_type or "").strip().lower() in _BOOK_TYPES or "book" in kinds("", "", journal or ""):
         return "book"
-    if types & _REVIEW_TYPES or "review" in marks:
+    if types & _REVIEW_TYPES:
+        return "review"
+    marks = kinds(title or "", abstract or "", journal or "")
+    if "review" in marks:
         return "review"
     if "nordic" in marks:
         return "nordic"
