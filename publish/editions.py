@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections.abc import Iterable
 from typing import Any
 
 import sqlite_utils
 
+from evidence.config import EDITION_MAX, EDITION_NAME, EDITION_RULE
 from evidence.db.values import now
 from evidence.errors import EvidenceError
 
-MAX_NAME = 40
-_NAME = re.compile(r"^[\w][\w .:/+-]*$")
 #: Columns of the published ``editions`` table (the method page and the home page read it).
 PUBLISHED_COLUMNS = {
     "name": str,
@@ -46,10 +44,9 @@ def edition_name(option: str | None, configured: str = "", today: dt.date | None
     source = "--edition" if (option or "").strip() else "project.edition"
     if not name:
         return str((today or dt.date.today()).year)
-    if len(name) > MAX_NAME or not _NAME.match(name):
+    if len(name) > EDITION_MAX or not EDITION_NAME.match(name):
         raise EditionError(
-            f"{source}: {name[:MAX_NAME]!r} is not a usable edition name: use up to {MAX_NAME}"
-            " letters, digits, spaces and . : / + - _ (for example 2024 or 2024-autumn)"
+            f"{source}: {name[:EDITION_MAX]!r} is not a usable edition name: {EDITION_RULE}"
         )
     return name
 

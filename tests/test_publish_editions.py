@@ -232,3 +232,13 @@ async def test_an_edition_with_nothing_new_links_no_empty_list(db, config, tmp_p
     publish(db, tmp_path / "b.db", config, "2024")
     html = (await make_datasette(tmp_path / "b.db").client.get("/")).text
     assert "Nytt i 2024-utgaven: 0" in html and "first_edition=2024" not in html
+
+
+def test_config_refuses_an_unusable_edition_with_its_line(config_path):
+    from evidence.config import ConfigError, load_config
+
+    text = config_path.read_text(encoding="utf-8")
+    config_path.write_text(text.replace("  language: nb\n", "  language: nb\n  edition: '<b>'\n",
+                                        1), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"evidence.yml:\d+: project.edition: '<b>' is not"):
+        load_config(config_path)
