@@ -222,7 +222,7 @@ def _build(db: sqlite_utils.Database, pub: sqlite_utils.Database, config: Config
         prisma = prisma_rows(db, language,
                              stopped=config.screening.stopping_applied or stop is not None)
         pub["prisma"].insert_all(prisma, pk="id")
-        create_map_counts(pub, records)
+        create_map_counts(pub, records, {t["slug"]: t["group_slug"] for t in themes})
         pub["editions"].create(editions.PUBLISHED_COLUMNS, pk="name")
         pub["editions"].insert_all(editions.published_rows(
             db, edition, len(records), new_records, searches, prisma))

@@ -4,7 +4,9 @@
 join of ``record_themes`` and ``records`` takes seconds there, because every lookup reads a
 wide row. The published file never changes, so ``evidence publish`` counts once from the rows
 it has just written: one row per (by, theme, column) with works, and the column totals
-(``theme`` = ``""``) over every published work, with or without a theme.
+(``theme`` = ``""``) over every published work, with or without a theme. Rows with ``by`` =
+``group_year`` count each theme group's works per year (a work once, whatever number of the
+group's themes it has): the theme pages' trend of a group.
 """
 
 from __future__ import annotations
@@ -26,8 +28,16 @@ def column_value(value: object) -> str:
     return NONE if value is None or value == "" else str(value)
 
 
-def create_map_counts(pub: sqlite_utils.Database, records: Iterable[Mapping]) -> None:
-    """``map_counts(by, theme, value, count)`` of the published ``records`` rows."""
+#: ``by`` of the theme groups' works per year.
+GROUP_YEAR = "group_year"
+
+
+def create_map_counts(
+    pub: sqlite_utils.Database, records: Iterable[Mapping], groups: Mapping[str, str] | None = None
+) -> None:
+    """``map_counts(by, theme, value, count)`` of the published ``records`` rows; ``groups``
+    maps a theme's slug to its group's."""
+    groups = groups or {}
     counts: Counter[tuple[str, str, str]] = Counter()
     for row in records:
         slugs = json.loads(row.get("theme_slugs") or "[]")
@@ -36,6 +46,9 @@ def create_map_counts(pub: sqlite_utils.Database, records: Iterable[Mapping]) ->
             counts[(by, "", value)] += 1
             for slug in slugs:
                 counts[(by, slug, value)] += 1
+        year = column_value(row.get("year"))
+        for group in {groups[s] for s in slugs if s in groups}:
+            counts[(GROUP_YEAR, group, year)] += 1
     pub[TABLE].create(
         {"by": str, "theme": str, "value": str, "count": int}, pk=("by", "theme", "value")
     )

@@ -159,3 +159,18 @@ async def test_a_file_published_before_map_counts_is_counted_alike(published, tm
         old = (await make_datasette(older).client.get(f"/-/map.json?by={by}")).json()
         old_text = json.dumps(old).replace("/older/", "/published/")
         assert json.loads(old_text) == new
+
+
+@pytest.mark.asyncio
+async def test_trend_counts_equal_the_views(published):
+    """The theme pages' bars (from map_counts) count what their views hold, for a theme and
+    for a group whose works may carry two of its themes."""
+    ds = make_datasette(published)
+    conn = sqlite3.connect(published)
+    for slug, view in conn.execute("SELECT slug, view FROM themes UNION ALL"
+                                   " SELECT slug, view FROM theme_groups"):
+        html = (await ds.client.get(f"/-/themes/{slug}")).text
+        for year, n in conn.execute(f"SELECT year, count(*) FROM [{view}]"
+                                    " WHERE year IS NOT NULL GROUP BY year"):
+            assert f'aria-label="{year}: {n} arbeider"' in html, (slug, year)
+    conn.close()

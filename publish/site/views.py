@@ -16,6 +16,8 @@ from datasette.database import Database
 
 from evidence.markup import sanitise
 from evidence.publish.build import safe_url
+from evidence.publish.map_counts import GROUP_YEAR, NONE
+from evidence.publish.map_counts import TABLE as MAP_COUNTS
 from evidence.publish.site.i18n import translator
 from evidence.publish.site.prisma import prisma_svg
 
@@ -74,12 +76,20 @@ async def current_edition(datasette) -> dict[str, Any] | None:
             "feed": datasette.urls.path("/-/feed.atom?" + urlencode({"edition": name}))}
 
 
-async def trend(datasette, view: str, limit: int = TREND_YEARS) -> list[dict[str, Any]]:
-    """Works per publication year of a theme's view, every year of the span (the latest
-    ``limit`` of them; earlier years summed into the first bar), each linking its works."""
+async def trend(datasette, view: str, slug: str = "", group: bool = False,
+                limit: int = TREND_YEARS) -> list[dict[str, Any]]:
+    """Works per publication year of a theme (or group) and its view, every year of the span
+    (the latest ``limit`` of them; earlier years summed into the first bar), each linking its
+    works. The counts are publish's (``map_counts``); a file without them is counted here."""
     db = datasette.get_database()
-    counts = {r[0]: r[1] for r in await db.execute(
-        f"SELECT year, count(*) FROM [{view}] WHERE year IS NOT NULL GROUP BY year")}
+    if slug and MAP_COUNTS in await db.table_names():
+        rows = await db.execute(
+            f"SELECT CAST(value AS INTEGER), count FROM {MAP_COUNTS} WHERE by = ?"
+            " AND theme = ? AND value != ?", [GROUP_YEAR if group else "year", slug, NONE])
+    else:
+        rows = await db.execute(
+            f"SELECT year, count(*) FROM [{view}] WHERE year IS NOT NULL GROUP BY year")
+    counts = {r[0]: r[1] for r in rows}
     if not counts:
         return []
     last, first = max(counts), min(counts)
@@ -118,7 +128,8 @@ async def theme(datasette, request) -> Response:
     works = [dict(r, title_rich=sanitise(r["title_html"] or r["title"])) for r in records]
     return await render(datasette, request, "published_theme.html", {
         "theme": dict(row), "records": works, "limit": THEME_PAGE_LIMIT,
-        "trend": await trend(datasette, row["view"]),
+        "trend": await trend(datasette, row["view"], row["slug"],
+                             group=row["group_slug"] is None),
         "feed": datasette.urls.path("/-/feed.atom?theme=" + row["slug"])})
 
 
