@@ -174,3 +174,19 @@ async def test_trend_counts_equal_the_views(published):
                                     " WHERE year IS NOT NULL GROUP BY year"):
             assert f'aria-label="{year}: {n} arbeider"' in html, (slug, year)
     conn.close()
+
+
+@pytest.mark.asyncio
+async def test_a_file_without_kinds_maps_by_year_only(published, tmp_path):
+    older = tmp_path / "nokind.db"
+    older.write_bytes(published.read_bytes())
+    conn = sqlite3.connect(older)
+    conn.execute("DROP TABLE map_counts")
+    conn.execute("DROP INDEX IF EXISTS idx_records_kind")
+    conn.execute("ALTER TABLE records DROP COLUMN kind")
+    conn.commit()
+    conn.close()
+    ds = make_datasette(older)
+    assert (await ds.client.get("/-/map.json?by=kind")).status_code == 400
+    page = await ds.client.get("/-/map?by=kind")
+    assert page.status_code == 200 and "Inkluderte arbeider per tema og publiseringsår" in page.text

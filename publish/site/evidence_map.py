@@ -147,16 +147,23 @@ def bubble(count: int, largest: int) -> int:
     return round(MIN_BUBBLE + (MAX_BUBBLE - MIN_BUBBLE) * math.sqrt(count / largest))
 
 
-def _by(request) -> str:
+async def _by(datasette, request) -> str:
+    """``?by=`` when the file can answer it ("" otherwise): a file published before kinds
+    of work has no ``kind`` column."""
     by = request.args.get("by") or "year"
-    return by if by in BY else ""
+    if by not in BY:
+        return ""
+    if by != "year" and by not in await datasette.get_database().table_columns("records"):
+        return ""
+    return by
 
 
 async def map_json(datasette, request) -> Response:
     """``/-/map.json?by=year|kind``."""
-    by = _by(request)
+    by = await _by(datasette, request)
     if not by:
-        return Response.json({"ok": False, "error": "by must be year or kind"}, status=400)
+        return Response.json({"ok": False, "error": "by must be year or kind (kind: in files"
+                              " published with kinds of work; publish again)"}, status=400)
     data = await map_data(datasette, by)
     return Response.json({k: data[k] for k in ("by", "columns", "labels", "rows", "totals")})
 
@@ -165,9 +172,7 @@ async def map_page(datasette, request) -> Response:
     """``/-/map``: the map as a real table (headers, caption, links with labels)."""
     from evidence.publish.site.views import render
 
-    by = _by(request)
-    if not by:
-        by = "year"
+    by = await _by(datasette, request) or "year"
     data = await map_data(datasette, by)
     largest = max(
         (cell["count"] for row in data["rows"] for cell in row["cells"].values()), default=0
