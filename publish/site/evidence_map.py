@@ -71,7 +71,9 @@ async def _counts(db, by: str) -> tuple[dict[str, dict[str, int]], dict[str, int
 
 def _order(by: str, keys: set[str]) -> list[str]:
     if by == "year":
-        years = sorted((k for k in keys if k != NO_YEAR), key=int)
+        # years in order; anything else a source stored as a year goes after them
+        years = sorted((k for k in keys if k != NO_YEAR),
+                       key=lambda k: (0, int(k), "") if k.isdigit() else (1, 0, k))
         return years + ([NO_YEAR] if NO_YEAR in keys else [])
     return [k for k in KINDS if k in keys] + sorted(keys - set(KINDS))
 
