@@ -238,7 +238,8 @@ def test_config_refuses_an_unusable_edition_with_its_line(config_path):
     from evidence.config import ConfigError, load_config
 
     text = config_path.read_text(encoding="utf-8")
-    config_path.write_text(text.replace("  language: nb\n", "  language: nb\n  edition: '<b>'\n",
-                                        1), encoding="utf-8")
+    config_path.write_text(
+        text.replace("  language: nb\n", "  language: nb\n  edition: '<b>'\n", 1), encoding="utf-8"
+    )
     with pytest.raises(ConfigError, match=r"evidence.yml:\d+: project.edition: '<b>' is not"):
         load_config(config_path)

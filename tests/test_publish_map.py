@@ -167,11 +167,13 @@ async def test_trend_counts_equal_the_views(published):
     for a group whose works may carry two of its themes."""
     ds = make_datasette(published)
     conn = sqlite3.connect(published)
-    for slug, view in conn.execute("SELECT slug, view FROM themes UNION ALL"
-                                   " SELECT slug, view FROM theme_groups"):
+    for slug, view in conn.execute(
+        "SELECT slug, view FROM themes UNION ALL SELECT slug, view FROM theme_groups"
+    ):
         html = (await ds.client.get(f"/-/themes/{slug}")).text
-        for year, n in conn.execute(f"SELECT year, count(*) FROM [{view}]"
-                                    " WHERE year IS NOT NULL GROUP BY year"):
+        for year, n in conn.execute(
+            f"SELECT year, count(*) FROM [{view}] WHERE year IS NOT NULL GROUP BY year"
+        ):
             words = "1 arbeid" if n == 1 else f"{n} arbeider"
             assert f'aria-label="{year}: {words}"' in html, (slug, year)
     conn.close()

@@ -56,8 +56,9 @@ async def _counts(db, by: str) -> tuple[dict[str, dict[str, int]], dict[str, int
     """``({theme: {column: count}}, {column: works})``."""
     counts: dict[str, dict[str, int]] = {}
     if TABLE in await db.table_names():
-        rows = (await db.execute(f"SELECT theme, value, count FROM {TABLE} WHERE by = ?",
-                                 [by])).rows
+        rows = (
+            await db.execute(f"SELECT theme, value, count FROM {TABLE} WHERE by = ?", [by])
+        ).rows
         totals = {value: count for theme, value, count in rows if theme == ""}
         for theme, value, count in rows:
             if theme:
@@ -72,8 +73,10 @@ async def _counts(db, by: str) -> tuple[dict[str, dict[str, int]], dict[str, int
 def _order(by: str, keys: set[str]) -> list[str]:
     if by == "year":
         # years in order; anything else a source stored as a year goes after them
-        years = sorted((k for k in keys if k != NO_YEAR),
-                       key=lambda k: (0, int(k), "") if k.isdigit() else (1, 0, k))
+        years = sorted(
+            (k for k in keys if k != NO_YEAR),
+            key=lambda k: (0, int(k), "") if k.isdigit() else (1, 0, k),
+        )
         return years + ([NO_YEAR] if NO_YEAR in keys else [])
     return [k for k in KINDS if k in keys] + sorted(keys - set(KINDS))
 
@@ -164,8 +167,14 @@ async def map_json(datasette, request) -> Response:
     """``/-/map.json?by=year|kind``."""
     by = await _by(datasette, request)
     if not by:
-        return Response.json({"ok": False, "error": "by must be year or kind (kind: in files"
-                              " published with kinds of work; publish again)"}, status=400)
+        return Response.json(
+            {
+                "ok": False,
+                "error": "by must be year or kind (kind: in files"
+                " published with kinds of work; publish again)",
+            },
+            status=400,
+        )
     data = await map_data(datasette, by)
     return Response.json({k: data[k] for k in ("by", "columns", "labels", "rows", "totals")})
 
