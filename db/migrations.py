@@ -574,7 +574,20 @@ def m480_imported_decisions_index(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m495_editions(db: sqlite_utils.Database) -> None:
+def m500_original_title_and_creators(db: sqlite_utils.Database) -> None:
+    """What a source says that the hits lost before: the title in the original language
+    (PubMed's ``VernacularTitle``, often Norwegian) and the creators who are not authors, with
+    their role (a book's editors, a film's director; JSON ``[{"role", "name"}]``)."""
+    for table in ("hits", "records"):
+        columns = db[table].columns_dict
+        if "original_title" not in columns:
+            db[table].add_column("original_title", str)
+        if "creators" not in columns:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN creators TEXT DEFAULT '[]'")
+
+
+@migrations()
+def m510_editions(db: sqlite_utils.Database) -> None:
     """Every edition published (``evidence publish --edition NAME``): its name, when it was
     first and last published, what it counted (searches and PRISMA, as JSON) and the records
     it published, so next year's publish knows which works are new (publish/editions.py).

@@ -39,7 +39,13 @@ from evidence.publish.kinds import work_kind
 from evidence.publish.map_counts import TABLE as MAP_COUNTS
 from evidence.publish.map_counts import create_map_counts
 from evidence.publish.outputs import check_output, database_file
-from evidence.publish.search import INDEX, TERMS, create_search_index
+from evidence.publish.search import (
+    INDEX,
+    SYNONYM_TABLE,
+    TERMS,
+    create_search_index,
+    synonym_groups,
+)
 from evidence.screening.safe import check_start, current_stop
 from evidence.screening.stopping import describe_method
 
@@ -47,7 +53,7 @@ from evidence.screening.stopping import describe_method
 OPTIONAL_PUBLIC_FIELDS = {"note": "note", "reviewers": "reviewer", "reason": "reason"}
 #: Tables of the published file (view names must not take these).
 TABLES = {"records", INDEX, TERMS, "search_runs", "record_themes", "themes", "theme_groups",
-          "searches", "prisma", "site", "editions", MAP_COUNTS}
+          "searches", "prisma", "site", "editions", MAP_COUNTS, SYNONYM_TABLE}
 #: Mode of the published file: readable by the web server's user, as a normal file would be.
 PUBLISHED_MODE = 0o644
 DOI_URL = "https://doi.org/"
@@ -240,7 +246,7 @@ def _build(db: sqlite_utils.Database, pub: sqlite_utils.Database, config: Config
                 sum(r["count"] for r in prisma if r["step"] == "not_screened_stopping_rule"),
                 stop=stop, checked=check_start(db.conn) is not None)},
         ], pk="key")
-    create_search_index(pub)
+    create_search_index(pub, synonym_groups(config.synonyms))
     counts = {row["step"] + (f":{row['key']}" if row["key"] else ""): row["count"]
               for row in prisma}
     return PublishResult("", len(records), len(themes), len(searches), counts,

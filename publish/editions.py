@@ -3,7 +3,7 @@
 A report comes out once a year from the same working database, and its readers ask what is
 new since last year's. ``evidence publish --edition NAME`` (default ``project.edition``, else
 the current year) records the edition in the working database (``editions``,
-``edition_records``: migration ``m495_editions``); a work's *first edition* is the earliest
+``edition_records``: migration ``m510_editions``); a work's *first edition* is the earliest
 edition, in the order editions were first published, that published it. Re-publishing an
 edition replaces that edition's rows only, and keeps its place in that order.
 """
