@@ -584,3 +584,22 @@ def m500_original_title_and_creators(db: sqlite_utils.Database) -> None:
             db[table].add_column("original_title", str)
         if "creators" not in columns:
             db.execute(f"ALTER TABLE {table} ADD COLUMN creators TEXT DEFAULT '[]'")
+
+
+@migrations()
+def m510_editions(db: sqlite_utils.Database) -> None:
+    """Every edition published (``evidence publish --edition NAME``): its name, when it was
+    first and last published, what it counted (searches and PRISMA, as JSON) and the records
+    it published, so next year's publish knows which works are new (publish/editions.py).
+    Re-publishing an edition replaces its rows only. ``edition_records.record_id`` is a
+    foreign key to ``records``, so a merge of two records (dedupe.cluster.merge_records moves
+    every such reference) leaves the survivor in the editions of both."""
+    db["editions"].create({
+        "name": str, "created_at": str, "published_at": str, "records": int,
+        "new_records": int, "searches": str, "prisma": str,
+    }, pk="name", not_null={"created_at", "published_at"})
+    db["edition_records"].create({"edition": str, "record_id": int},
+                                 pk=("edition", "record_id"),
+                                 foreign_keys=[("edition", "editions", "name"),
+                                               ("record_id", "records", "id")])
+    db["edition_records"].create_index(["record_id"])

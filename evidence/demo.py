@@ -66,6 +66,8 @@ def _imported_before(db, search: str) -> bool:
 #: The demo's accounts: for trying the screening app on this machine only.
 DEMO_USERS = (("demo", "demo-password", "lead"),)
 DEMO_DECISIONS = "demo-decisions.csv"
+#: The bundled samples are the 2024 report's: its edition, whatever today's year is.
+DEMO_EDITION = "2024"
 
 
 def _screen_and_publish(db, config, directory: Path) -> Iterator[str]:
@@ -83,8 +85,9 @@ def _screen_and_publish(db, config, directory: Path) -> Iterator[str]:
     yield (f"Screened {decided} records as the demo reviewer (bundled sample decisions)."
            if decided is not None else
            "The sample decisions were recorded by an earlier demo run (kept as they are).")
-    result = publish(db, directory / "published.db", config)
-    yield f"Published {result.records} included records in {result.themes} themes: {result.path}"
+    result = publish(db, directory / "published.db", config, config.edition or DEMO_EDITION)
+    yield (f"Published {result.records} included records in {result.themes} themes"
+           f" (edition {result.edition}, {result.new_records} new): {result.path}")
     user, password, _ = DEMO_USERS[0]
     yield ""
     yield "Next:"

@@ -165,6 +165,15 @@ _EARLY_TEXT = {
 }
 
 
+#: The fixed screening orders (``screening.order``) in words, for the method page.
+_ORDER_WORDS = {
+    "en": {"newest": "newest first", "oldest": "oldest first", "search": "search by search",
+           "random": "random order"},
+    "nb": {"newest": "nyeste først", "oldest": "eldste først", "search": "søk for søk",
+           "random": "tilfeldig rekkefølge"},
+}
+
+
 def describe_method(settings: Any, language: str = "en", not_screened: int = 0, *,
                     stop: dict[str, Any] | None = None, checked: bool = False) -> str:
     """The screening order and stopping rule in one or two sentences, for the method page.
@@ -175,7 +184,8 @@ def describe_method(settings: Any, language: str = "en", not_screened: int = 0, 
     lang = language if language in _ORDER_TEXT else "en"
     texts = _ORDER_TEXT[lang]
     text = (texts["relevance"] if settings.order == "relevance"
-            else texts["other"].format(order=settings.order))
+            else texts["other"].format(
+                order=_ORDER_WORDS[lang].get(settings.order, settings.order)))
     if checked and settings.order == "relevance" and settings.stopping_rule == "safe":
         text += _CHECK_TEXT[lang]
     if not (settings.stopping_applied or stop):
