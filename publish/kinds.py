@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from evidence.screening.record_kind import kinds
+from evidence.models.record_kind import kinds
 
 #: The map's column order.
 KINDS = ("review", "nordic", "book", "other")

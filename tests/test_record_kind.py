@@ -70,7 +70,7 @@ STEMS = {"_REVIEW": "REVIEW_STEMS", "_SUBSTANCE": "SUBSTANCE_STEMS",
 def test_the_stems_never_hide_a_match(name):
     """kinds() runs a pattern only when one of its stems is in the text: every alternative
     of the pattern needs one (an alternative added without a stem or example fails here)."""
-    import evidence.screening.record_kind as rk
+    import evidence.models.record_kind as rk
 
     pattern, stems = getattr(rk, name), getattr(rk, STEMS[name])
     inner = pattern.pattern[len(r"\b(?:"):-1]
