@@ -7,6 +7,7 @@ from typing import Any
 import sqlite_utils
 
 from evidence.config import Config, ScreeningSettings
+from evidence.db.outcomes import theme_conflicts
 from evidence.db.stages import stage_counts
 from evidence.harvest.store import save_screening_rule
 
@@ -77,6 +78,8 @@ def collect_status(db: sqlite_utils.Database, config: Config | None = None) -> d
     totals = next(db.query(_TOTALS))
     totals["duplicates_removed"] = totals["identified"] - totals["records"]
     totals["unscreened"] = totals["records"] - totals["screened"]
+    # includers who chose different themes or summaries, not resolved by a lead (db/outcomes.py)
+    totals["theme_conflicts"] = len(theme_conflicts(db.conn))
     return {
         "rule": rule,
         "totals": totals,

@@ -1,0 +1,167 @@
+"""Every reviewer's themes and summary are kept (issue 24): two includers who disagree make a
+theme conflict for the lead instead of the second overwriting the first; ``status`` and
+``publish`` report the unresolved ones, and the published themes follow the final decision."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+
+import pytest
+import sqlite_utils
+
+from evidence.config import load_config
+from evidence.db.decisions import RESOLUTION, save_decision
+from evidence.db.migrations import migrations, open_db
+from evidence.db.outcomes import outcomes, theme_conflicts
+from evidence.harvest.store import save_screening_rule
+from evidence.publish.build import publish
+from evidence.status import collect_status
+from tests.screening_data import seed
+
+
+def dual(config_path):
+    text = config_path.read_text(encoding="utf-8")
+    config_path.write_text(text.replace("reviewers_per_record: 1", "reviewers_per_record: 2"),
+                           encoding="utf-8")
+    return load_config(config_path)
+
+
+@pytest.fixture
+def team(db_path, config_path):
+    config = dual(config_path)
+    seed(db_path, config_path, 6)
+    db = open_db(db_path)
+    yield db, config
+    db.close()
+
+
+def record_themes(db, record_id: int) -> set[str]:
+    return {row[0] for row in db.execute(
+        "SELECT t.slug FROM record_themes rt JOIN themes t ON t.id = rt.theme_id"
+        " WHERE rt.record_id = ?", [record_id])}
+
+
+def test_second_includer_does_not_overwrite_the_first(team):
+    db, _ = team
+    save_decision(db.conn, 1, "bo", "include", theme_slugs=["health-economics"],
+                  summary="Costs of services.")
+    save_decision(db.conn, 1, "cy", "include", theme_slugs=["comorbidity"])
+    assert record_themes(db, 1) == {"health-economics", "comorbidity"}
+    found = theme_conflicts(db.conn)
+    assert list(found) == [1]
+    assert [v["themes"] for v in found[1].votes] == [["health-economics"], ["comorbidity"]]
+    # every vote is still in the history
+    assert [json.loads(t) for (t,) in db.execute(
+        "SELECT themes FROM decisions WHERE record_id = 1 ORDER BY id")] == [
+        ["health-economics"], ["comorbidity"]]
+
+
+def test_different_summaries_are_a_conflict_too_and_agreement_is_not(team):
+    db, _ = team
+    save_decision(db.conn, 2, "bo", "include", theme_slugs=["stigma"], summary="One.")
+    save_decision(db.conn, 2, "cy", "include", theme_slugs=["stigma"], summary="Two.")
+    save_decision(db.conn, 3, "bo", "include", theme_slugs=["stigma"], summary="Same.")
+    save_decision(db.conn, 3, "cy", "include", theme_slugs=["stigma"], summary=" Same. ")
+    save_decision(db.conn, 4, "bo", "include", theme_slugs=["stigma"], summary="Only one.")
+    save_decision(db.conn, 4, "cy", "include", theme_slugs=["stigma"])
+    assert set(theme_conflicts(db.conn)) == {2}
+    assert outcomes(db.conn)[4].summary == "Only one."
+
+
+def test_a_resolution_settles_it_and_its_undo_brings_it_back(team):
+    db, _ = team
+    save_decision(db.conn, 1, "bo", "include", theme_slugs=["health-economics"])
+    save_decision(db.conn, 1, "cy", "include", theme_slugs=["comorbidity"])
+    row = save_decision(db.conn, 1, "ana", "include", stage=RESOLUTION,
+                        theme_slugs=["comorbidity"], summary="Lead's line.")
+    assert theme_conflicts(db.conn) == {}
+    assert record_themes(db, 1) == {"comorbidity"}
+    assert outcomes(db.conn)[1].summary == "Lead's line."
+    save_decision(db.conn, 1, "ana", None, stage=RESOLUTION, undoes=row)
+    assert list(theme_conflicts(db.conn)) == [1]
+    assert record_themes(db, 1) == {"health-economics", "comorbidity"}
+
+
+def test_single_screening_has_no_theme_conflicts(db_path, config_path):
+    seed(db_path, config_path, 3)
+    db = open_db(db_path)
+    save_decision(db.conn, 1, "bo", "include", theme_slugs=["stigma"])
+    save_decision(db.conn, 1, "cy", "include", theme_slugs=["loneliness"])
+    assert theme_conflicts(db.conn) == {}
+    data = collect_status(db, load_config(config_path))
+    assert data["totals"]["theme_conflicts"] == 0
+
+
+def test_status_and_publish_report_unresolved_ones(team, tmp_path):
+    db, config = team
+    save_decision(db.conn, 1, "bo", "include", theme_slugs=["health-economics"],
+                  summary="First.")
+    save_decision(db.conn, 1, "cy", "include", theme_slugs=["comorbidity"], summary="Second.")
+    save_decision(db.conn, 2, "bo", "include", theme_slugs=["stigma"])
+    save_decision(db.conn, 2, "cy", "include", theme_slugs=["loneliness"])
+    save_decision(db.conn, 2, "ana", "include", stage=RESOLUTION, theme_slugs=["loneliness"])
+    assert collect_status(db, config)["totals"]["theme_conflicts"] == 1
+    result = publish(db, tmp_path / "published.db", config)
+    assert result.theme_conflicts == 1
+    pub = sqlite_utils.Database(tmp_path / "published.db")
+    rows = {r["id"]: r for r in pub.query("SELECT id, theme_slugs, summary FROM records")}
+    # unresolved: the union of the includers' themes and the first summary
+    assert json.loads(rows[1]["theme_slugs"]) == ["health-economics", "comorbidity"]
+    assert rows[1]["summary"] == "First."
+    # resolved: the resolution's themes only
+    assert json.loads(rows[2]["theme_slugs"]) == ["loneliness"]
+
+
+def test_published_summary_is_the_final_decisions(team, tmp_path):
+    db, config = team
+    save_decision(db.conn, 1, "bo", "include", theme_slugs=["stigma"], summary="Kept.")
+    save_decision(db.conn, 1, "cy", "include", theme_slugs=["stigma"])
+    save_decision(db.conn, 3, "bo", "exclude", summary="An excluder's words.")
+    save_decision(db.conn, 3, "cy", "include", summary="Included.")
+    save_decision(db.conn, 3, "ana", "include", stage=RESOLUTION, summary="")
+    publish(db, tmp_path / "published.db", config)
+    pub = sqlite_utils.Database(tmp_path / "published.db")
+    rows = dict(pub.execute("SELECT id, summary FROM records").fetchall())
+    assert rows == {1: "Kept.", 3: None}
+
+
+def test_migration_rebuilds_themes_lost_to_the_overwrite(team):
+    db, _ = team
+    save_decision(db.conn, 1, "bo", "include", theme_slugs=["health-economics"])
+    save_decision(db.conn, 1, "cy", "include", theme_slugs=["comorbidity"])
+    db.execute("DELETE FROM record_themes WHERE reviewer = 'bo'")  # as the old writer left it
+    db.conn.commit()
+    from evidence.db.migrations import m490_record_themes_from_outcomes
+
+    m490_record_themes_from_outcomes(db)
+    assert record_themes(db, 1) == {"health-economics", "comorbidity"}
+    assert "m490_record_themes_from_outcomes" in [m.name for m in migrations.applied(db)]
+
+
+def test_two_reviewers_saving_at_once_both_keep_their_decisions(team, db_path):
+    db, _ = team
+    save_screening_rule(db, 2, ("title_abstract",))
+    errors = []
+
+    def vote(name: str, themes: list[str]) -> None:
+        conn = sqlite3.connect(db_path, timeout=10)
+        try:
+            for record_id in range(1, 7):
+                save_decision(conn, record_id, name, "include", theme_slugs=themes)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=vote, args=(name, themes))
+               for name, themes in (("bo", ["stigma"]), ("cy", ["loneliness"]))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert db.execute("SELECT count(*) FROM current_decisions").fetchone()[0] == 12
+    assert all(record_themes(db, i) == {"stigma", "loneliness"} for i in range(1, 7))
+    assert set(theme_conflicts(db.conn)) == set(range(1, 7))
