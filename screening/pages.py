@@ -24,7 +24,7 @@ from datasette.utils.asgi import NotFound, Response
 from itsdangerous import BadSignature
 
 from evidence.db.migrations import BUSY_TIMEOUT_MS
-from evidence.harvest.store import save_screening_rule
+from evidence.harvest.store import sync_config
 from evidence.screening import auth, sessions
 from evidence.screening import queries as q
 from evidence.screening.app import config_error, evidence_config, plugin_settings
@@ -233,13 +233,20 @@ def login_required(view=None, *, lead: bool = False):
 
 
 async def _current_rule(datasette) -> None:
-    """Store the configuration's ``reviewers_per_record`` for ``record_status`` when the file
-    changed it since this server last did (publish and exports read that view)."""
-    screening = evidence_config(datasette).screening
-    rule = (screening.reviewers_per_record, screening.stages)
-    if getattr(datasette, "_evidence_rule_saved", None) != rule:
-        await _write(datasette, lambda c: save_screening_rule(sqlite_utils.Database(c), *rule))
-        datasette._evidence_rule_saved = rule
+    """Mirror the configuration into the database whenever the file changed since this
+    server last did: stages, exclusion reasons, themes and the rule change together, before
+    the page that first sees the new file is drawn (a full-text stage turned on while the
+    app runs once showed an empty reason list until a restart)."""
+    config = evidence_config(datasette)
+    if getattr(datasette, "_evidence_synced", None) is config:
+        return
+
+    def sync(conn):
+        sync_config(sqlite_utils.Database(conn), config)
+        conn.commit()
+
+    await _write(datasette, sync)
+    datasette._evidence_synced = config
 
 
 def _labelled(items: list[dict], lang: str) -> list[dict]:
