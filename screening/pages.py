@@ -28,7 +28,7 @@ from evidence.harvest.store import sync_config
 from evidence.screening import auth, sessions
 from evidence.screening import queries as q
 from evidence.screening.app import config_error, evidence_config, plugin_settings
-from evidence.screening.i18n import CATALOGUES, choose_language, translator
+from evidence.screening.i18n import CATALOGUES, choose_language, format_number, translator
 
 STATIC = Path(__file__).parent / "static"
 MAX_ID = 2**63 - 1
@@ -179,6 +179,7 @@ async def _page(datasette, request, user, template: str, status: int = 200,
     lang = _lang(datasette, request)
     is_lead = bool(user and user["role"] == "lead")
     context.update(t=translator(lang), lang=lang, user=user, is_lead=is_lead,
+                   num=lambda value, decimals=2: format_number(value, decimals, lang),
                    languages=LANGUAGES, here=request.path + (
                        f"?{request.query_string}" if request.query_string else ""),
                    dual=config.screening.reviewers_per_record > 1,

@@ -17,7 +17,16 @@ from collections.abc import Iterable
 from itertools import combinations
 from typing import Any, TypeVar
 
-from evidence.db.decisions import DECISIONS, SCREENING, previous_stage, save_decision
+from evidence.db.decisions import (
+    DECISIONS,
+    FULL_TEXT,
+    SCREENING,
+    is_resolution,
+    previous_stage,
+    resolution_of,
+    save_decision,
+)
+from evidence.db.outcomes import outcomes, screening_rule, theme_conflicts
 from evidence.db.values import json_list, now
 
 T = TypeVar("T")
@@ -325,7 +334,10 @@ def vote_allowed(conn: sqlite3.Connection, record_id: int, reviewer: str, needed
 
 
 def conflicts(conn: sqlite3.Connection, stage: str = SCREENING) -> list[dict[str, Any]]:
-    """Records whose reviewers disagree at ``stage`` and that no lead has resolved yet."""
+    """Records the lead must settle at ``stage``: reviewers who disagree on the decision
+    (``kind`` "decision"), then includers who chose different themes or summaries ("themes",
+    db/outcomes.py), at the last configured stage only (an earlier stage's themes are chosen
+    again at the next one)."""
     resolved = {row[0] for row in conn.execute(
         "SELECT record_id FROM stage_votes WHERE stage = ? AND resolution IS NOT NULL",
         [stage])}
@@ -334,15 +346,130 @@ def conflicts(conn: sqlite3.Connection, stage: str = SCREENING) -> list[dict[str
       FROM ({CURRENT}) c JOIN records r ON r.id = c.record_id
       WHERE c.stage = ? AND c.record_id IN (SELECT record_id FROM stage_votes
                                            WHERE stage = ? AND kinds > 1)
-      ORDER BY c.record_id, c.reviewer""", [stage, stage]).fetchall()
+      ORDER BY c.record_id, c.id""", [stage, stage]).fetchall()
     grouped: dict[int, dict[str, Any]] = {}
     for record_id, title, reviewer, decision, reason, theme_json, summary in rows:
         item = grouped.setdefault(record_id, {"record_id": record_id, "title": title,
-                                              "votes": []})
+                                              "votes": [], "kind": "decision"})
         item["votes"].append({"reviewer": reviewer, "decision": decision, "reason": reason,
                               "themes": json_list(theme_json), "summary": summary})
-    return [item for record_id, item in grouped.items() if record_id not in resolved
-            and len({v["decision"] for v in item["votes"]}) > 1]
+    found = [item for record_id, item in grouped.items() if record_id not in resolved
+             and len({v["decision"] for v in item["votes"]}) > 1]
+    _, full_text = screening_rule(conn)
+    if stage == (FULL_TEXT if full_text else SCREENING):
+        by_themes = theme_conflicts(conn, stage)
+        titles = dict(conn.execute(
+            "SELECT id, title FROM records WHERE id IN (SELECT value FROM json_each(?))",
+            [json.dumps(sorted(by_themes))]).fetchall())
+        for record_id, outcome in sorted(by_themes.items()):
+            found.append({"record_id": record_id, "title": titles.get(record_id), "kind": "themes",
+                          "votes": [{"reviewer": v["reviewer"], "decision": v["decision"],
+                                     "reason": None, "themes": v["themes"],
+                                     "summary": v["summary"]} for v in outcome.votes]})
+    return found
+
+
+def describe_resolution(resolution: dict[str, Any], votes: list[dict[str, Any]]) -> dict:
+    """What a lead's resolution took from the votes: ``{"decision", "from", "name"}`` where
+    ``from`` is "one" (the themes of reviewer ``name``), "both", "own" or "" (not include)."""
+    if resolution["decision"] != "include":
+        agreed = [v["reviewer"] for v in votes if v["decision"] == resolution["decision"]]
+        return {"decision": resolution["decision"], "from": "one" if len(agreed) == 1 else "",
+                "name": agreed[0] if len(agreed) == 1 else ""}
+    chosen = set(resolution["themes"])
+    same = [v["reviewer"] for v in votes if v["decision"] == "include"
+            and set(v["themes"]) == chosen]
+    union = {s for v in votes if v["decision"] == "include" for s in v["themes"]}
+    if len(same) == 1:
+        return {"decision": "include", "from": "one", "name": same[0]}
+    if same or (chosen == union and len(votes) > 1):
+        return {"decision": "include", "from": "both", "name": ""}
+    return {"decision": "include", "from": "own", "name": ""}
+
+
+def resolutions(conn: sqlite3.Connection, stage: str = SCREENING, *, limit: int = 20,
+                lead: str | None = None) -> list[dict[str, Any]]:
+    """The latest current resolutions at ``stage`` (by ``lead`` when given), newest first,
+    each with the votes it settled and :func:`describe_resolution`."""
+    params: list[Any] = [resolution_of(stage)]
+    who = ""
+    if lead:
+        who, params = " AND c.reviewer = ?", [*params, lead]
+    rows = conn.execute(f"""
+      SELECT d.id, d.record_id, r.title, d.reviewer, d.decision, d.reason, d.themes,
+             d.summary, d.created_at
+      FROM current_decisions c JOIN decisions d ON d.id = c.decision_id
+      JOIN records r ON r.id = d.record_id
+      WHERE c.stage = ?{who} ORDER BY c.decision_id DESC LIMIT ?""",
+                        [*params, limit]).fetchall()
+    keys = ("id", "record_id", "title", "reviewer", "decision", "reason", "themes", "summary",
+            "created_at")
+    items = [dict(zip(keys, row, strict=True)) for row in rows]
+    found = outcomes(conn, [i["record_id"] for i in items], stage=stage)
+    for item in items:
+        item["themes"] = json_list(item["themes"])
+        item["votes"] = found[item["record_id"]].votes if item["record_id"] in found else []
+        item["described"] = describe_resolution(item, item["votes"])
+    return items
+
+
+def undo_resolution(conn: sqlite3.Connection, record_id: int, stage: str,
+                    lead: str) -> bool:
+    """Take back the current resolution of the record at reviewers' stage ``stage``: a row
+    restoring what its lead held before (NULL: none), with ``undoes`` set, so the history
+    keeps the resolution and its undo; ``lead`` is named in the note when another lead made
+    it. False when there is nothing to undo."""
+    row = conn.execute(
+        "SELECT decision_id, reviewer FROM current_decisions WHERE record_id = ? AND stage = ?"
+        " ORDER BY decision_id DESC LIMIT 1", [record_id, resolution_of(stage)]).fetchone()
+    if row is None:
+        return False
+    last_id, resolver = row
+    before = conn.execute(
+        "SELECT decision, reason, note, summary, themes FROM decisions WHERE record_id = ?"
+        " AND reviewer = ? AND stage = ? AND id < ? ORDER BY id DESC LIMIT 1",
+        [record_id, resolver, resolution_of(stage), last_id]).fetchone() or (None,) * 5
+    note = before[2] if resolver == lead else f"undone by {lead}"
+    save_decision(conn, record_id, resolver, before[0], stage=resolution_of(stage),
+                  reason=before[1], note=note, summary=before[3],
+                  theme_slugs=json_list(before[4]), undoes=last_id)
+    return True
+
+
+def record_state(conn: sqlite3.Connection, record_id: int, stage: str,
+                 needed: int) -> dict[str, Any]:
+    """Where the record stands at reviewers' stage ``stage``: ``state`` is "open" (no vote),
+    "waiting" (fewer votes than needed), "conflict", "theme_conflict", "agreed" or "resolved",
+    with the final decision, themes and summary (db/outcomes.py) and who gave them."""
+    outcome = outcomes(conn, [record_id], needed=needed, stage=stage).get(record_id)
+    if outcome is None:
+        return {"state": "open", "votes": [], "decision": None}
+    votes, resolution = outcome.votes, outcome.resolution
+    state = {"votes": votes, "themes": outcome.themes, "summary": outcome.summary,
+             "resolution": resolution, "decision": None}
+    kinds = {v["decision"] for v in votes}
+    if resolution is not None:
+        return {**state, "state": "resolved", "decision": resolution["decision"]}
+    if len(kinds) > 1:
+        return {**state, "state": "conflict"}
+    if len(votes) < needed:
+        return {**state, "state": "waiting"}
+    return {**state, "state": "theme_conflict" if outcome.conflict else "agreed",
+            "decision": votes[0]["decision"] if votes else None}
+
+
+def history(conn: sqlite3.Connection, record_id: int) -> list[dict[str, Any]]:
+    """Every row of the record's decision history, oldest first: votes, changes, undos and
+    resolutions at every stage (for the lead's view of a record)."""
+    keys = ("id", "reviewer", "stage", "decision", "reason", "note", "summary", "themes",
+            "undoes", "origin", "created_at")
+    items = [dict(zip(keys, row, strict=True)) for row in conn.execute(
+        f"SELECT {', '.join(keys)} FROM decisions WHERE record_id = ? ORDER BY id",
+        [record_id])]
+    for item in items:
+        item["themes"] = json_list(item["themes"])
+        item["resolution"] = is_resolution(item["stage"])
+    return items
 
 
 def reviewer_counts(conn: sqlite3.Connection, stage: str = SCREENING) -> list[dict[str, Any]]:

@@ -200,6 +200,10 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
                 "themes": q.themes(conn), "reasons": q.reasons(conn, stage),
                 "counts": counts or q.queue_counts(conn, me, needed=needed, stage=stage),
                 "rate": q.rate_per_hour(conn, me),
+                "state": (q.record_state(conn, record_id, stage, needed)
+                          if reached else None),
+                "history": (q.history(conn, record_id)
+                            if reached and user["role"] == "lead" else []),
                 "stopping": _stopping(conn, config.screening) if stage == SCREENING else None}
 
     data = await _read(datasette, load)
@@ -244,7 +248,19 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
                            pdf_path=_path(datasette, f"/-/screen/full-text/pdf/{item['id']}")
                            if pdf else None)
         words = (config.screening.highlight_include, config.screening.highlight_exclude)
-        context.update(record=item, mine=data["mine"],
+        state = data["state"] or {}
+        # a record settled without this user's vote shows its final state, not a blank form
+        # inviting one vote too many (vote_allowed would refuse it anyway)
+        settled = not data["mine"] and not form and (
+            state.get("state") == "resolved"
+            or (needed > 1 and len(state.get("votes") or []) >= needed))
+        context.update(record=item, mine=data["mine"], state=state, settled=settled,
+                       history=data["history"],
+                       theme_labels={t["slug"]: t["label"] for t in context["themes"]},
+                       reason_labels={r["slug"]: r["label"] for r in _labelled(
+                           list(data["reasons"]), lang)},
+                       blind=user["role"] != "lead" and needed > 1 and not data["mine"]
+                       and state.get("state") not in ("resolved", "agreed", "theme_conflict"),
                        title_html=highlight(item["title"], terms, *words),
                        sections=abstract_sections(item["abstract"], terms, *words), terms=terms,
                        include_words=words[0], exclude_words=words[1],

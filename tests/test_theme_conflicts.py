@@ -165,3 +165,60 @@ def test_two_reviewers_saving_at_once_both_keep_their_decisions(team, db_path):
     assert db.execute("SELECT count(*) FROM current_decisions").fetchone()[0] == 12
     assert all(record_themes(db, i) == {"stigma", "loneliness"} for i in range(1, 7))
     assert set(theme_conflicts(db.conn)) == set(range(1, 7))
+
+
+# --- the app: conflict cards, resolution, undo, a record's final state and history ----------
+
+@pytest.fixture
+def app(team, db_path, config_path, monkeypatch):
+    from evidence.screening import auth
+    from evidence.screening.app import make_datasette
+    from tests.screening_data import add_users
+
+    monkeypatch.setattr(auth, "ITERATIONS", 1_000)
+    add_users(db_path, {"ana": "lead", "bo": "reviewer", "cy": "reviewer"})
+    return make_datasette(db_path, config_path, secret="test-secret")
+
+
+@pytest.mark.asyncio
+async def test_theme_conflict_card_resolution_shown_and_undone(app, team):
+    from tests.test_screening import as_user, post
+
+    db, _ = team
+    save_decision(db.conn, 1, "bo", "include", theme_slugs=["health-economics"],
+                  summary="Costs <b>here</b>.")
+    save_decision(db.conn, 1, "cy", "include", theme_slugs=["comorbidity"])
+    ana = as_user(app, "ana", "lead")
+    page = await app.client.get("/-/screen/conflicts", cookies=ana)
+    assert "1 åpne uenigheter" in page.text and "1 av dem om temaer" in page.text
+    assert "Temaene til bo" in page.text and "Begge (alle temaer" in page.text
+    assert "Costs &lt;b&gt;here&lt;/b&gt;." in page.text  # escaped
+    # a reviewer may not see it, nor post a resolution or an undo
+    bo = as_user(app, "bo")
+    assert (await app.client.get("/-/screen/conflicts", cookies=bo)).status_code == 403
+    assert (await post(app, "/-/screen/resolve/1/undo", bo, {"stage": "screening"})
+            ).status_code == 403
+    saved = await post(app, "/-/screen/resolve/1", ana,
+                       {"decision": "include", "themes": "health-economics",
+                        "summary": "Costs <b>here</b>."})
+    assert saved.status_code == 302
+    page = await app.client.get("/-/screen/conflicts", cookies=ana)
+    assert "0 åpne uenigheter" in page.text
+    assert "Inkluder, temaene til bo" in page.text or "temaene til bo" in page.text
+    assert record_themes(db, 1) == {"health-economics"}
+    # the record opens with its final state and history, not a blank form
+    record = await app.client.get("/-/screen/record/1", cookies=ana)
+    assert 'id="record-state"' in record.text and "data-keys-form" not in record.text
+    assert record.text.count('class="history-row') == 3
+    mine = await app.client.get("/-/screen/mine", cookies=ana)
+    assert "temaene til bo" in mine.text
+    # a CSRF-less undo is refused; with the token it reopens the card
+    refused = await app.client.post("/-/screen/resolve/1/undo", content="stage=screening",
+                                    headers={"content-type": "application/x-www-form-urlencoded"},
+                                    cookies=ana)
+    assert refused.status_code == 403
+    undone = await post(app, "/-/screen/resolve/1/undo", ana, {"stage": "screening"})
+    assert undone.status_code == 302
+    assert list(theme_conflicts(db.conn)) == [1]
+    record = await app.client.get("/-/screen/record/1", cookies=ana)
+    assert record.text.count('class="history-row') == 4 and "is-undo" in record.text

@@ -2,7 +2,8 @@
 // (include), t accepts the best theme suggestion, n saves (or skips when nothing is chosen),
 // u undoes, ? shows help.
 // On the lead's conflict page the same keys work on the first conflict's own decision form,
-// and a / b agree with its first / second reviewer.
+// and a / b agree with its first / second reviewer (on a theme conflict: take their themes;
+// c takes both).
 (function () {
   "use strict";
   const form = document.querySelector("[data-keys-form]");
@@ -143,7 +144,7 @@
     else if (key === "t" && form && chosen() === "include") { acceptBest(); event.preventDefault(); }
     else if (key === "u" && undoForm) { undoForm.requestSubmit(); event.preventDefault(); }
     else if (key === "r" && notRetrievable) { notRetrievable.requestSubmit(); event.preventDefault(); }
-    else if ((key === "a" || key === "b") && card) {
+    else if ((key === "a" || key === "b" || key === "c") && card) {
       const agree = card.querySelector(`[data-agree=${key}]`);
       if (agree) { agree.requestSubmit(); event.preventDefault(); }
     }
