@@ -151,12 +151,17 @@ async def undo_resolution(request, datasette, user):
 @login_required(lead=True)
 async def summary(request, datasette, user):
     stage = _stage_arg(request, datasette)
-    counts, kappas = await _read(datasette, lambda c: (q.reviewer_counts(c, stage),
-                                                       q.kappas(c, stage)))
-    single = evidence_config(datasette).screening.reviewers_per_record == 1
-    why = None if kappas else ("no_kappa_single" if single else "no_kappa_yet")
+    needed = evidence_config(datasette).screening.reviewers_per_record
+    counts, kappas, progress = await _read(datasette, lambda c: (
+        q.reviewer_counts(c, stage), q.kappas(c, stage), q.team_progress(c, stage, needed)))
+    why = None if kappas else ("no_kappa_single" if needed == 1 else "no_kappa_yet")
+    mine = {row["reviewer"]: row for row in progress["reviewers"]}
+    for row in counts:
+        row.update(mine.get(row["reviewer"], {}))
     return await _page(datasette, request, user, "screening_summary.html", counts=counts,
-                       kappas=kappas, stage=stage, no_kappa=why)
+                       kappas=kappas, stage=stage, no_kappa=why, progress=progress,
+                       conflicts_path=_path(datasette, "/-/screen/conflicts" + (
+                           "" if stage == SCREENING else f"?stage={stage}")))
 
 
 @login_required

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable
@@ -482,8 +483,15 @@ def reviewer_counts(conn: sqlite3.Connection, stage: str = SCREENING) -> list[di
     return [{"reviewer": r, **c, "total": sum(c.values())} for r, c in sorted(counts.items())]
 
 
+#: Fewer records screened by both reviewers than this give no kappa ("not enough records"):
+#: with one shared record kappa is 0 or undefined, and with a handful its interval spans
+#: almost everything.
+MIN_KAPPA_RECORDS = 10
+
+
 def kappas(conn: sqlite3.Connection, stage: str = SCREENING) -> list[dict[str, Any]]:
-    """Cohen's kappa for every pair of reviewers over the records both decided at ``stage``."""
+    """Cohen's kappa for every pair of reviewers over the records both decided at ``stage``,
+    with its 95 % confidence interval; ``kappa`` is None below :data:`MIN_KAPPA_RECORDS`."""
     votes = current_votes(conn, stage)
     reviewers = sorted({r for v in votes.values() for r in v})
     result = []
@@ -491,23 +499,72 @@ def kappas(conn: sqlite3.Connection, stage: str = SCREENING) -> list[dict[str, A
         pairs = [(v[a], v[b]) for v in votes.values() if a in v and b in v]
         if pairs:
             agree = sum(x == y for x, y in pairs) / len(pairs)
+            enough = len(pairs) >= MIN_KAPPA_RECORDS
+            kappa, low, high = kappa_interval(pairs) if enough else (None, None, None)
             result.append({"a": a, "b": b, "overlap": len(pairs), "agreement": agree,
-                           "kappa": cohen_kappa(pairs)})
+                           "kappa": kappa, "low": low, "high": high,
+                           "minimum": MIN_KAPPA_RECORDS})
     return result
 
 
 def cohen_kappa(pairs: list[tuple[str, str]]) -> float:
     """(observed - expected agreement) / (1 - expected); 1.0 when both always agree on one value."""
+    return kappa_interval(pairs)[0]
+
+
+def kappa_interval(pairs: list[tuple[str, str]]) -> tuple[float, float, float]:
+    """(kappa, low, high): Cohen's kappa and its 95 % interval from the large-sample standard
+    error sqrt(po (1 - po) / (n (1 - pe)^2)) (Cohen 1960), clipped to [-1, 1]."""
     n = len(pairs)
     observed = sum(a == b for a, b in pairs) / n
     labels = {x for pair in pairs for x in pair}
     expected = sum((sum(a == k for a, _ in pairs) / n) * (sum(b == k for _, b in pairs) / n)
                    for k in labels)
     if expected == 1:
-        return 1.0
-    return (observed - expected) / (1 - expected)
+        return 1.0, 1.0, 1.0
+    kappa = (observed - expected) / (1 - expected)
+    error = math.sqrt(observed * (1 - observed) / (n * (1 - expected) ** 2))
+    return kappa, max(-1.0, kappa - 1.96 * error), min(1.0, kappa + 1.96 * error)
 
 
+def team_progress(conn: sqlite3.Connection, stage: str, needed: int) -> dict[str, Any]:
+    """Where a team stands at ``stage``: records reaching it, not screened yet, one vote
+    waiting for the next (dual screening), open conflicts (decisions and themes) and done;
+    and per reviewer their votes, those waiting for the other reviewer and those in open
+    conflicts."""
+    if stage == SCREENING:
+        reaching = conn.execute("SELECT count(*) FROM records").fetchone()[0]
+    else:
+        reaching = conn.execute(f"SELECT count(*) FROM ({included_sql(previous_stage(stage))})",
+                                {"needed": needed}).fetchone()[0]
+    started, waiting, conflicted, decided = conn.execute(
+        """SELECT count(*),
+             coalesce(sum(resolution IS NULL AND kinds = 1 AND votes < ?), 0),
+             coalesce(sum(resolution IS NULL AND kinds > 1), 0),
+             coalesce(sum(resolution IS NOT NULL OR (kinds = 1 AND votes >= ?)), 0)
+           FROM stage_votes WHERE stage = ? AND (votes > 0 OR resolution IS NOT NULL)""",
+        [needed, needed, stage]).fetchone()
+    _, full_text = screening_rule(conn)
+    last = stage == (FULL_TEXT if full_text else SCREENING)
+    by_themes = theme_conflicts(conn, stage) if last else {}
+    people: dict[str, dict[str, int]] = defaultdict(
+        lambda: {"votes": 0, "waiting": 0, "conflicts": 0})
+    for reviewer, votes, waits, conflicts_ in conn.execute(
+            """SELECT c.reviewer, count(*),
+                 coalesce(sum(v.resolution IS NULL AND v.kinds = 1 AND v.votes < ?), 0),
+                 coalesce(sum(v.resolution IS NULL AND v.kinds > 1), 0)
+               FROM current_decisions c JOIN stage_votes v ON v.stage = c.stage
+                 AND v.record_id = c.record_id
+               WHERE c.stage = ? GROUP BY c.reviewer""", [needed, stage]):
+        people[reviewer].update(votes=votes, waiting=waits, conflicts=conflicts_)
+    for outcome in by_themes.values():
+        for vote in outcome.votes:
+            people[vote["reviewer"]]["conflicts"] += 1
+    return {"reaching": reaching, "not_started": max(reaching - started, 0),
+            "one_vote": waiting if needed > 1 else 0,
+            "conflicts": conflicted + len(by_themes), "theme_conflicts": len(by_themes),
+            "done": decided - len(by_themes),
+            "reviewers": [{"reviewer": r, **c} for r, c in sorted(people.items())]}
 
 
 # --- skipped records and each user's language (migration m180) ------------------------------

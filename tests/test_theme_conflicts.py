@@ -222,3 +222,49 @@ async def test_theme_conflict_card_resolution_shown_and_undone(app, team):
     assert list(theme_conflicts(db.conn)) == [1]
     record = await app.client.get("/-/screen/record/1", cookies=ana)
     assert record.text.count('class="history-row') == 4 and "is-undo" in record.text
+
+
+# --- progress, kappa with its interval, numbers as the language writes them -----------------
+
+def test_kappa_interval_and_too_few_records(team):
+    from evidence.screening import queries as q
+
+    db, _ = team
+    assert q.kappa_interval([("include", "include"), ("exclude", "exclude")] * 5
+                            + [("include", "exclude")] * 2)[0] == pytest.approx(50 / 74)
+    kappa, low, high = q.kappa_interval([("include", "include"), ("exclude", "exclude")] * 5
+                                        + [("include", "exclude")] * 2)
+    assert -1 <= low < kappa < high <= 1
+    save_decision(db.conn, 1, "bo", "include")
+    save_decision(db.conn, 1, "cy", "include")
+    [row] = q.kappas(db.conn)
+    assert row["overlap"] == 1 and row["kappa"] is None
+
+
+def test_team_progress_counts_waiting_conflicts_and_done(team):
+    from evidence.screening import queries as q
+
+    db, _ = team
+    save_decision(db.conn, 1, "bo", "include")                       # waits for a second vote
+    save_decision(db.conn, 2, "bo", "include")                       # decision conflict
+    save_decision(db.conn, 2, "cy", "exclude", reason="wrong-topic")
+    save_decision(db.conn, 3, "bo", "include", theme_slugs=["stigma"])  # theme conflict
+    save_decision(db.conn, 3, "cy", "include", theme_slugs=["loneliness"])
+    save_decision(db.conn, 4, "bo", "exclude", reason="wrong-topic")  # done
+    save_decision(db.conn, 4, "cy", "exclude", reason="wrong-topic")
+    progress = q.team_progress(db.conn, "screening", 2)
+    assert {k: progress[k] for k in ("reaching", "not_started", "one_vote", "conflicts",
+                                     "theme_conflicts", "done")} == {
+        "reaching": 6, "not_started": 2, "one_vote": 1, "conflicts": 2, "theme_conflicts": 1,
+        "done": 1}
+    assert progress["reviewers"] == [
+        {"reviewer": "bo", "votes": 4, "waiting": 1, "conflicts": 2},
+        {"reviewer": "cy", "votes": 3, "waiting": 0, "conflicts": 2}]
+
+
+def test_numbers_in_norwegian_have_a_decimal_comma():
+    from evidence.screening.i18n import format_number
+
+    assert format_number(0.456, 2, "nb") == "0,46"
+    assert format_number(-0.1, 2, "nb") == "\u22120,10"
+    assert format_number(0.456, 2, "en") == "0.46"
