@@ -68,9 +68,10 @@ def next_record_id(conn: sqlite3.Connection, reviewer: str, *, needed: int = 1,
 
 
 def queue_counts(conn: sqlite3.Connection, reviewer: str, *, needed: int = 1,
-                 stage: str = SCREENING) -> tuple[int, int]:
+                 stage: str = SCREENING, begun_only: bool = False) -> tuple[int, int]:
     """(left, total): records still waiting for this reviewer at ``stage``, and all of them."""
-    _, left, total = queue_state(conn, reviewer, needed=needed, stage=stage, pick=False)
+    _, left, total = queue_state(conn, reviewer, needed=needed, stage=stage, pick=False,
+                                 begun_only=begun_only)
     return left, total
 
 
@@ -84,8 +85,12 @@ def included_sql(stage: str) -> str:
 
 def queue_state(conn: sqlite3.Connection, reviewer: str, *, needed: int = 1,
                 order: str = "newest", skip: Iterable[int] = (), stage: str = SCREENING,
-                pick: bool = True, ranked: list[int] | None = None) -> tuple[int | None, int, int]:
+                pick: bool = True, ranked: list[int] | None = None,
+                begun_only: bool = False) -> tuple[int | None, int, int]:
     """(next record id, left, total) for this reviewer at ``stage``, in one statement.
+
+    ``begun_only`` (title/abstract after a lead stopped screening): only the records another
+    reviewer has begun and that still wait for this reviewer's vote.
 
     Title/abstract reads ``screening_open`` (the records nobody has finished, kept by the
     triggers of migration m160), so neither the next record nor the count depends on how
@@ -100,8 +105,8 @@ def queue_state(conn: sqlite3.Connection, reviewer: str, *, needed: int = 1,
         skip_names.append(f":s{i}")
     skipped = f"AND {{id}} NOT IN ({', '.join(skip_names)})" if skip_names else ""
     if stage == SCREENING:
-        first, counts = _first_stage_sql(order, needed, skipped)
-        if ranked:  # relevance order: the best-ranked open record, else the fallback order
+        first, counts = _first_stage_sql(order, needed, skipped, begun_only)
+        if ranked and not begun_only:  # relevance: the best-ranked open record, else the order
             params["ranked"] = json.dumps([int(i) for i in ranked])
             first = f"coalesce({_ranked_sql(needed, skipped)}, {first})"
     else:
@@ -116,11 +121,15 @@ _MINE = """EXISTS (SELECT 1 FROM current_decisions c WHERE c.record_id = {id}
     AND c.stage = :stage AND c.reviewer = :me)"""
 
 
-def _first_stage_sql(order: str, needed: int, skipped: str) -> tuple[str, str]:
+def _first_stage_sql(order: str, needed: int, skipped: str,
+                     begun_only: bool = False) -> tuple[str, str]:
     """(next record, "left, total") SQL for title/abstract, from ``screening_open``."""
     # one reviewer: an unvoted record is open, and the votes index serves the order directly
     votes = ("o.votes = 0" if needed == 1
              else f"o.votes < :needed AND NOT {_MINE.format(id='o.record_id')}")
+    if begun_only:
+        votes = (f"o.votes > 0 AND o.votes < :needed AND NOT {_MINE.format(id='o.record_id')}"
+                 if needed > 1 else "0")
     where = f"{votes} {skipped.format(id='o.record_id')}"
     keys = {"newest": "o.year DESC, o.record_id", "oldest": "o.year, o.record_id",
             "random": "o.shuffle, o.record_id"}
@@ -140,6 +149,9 @@ def _first_stage_sql(order: str, needed: int, skipped: str) -> tuple[str, str]:
                  f" AND {_MINE.format(id='o.record_id')})" if needed > 1 else "0")
     counts = f"""(SELECT count(*) FROM screening_open o WHERE o.votes < :needed)
       - {mine_open}, (SELECT count(*) FROM records)"""
+    if begun_only:
+        counts = f"""(SELECT count(*) FROM screening_open o WHERE {votes}),
+          (SELECT count(*) FROM records)"""
     return first, counts
 
 

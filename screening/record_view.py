@@ -117,13 +117,15 @@ async def _queue(request, datasette, user, stage: str):
         if filters.narrows():
             return await find_view.filtered_queue(request, datasette, user, filters)
 
+    stopped = stage == SCREENING and await _stopped(datasette)
     ranked = _relevance(datasette).candidates(user["id"]) if (
-        config.order == "relevance" and stage == SCREENING) else None
+        config.order == "relevance" and stage == SCREENING and not stopped) else None
 
     def state(conn, avoid):
         skipped = q.skipped_records(conn, user["id"], stage)
         return skipped, q.queue_state(conn, user["id"], needed=needed, order=config.fixed_order,
-                                      skip=[*avoid, *skipped], stage=stage, ranked=ranked)
+                                      skip=[*avoid, *skipped], stage=stage, ranked=ranked,
+                                      begun_only=stopped)
 
     async def pick(others: list[int]) -> tuple:
         avoid = [*skip, *others][-50:]
@@ -136,6 +138,15 @@ async def _queue(request, datasette, user, stage: str):
     record_id, left, total = await claims.pick_and_claim(held, user["id"], needed, pick)
     return await _record_page(datasette, request, user, record_id, skip=skip,
                               counts=(left, total), stage=stage)
+
+
+async def _stopped(datasette) -> dict | None:
+    """The stop in force for title/abstract: a lead's in the app (who, when), or the
+    configuration's ``screening.stopping.stopped`` (``{"config": True}``); None while open."""
+    stop = await _read(datasette, safe.current_stop)
+    if stop:
+        return stop
+    return {"config": True} if evidence_config(datasette).screening.stopping_applied else None
 
 
 async def _record(request, datasette, user, stage: str):
@@ -190,6 +201,7 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
                        stage: str = SCREENING) -> Response:
     config = evidence_config(datasette)
     me, needed = user["id"], config.screening.reviewers_per_record
+    stopped = await _stopped(datasette) if stage == SCREENING else None
 
     def load(conn):
         reached = bool(record_id) and q.reaches_stage(conn, record_id, stage, needed=needed)
@@ -198,7 +210,8 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
                 "earlier": (q.current_decision(conn, record_id, me, SCREENING)
                             if reached and stage != SCREENING else None),
                 "themes": q.themes(conn), "reasons": q.reasons(conn, stage),
-                "counts": counts or q.queue_counts(conn, me, needed=needed, stage=stage),
+                "counts": counts or q.queue_counts(conn, me, needed=needed, stage=stage,
+                                                   begun_only=bool(stopped)),
                 "rate": q.rate_per_hour(conn, me),
                 "state": (q.record_state(conn, record_id, stage, needed)
                           if reached else None),
@@ -207,6 +220,11 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
                 "stopping": _stopping(conn, config.screening) if stage == SCREENING else None}
 
     data = await _read(datasette, load)
+    if stopped:
+        conflicts_open = await _read(datasette, lambda c: c.execute(
+            "SELECT count(*) FROM stage_votes WHERE stage = 'screening' AND kinds > 1"
+            " AND resolution IS NULL").fetchone()[0])
+        stopped = {**stopped, "conflicts": conflicts_open}
     if data["stopping"]:
         data["stopping"] = await _safe_phase(datasette, data["stopping"], me)
     if explicit and data["record"] is None:
@@ -227,6 +245,7 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
         "themes": _labelled(data["themes"], lang),
         "reasons": _labelled([r for r in data["reasons"] if r["slug"] != NOT_RETRIEVED], lang),
         "stage": stage, "queue_path": queue_path, "record_path": f"{queue_path}/record/",
+        "stopped": stopped,
         "filtered": filtered,
         "require_reason": config.screening.require_reason_on_exclude,
         "skip": ",".join(str(s) for s in [*skip, record_id] if s),

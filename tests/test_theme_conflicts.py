@@ -268,3 +268,27 @@ def test_numbers_in_norwegian_have_a_decimal_comma():
     assert format_number(0.456, 2, "nb") == "0,46"
     assert format_number(-0.1, 2, "nb") == "\u22120,10"
     assert format_number(0.456, 2, "en") == "0.46"
+
+
+@pytest.mark.asyncio
+async def test_after_a_stop_reviewers_see_it_and_only_what_is_left_for_them(app, team):
+    from evidence.screening import safe
+    from tests.test_screening import as_user
+
+    db, _ = team
+    save_decision(db.conn, 2, "cy", "include")  # begun by cy: waits for bo's vote
+    save_decision(db.conn, 3, "bo", "include")
+    save_decision(db.conn, 3, "cy", "exclude", reason="wrong-topic")  # a conflict
+    bo = as_user(app, "bo")
+    before = await app.client.get("/-/screen", cookies=bo)
+    assert 'id="stopped-notice"' not in before.text
+    safe.stop_screening(db.conn, "ana", {"screened": 2, "total": 6})
+    db.conn.commit()
+    page = await app.client.get("/-/screen", cookies=bo)
+    assert 'id="stopped-notice"' in page.text and "stoppet" in page.text and "ana" in page.text
+    assert "1 poster som venter på din vurdering" in page.text
+    assert 'data-record-id="2"' in page.text  # the begun one, nothing new
+    save_decision(db.conn, 2, "bo", "include")
+    page = await app.client.get("/-/screen", cookies=bo)
+    assert "ingenting igjen for deg" in page.text and "data-record-id" not in page.text
+    assert "1 uenigheter venter på lederen" in page.text
