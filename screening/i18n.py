@@ -444,7 +444,7 @@ _TEAM: dict[str, dict[str, str]] = {
         "stopped_conflicts": "{n} conflicts wait for the lead.",
         "filter_themes": "Filter themes",
         "themes_chosen": "{n} chosen",
-        "show_all_themes": "all",
+        "key_slash": "filter the themes by a word (Enter ticks the first one shown)",
     },
     "nb": {
         "open_conflicts": "{n} åpne uenigheter",
@@ -499,7 +499,7 @@ _TEAM: dict[str, dict[str, str]] = {
         "stopped_conflicts": "{n} uenigheter venter på lederen.",
         "filter_themes": "Filtrer temaer",
         "themes_chosen": "{n} valgt",
-        "show_all_themes": "alle",
+        "key_slash": "filtrer temaene med et ord (Enter krysser av det første som vises)",
     },
 }
 for _language, _texts in _TEAM.items():
