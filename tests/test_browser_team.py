@@ -12,11 +12,11 @@ import sqlite3
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.test_browser_screening import (  # noqa: F401 - fixtures used by name
+from tests import test_browser_screening as base
+from tests.test_browser_screening import (
     LAPTOP,
     PHONE,
     both_sizes,
-    fresh_decisions,
     keys_ready,
     login,
     login_lead,
@@ -24,9 +24,11 @@ from tests.test_browser_screening import (  # noqa: F401 - fixtures used by name
     on_record,
     rows,
     screenshot,
-    server,
     votes,
 )
+
+#: the same server and clean decision history per test as tests/test_browser_screening.py
+server, fresh_decisions = base.server, base.fresh_decisions
 
 pytestmark = pytest.mark.browser
 
