@@ -392,8 +392,8 @@ CATALOGUES: dict[str, dict[str, str]] = {
 #: progress, agreement with its interval, and the stopped notice for reviewers.
 _TEAM: dict[str, dict[str, str]] = {
     "en": {
-        "open_conflicts": "{n} open conflicts",
-        "of_them_theme_conflicts": "{n} of them theme conflicts",
+        "open_conflicts": "Open conflicts: {n}",
+        "of_them_theme_conflicts": "theme conflicts: {n}",
         "theme_conflict": "Theme conflict: both included, with different themes or summaries",
         "decision_conflict": "Decision conflict",
         "conflict_keys_themes": "a / b: take the first / second reviewer's themes and summary;"
@@ -439,16 +439,17 @@ _TEAM: dict[str, dict[str, str]] = {
         "resolution_of": "Resolution",
         "stopped_for_reviewers": "Screening was stopped {at} by {who}. The records nobody"
                                  " screened are left out by the stopping rule.",
-        "stopped_left_for_you": "Left for you: {n} records waiting for your second vote.",
+        "stopped_left_for_you": ("Left for you to screen: {n} (records another reviewer has"
+                                 " begun)."),
         "stopped_nothing_left": "Nothing is left for you to screen.",
-        "stopped_conflicts": "{n} conflicts wait for the lead.",
+        "stopped_conflicts": "Conflicts waiting for the lead: {n}.",
         "filter_themes": "Filter themes",
         "themes_chosen": "{n} chosen",
         "key_slash": "filter the themes by a word (Enter ticks the first one shown)",
     },
     "nb": {
-        "open_conflicts": "{n} åpne uenigheter",
-        "of_them_theme_conflicts": "{n} av dem om temaer",
+        "open_conflicts": "Åpne uenigheter: {n}",
+        "of_them_theme_conflicts": "temauenigheter: {n}",
         "theme_conflict": "Temauenighet: begge inkluderte, med ulike temaer eller sammendrag",
         "decision_conflict": "Uenighet om beslutningen",
         "conflict_keys_themes": "a / b: bruk første / andre vurderers temaer og sammendrag;"
@@ -494,9 +495,10 @@ _TEAM: dict[str, dict[str, str]] = {
         "resolution_of": "Avgjørelse",
         "stopped_for_reviewers": "Gjennomgangen ble stoppet {at} av {who}. Postene ingen har"
                                  " vurdert, holdes utenfor etter stoppregelen.",
-        "stopped_left_for_you": "Igjen for deg: {n} poster som venter på din vurdering.",
+        "stopped_left_for_you": ("Igjen for deg å vurdere: {n} (poster en annen vurderer har"
+                                 " begynt på)."),
         "stopped_nothing_left": "Det er ingenting igjen for deg å vurdere.",
-        "stopped_conflicts": "{n} uenigheter venter på lederen.",
+        "stopped_conflicts": "Uenigheter som venter på lederen: {n}.",
         "filter_themes": "Filtrer temaer",
         "themes_chosen": "{n} valgt",
         "key_slash": "filtrer temaene med et ord (Enter krysser av det første som vises)",

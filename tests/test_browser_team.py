@@ -80,12 +80,16 @@ def test_theme_conflict_is_resolved_with_a_key_shown_and_undone(server, page: Pa
           (4, "cy", "include", {"theme_slugs": ["comorbidity"]}),
           (5, "bo", "include", {}), (5, "cy", "exclude", {"reason": "wrong-topic"}))
     login_lead(page, url, "/-/screen/conflicts")
-    expect(page.locator("#conflict-count")).to_contain_text("2 åpne uenigheter")
-    expect(page.locator("#conflict-count")).to_contain_text("1 av dem om temaer")
+    expect(page.locator("#conflict-count")).to_contain_text("Åpne uenigheter: 2")
+    expect(page.locator("#conflict-count")).to_contain_text("temauenigheter: 1")
     card = page.locator("section.conflict-themes")
     expect(card).to_have_attribute("data-record-id", "4")
     expect(card).to_contain_text("Costs of <i>care</i>.")  # shown as text, escaped
     both_sizes(page, "team-conflicts-theme")
+    if base.IMAGES:
+        for label, size in (("phone", PHONE), ("laptop", LAPTOP)):
+            page.set_viewport_size(size)
+            card.screenshot(path=f"{base.IMAGES}/team-conflicts-theme-card-{label}.png")
     keys_ready(page)
     # the first card is the decision conflict: resolve it with "b" (agree with cy)
     page.keyboard.press("b")
@@ -94,7 +98,7 @@ def test_theme_conflict_is_resolved_with_a_key_shown_and_undone(server, page: Pa
     keys_ready(page)
     page.keyboard.press("a")  # bo's themes on the theme conflict
     expect(page.locator("section.conflict")).to_have_count(0)
-    expect(page.locator("#conflict-count")).to_contain_text("0 åpne uenigheter")
+    expect(page.locator("#conflict-count")).to_contain_text("Åpne uenigheter: 0")
     first = page.locator("li.resolved").first
     expect(first).to_contain_text("Inkluder, temaene til bo")
     both_sizes(page, "team-conflicts-resolved")
@@ -130,6 +134,8 @@ def test_lead_sees_every_vote_resolution_and_undo_of_a_record(server, page: Page
     expect(history.nth(3)).to_contain_text("Angret")
     expect(history.nth(4)).to_contain_text("Avgjørelse")
     both_sizes(page, "team-record-history")
+    if base.IMAGES:
+        page.screenshot(path=f"{base.IMAGES}/team-record-history-full-laptop.png", full_page=True)
     # a reviewer who did not vote sees the final state, not a form inviting a vote
     page.context.clear_cookies()
     login(page, url, "bo")
@@ -173,7 +179,7 @@ def test_reviewers_see_that_screening_was_stopped_and_what_is_left(server, page:
         login(page, url, "bo")
         notice = page.locator("#stopped-notice")
         expect(notice).to_contain_text("stoppet")
-        expect(notice).to_contain_text("1 poster som venter på din vurdering")
+        expect(notice).to_contain_text("Igjen for deg å vurdere: 1")
         on_record(page, 3)
         both_sizes(page, "team-stopped-reviewer")
         page.keyboard.press("e")

@@ -190,7 +190,7 @@ async def test_theme_conflict_card_resolution_shown_and_undone(app, team):
     save_decision(db.conn, 1, "cy", "include", theme_slugs=["comorbidity"])
     ana = as_user(app, "ana", "lead")
     page = await app.client.get("/-/screen/conflicts", cookies=ana)
-    assert "1 åpne uenigheter" in page.text and "1 av dem om temaer" in page.text
+    assert "Åpne uenigheter: 1" in page.text and "temauenigheter: 1" in page.text
     assert "Temaene til bo" in page.text and "Begge (alle temaer" in page.text
     assert "Costs &lt;b&gt;here&lt;/b&gt;." in page.text  # escaped
     # a reviewer may not see it, nor post a resolution or an undo
@@ -203,7 +203,7 @@ async def test_theme_conflict_card_resolution_shown_and_undone(app, team):
                         "summary": "Costs <b>here</b>."})
     assert saved.status_code == 302
     page = await app.client.get("/-/screen/conflicts", cookies=ana)
-    assert "0 åpne uenigheter" in page.text
+    assert "Åpne uenigheter: 0" in page.text
     assert "Inkluder, temaene til bo" in page.text or "temaene til bo" in page.text
     assert record_themes(db, 1) == {"health-economics"}
     # the record opens with its final state and history, not a blank form
@@ -286,9 +286,9 @@ async def test_after_a_stop_reviewers_see_it_and_only_what_is_left_for_them(app,
     db.conn.commit()
     page = await app.client.get("/-/screen", cookies=bo)
     assert 'id="stopped-notice"' in page.text and "stoppet" in page.text and "ana" in page.text
-    assert "1 poster som venter på din vurdering" in page.text
+    assert "Igjen for deg å vurdere: 1" in page.text
     assert 'data-record-id="2"' in page.text  # the begun one, nothing new
     save_decision(db.conn, 2, "bo", "include")
     page = await app.client.get("/-/screen", cookies=bo)
     assert "ingenting igjen for deg" in page.text and "data-record-id" not in page.text
-    assert "1 uenigheter venter på lederen" in page.text
+    assert "Uenigheter som venter på lederen: 1" in page.text
