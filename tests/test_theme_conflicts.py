@@ -12,10 +12,10 @@ import pytest
 import sqlite_utils
 
 from evidence.config import load_config
+from evidence.db.config_sync import save_screening_rule
 from evidence.db.decisions import RESOLUTION, save_decision
 from evidence.db.migrations import migrations, open_db
 from evidence.db.outcomes import outcomes, theme_conflicts
-from evidence.harvest.store import save_screening_rule
 from evidence.publish.build import publish
 from evidence.status import collect_status
 from tests.screening_data import seed
