@@ -400,6 +400,16 @@ def describe_resolution(resolution: dict[str, Any], votes: list[dict[str, Any]])
     return {"decision": "include", "from": "own", "name": ""}
 
 
+def resolution_text(t, described: dict) -> str:
+    """"Included, themes of bo" in the interface language (``t``) from
+    :func:`describe_resolution` (screening_resolution_text.html says the same in a page)."""
+    text = t(described["decision"])
+    if described["decision"] == "include":
+        part = {"one": t("themes_of", name=described["name"]), "both": t("themes_both")}
+        return f"{text}, {part.get(described['from'], t('themes_own'))}"
+    return f"{text}, {t('as_name', name=described['name'])}" if described["from"] else text
+
+
 def resolutions(conn: sqlite3.Connection, stage: str = SCREENING, *, limit: int = 20,
                 lead: str | None = None) -> list[dict[str, Any]]:
     """The latest current resolutions at ``stage`` (by ``lead`` when given), newest first,

@@ -278,8 +278,7 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
                        theme_labels={t["slug"]: t["label"] for t in context["themes"]},
                        reason_labels={r["slug"]: r["label"] for r in _labelled(
                            list(data["reasons"]), lang)},
-                       blind=user["role"] != "lead" and needed > 1 and not data["mine"]
-                       and state.get("state") not in ("resolved", "agreed", "theme_conflict"),
+
                        title_html=highlight(item["title"], terms, *words),
                        sections=abstract_sections(item["abstract"], terms, *words), terms=terms,
                        include_words=words[0], exclude_words=words[1],
@@ -359,10 +358,13 @@ async def _decide(request, datasette, user, record_id: int, stage: str = SCREENI
     claims.for_app(datasette).release(record_id, user["id"])
     if stage == SCREENING and evidence_config(datasette).screening.order == "relevance":
         _relevance(datasette).decided(user["id"], chosen["decision"] == "include")
-    datasette.add_message(request, _t(datasette, request)(
-        "resolved" if is_resolution(stage) else "saved"))
+    t = _t(datasette, request)
     if not is_resolution(stage):
+        datasette.add_message(request, t("saved"))
         return Response.redirect(next_url)
+    votes = await _read(datasette, lambda c: q.record_state(c, record_id, voting, needed)["votes"])
+    datasette.add_message(request, t("resolved_as", text=q.resolution_text(
+        t, q.describe_resolution(chosen, votes))))
     suffix = "" if voting == SCREENING else f"?stage={voting}"
     return _redirect(datasette, f"/-/screen/conflicts{suffix}")
 

@@ -202,7 +202,9 @@ async def test_theme_conflict_card_resolution_shown_and_undone(app, team):
                        {"decision": "include", "themes": "health-economics",
                         "summary": "Costs <b>here</b>."})
     assert saved.status_code == 302
-    page = await app.client.get("/-/screen/conflicts", cookies=ana)
+    page = await app.client.get("/-/screen/conflicts",
+                                cookies={**ana, **dict(saved.cookies.items())})
+    assert "Avgjort: Inkluder, temaene til bo." in page.text  # the message
     assert "Åpne uenigheter: 0" in page.text
     assert "Inkluder, temaene til bo" in page.text or "temaene til bo" in page.text
     assert record_themes(db, 1) == {"health-economics"}
