@@ -403,7 +403,7 @@ def describe_resolution(resolution: dict[str, Any], votes: list[dict[str, Any]])
 def resolution_text(t, described: dict) -> str:
     """"Included, themes of bo" in the interface language (``t``) from
     :func:`describe_resolution` (screening_resolution_text.html says the same in a page)."""
-    text = t(described["decision"])
+    text = t(f"decided_{described['decision']}")
     if described["decision"] == "include":
         part = {"one": t("themes_of", name=described["name"]), "both": t("themes_both")}
         return f"{text}, {part.get(described['from'], t('themes_own'))}"

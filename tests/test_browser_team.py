@@ -100,7 +100,7 @@ def test_theme_conflict_is_resolved_with_a_key_shown_and_undone(server, page: Pa
     expect(page.locator("section.conflict")).to_have_count(0)
     expect(page.locator("#conflict-count")).to_contain_text("Åpne uenigheter: 0")
     first = page.locator("li.resolved").first
-    expect(first).to_contain_text("Inkluder, temaene til bo")
+    expect(first).to_contain_text("Inkludert, temaene til bo")
     both_sizes(page, "team-conflicts-resolved")
     assert rows(db, "SELECT t.slug FROM record_themes rt JOIN themes t ON t.id = rt.theme_id"
                 " WHERE rt.record_id = 4") == [("health-economics",)]

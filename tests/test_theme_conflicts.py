@@ -204,9 +204,9 @@ async def test_theme_conflict_card_resolution_shown_and_undone(app, team):
     assert saved.status_code == 302
     page = await app.client.get("/-/screen/conflicts",
                                 cookies={**ana, **dict(saved.cookies.items())})
-    assert "Avgjort: Inkluder, temaene til bo." in page.text  # the message
+    assert "Avgjort: Inkludert, temaene til bo." in page.text  # the message
     assert "Åpne uenigheter: 0" in page.text
-    assert "Inkluder, temaene til bo" in page.text or "temaene til bo" in page.text
+    assert "Inkludert, temaene til bo" in page.text or "temaene til bo" in page.text
     assert record_themes(db, 1) == {"health-economics"}
     # the record opens with its final state and history, not a blank form
     record = await app.client.get("/-/screen/record/1", cookies=ana)
