@@ -117,7 +117,7 @@ async def _queue(request, datasette, user, stage: str):
         if filters.narrows():
             return await find_view.filtered_queue(request, datasette, user, filters)
 
-    stopped = stage == SCREENING and await _stopped(datasette)
+    stopped = await _stopped(datasette) if stage == SCREENING else None
     ranked = _relevance(datasette).candidates(user["id"]) if (
         config.order == "relevance" and stage == SCREENING and not stopped) else None
 
@@ -125,7 +125,7 @@ async def _queue(request, datasette, user, stage: str):
         skipped = q.skipped_records(conn, user["id"], stage)
         return skipped, q.queue_state(conn, user["id"], needed=needed, order=config.fixed_order,
                                       skip=[*avoid, *skipped], stage=stage, ranked=ranked,
-                                      begun_only=stopped)
+                                      begun_only=bool(stopped))
 
     async def pick(others: list[int]) -> tuple:
         avoid = [*skip, *others][-50:]
@@ -137,7 +137,7 @@ async def _queue(request, datasette, user, stage: str):
 
     record_id, left, total = await claims.pick_and_claim(held, user["id"], needed, pick)
     return await _record_page(datasette, request, user, record_id, skip=skip,
-                              counts=(left, total), stage=stage)
+                              counts=(left, total), stage=stage, stopped=stopped)
 
 
 async def _stopped(datasette) -> dict | None:
@@ -198,10 +198,11 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
                        next: str | None = None, form: dict | None = None,
                        filtered: str | None = None,
                        counts: tuple[int, int] | None = None,
-                       stage: str = SCREENING) -> Response:
+                       stage: str = SCREENING, stopped: Any = ...) -> Response:
     config = evidence_config(datasette)
     me, needed = user["id"], config.screening.reviewers_per_record
-    stopped = await _stopped(datasette) if stage == SCREENING else None
+    if stopped is ...:  # not read by the queue already
+        stopped = await _stopped(datasette) if stage == SCREENING else None
 
     def load(conn):
         reached = bool(record_id) and q.reaches_stage(conn, record_id, stage, needed=needed)
