@@ -130,7 +130,8 @@ def _at_stage(stage: str, votes: list[dict], resolution: dict | None, needed: in
 
 
 def theme_conflicts(conn: sqlite3.Connection, stage: str | None = None) -> dict[int, Outcome]:
-    """The unresolved theme conflicts: at ``stage``, or (None) in records' final outcomes.
+    """The unresolved theme conflicts at ``stage`` (None: the last configured stage, where the
+    published themes are chosen; an earlier stage's themes are chosen again at the next).
 
     Only records every reviewer included can have one, so ``stage_votes`` narrows the search
     to those before any history is read.
@@ -138,11 +139,10 @@ def theme_conflicts(conn: sqlite3.Connection, stage: str | None = None) -> dict[
     needed, full_text = screening_rule(conn)
     if needed < 2:
         return {}
-    stages = (stage,) if stage else (_STAGES if full_text else _STAGES[:1])
+    stage = stage or (_STAGES[1] if full_text else _STAGES[0])
     candidates = [row[0] for row in conn.execute(
-        "SELECT DISTINCT record_id FROM stage_votes WHERE stage IN (SELECT value FROM"
-        " json_each(?)) AND resolution IS NULL AND kinds = 1 AND decision = 'include'"
-        " AND votes >= ?", [json.dumps(list(stages)), needed])]
+        "SELECT record_id FROM stage_votes WHERE stage = ? AND resolution IS NULL"
+        " AND kinds = 1 AND decision = 'include' AND votes >= ?", [stage, needed])]
     found = outcomes(conn, candidates, needed=needed, full_text=full_text, stage=stage)
     return {rid: o for rid, o in found.items() if o.conflict}
 

@@ -477,7 +477,9 @@ def record_state(conn: sqlite3.Connection, record_id: int, stage: str,
         return {**state, "state": "conflict"}
     if len(votes) < needed:
         return {**state, "state": "waiting"}
-    return {**state, "state": "theme_conflict" if outcome.conflict else "agreed",
+    _, full_text = screening_rule(conn)
+    last = stage == (FULL_TEXT if full_text else SCREENING)  # themes are chosen again later
+    return {**state, "state": "theme_conflict" if outcome.conflict and last else "agreed",
             "decision": votes[0]["decision"] if votes else None}
 
 

@@ -294,3 +294,25 @@ async def test_after_a_stop_reviewers_see_it_and_only_what_is_left_for_them(app,
     page = await app.client.get("/-/screen", cookies=bo)
     assert "ingenting igjen for deg" in page.text and "data-record-id" not in page.text
     assert "Uenigheter som venter på lederen: 1" in page.text
+
+
+def test_with_full_text_theme_conflicts_are_raised_at_full_text(db_path, config_path):
+    from evidence.db.decisions import FULL_TEXT
+    from evidence.screening import queries as q
+    from tests.test_full_text import two_stages
+
+    two_stages(config_path, reviewers=2)
+    seed(db_path, config_path, 3)
+    db = open_db(db_path)
+    save_decision(db.conn, 1, "bo", "include", theme_slugs=["stigma"])
+    save_decision(db.conn, 1, "cy", "include", theme_slugs=["loneliness"])
+    assert theme_conflicts(db.conn) == {} and q.conflicts(db.conn) == []  # chosen again later
+    save_decision(db.conn, 1, "bo", "include", stage=FULL_TEXT, theme_slugs=["stigma"])
+    save_decision(db.conn, 1, "cy", "include", stage=FULL_TEXT, theme_slugs=["workforce"],
+                  summary="Full text says so.")
+    assert list(theme_conflicts(db.conn)) == [1]
+    [card] = q.conflicts(db.conn, FULL_TEXT)
+    assert card["kind"] == "themes"
+    assert record_themes(db, 1) == {"stigma", "workforce"}
+    assert outcomes(db.conn)[1].summary == "Full text says so."
+    db.close()
