@@ -218,14 +218,14 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
                           if reached else None),
                 "history": (q.history(conn, record_id)
                             if reached and user["role"] == "lead" else []),
-                "stopping": _stopping(conn, config.screening) if stage == SCREENING else None}
+                "stopping": _stopping(conn, config.screening) if stage == SCREENING else None,
+                "open_conflicts": conn.execute(  # said to reviewers after a stop
+                    "SELECT count(*) FROM stage_votes WHERE stage = 'screening' AND kinds > 1"
+                    " AND resolution IS NULL").fetchone()[0] if stopped else 0}
 
     data = await _read(datasette, load)
     if stopped:
-        conflicts_open = await _read(datasette, lambda c: c.execute(
-            "SELECT count(*) FROM stage_votes WHERE stage = 'screening' AND kinds > 1"
-            " AND resolution IS NULL").fetchone()[0])
-        stopped = {**stopped, "conflicts": conflicts_open}
+        stopped = {**stopped, "conflicts": data["open_conflicts"]}
     if data["stopping"]:
         data["stopping"] = await _safe_phase(datasette, data["stopping"], me)
     if explicit and data["record"] is None:
@@ -279,7 +279,6 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
                        theme_labels={t["slug"]: t["label"] for t in context["themes"]},
                        reason_labels={r["slug"]: r["label"] for r in _labelled(
                            list(data["reasons"]), lang)},
-
                        title_html=highlight(item["title"], terms, *words),
                        sections=abstract_sections(item["abstract"], terms, *words), terms=terms,
                        include_words=words[0], exclude_words=words[1],
