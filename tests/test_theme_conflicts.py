@@ -316,3 +316,23 @@ def test_with_full_text_theme_conflicts_are_raised_at_full_text(db_path, config_
     assert record_themes(db, 1) == {"stigma", "workforce"}
     assert outcomes(db.conn)[1].summary == "Full text says so."
     db.close()
+
+
+def test_a_resolution_is_described_by_what_it_took():
+    from evidence.screening import queries as q
+    from evidence.screening.i18n import translator
+
+    votes = [{"reviewer": "ann", "decision": "include", "themes": ["a"]},
+             {"reviewer": "ben", "decision": "include", "themes": ["b"]}]
+    en = translator("en")
+
+    def text(decision, themes):
+        return q.resolution_text(en, q.describe_resolution(
+            {"decision": decision, "themes": themes}, votes))
+
+    assert text("include", ["a"]) == "Included, themes of ann"
+    assert text("include", ["b", "a"]) == "Included, themes of both"
+    assert text("include", ["c"]) == "Included, the lead's own themes"
+    assert text("exclude", []) == "Excluded"
+    assert q.resolution_text(translator("nb"), q.describe_resolution(
+        {"decision": "include", "themes": ["b"]}, votes)) == "Inkludert, temaene til ben"
