@@ -574,7 +574,20 @@ def m480_imported_decisions_index(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m490_record_themes_from_outcomes(db: sqlite_utils.Database) -> None:
+def m500_original_title_and_creators(db: sqlite_utils.Database) -> None:
+    """What a source says that the hits lost before: the title in the original language
+    (PubMed's ``VernacularTitle``, often Norwegian) and the creators who are not authors, with
+    their role (a book's editors, a film's director; JSON ``[{"role", "name"}]``)."""
+    for table in ("hits", "records"):
+        columns = db[table].columns_dict
+        if "original_title" not in columns:
+            db[table].add_column("original_title", str)
+        if "creators" not in columns:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN creators TEXT DEFAULT '[]'")
+
+
+@migrations()
+def m510_record_themes_from_outcomes(db: sqlite_utils.Database) -> None:
     """``record_themes`` rebuilt from every reviewer's current themes (db/outcomes.py): an
     include used to replace the record's themes with this reviewer's, so the first includer's
     themes were lost from ``record_themes`` (they stayed in ``decisions``)."""

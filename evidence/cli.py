@@ -125,6 +125,13 @@ def harvest(search_names: tuple[str, ...], since: dt.datetime | None, db_path: s
     dedupe = result.dedupe
     click.echo(f"dedupe: {dedupe.new_records} new records, {dedupe.merged} hits joined "
                f"existing records, {dedupe.uncertain} uncertain pairs")
+    if result.failed:
+        ran = len(result.runs) + len(result.failed)
+        raise click.ClickException(
+            f"{len(result.failed)} of {ran} searches failed: "
+            + "; ".join(name for name, _ in result.failed)
+            + " (each message is above; what they fetched is kept, and the next "
+            "`evidence harvest` runs them again)")
 
 
 @cli.command()

@@ -25,6 +25,7 @@ HIT_FIELDS = (
     "external_id", "title", "abstract", "authors", "year", "journal", "journal_abbrev",
     "volume", "issue", "pages", "doi", "pmid", "pmcid", "isbn", "issn", "pub_date",
     "language", "publication_types", "keywords", "mesh_terms", "item_type", "url", "raw",
+    "original_title", "creators",
 )
 _HIT_FIELDS = frozenset(HIT_FIELDS)
 LIST_FIELDS = ("authors", "publication_types", "keywords", "mesh_terms")
@@ -58,6 +59,8 @@ def normalise_hit(hit: dict[str, Any]) -> dict[str, Any]:
     row["authors"] = _as_json_array(n.normalise_authors(hit.get("authors")))
     for key in ("publication_types", "keywords", "mesh_terms"):
         row[key] = _as_json_array(n.normalise_list(hit.get(key)))
+    row["original_title"] = n.clean_text(hit.get("original_title"))
+    row["creators"] = _creators(hit.get("creators"))
     raw = hit.get("raw")
     row["raw"] = raw if isinstance(raw, str) or raw is None else _raw_json(raw)
     return row
@@ -72,6 +75,16 @@ _raw_json = json.JSONEncoder(ensure_ascii=False, default=str).encode
 def _as_json_array(items: list[str]) -> str:
     """A list as stored (JSON text); most hits have some of their lists empty."""
     return _json(items) if items else "[]"
+
+
+def _creators(value: Any) -> str:
+    """Creators other than authors, with their role (``[{"role": "editor", "name": ...}]``),
+    as JSON text: a book's editors, a film's director. Entries without a name are dropped."""
+    if isinstance(value, str):
+        value = json.loads(value) if value.strip() else []
+    kept = [{"role": n.clean_text(c.get("role")) or "contributor", "name": name}
+            for c in value or [] if isinstance(c, dict) and (name := n.clean_text(c.get("name")))]
+    return _json(kept) if kept else "[]"
 
 
 def _clean_abstract(value: Any) -> str | None:

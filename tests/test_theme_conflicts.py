@@ -133,11 +133,11 @@ def test_migration_rebuilds_themes_lost_to_the_overwrite(team):
     save_decision(db.conn, 1, "cy", "include", theme_slugs=["comorbidity"])
     db.execute("DELETE FROM record_themes WHERE reviewer = 'bo'")  # as the old writer left it
     db.conn.commit()
-    from evidence.db.migrations import m490_record_themes_from_outcomes
+    from evidence.db.migrations import m510_record_themes_from_outcomes
 
-    m490_record_themes_from_outcomes(db)
+    m510_record_themes_from_outcomes(db)
     assert record_themes(db, 1) == {"health-economics", "comorbidity"}
-    assert "m490_record_themes_from_outcomes" in [m.name for m in migrations.applied(db)]
+    assert "m510_record_themes_from_outcomes" in [m.name for m in migrations.applied(db)]
 
 
 def test_two_reviewers_saving_at_once_both_keep_their_decisions(team, db_path):
