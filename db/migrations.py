@@ -603,3 +603,28 @@ def m510_editions(db: sqlite_utils.Database) -> None:
                                  foreign_keys=[("edition", "editions", "name"),
                                                ("record_id", "records", "id")])
     db["edition_records"].create_index(["record_id"])
+
+
+@migrations()
+def m510_record_themes_from_outcomes(db: sqlite_utils.Database) -> None:
+    """``record_themes`` rebuilt from every reviewer's current themes (db/outcomes.py): an
+    include used to replace the record's themes with this reviewer's, so the first includer's
+    themes were lost from ``record_themes`` (they stayed in ``decisions``)."""
+    from evidence.db.outcomes import outcomes
+
+    found = outcomes(db.conn)
+    links = {(rid, slug) for rid, o in found.items() for slug in o.themes}
+    kept = {(rid, slug): (who, at) for rid, slug, who, at in db.execute(
+        "SELECT rt.record_id, t.slug, rt.reviewer, rt.created_at FROM record_themes rt"
+        " JOIN themes t ON t.id = rt.theme_id").fetchall()}
+    first = {}
+    for rid, o in found.items():
+        for vote in (*o.votes, *([o.resolution] if o.resolution else [])):
+            for slug in vote["themes"]:
+                first.setdefault((rid, slug), (vote["reviewer"], vote["created_at"]))
+    db.execute("DELETE FROM record_themes WHERE record_id IN (SELECT record_id FROM decisions)")
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO record_themes (record_id, theme_id, reviewer, created_at)"
+        " SELECT ?, id, ?, ? FROM themes WHERE slug = ?",
+        [(rid, *(kept.get((rid, slug)) or first.get((rid, slug)) or (None, None)), slug)
+         for rid, slug in sorted(links)])

@@ -39,6 +39,11 @@ def publish(out: str, edition: str | None, db_path: str, config_path: str) -> No
     if result.waiting:
         click.echo(f"Not published: {result.waiting} records included by fewer than "
                    f"{result.reviewers_per_record} reviewers so far.")
+    if result.theme_conflicts:
+        click.echo(f"Warning: {result.theme_conflicts} included records have a theme conflict"
+                   " no lead has resolved (the reviewers chose different themes or summaries);"
+                   " published with the union of their themes and the first summary written."
+                   " Resolve them on the app's Conflicts page.", err=True)
     before = result.previous
     if before and before["reviewers_per_record"] != result.reviewers_per_record:
         click.echo(f"Warning: the rule changed since the last publish ({before['published_at']}"

@@ -8,6 +8,7 @@ import sqlite_utils
 
 from evidence.config import Config, ScreeningSettings
 from evidence.db.config_sync import save_screening_rule
+from evidence.db.outcomes import theme_conflicts
 from evidence.db.stages import stage_counts
 
 _PER_SEARCH = """
@@ -92,6 +93,8 @@ def collect_status(db: sqlite_utils.Database, config: Config | None = None) -> d
     if "full_text" in stages["stages"]:
         totals["awaiting_full_text"] = found["awaiting_full_text"]
     totals["conflicts"] = found["conflicts"]
+    # includers who chose different themes or summaries, not resolved by a lead (db/outcomes.py)
+    totals["theme_conflicts"] = len(theme_conflicts(db.conn))
     return {
         "rule": rule,
         "totals": totals,

@@ -31,6 +31,7 @@ from sqlite_utils.db import DescIndex
 from evidence import markup
 from evidence.config import Config
 from evidence.db.config_sync import save_screening_rule
+from evidence.db.outcomes import outcomes, theme_conflicts
 from evidence.db.stages import stage_counts
 from evidence.db.values import json_list, now
 from evidence.errors import EvidenceError
@@ -70,10 +71,6 @@ _LATEST_TEXT = """
 SELECT d.record_id, d.{column} FROM decisions d JOIN (
   SELECT max(id) AS id FROM decisions WHERE {column} IS NOT NULL AND {column} != ''
   GROUP BY record_id) latest ON latest.id = d.id
-"""
-_THEMES = """
-SELECT rt.record_id, t.slug FROM record_themes rt JOIN themes t ON t.id = rt.theme_id
-ORDER BY rt.record_id, t.position, t.slug
 """
 _SEARCHES_PER_RECORD = """
 SELECT DISTINCT h.record_id, s.name FROM hits h JOIN searches s ON s.id = h.search_id
@@ -118,6 +115,9 @@ class PublishResult:
     record_ids: list[int] = field(default_factory=list, repr=False)
     searches_rows: list[dict] = field(default_factory=list, repr=False)
     prisma_rows: list[dict] = field(default_factory=list, repr=False)
+    #: Included records whose includers disagree on themes or summary, not resolved by a
+    #: lead: published with the union of their themes and the first summary written.
+    theme_conflicts: int = 0
 
 
 def publish(db: sqlite_utils.Database, out: str | Path, config: Config,
@@ -155,6 +155,7 @@ def publish(db: sqlite_utils.Database, out: str | Path, config: Config,
     result.path = str(out)
     result.reviewers_per_record, result.rule = needed, config.screening.rule
     result.waiting = _waiting_for_votes(db, needed)
+    result.theme_conflicts = _unresolved_theme_conflicts(db)
     result.previous = json.loads(previous[0]) if previous else None
     with db.atomic():
         db["sync_state"].upsert({"key": "last_publish", "updated_at": now(), "value": json.dumps(
@@ -175,6 +176,16 @@ def _waiting_for_votes(db: sqlite_utils.Database, needed: int) -> int:
             AND d.stage = 'screening' AND d.id = (SELECT max(id) FROM decisions d2
               WHERE d2.record_id = d.record_id AND d2.reviewer = d.reviewer
                 AND d2.stage = d.stage))""", [needed]).fetchone()[0]
+
+
+def _unresolved_theme_conflicts(db: sqlite_utils.Database) -> int:
+    """Included records with a theme conflict no lead has resolved (db/outcomes.py)."""
+    found = theme_conflicts(db.conn)
+    if not found:
+        return 0
+    return db.execute("SELECT count(*) FROM record_status WHERE decision = 'include' AND"
+                      " record_id IN (SELECT value FROM json_each(?))",
+                      [json.dumps(sorted(found))]).fetchone()[0]
 
 
 @contextlib.contextmanager
@@ -290,16 +301,16 @@ def _record_rows(db: sqlite_utils.Database, config: Config, themes: dict[str, di
                  rows: Iterable[Mapping[str, Any]] | None = None):
     """One public row per included record (or per row of ``rows``): readable authors, links,
     summary, themes."""
-    summaries = dict(db.execute(_LATEST_TEXT.format(column="summary")).fetchall())
-    theme_slugs = _grouped(db, _THEMES)
-    decision_themes = dict(db.execute(_LATEST_TEXT.format(column="themes")).fetchall())
+    final = outcomes(db.conn)  # the final decision's themes and summary (db/outcomes.py)
+    summaries = {rid: o.summary for rid, o in final.items()}
+    theme_slugs = {rid: o.themes for rid, o in final.items()}
     searches = _grouped(db, _SEARCHES_PER_RECORD)
     extra = {name: dict(db.execute(_LATEST_TEXT.format(column=column)).fetchall())
              for name, column in OPTIONAL_PUBLIC_FIELDS.items()
              if name in config.screening.public_fields}
     for row in db.query(_INCLUDED) if rows is None else rows:
         rid = row["id"]
-        slugs = theme_slugs.get(rid) or json_list(decision_themes.get(rid))
+        slugs = theme_slugs.get(rid) or []
         slugs = list(dict.fromkeys(s for s in slugs if s in themes))
         groups = list(dict.fromkeys(themes[s]["group_name"] for s in slugs))
         doi, pmid = row["doi"], row["pmid"]

@@ -26,12 +26,12 @@ from datasette.utils.asgi import Base400, NotFound, Response
 from datasette.views.base import DatasetteError
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from evidence.db.config_sync import save_screening_rule
+from evidence.db.config_sync import sync_config
 from evidence.db.migrations import BUSY_TIMEOUT_MS
 from evidence.screening import auth, sessions
 from evidence.screening import queries as q
 from evidence.screening.app import config_error, evidence_config, plugin_settings
-from evidence.screening.i18n import CATALOGUES, choose_language, translator
+from evidence.screening.i18n import CATALOGUES, choose_language, format_number, translator
 
 STATIC = Path(__file__).parent / "static"
 MAX_ID = 2**63 - 1
@@ -196,6 +196,7 @@ async def _page(datasette, request, user, template: str, status: int = 200,
     lang = _lang(datasette, request)
     is_lead = bool(user and user["role"] == "lead")
     context.update(t=translator(lang), lang=lang, user=user, is_lead=is_lead,
+                   num=lambda value, decimals=2: format_number(value, decimals, lang),
                    languages=LANGUAGES, here=request.path + (
                        f"?{request.query_string}" if request.query_string else ""),
                    dual=config.screening.reviewers_per_record > 1,
@@ -280,13 +281,20 @@ def login_required(view=None, *, lead: bool = False):
 
 
 async def _current_rule(datasette) -> None:
-    """Store the configuration's ``reviewers_per_record`` for ``record_status`` when the file
-    changed it since this server last did (publish and exports read that view)."""
-    screening = evidence_config(datasette).screening
-    rule = (screening.reviewers_per_record, screening.stages)
-    if getattr(datasette, "_evidence_rule_saved", None) != rule:
-        await _write(datasette, lambda c: save_screening_rule(sqlite_utils.Database(c), *rule))
-        datasette._evidence_rule_saved = rule
+    """Mirror the configuration into the database whenever the file changed since this
+    server last did: stages, exclusion reasons, themes and the rule change together, before
+    the page that first sees the new file is drawn (a full-text stage turned on while the
+    app runs once showed an empty reason list until a restart)."""
+    config = evidence_config(datasette)
+    if getattr(datasette, "_evidence_synced", None) is config:
+        return
+
+    def sync(conn):
+        sync_config(sqlite_utils.Database(conn), config)
+        conn.commit()
+
+    await _write(datasette, sync)
+    datasette._evidence_synced = config
 
 
 def _labelled(items: list[dict], lang: str) -> list[dict]:

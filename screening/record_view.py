@@ -119,13 +119,15 @@ async def _queue(request, datasette, user, stage: str):
         if filters.narrows():
             return await find_view.filtered_queue(request, datasette, user, filters)
 
+    stopped = await _stopped(datasette) if stage == SCREENING else None
     ranked = _relevance(datasette).candidates(user["id"]) if (
-        config.order == "relevance" and stage == SCREENING) else None
+        config.order == "relevance" and stage == SCREENING and not stopped) else None
 
     def state(conn, avoid):
         skipped = q.skipped_records(conn, user["id"], stage)
         return skipped, q.queue_state(conn, user["id"], needed=needed, order=config.fixed_order,
-                                      skip=[*avoid, *skipped], stage=stage, ranked=ranked)
+                                      skip=[*avoid, *skipped], stage=stage, ranked=ranked,
+                                      begun_only=bool(stopped))
 
     async def pick(others: list[int]) -> tuple:
         avoid = [*skip, *others][-50:]
@@ -137,7 +139,16 @@ async def _queue(request, datasette, user, stage: str):
 
     record_id, left, total = await claims.pick_and_claim(held, user["id"], needed, pick)
     return await _record_page(datasette, request, user, record_id, skip=skip,
-                              counts=(left, total), stage=stage)
+                              counts=(left, total), stage=stage, stopped=stopped)
+
+
+async def _stopped(datasette) -> dict | None:
+    """The stop in force for title/abstract: a lead's in the app (who, when), or the
+    configuration's ``screening.stopping.stopped`` (``{"config": True}``); None while open."""
+    stop = await _read(datasette, safe.current_stop)
+    if stop:
+        return stop
+    return {"config": True} if evidence_config(datasette).screening.stopping_applied else None
 
 
 async def _record(request, datasette, user, stage: str):
@@ -189,9 +200,11 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
                        next: str | None = None, form: dict | None = None,
                        filtered: str | None = None,
                        counts: tuple[int, int] | None = None,
-                       stage: str = SCREENING) -> Response:
+                       stage: str = SCREENING, stopped: Any = ...) -> Response:
     config = evidence_config(datasette)
     me, needed = user["id"], config.screening.reviewers_per_record
+    if stopped is ...:  # not read by the queue already
+        stopped = await _stopped(datasette) if stage == SCREENING else None
 
     def load(conn):
         reached = bool(record_id) and q.reaches_stage(conn, record_id, stage, needed=needed)
@@ -200,11 +213,21 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
                 "earlier": (q.current_decision(conn, record_id, me, SCREENING)
                             if reached and stage != SCREENING else None),
                 "themes": q.themes(conn), "reasons": q.reasons(conn, stage),
-                "counts": counts or q.queue_counts(conn, me, needed=needed, stage=stage),
+                "counts": counts or q.queue_counts(conn, me, needed=needed, stage=stage,
+                                                   begun_only=bool(stopped)),
                 "rate": q.rate_per_hour(conn, me),
-                "stopping": _stopping(conn, config.screening) if stage == SCREENING else None}
+                "state": (q.record_state(conn, record_id, stage, needed)
+                          if reached else None),
+                "history": (q.history(conn, record_id)
+                            if reached and user["role"] == "lead" else []),
+                "stopping": _stopping(conn, config.screening) if stage == SCREENING else None,
+                "open_conflicts": conn.execute(  # said to reviewers after a stop
+                    "SELECT count(*) FROM stage_votes WHERE stage = 'screening' AND kinds > 1"
+                    " AND resolution IS NULL").fetchone()[0] if stopped else 0}
 
     data = await _read(datasette, load)
+    if stopped:
+        stopped = {**stopped, "conflicts": data["open_conflicts"]}
     if data["stopping"]:
         data["stopping"] = await _safe_phase(datasette, data["stopping"], me)
     if explicit and data["record"] is None:
@@ -225,6 +248,7 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
         "themes": _labelled(data["themes"], lang),
         "reasons": _labelled([r for r in data["reasons"] if r["slug"] != NOT_RETRIEVED], lang),
         "stage": stage, "queue_path": queue_path, "record_path": f"{queue_path}/record/",
+        "stopped": stopped,
         "filtered": filtered,
         "require_reason": config.screening.require_reason_on_exclude,
         "skip": ",".join(str(s) for s in [*skip, record_id] if s),
@@ -246,7 +270,17 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
                            pdf_path=_path(datasette, f"/-/screen/full-text/pdf/{item['id']}")
                            if pdf else None)
         words = (config.screening.highlight_include, config.screening.highlight_exclude)
-        context.update(record=item, mine=data["mine"],
+        state = data["state"] or {}
+        # a record settled without this user's vote shows its final state, not a blank form
+        # inviting one vote too many (vote_allowed would refuse it anyway)
+        settled = not data["mine"] and not form and (
+            state.get("state") == "resolved"
+            or (needed > 1 and len(state.get("votes") or []) >= needed))
+        context.update(record=item, mine=data["mine"], state=state, settled=settled,
+                       history=data["history"],
+                       theme_labels={t["slug"]: t["label"] for t in context["themes"]},
+                       reason_labels={r["slug"]: r["label"] for r in _labelled(
+                           list(data["reasons"]), lang)},
                        title_html=highlight(item["title"], terms, *words),
                        sections=abstract_sections(item["abstract"], terms, *words), terms=terms,
                        include_words=words[0], exclude_words=words[1],
@@ -327,10 +361,13 @@ async def _decide(request, datasette, user, record_id: int, stage: str = SCREENI
     claims.for_app(datasette).release(record_id, user["id"])
     if stage == SCREENING and evidence_config(datasette).screening.order == "relevance":
         _relevance(datasette).decided(user["id"], chosen["decision"] == "include")
-    datasette.add_message(request, _t(datasette, request)(
-        "resolved" if is_resolution(stage) else "saved"))
+    t = _t(datasette, request)
     if not is_resolution(stage):
+        datasette.add_message(request, t("saved"))
         return Response.redirect(next_url)
+    votes = await _read(datasette, lambda c: q.record_state(c, record_id, voting, needed)["votes"])
+    datasette.add_message(request, t("resolved_as", text=q.resolution_text(
+        t, q.describe_resolution(chosen, votes))))
     suffix = "" if voting == SCREENING else f"?stage={voting}"
     return _redirect(datasette, f"/-/screen/conflicts{suffix}")
 
