@@ -6,8 +6,9 @@ inline tags below survive, without attributes, and nh3 closes what a title leave
 other tag is shown as the text it is (``&lt;script&gt;``), so a record can never inject HTML
 and a reader still sees what the source wrote. RIS, BibTeX, CSV, xlsx and the search index
 get plain text that keeps the meaning (``10<sup>18</sup>`` becomes ``10¹⁸``, ``x<sup>a+b</sup>``
-``x^(a+b)``). MathML (PubMed's and JATS abstracts') is turned into the same inline markup by
-:func:`from_mathml`, so ``V̇O<sub>2max</sub>`` is stored, not ``V . O 2 m a x``.
+``x^(a+b)``, ``CO<sub>2</sub>`` ``CO2``). MathML (PubMed's and JATS abstracts') is turned
+into the same inline markup by :func:`from_mathml`, so ``V̇O<sub>2max</sub>`` is stored, not
+``V . O 2 m a x``.
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ def _plain_script(match: re.Match) -> str:
     kind, content = match.group(1), match.group(2).strip()
     if not content:
         return ""
+    if kind == "sub" and content.isascii() and content.isdigit():
+        return content  # CO<sub>2</sub> is written CO2 in plain text, and searched so
     table = _SUPERSCRIPT if kind == "sup" else _SUBSCRIPT
     if all(c in table for c in content):
         return "".join(table[c] for c in content)

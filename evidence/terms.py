@@ -36,13 +36,19 @@ def _accents() -> dict[int, str]:
     ``ø`` and ``æ`` have none and stay, as in SQLite FTS5's ``remove_diacritics``. Built on
     first use (about 0.1 s)."""
     table = {}
-    for code in range(0xC0, 0x10000):
+    for code in range(0xB2, 0x10000):
         char = chr(code)
         parts = unicodedata.normalize("NFD", char)
         if parts == char:
+            # Super- and subscripts (``²``, ``₂``, ``ᵢ``: plain text of formulas, see
+            # evidence.markup.strip) match their digit or letter.
+            plain = unicodedata.normalize("NFKC", char).lower()
+            if unicodedata.decomposition(char).startswith(("<super>", "<sub>")) and len(
+                    plain) == 1:
+                table[code] = plain
             continue
         base = "".join(c for c in parts if not unicodedata.combining(c))
-        if len(base) == 1:
+        if len(base) == 1 and code >= 0xC0:
             table[code] = base.lower()
     return table
 

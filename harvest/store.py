@@ -31,6 +31,13 @@ _HIT_FIELDS = frozenset(HIT_FIELDS)
 LIST_FIELDS = ("authors", "publication_types", "keywords", "mesh_terms")
 
 
+#: Longest value stored, in characters: the longest real abstracts are about 30,000 and
+#: titles 1,000; a 100 MB title would be stored and shown on every page that lists it.
+MAX_CHARS = {"abstract": 200_000, "title": 10_000, "original_title": 10_000}
+MAX_FIELD = 20_000
+MAX_LIST = 500_000  # a list in all (a physics paper's 3,000 authors are about 100,000)
+
+
 class HitError(EvidenceError):
     """A hit dict that cannot be stored (no external id, unknown field)."""
 
@@ -40,6 +47,14 @@ def normalise_hit(hit: dict[str, Any]) -> dict[str, Any]:
     unknown = hit.keys() - _HIT_FIELDS
     if unknown:
         raise HitError(f"unknown hit field(s): {', '.join(sorted(unknown))}")
+    for key, value in hit.items():
+        if key == "raw" or not isinstance(value, str | list):
+            continue
+        size = len(value) if isinstance(value, str) else sum(len(str(v)) for v in value)
+        limit = MAX_CHARS.get(key, MAX_LIST if isinstance(value, list) else MAX_FIELD)
+        if size > limit:
+            raise HitError(f"{key} is {size:,} characters long, more than the {limit:,} a "
+                           "reference may hold (the entry is broken or is not a reference)")
     external_id = n.clean_text(hit.get("external_id"))
     if not external_id:
         raise HitError("hit has no external_id")

@@ -31,6 +31,8 @@ from evidence.screening.pages import (
     _t,
     _user,
     _write,
+    bind_pending,
+    clear_pending,
 )
 
 
@@ -113,6 +115,7 @@ async def login(request, datasette):
         response.set_cookie(login_limits.DEVICE_COOKIE,
                             login_limits.device_cookie(datasette, actor["id"]), httponly=True,
                             max_age=login_limits.DEVICE_SECONDS, samesite="lax")
+    bind_pending(request, datasette, response, actor["id"])
     return response
 
 
@@ -166,6 +169,7 @@ async def logout(request, datasette):
     else:
         response = _redirect(datasette, "/-/login")
     response.set_cookie("ds_actor", "", expires=0, max_age=0)
+    clear_pending(response)  # a decision kept for this account is not the next user's
     return response
 
 

@@ -58,7 +58,8 @@ def test_plain_text_keeps_what_scripts_mean():
     assert plain_text("2.5 × 10<sup>18</sup> cm<sup>-3</sup>") == "2.5 × 10¹⁸ cm⁻³"
     assert plain_text("year<sup>-1</sup>") == "year⁻¹"
     assert plain_text("x<sup>a+b</sup>") == "x^(a+b)"
-    assert plain_text("CO<sub>2</sub> and <i>E. coli</i>") == "CO₂ and E. coli"
+    assert plain_text("CO<sub>2</sub> and <i>E. coli</i>") == "CO2 and E. coli"
+    assert plain_text("LE<sub>min</sub>") == "LEₘᵢₙ"
 
 
 def test_suffixes_and_full_names_are_kept():
@@ -135,3 +136,10 @@ def test_evidence_import_reads_pubmed_xml(tmp_path, monkeypatch):
     (row,) = db.query("SELECT external_id, authors, item_type FROM hits")
     assert row["external_id"] == "26568896" and "Wise, John Pierce Sr" in row["authors"]
     assert row["item_type"] == "journalArticle"
+
+
+def test_search_folding_reads_scripts_as_their_digits_and_letters():
+    from evidence.terms import fold
+
+    assert fold("CO₂ 10¹⁸ ³He") == "co2 1018 3he"
+    assert len(fold("℠™²")) == 3  # one character for one: spans map back to the text

@@ -19,7 +19,7 @@ from evidence.harvest.files import (
     read_text,
     split_structured,
 )
-from evidence.harvest.pubmed.convert import medline_date
+from evidence.harvest.pubmed.convert import article_number, medline_date
 
 
 def read_nbib(path: str | Path) -> Iterator[dict[str, Any]]:
@@ -74,7 +74,9 @@ def nbib_to_hit(r: dict[str, Any]) -> dict[str, Any]:
         "authors": as_list(r.get("FAU")) or as_list(r.get("AU")),
         "year": r.get("DP"), "pub_date": medline_date(r.get("DP")),
         "journal": first(r.get("JT"), r.get("BTI")), "journal_abbrev": r.get("TA"),
-        "volume": r.get("VI"), "issue": r.get("IP"), "pages": r.get("PG"),
+        "volume": r.get("VI"), "issue": r.get("IP"),
+        "pages": r.get("PG") or article_number(next(
+            (i[:-5].strip() for i in ids if i.rstrip().endswith("[pii]")), None)),
         "doi": doi,
         "pmcid": r.get("PMC"), "issn": issn.group(1) if issn else None,
         "isbn": first(r.get("ISBN")), "language": first(r.get("LA")),

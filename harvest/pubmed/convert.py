@@ -101,6 +101,15 @@ def mesh_heading(heading: Any) -> str:
                      *(term(q) for q in heading.get("QualifierName", []))])
 
 
+def article_number(pii: Any) -> str | None:
+    """An online-only article's number (``e154225``, ``eabl6449``), which PubMed gives as its
+    ``pii`` and which belongs in pages; a publisher's item id (``S0140-6736(20)30183-5``) is
+    not one."""
+    text = str(pii or "").strip()
+    return text if re.fullmatch(r"[A-Za-z]{0,5}\d[\w.-]{0,18}", text) and not re.fullmatch(
+        r"S\d{4}-\d{3}[\dX].*", text) else None
+
+
 def medline_date(value: Any) -> str | None:
     """MEDLINE's ``DP`` (``2006 Mar 1``, ``2006 Mar``, ``2024 Jan-Feb``, ``2021 Spring``) in
     the form the XML's dates take: ``2006-03-01``, ``2006-03``, else the text as it stands."""
@@ -140,9 +149,9 @@ def to_hit(article: dict[str, Any]) -> dict[str, Any]:
     ids = _ids(article.get("PubmedData", {}).get("ArticleIdList"))
     elocations = {str(e.attributes.get("EIdType")): str(e) for e in art.get("ELocationID", [])}
     pages = art.get("Pagination", {})
-    # Online-only articles have no pages but an article number (ELocationID pii "e154225").
     pgn = pages.get("MedlinePgn") or "-".join(
-        str(pages[k]) for k in ("StartPage", "EndPage") if pages.get(k)) or elocations.get("pii")
+        str(pages[k]) for k in ("StartPage", "EndPage") if pages.get(k)) or article_number(
+        elocations.get("pii"))
     pmid = str(citation["PMID"])
     keywords = [_text(k) for group in citation.get("KeywordList", []) for k in group]
     return {
