@@ -25,6 +25,7 @@ HIT_FIELDS = (
     "external_id", "title", "abstract", "authors", "year", "journal", "journal_abbrev",
     "volume", "issue", "pages", "doi", "pmid", "pmcid", "isbn", "issn", "pub_date",
     "language", "publication_types", "keywords", "mesh_terms", "item_type", "url", "raw",
+    "oa_url",
 )
 _HIT_FIELDS = frozenset(HIT_FIELDS)
 LIST_FIELDS = ("authors", "publication_types", "keywords", "mesh_terms")
@@ -53,7 +54,7 @@ def normalise_hit(hit: dict[str, Any]) -> dict[str, Any]:
         "pages": n.normalise_pages(hit.get("pages")),
     }
     for key in ("journal", "journal_abbrev", "volume", "issue", "isbn", "issn", "pub_date",
-                "language", "item_type", "url"):
+                "language", "item_type", "url", "oa_url"):
         row[key] = n.clean_text(hit.get(key))
     row["authors"] = _as_json_array(n.normalise_authors(hit.get("authors")))
     for key in ("publication_types", "keywords", "mesh_terms"):
