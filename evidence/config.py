@@ -614,7 +614,8 @@ def _search(raw: dict[str, Any], i: int, root: yaml.Node, v: _Validator,
         try:
             settings = source.check(settings, context) if source.check else settings
         except SettingError as e:
-            raise v.fail(_find_node(node, e.key) or node, f"{key}.{e.key}", e.message) from e
+            found = _find_node(node, *e.key.split(".")) or _find_node(node, e.key.split(".")[0])
+            raise v.fail(found or node, f"{key}.{e.key}", e.message) from e
     return Search(name=raw["name"], source=raw["source"], query=raw.get("query", ""),
                   window=window, description=raw.get("description", ""), settings=settings)
 

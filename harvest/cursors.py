@@ -25,11 +25,16 @@ from typing import Any
 
 from evidence.config import Search
 from evidence.harvest.sources import Checkpoint, Page
+from evidence.harvest.webapi import ApiError
 
 #: One page: (items, next cursor or None, total the service reports for the slice).
 PageAnswer = tuple[list[Any], str | None, int | None]
 #: ``fetch_page(start, end, cursor)`` -> PageAnswer; start/end are ISO dates or None.
 FetchPage = Callable[[str | None, str | None, str], PageAnswer]
+
+
+class CursorExpired(Exception):
+    """The service no longer knows a saved cursor: its slice is paged again from ``*``."""
 
 
 @dataclass
@@ -132,8 +137,20 @@ def _pages(position: dict[str, Any], fetch_page: FetchPage,
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     i = pending.pop(future)
-                    items, next_cursor, total = future.result()
                     part = slices[i]
+                    try:
+                        items, next_cursor, total = future.result()
+                    except CursorExpired as e:
+                        part["restarts"] = part.get("restarts", 0) + 1
+                        if part["cursor"] == "*" or part["restarts"] > 3:
+                            raise ApiError(f"the service keeps refusing its own cursors: {e}") \
+                                from e
+                        part["cursor"] = "*"
+                        position["notes"].append(
+                            "a slice was paged again from the start (the service had "
+                            "forgotten its cursor); hits already stored were not stored twice")
+                        pending[submit(i)] = i
+                        continue
                     if total is not None:
                         part["total"] = total
                     finished = not items or not next_cursor or next_cursor == part["cursor"]

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from evidence.config import ServiceSettings
-from evidence.harvest.cursors import PageAnswer
+from evidence.harvest.cursors import CursorExpired, PageAnswer
 from evidence.harvest.webapi import ApiError, PoliteClient
 
 #: The fields a hit uses (``select=``): the answer stays small (no reference lists).
@@ -54,7 +54,12 @@ def works_page(api: PoliteClient, query: str, filters: dict[str, Any], rows: int
     """One page of ``/works`` for a query and date slice, from ``cursor``."""
     params = {"query.bibliographic": query or None, "filter": filter_param(filters, start, end),
               "rows": rows, "cursor": cursor, "select": ",".join(FIELDS)}
-    message = _message(api.get("works", params))
+    try:
+        message = _message(api.get("works", params))
+    except ApiError as e:
+        if e.status in (400, 404) and cursor != "*":
+            raise CursorExpired(str(e)) from e
+        raise
     return (list(message.get("items") or []), message.get("next-cursor"),
             message.get("total-results"))
 

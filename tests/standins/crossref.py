@@ -66,7 +66,6 @@ class CrossrefState(ApiState):
         super().__init__()
         self.works = works if works is not None else recorded_works()
         self.cursors: dict[str, int] = {}
-        self.forget_cursors = False
 
     @classmethod
     def generated(cls, n: int, start: dt.date = dt.date(2023, 10, 21),
@@ -110,8 +109,7 @@ class CrossrefState(ApiState):
                 found.sort(key=lambda w: -len(words & set(
                     " ".join(w.get("title") or []).lower().split())))
             items, next_cursor = found[:rows], None
-        elif params["cursor"] != "*" and (self.forget_cursors or
-                                          params["cursor"] not in self.cursors):
+        elif params["cursor"] != "*" and params["cursor"] not in self.cursors:
             return 400, headers, {"status": "failed", "message-type": "validation-failure",
                                   "message": [{"type": "cursor-expired",
                                                "message": "Cursor has expired"}]}
