@@ -34,6 +34,17 @@ def oa_url(work: dict[str, Any]) -> str | None:
     return url or best.get("pdf_url") or best.get("landing_page_url") or None
 
 
+def _name(authorship: dict[str, Any]) -> str | None:
+    """``Kari Nordmann`` -> ``Nordmann, Kari``: OpenAlex gives display names first name
+    first, and the deduplication reads a name without a comma as last name first."""
+    name = (authorship.get("author") or {}).get("display_name") or \
+        authorship.get("raw_author_name")
+    if not name or "," in name or " " not in name.strip():
+        return name
+    given, family = name.strip().rsplit(" ", 1)
+    return f"{family}, {given}"
+
+
 def _pages(biblio: dict[str, Any]) -> str | None:
     first, last = biblio.get("first_page"), biblio.get("last_page")
     if first and last and last != first:
@@ -51,8 +62,7 @@ def to_hit(work: dict[str, Any]) -> dict[str, Any]:
         "external_id": short_id(work.get("id")),
         "title": work.get("title") or work.get("display_name"),
         "abstract": abstract_text(work.get("abstract_inverted_index")),
-        "authors": [(a.get("author") or {}).get("display_name") or a.get("raw_author_name")
-                    for a in work.get("authorships") or []],
+        "authors": [_name(a) for a in work.get("authorships") or []],
         "year": work.get("publication_year"),
         "pub_date": work.get("publication_date"),
         "journal": journal.get("display_name"),
