@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from evidence.config import DedupeSettings  # noqa: E402
 from evidence.db.migrations import open_db  # noqa: E402
+from evidence.db.values import now  # noqa: E402
 from evidence.dedupe.cluster import dedupe  # noqa: E402
 from evidence.dedupe.evaluate import load_labelled, measure  # noqa: E402
 from evidence.harvest import store  # noqa: E402
@@ -131,7 +132,7 @@ def store_hits(db, hits: Iterable[dict], search: str) -> None:
     run_id = store.start_run(db, store.ensure_search(db, search))
     run = db["runs"].get(run_id)
     extra = {"run_id": run_id, "search_id": run["search_id"], "source": run["source"],
-             "created_at": store.now(), "deleted": 0}
+             "created_at": now(), "deleted": 0}
     columns = [*store.HIT_FIELDS, *extra]
     sql = (f"INSERT INTO hits ({', '.join(columns)})"
            f" VALUES ({', '.join('?' * len(columns))})")

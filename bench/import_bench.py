@@ -88,7 +88,7 @@ def main() -> None:
     from evidence.db.migrations import open_db
     from evidence.dedupe import cluster as dedupe
     from evidence.harvest import files
-    from evidence.harvest.importing import import_file
+    from evidence.harvest.files.importing import import_file
 
     directory = Path(args.keep or tempfile.mkdtemp(prefix="import-bench-"))
     directory.mkdir(parents=True, exist_ok=True)
@@ -102,7 +102,7 @@ def main() -> None:
           f"{', narrow vocabulary' if args.narrow else ''}")
     timed("parse only (read_file)", args.entries, lambda: sum(1 for _ in files.read_file(ris)))
     no_dedupe = dedupe.DedupeResult()
-    with mock.patch("evidence.harvest.importing.dedupe.dedupe", return_value=no_dedupe):
+    with mock.patch("evidence.harvest.files.importing.dedupe.dedupe", return_value=no_dedupe):
         timed("import_file without dedupe", args.entries,
               lambda: import_file(open_db(directory / "a.db"), ris))
     print(f"load average: {os.getloadavg()[0]:.1f}")

@@ -24,8 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from evidence.config import load_config  # noqa: E402
+from evidence.db.config_sync import sync_config  # noqa: E402
 from evidence.db.migrations import open_db  # noqa: E402
-from evidence.harvest.store import sync_config  # noqa: E402
 from evidence.publish.build import publish  # noqa: E402
 
 CONFIG = Path(__file__).resolve().parent.parent / "evidence" / "templates" / "evidence.example.yml"

@@ -23,8 +23,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from evidence.config import load_config, service_settings  # noqa: E402
+from evidence.db.config_sync import sync_config  # noqa: E402
 from evidence.db.migrations import open_db  # noqa: E402
-from evidence.harvest import store  # noqa: E402
+from evidence.db.values import now  # noqa: E402
 from evidence.harvest.runs import harvest_search  # noqa: E402
 from evidence.publish import zotero_push as zp  # noqa: E402
 from tests.standins.zotero import ZoteroState, make_key, serve  # noqa: E402
@@ -49,7 +50,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, \
             serve(ZoteroState.generated(args.items, notes_every=10)) as (url, state):
         db = open_db(Path(tmp) / "bench.db")
-        store.sync_config(db, config)
+        sync_config(db, config)
         services = service_settings({"ZOTERO_API_URL": url})
         started = time.perf_counter()
         first = harvest_search(db, search, config, services)
@@ -67,7 +68,7 @@ def main() -> None:
                                               "authors": '["Nordmann, Kari"]'}).last_pk
             db["decisions"].insert({"record_id": record_id, "reviewer": "bench",
                                     "stage": "screening", "decision": "include",
-                                    "created_at": store.now()})
+                                    "created_at": now()})
         started = time.perf_counter()
         pushed = zp.push(db, config, services, collection="Bench")
         push_time = time.perf_counter() - started

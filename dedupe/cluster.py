@@ -34,6 +34,7 @@ from rapidfuzz.distance import Indel
 
 from evidence.config import DedupeSettings
 from evidence.db.open_queue import records_added_in_bulk
+from evidence.db.values import now
 from evidence.dedupe.keys import (
     STORED,
     Fingerprint,
@@ -45,7 +46,6 @@ from evidence.dedupe.keys import (
 )
 from evidence.dedupe.score import MAX_BONUS, PREFIX_MIN, clearly_differ, score
 from evidence.errors import EvidenceError
-from evidence.harvest.store import now
 
 RECORD_FIELDS = (
     "title", "abstract", "authors", "year", "journal", "journal_abbrev", "volume", "issue",
@@ -115,7 +115,7 @@ def dedupe(db: sqlite_utils.Database, settings: DedupeSettings | None = None, *,
 
 class Steps:
     """Deduplicate hits in steps while more are still arriving: an import deduplicates while
-    its file is read (harvest/importing.py), a harvest while it waits for the network
+    its file is read (harvest/files/importing.py), a harvest while it waits for the network
     (harvest/runs.py); :meth:`finish` folds in the rest.
 
     Passes share a :class:`Memory`, so each reads and indexes only its new hits; what every

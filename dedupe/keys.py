@@ -14,8 +14,8 @@ import re
 import unicodedata
 from typing import Any, NamedTuple
 
+from evidence import normalise as n
 from evidence.dedupe.numbers import canonical_numbers, prepare
-from evidence.harvest import normalise as n
 
 _TAGS = re.compile(r"<[^>]{0,200}>")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
@@ -252,7 +252,7 @@ def from_stored(hit_id: int, record_id: int | None, values: tuple) -> Fingerprin
 
 def key_values(row: dict[str, Any]) -> tuple:
     """``dedupe_keys`` values of a hit row not stored yet (no id): an import computes them
-    while it reads the file (harvest/reading.py), so deduplication only reads them back."""
+    while it reads the file (harvest/files/reading.py), so deduplication only reads them back."""
     return stored_values(fingerprint({**row, "id": 0}))
 
 

@@ -75,9 +75,9 @@ def import_(file: str, source: str | None, new_search: bool, query: str | None,
 
         evidence import idunn-2024.ris --source idunn
     """
-    from evidence.harvest.evidence_table import EvidenceTableResult
-    from evidence.harvest.importing import check_source, import_file
-    from evidence.harvest.store import sync_config
+    from evidence.db.config_sync import sync_config
+    from evidence.harvest.files.evidence_table import EvidenceTableResult
+    from evidence.harvest.files.importing import check_source, import_file
 
     if query and not new_search:
         raise click.UsageError("--query goes with --new-search")

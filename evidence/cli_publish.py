@@ -82,7 +82,7 @@ def export(fmt: str, decision: str | None, theme: str | None, out: str | None, d
 
         evidence export --format xlsx --out evidence-table.xlsx
     """
-    from evidence.harvest.store import save_screening_rule
+    from evidence.db.config_sync import save_screening_rule
     from evidence.publish.exports import export_records
 
     config = open_config(config_path, required=False)

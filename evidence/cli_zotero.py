@@ -34,7 +34,7 @@ def push(collection: str | None, library_name: str | None, dry_run: bool, db_pat
         evidence zotero push --collection "Kunnskapsgrunnlag 2024" --dry-run
     """
     from evidence.config import service_settings
-    from evidence.harvest.store import sync_config
+    from evidence.db.config_sync import sync_config
     from evidence.publish.zotero_push import push as push_records
 
     config = open_config(config_path)

@@ -30,9 +30,9 @@ def sample_path(name: str) -> Path:
 def run_demo(directory: Path) -> Iterator[str]:
     """Build ``directory`` with a configuration, a working database and a published site."""
     from evidence.config import starter_config_text
+    from evidence.db.config_sync import sync_config
     from evidence.db.migrations import open_db
-    from evidence.harvest.importing import import_file
-    from evidence.harvest.store import sync_config
+    from evidence.harvest.files.importing import import_file
 
     directory.mkdir(parents=True, exist_ok=True)
     config_path = directory / "evidence.yml"

@@ -45,7 +45,7 @@ def init_project(config_path: str | Path, db_path: str | Path, *,
                  force: bool = False) -> InitResult:
     """Write the starter configuration (unless one exists and not ``force``) and create the
     working database with the configuration's searches, themes and reasons."""
-    from evidence.harvest.store import sync_config
+    from evidence.db.config_sync import sync_config
 
     config_path, db_path = Path(config_path), Path(db_path)
     wrote = force or not config_path.exists()

@@ -7,8 +7,8 @@ from typing import Any
 import sqlite_utils
 
 from evidence.config import Config, ScreeningSettings
+from evidence.db.config_sync import save_screening_rule
 from evidence.db.stages import stage_counts
-from evidence.harvest.store import save_screening_rule
 
 _PER_SEARCH = """
 SELECT s.name AS search, s.source,

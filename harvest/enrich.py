@@ -34,6 +34,8 @@ from typing import Any
 import sqlite_utils
 
 from evidence.config import Config, DedupeSettings, Search, ServiceSettings
+from evidence.db.config_sync import ensure_search
+from evidence.db.values import now
 from evidence.dedupe.keys import fingerprint, title_key
 from evidence.dedupe.score import clearly_differ, same_authors, score
 from evidence.harvest import store
@@ -116,7 +118,7 @@ def enrich(db: sqlite_utils.Database, config: Config | None, services: ServiceSe
     if not records or not chain:
         return result
     for source in chain:
-        source.search_id = store.ensure_search(db, Search(
+        source.search_id = ensure_search(db, Search(
             name=f"enrich-{source.name}", source=source.name,
             description=f"Works found by `evidence enrich` in {source.api.label}"))
         source.run_id = _open_run(db, source.search_id)
@@ -250,7 +252,7 @@ class _Lookups:
                 self.db.execute(
                     "INSERT OR REPLACE INTO enrich_lookups (record_id, source, key, outcome,"
                     " hit_id, looked_up_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    [record["id"], source.name, _key(record), outcome, hit_id, store.now()])
+                    [record["id"], source.name, _key(record), outcome, hit_id, now()])
                 self.done_keys.add((record["id"], source.name, _key(record)))
                 self.result.refused += outcome == "refused"
             if follow:

@@ -21,6 +21,7 @@ from typing import Any
 import sqlite_utils
 
 from evidence.config import Config, ConfigError, Search, ServiceSettings
+from evidence.db.config_sync import sync_config
 from evidence.dedupe.cluster import Steps
 from evidence.errors import EvidenceError
 from evidence.harvest import FILE_SOURCE, get_source, store
@@ -186,7 +187,7 @@ def harvest(db: sqlite_utils.Database, config: Config, services: ServiceSettings
     time); the rest follow at the end.
     """
     searches = [config.search(n) for n in names] if names else list(config.searches)
-    store.sync_config(db, config)
+    sync_config(db, config)
     result = HarvestResult()
     deduper = Steps(db, config.dedupe, first=1000)
     for search in searches:

@@ -1,4 +1,4 @@
-"""Savers: runs, hits and the configuration's searches/themes/reasons into the working database.
+"""Savers: runs and hits into the working database.
 
 Sources hand over plain hit dicts (see :data:`HIT_FIELDS`); this module normalises them and
 writes them. A hit is keyed by (search, external id), so saving the same page twice is
@@ -15,10 +15,10 @@ from typing import Any
 
 import sqlite_utils
 
-from evidence.config import NOT_RETRIEVED, Config, Reason, Search
+from evidence import normalise as n
+from evidence.db.config_sync import ensure_search  # noqa: F401  (harvest and imports ask store for the search row)
 from evidence.db.values import now
 from evidence.errors import EvidenceError
-from evidence.harvest import normalise as n
 
 #: Fields a source's ``to_hit()`` may fill. ``external_id`` is required; the rest are optional.
 HIT_FIELDS = (
@@ -84,87 +84,6 @@ def _clean_abstract(value: Any) -> str | None:
     return text or None
 
 
-def ensure_search(db: sqlite_utils.Database, search: Search | str, source: str = "file") -> int:
-    """The id of the search row for ``search`` (a configured Search, or a bare name)."""
-    if isinstance(search, str):
-        search = Search(name=search, source=source)
-    row = {
-        "name": search.name, "source": search.source, "query": search.query,
-        "description": search.description, "date_field": search.settings.get("date_field"),
-        "settings": json.dumps(_search_settings(search), default=str),
-    }
-    existing = next(db["searches"].rows_where("name = ?", [search.name]), None)
-    if existing:
-        db["searches"].update(existing["id"], row)
-        return existing["id"]
-    return db["searches"].insert({**row, "created_at": now()}).last_pk
-
-
-def _search_settings(search: Search) -> dict[str, Any]:
-    """The window and the source's own settings, as the searches table keeps them."""
-    window = search.window
-    return {"window": window.__dict__ if window else None, **search.settings}
-
-
-def save_screening_rule(db: sqlite_utils.Database, reviewers_per_record: int,
-                        stages: tuple[str, ...] | None = None) -> None:
-    """Store ``screening.reviewers_per_record`` (and ``screening.stages`` when given) where
-    the ``record_status`` and ``stage_status`` views read them.
-
-    Every command that counts final decisions (``status``, ``publish``, ``export``, the
-    screening app) calls this with the configuration it has just read, so the rule applied is
-    always the file's, never a copy left by an earlier command.
-    """
-    with db.atomic():
-        db.execute("INSERT INTO sync_state (key, value, updated_at)"
-                   " VALUES ('reviewers_per_record', ?, ?) ON CONFLICT(key) DO UPDATE SET"
-                   " value = excluded.value, updated_at = excluded.updated_at"
-                   " WHERE value IS NOT excluded.value", [str(reviewers_per_record), now()])
-        if stages is not None:
-            db.execute("INSERT INTO sync_state (key, value, updated_at)"
-                       " VALUES ('screening_stages', ?, ?) ON CONFLICT(key) DO UPDATE SET"
-                       " value = excluded.value, updated_at = excluded.updated_at"
-                       " WHERE value IS NOT excluded.value", [",".join(stages), now()])
-
-
-def sync_config(db: sqlite_utils.Database, config: Config) -> None:
-    """Mirror the configuration's searches, themes and exclusion reasons into the database."""
-    with db.atomic():
-        save_screening_rule(db, config.screening.reviewers_per_record, config.screening.stages)
-        for search in config.searches:
-            ensure_search(db, search)
-        for position, theme in enumerate(config.themes):
-            group = next(g for g in config.theme_groups if g.id == theme.group)
-            db.execute(
-                "INSERT INTO themes (slug, name, name_nb, name_en, group_slug, group_nb, group_en,"
-                " position) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(slug) DO UPDATE SET"
-                " name=excluded.name, name_nb=excluded.name_nb, name_en=excluded.name_en,"
-                " group_slug=excluded.group_slug, group_nb=excluded.group_nb,"
-                " group_en=excluded.group_en, position=excluded.position",
-                [theme.id, theme.label(config.language), theme.nb, theme.en, group.id,
-                 group.nb, group.en, position],
-            )
-        for stage, reasons in stage_reasons(config).items():
-            for position, reason in enumerate(reasons):
-                db.execute(
-                    "INSERT INTO exclusion_reasons (stage, slug, name_nb, name_en, position)"
-                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT(stage, slug) DO UPDATE SET"
-                    " name_nb=excluded.name_nb, name_en=excluded.name_en,"
-                    " position=excluded.position",
-                    [stage, reason.id, reason.nb, reason.en, position],
-                )
-
-
-def stage_reasons(config: Config) -> dict[str, tuple[Reason, ...]]:
-    """Exclusion reasons per reviewers' stage (``decisions.stage``); the full-text stage always
-    offers "full text not retrievable" last."""
-    reasons = {"screening": config.exclusion_reasons}
-    if config.screening.full_text:
-        reasons["full_text"] = (*config.full_text_exclusion_reasons, Reason(
-            id=NOT_RETRIEVED, nb="Fulltekst ikke tilgjengelig", en="Full text not retrievable"))
-    return reasons
-
-
 def start_run(db: sqlite_utils.Database, search_id: int, **fields: Any) -> int:
     """Record the start of a run; ``fields`` fill other ``runs`` columns (query, window...)."""
     source = db["searches"].get(search_id)["source"]
@@ -195,7 +114,7 @@ def save_hits(db: sqlite_utils.Database, run_id: int, hits: Iterable[dict[str, A
     never blanks a field. Records built from a changed hit get their fields recomputed in
     the same transaction; the ids of changed hits are appended to ``updated`` when given.
     ``normalised``: the hits are :func:`normalise_hit`'s output already (an import normalises
-    in its reading process, harvest/importing.py). ``inserted`` gets ``(hit id, row)`` of
+    in its reading process, harvest/files/importing.py). ``inserted`` gets ``(hit id, row)`` of
     every new hit stored exactly as its row (not changed again by a later row of ``hits``).
     Runs in the caller's transaction if there is one. Hits are written in batches with
     ``executemany`` (one lookup of stored ids per batch), which keeps a 50,000-entry import

@@ -29,10 +29,10 @@ from sqlite_utils.db import DescIndex
 
 from evidence import markup
 from evidence.config import Config
+from evidence.db.config_sync import save_screening_rule
 from evidence.db.stages import stage_counts
 from evidence.db.values import json_list, now
 from evidence.errors import EvidenceError
-from evidence.harvest.store import save_screening_rule
 from evidence.publish.outputs import check_output, database_file
 from evidence.publish.search import INDEX, TERMS, create_search_index
 from evidence.screening.safe import check_start, current_stop

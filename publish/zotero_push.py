@@ -22,12 +22,11 @@ import sqlite_utils
 from pyzotero import zotero
 from pyzotero import zotero_errors as ze
 
+from evidence import normalise as n
 from evidence.config import Config, ServiceSettings, ZoteroLibrary
 from evidence.db.values import now
 from evidence.errors import EvidenceError
-from evidence.harvest import normalise as n
-from evidence.harvest.zotero.client import Sleep, ZoteroError, call, connect, fetch_pages
-from evidence.harvest.zotero.convert import to_hit
+from evidence.zotero_api import Sleep, ZoteroError, call, connect, fetch_pages, item_ids
 
 BATCH = 50
 ATTEMPTS = 5
@@ -120,8 +119,8 @@ class _Library:
 
     def add(self, data: dict[str, Any]) -> None:
         self.items[data["key"]] = data
-        hit = to_hit({"data": data})
-        doi, pmid = n.normalise_doi(hit["doi"]), n.normalise_pmid(hit["pmid"])
+        ids = item_ids(data)
+        doi, pmid = n.normalise_doi(ids["doi"]), n.normalise_pmid(ids["pmid"])
         if doi:
             self.by_doi.setdefault(doi, data["key"])
         if pmid:

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evidence.config import Config, ConfigError, load_config
+from evidence.db.config_sync import sync_config
 from evidence.db.migrations import open_db
-from evidence.harvest.store import sync_config
 
 if TYPE_CHECKING:  # datasette.app imports the plugins, so not at import time
     from datasette.app import Datasette

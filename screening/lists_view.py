@@ -177,7 +177,7 @@ async def lists(request, datasette, user):
     if request.method == "POST" and _one(await _form(request), "action") == "words":
         return await _save_words(request, datasette)
     if request.method == "POST":
-        from evidence.harvest.store import sync_config
+        from evidence.db.config_sync import sync_config
 
         config = evidence_config(datasette, reload=True)
 

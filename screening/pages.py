@@ -23,8 +23,8 @@ import sqlite_utils
 from datasette.utils.asgi import NotFound, Response
 from itsdangerous import BadSignature
 
+from evidence.db.config_sync import save_screening_rule
 from evidence.db.migrations import BUSY_TIMEOUT_MS
-from evidence.harvest.store import save_screening_rule
 from evidence.screening import auth, sessions
 from evidence.screening import queries as q
 from evidence.screening.app import config_error, evidence_config, plugin_settings

@@ -80,7 +80,7 @@ def safe_criteria(*, total: int, screened: int, inclusions: int, run: int, remai
 
 
 #: Records decided before this screening: an earlier year's evidence table read in
-#: (harvest/evidence_table.py, origin ``import``). Their decisions train the ranking, but
+#: (harvest/files/evidence_table.py, origin ``import``). Their decisions train the ranking, but
 #: counted here they would meet SAFE's minimum share and start a run of exclusions before a
 #: single record of this year was screened. Undone decisions are left out of the run too.
 _IMPORTED = ("SELECT record_id FROM decisions WHERE origin = 'import'"

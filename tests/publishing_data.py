@@ -11,7 +11,7 @@ import json
 
 import sqlite_utils
 
-from evidence.harvest.store import sync_config
+from evidence.db.config_sync import sync_config
 
 REVIEWER = "reviewer-ana-private"
 NOTE = "private-note-do-not-publish"

@@ -10,8 +10,10 @@ import json
 from pathlib import Path
 
 from evidence.config import load_config
+from evidence.db.config_sync import ensure_search, sync_config
 from evidence.db.migrations import open_db
-from evidence.harvest.store import ensure_search, now, start_run, sync_config
+from evidence.db.values import now
+from evidence.harvest.store import start_run
 from evidence.screening.auth import add_user
 
 ABSTRACT = ("BACKGROUND: Community mental health services in primary care are changing.\n\n"

@@ -12,7 +12,7 @@ from evidence.db.decisions import save_decision
 from evidence.db.migrations import migrations, open_db
 from evidence.db.open_queue import OPEN_RECORDS, records_added_in_bulk
 from evidence.dedupe.cluster import merge_records
-from evidence.harvest.importing import import_file
+from evidence.harvest.files.importing import import_file
 from evidence.screening import queries as q
 
 

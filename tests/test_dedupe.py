@@ -9,6 +9,8 @@ from click.testing import CliRunner
 
 from evidence.cli import cli
 from evidence.config import DedupeSettings
+from evidence.db.config_sync import sync_config
+from evidence.db.values import now
 from evidence.dedupe.cluster import (
     DedupeError,
     Memory,
@@ -165,12 +167,12 @@ def test_every_hit_gets_exactly_one_record_and_reruns_change_nothing(db):
 
 
 def test_new_hit_inherits_decision_of_screened_record(db, config):
-    store.sync_config(db, config)
+    sync_config(db, config)
     (a,) = add(db, "pubmed-2023", ARTICLE)
     dedupe(db)
     record_id = record_of(db, a)
     db["decisions"].insert({"record_id": record_id, "reviewer": "kari", "stage": "screening",
-                            "decision": "include", "created_at": store.now()})
+                            "decision": "include", "created_at": now()})
     (b,) = add(db, "scholar-2024", {**ARTICLE, "doi": None, "title": ARTICLE["title"].lower()})
     result = dedupe(db)
     assert result.merged == 1 and result.new_records == 0
@@ -205,7 +207,7 @@ def test_new_hit_of_screened_record_is_not_queued_and_status_says_already_screen
 
 
 def test_new_hit_joining_two_records_merges_them_keeping_decisions_and_themes(db, config):
-    store.sync_config(db, config)
+    sync_config(db, config)
     (a,) = add(db, "pubmed", {**ARTICLE, "doi": None, "pmid": "38000001"})
     (b,) = add(db, "crossref", {**ARTICLE, "pmid": None, "title": "Integrert behandling i "
                                 "primærhelsetjenesten: en systematisk oversikt"})
@@ -214,7 +216,7 @@ def test_new_hit_joining_two_records_merges_them_keeping_decisions_and_themes(db
     assert ra != rb
     theme_id = db.execute("SELECT id FROM themes LIMIT 1").fetchone()[0]
     db["decisions"].insert({"record_id": rb, "reviewer": "per", "stage": "screening",
-                            "decision": "include", "created_at": store.now()})
+                            "decision": "include", "created_at": now()})
     db["record_themes"].insert({"record_id": rb, "theme_id": theme_id, "reviewer": "per"})
     (c,) = add(db, "zotero", {**ARTICLE, "pmid": "38000001"})  # has both PMID and DOI
     dedupe(db)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from evidence.config import load_config, service_settings
 from evidence.db.decisions import save_decision
-from evidence.harvest.importing import import_file
+from evidence.harvest.files.importing import import_file
 from evidence.harvest.runs import harvest
 from tests.standins.zotero import ZoteroState, make_key, serve
 

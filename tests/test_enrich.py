@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from evidence.cli import cli
 from evidence.config import service_settings
+from evidence.db.config_sync import ensure_search
 from evidence.dedupe.cluster import dedupe
 from evidence.harvest import store
 from evidence.harvest.enrich import enrich
@@ -55,7 +56,7 @@ def title(n):
 
 def add_records(db, rows):
     """Records as a Google Scholar export makes them: titles, authors, years, no abstract."""
-    search_id = store.ensure_search(db, "google-scholar")
+    search_id = ensure_search(db, "google-scholar")
     run_id = store.start_run(db, search_id)
     store.save_hits(db, run_id, [{"external_id": f"gs{i}", **row} for i, row in
                                  enumerate(rows)])

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from openpyxl import Workbook, load_workbook
 
 from evidence.cli import cli
+from evidence.db.config_sync import sync_config
 from evidence.db.migrations import open_db
-from evidence.harvest.evidence_table import EvidenceTableError, import_evidence_table
-from evidence.harvest.store import sync_config
+from evidence.harvest.files.evidence_table import EvidenceTableError, import_evidence_table
 from evidence.publish.exports import XLSX_COLUMNS, ExportError, export_records, select_records
 from tests.publishing_data import NOTE, REVIEWER, seed_working_db
 

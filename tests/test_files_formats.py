@@ -387,7 +387,7 @@ def test_excel_export_of_a_database_is_read_like_its_csv(db, tmp_path):
     """Web of Science's "Excel" export: the column names of its CSV, not an evidence table."""
     import openpyxl
 
-    from evidence.harvest.importing import import_file
+    from evidence.harvest.files.importing import import_file
 
     book = openpyxl.Workbook()
     sheet = book.active

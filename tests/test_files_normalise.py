@@ -1,4 +1,4 @@
-"""Property tests for the normalisers the file readers rely on (harvest/normalise.py)."""
+"""Property tests for the normalisers the file readers rely on (evidence/normalise.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import string
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evidence.harvest import normalise as n
+from evidence import normalise as n
 from evidence.harvest.files import content_id, split_structured
 
 suffix = st.text(alphabet=string.ascii_letters + string.digits + "-._;()/:",

@@ -13,8 +13,8 @@ from openpyxl import Workbook
 
 from evidence.cli import cli
 from evidence.db.migrations import open_db
-from evidence.harvest import evidence_table
-from evidence.harvest.evidence_table import EvidenceTableError, read_evidence_table
+from evidence.harvest.files import evidence_table
+from evidence.harvest.files.evidence_table import EvidenceTableError, read_evidence_table
 from evidence.harvest.pubmed.client import PubMedError, parse_articles
 
 

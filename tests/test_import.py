@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from evidence.cli import cli
 from evidence.harvest import store
 from evidence.harvest.files import FileFormatError
-from evidence.harvest.importing import import_file
+from evidence.harvest.files.importing import import_file
 
 EXPORTS = Path(__file__).resolve().parent / "fixtures" / "exports"
 TABLES = ("searches", "runs", "hits", "records")

@@ -6,7 +6,7 @@ import json
 
 from evidence.demo import SAMPLES, sample_path
 from evidence.harvest.files import detect_format, read_file
-from evidence.harvest.importing import import_file
+from evidence.harvest.files.importing import import_file
 from evidence.harvest.store import normalise_hit
 
 

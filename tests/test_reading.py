@@ -1,4 +1,4 @@
-"""harvest/reading.py: an export read and normalised in a second process, stored by this one."""
+"""harvest/files/reading.py: an export read and normalised in a second process, stored here."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import time
 import pytest
 
 from evidence.errors import EvidenceError
-from evidence.harvest import reading
-from evidence.harvest.importing import import_file
+from evidence.harvest.files import reading
+from evidence.harvest.files.importing import import_file
 from tests.test_import import EXPORTS, counts
 from tests.test_import import (
     test_failed_import_leaves_the_database_unchanged as failed_import_leaves_database_unchanged,

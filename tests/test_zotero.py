@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from evidence import zotero_api as hz
 from evidence.cli import cli
 from evidence.config import load_config, service_settings
 from evidence.harvest.runs import harvest_search
-from evidence.harvest.zotero import client as hz
 from evidence.harvest.zotero.convert import to_hit
 from tests.standins.zotero import ZoteroState, article, fixture, make_key, serve
 
@@ -253,7 +253,7 @@ def test_server_that_never_answers_is_named_and_given_up_on(db, tmp_path, monkey
         state.faults = [(0, {})] * hz.RETRIES
         started = time.monotonic()
         try:
-            with caplog.at_level("WARNING", logger="evidence.harvest.zotero"), pytest.raises(
+            with caplog.at_level("WARNING", logger="evidence.zotero"), pytest.raises(
                     hz.ZoteroError, match=r"Zotero items: still failing after 5 attempts \(no "
                                           r"answer from http://127.0.0.1:\d+ within 0.5 s\)"):
                 _sync(db, config, url, sleep=lambda s: None)

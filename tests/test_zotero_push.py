@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 from evidence.cli import cli
 from evidence.config import service_settings
+from evidence.db.config_sync import sync_config
 from evidence.db.values import now
-from evidence.harvest import store
 from evidence.harvest.runs import harvest_search
 from evidence.publish import zotero_push as zp
 from tests.standins.zotero import ZoteroState, make_key, serve
@@ -18,7 +18,7 @@ from tests.standins.zotero import ZoteroState, make_key, serve
 
 @pytest.fixture
 def synced(db, config):
-    store.sync_config(db, config)
+    sync_config(db, config)
     return db
 
 
@@ -194,7 +194,7 @@ def test_cli_push_dry_run_and_push(tmp_path, config_path, config, monkeypatch):
 
     db_path = tmp_path / "push.db"
     db = open_db(db_path)
-    store.sync_config(db, config)
+    sync_config(db, config)
     _record(db, themes=("stigma",), title="Via the CLI")
     db.close()
     args = ["zotero", "push", "--db", str(db_path), "--config", str(config_path),

@@ -7,7 +7,8 @@ since it. The checkpoint is saved in the same transaction as the last page, neve
 rows it covers, so an interrupted run simply reads the same changes again (an item stored twice
 is refreshed, not duplicated).
 
-Parts: :mod:`.client` (pyzotero, retries, paging), :mod:`.convert` (item -> hit),
+Parts: :mod:`evidence.zotero_api` (pyzotero, retries, paging; shared with the push),
+:mod:`.convert` (item -> hit),
 :mod:`.sync` (what to read, pages), :mod:`.notes` (child notes counted on their parents).
 A hit's ``external_id`` is the Zotero item key. See docs/zotero.md.
 """

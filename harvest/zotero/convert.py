@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-_EXTRA_FIELD = re.compile(r"^\s*(PMID|PMCID|DOI)\s*:\s*(\S+)", re.I | re.M)
-_DOI_IN_TEXT = re.compile(r"\b10\.\d{4,9}/[^\s\"<>]+", re.I)
+from evidence.zotero_api import item_ids
 
 
 def to_hit(item: dict[str, Any]) -> dict[str, Any]:
     """A store hit dict from one Zotero item (the API's JSON, with ``data`` and ``meta``)."""
     data = item.get("data", item)
     extra = data.get("extra") or ""
-    from_extra = {m.group(1).upper(): m.group(2) for m in _EXTRA_FIELD.finditer(extra)}
-    doi = data.get("DOI") or from_extra.get("DOI") or _doi_in(extra) or _doi_in(data.get("url"))
+    ids = item_ids(data)
     date = data.get("date") or ""
     meta = item.get("meta") or {}
     return {
@@ -28,7 +25,7 @@ def to_hit(item: dict[str, Any]) -> dict[str, Any]:
                     or data.get("proceedingsTitle") or data.get("websiteTitle")),
         "journal_abbrev": data.get("journalAbbreviation"),
         "volume": data.get("volume"), "issue": data.get("issue"), "pages": data.get("pages"),
-        "doi": doi, "pmid": from_extra.get("PMID"), "pmcid": from_extra.get("PMCID"),
+        "doi": ids["doi"], "pmid": ids["pmid"], "pmcid": ids["pmcid"],
         "isbn": data.get("ISBN"), "issn": data.get("ISSN"), "language": data.get("language"),
         "item_type": data.get("itemType"), "url": data.get("url"),
         "keywords": [t["tag"] for t in data.get("tags") or [] if t.get("tag")],
@@ -54,7 +51,3 @@ def authors(creators: list[dict[str, Any]]) -> list[str]:
             names.append(f"{creator['lastName']}, {first}" if first else creator["lastName"])
     return names
 
-
-def _doi_in(text: str | None) -> str | None:
-    match = _DOI_IN_TEXT.search(text or "")
-    return match.group(0) if match else None

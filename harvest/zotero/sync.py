@@ -8,7 +8,7 @@ from typing import Any
 
 from evidence.config import Config, Search, ServiceSettings, ZoteroLibrary
 from evidence.harvest.sources import Checkpoint, Page
-from evidence.harvest.zotero.client import Sleep, ZoteroError, call, connect, fetch_pages
+from evidence.zotero_api import Sleep, ZoteroError, call, connect, fetch_pages
 
 SKIPPED_TYPES = ("note", "attachment", "annotation")
 

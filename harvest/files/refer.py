@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from evidence.harvest import normalise as n
+from evidence import normalise as n
 from evidence.harvest.files import (
     FileFormatError,
     IdKeeper,

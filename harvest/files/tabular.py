@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from evidence.harvest import normalise as n
+from evidence import normalise as n
 from evidence.harvest.files import (
     FileFormatError,
     IdKeeper,
@@ -202,7 +202,7 @@ def _check_width(path: Path, rows: Any, columns: list[str], row: list[str]) -> N
 def _wos_table(path: Path, columns: list[str], rows: Iterator[list[str]]
                ) -> Iterator[dict[str, Any]]:
     """A table whose header is Web of Science field tags (``PT, AU, TI, ... UT``)."""
-    from evidence.harvest.files_wos import ITEM_PER_LINE, wos_to_hit
+    from evidence.harvest.files.wos import ITEM_PER_LINE, wos_to_hit
 
     tags = [c.strip().lstrip("\ufeff") for c in columns]
     ids = IdKeeper()
@@ -249,7 +249,7 @@ def xlsx_header(path: str | Path) -> list[str]:
     """The first row of the workbook's first sheet (empty when it cannot be read)."""
     from openpyxl import load_workbook
 
-    from evidence.harvest.evidence_table import check_unzipped_size
+    from evidence.harvest.files.evidence_table import check_unzipped_size
 
     try:
         check_unzipped_size(path)
@@ -278,7 +278,7 @@ def read_xlsx_export(path: str | Path) -> Iterator[dict[str, Any]]:
     """The first sheet of a database's Excel export, its columns matched as in a CSV."""
     from openpyxl import load_workbook
 
-    from evidence.harvest.evidence_table import check_unzipped_size
+    from evidence.harvest.files.evidence_table import check_unzipped_size
 
     path = Path(path)
     check_unzipped_size(path)

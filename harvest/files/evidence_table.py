@@ -26,8 +26,8 @@ from evidence.db.decisions import append_decision
 from evidence.dedupe import cluster as dedupe
 from evidence.errors import EvidenceError
 from evidence.harvest import store
-from evidence.harvest.importing import ImportResult
-from evidence.harvest.normalise import clean_text, normalise_doi, normalise_pmid
+from evidence.harvest.files.importing import ImportResult
+from evidence.normalise import clean_text, normalise_doi, normalise_pmid
 
 ALIASES = {
     "referanse": "reference", "år": "year", "tittel": "title", "oppsummering": "summary",

@@ -12,7 +12,8 @@ from evidence.config import Config, Search
 from evidence.dedupe import cluster as dedupe
 from evidence.dedupe.keys import key_values, store_keys
 from evidence.errors import EvidenceError
-from evidence.harvest import files, files_tabular, reading, store
+from evidence.harvest import files, store
+from evidence.harvest.files import reading, tabular
 
 
 @dataclass
@@ -39,9 +40,9 @@ def import_file(db: sqlite_utils.Database, path: str | Path, *, source: str | No
     """
     path = Path(path)
     fmt = fmt or files.detect_format(path)
-    if fmt == "xlsx" and not files_tabular.is_xlsx_export(path):
+    if fmt == "xlsx" and not tabular.is_xlsx_export(path):
         # An evidence table carries decisions and themes too: its own importer keeps them.
-        from evidence.harvest.evidence_table import import_evidence_table
+        from evidence.harvest.files.evidence_table import import_evidence_table
 
         return import_evidence_table(db, path, source=source, config=config)
     name = source or path.stem
@@ -56,7 +57,7 @@ def import_file(db: sqlite_utils.Database, path: str | Path, *, source: str | No
         entries = new = existing = 0
         steps = dedupe.Steps(db, config.dedupe if config else None)
         # parsed, normalised and fingerprinted in a second process while this one stores
-        # and deduplicates what it has (harvest/reading.py)
+        # and deduplicates what it has (harvest/files/reading.py)
         for batch in reading.read_normalised(path, fmt, annotate=_fingerprint,
                                              idle=steps.idle):
             inserted: list[tuple[int, dict]] = []

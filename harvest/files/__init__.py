@@ -6,9 +6,9 @@ Each ``read_<format>(path)`` is a generator of hit dicts (see ``harvest.store.HI
 and the entry number or line, so a person can open the file and fix it; no entry of a file is
 dropped without an error. :data:`READERS` is the one registry of formats (the CLI's
 ``--format`` choices come from it). This module holds the shared parts (decoding, format
-detection, stable ids) and RIS; the others live in ``files_medline``, ``files_tabular`` (CSV,
-EndNote XML, Excel exports), ``files_bibtex``, ``files_wos``, ``files_cochrane``,
-``files_refer`` (EndNote tagged) and ``files_ovid``.
+detection, stable ids) and RIS; the others live in ``files.medline``, ``files.tabular`` (CSV,
+EndNote XML, Excel exports), ``files.bibtex``, ``files.wos``, ``files.cochrane``,
+``files.refer`` (EndNote tagged) and ``files.ovid``.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Any
 
 from rispy import RisParser
 
+from evidence import normalise as n
 from evidence.errors import EvidenceError
-from evidence.harvest import normalise as n
 
 EXTENSIONS = {
     ".ris": "ris", ".nbib": "nbib", ".medline": "nbib", ".bib": "bibtex", ".bibtex": "bibtex",
@@ -75,29 +75,34 @@ def unify_newlines(text: str) -> str:
 Reader = Callable[[Path], Iterator[dict[str, Any]]]
 
 
+def _package(module: str) -> str:
+    """The full name of a reader module (``""`` is this package, which holds RIS)."""
+    return f"evidence.harvest.files.{module}" if module else "evidence.harvest.files"
+
+
 def _lazy(module: str, name: str) -> Reader:
     """A reader imported on first use (the format modules import this one)."""
 
     def reader(path: Path) -> Iterator[dict[str, Any]]:
-        return getattr(importlib.import_module(f"evidence.harvest.{module}"), name)(path)
+        return getattr(importlib.import_module(_package(module)), name)(path)
 
     reader.__name__ = name
-    reader.__doc__ = f"``evidence.harvest.{module}.{name}``"
+    reader.__doc__ = f"``{_package(module)}.{name}``"
     return reader
 
 
 #: The one registry of file formats: ``--format`` name -> reader (a generator of hit dicts).
 READERS: dict[str, Reader] = {
-    "ris": _lazy("files", "read_ris"),
-    "nbib": _lazy("files_medline", "read_nbib"),
-    "bibtex": _lazy("files_bibtex", "read_bibtex"),
-    "csv": _lazy("files_tabular", "read_csv"),
-    "endnote-xml": _lazy("files_tabular", "read_endnote_xml"),
-    "wos": _lazy("files_wos", "read_wos"),
-    "cochrane": _lazy("files_cochrane", "read_cochrane"),
-    "enw": _lazy("files_refer", "read_enw"),
-    "ovid": _lazy("files_ovid", "read_ovid"),
-    "xlsx": _lazy("files", "_read_xlsx"),
+    "ris": _lazy("", "read_ris"),
+    "nbib": _lazy("medline", "read_nbib"),
+    "bibtex": _lazy("bibtex", "read_bibtex"),
+    "csv": _lazy("tabular", "read_csv"),
+    "endnote-xml": _lazy("tabular", "read_endnote_xml"),
+    "wos": _lazy("wos", "read_wos"),
+    "cochrane": _lazy("cochrane", "read_cochrane"),
+    "enw": _lazy("refer", "read_enw"),
+    "ovid": _lazy("ovid", "read_ovid"),
+    "xlsx": _lazy("", "_read_xlsx"),
 }
 FORMATS = tuple(READERS)
 _KNOWN = ("RIS, MEDLINE/.nbib, BibTeX, CSV/TSV, EndNote XML, EndNote tagged (.enw), Web of "
@@ -197,10 +202,10 @@ def _read_xlsx(path: Path) -> Iterator[dict[str, Any]]:
     """Hits of a database's Excel export (read like its CSV), or of an Excel evidence table
     (``harvest.evidence_table`` owns that format and also imports its decisions through
     ``import_evidence_table``)."""
-    from evidence.harvest import evidence_table, files_tabular
+    from evidence.harvest.files import evidence_table, tabular
 
-    if files_tabular.is_xlsx_export(path):
-        return files_tabular.read_xlsx_export(path)
+    if tabular.is_xlsx_export(path):
+        return tabular.read_xlsx_export(path)
     return (evidence_table.to_hit(row) for row in evidence_table.read_evidence_table(path))
 
 

@@ -19,7 +19,7 @@ from bibtexparser.bparser import BibTexParser
 from bibtexparser.customization import convert_to_unicode
 from pyparsing import ParseException
 
-from evidence.harvest import normalise as n
+from evidence import normalise as n
 from evidence.harvest.files import FileFormatError, IdKeeper, first, read_text, split_structured
 
 _START = re.compile(r"^[ \t]*@[ \t]*([A-Za-z]+)[ \t]*[{(][ \t]*([^,\n]*)", re.M)

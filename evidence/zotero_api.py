@@ -1,11 +1,14 @@
-"""The Zotero client: pyzotero pointed at ZOTERO_API_URL, retries, paging by Link headers.
+"""The Zotero Web API: pyzotero pointed at ZOTERO_API_URL, retries, paging by Link headers,
+and the identifiers an item carries.
 
-Used by the harvester (reading) and by `evidence zotero push` (writing).
+Shared by the harvester (reading, harvest/zotero/) and `evidence zotero push` (writing,
+publish/zotero_push.py), so it sits below both.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -17,13 +20,16 @@ from pyzotero import zotero_errors as ze
 from evidence.config import ServiceSettings, ZoteroLibrary
 from evidence.errors import EvidenceError
 
-log = logging.getLogger("evidence.harvest.zotero")
+log = logging.getLogger("evidence.zotero")
 
 PAGE_SIZE = 100
 RETRIES = 5
 DEFAULT_URL = "https://api.zotero.org"
 
 Sleep = Callable[[float], None]
+
+_EXTRA_FIELD = re.compile(r"^\s*(PMID|PMCID|DOI)\s*:\s*(\S+)", re.I | re.M)
+_DOI_IN_TEXT = re.compile(r"\b10\.\d{4,9}/[^\s\"<>]+", re.I)
 
 
 class ZoteroError(EvidenceError):
@@ -137,3 +143,18 @@ def fetch_pages(zot: zotero.Zotero, params: dict[str, Any], *, collection: str |
     while zot.links and zot.links.get("next"):
         page = call(zot, zot.follow, what="next page of items", sleep=sleep)
         yield page or [], version, total
+
+
+def item_ids(data: dict[str, Any]) -> dict[str, str | None]:
+    """The DOI, PMID and PMCID of an item's ``data``: its DOI field, else its ``extra`` lines
+    (``DOI: ...``, ``PMID: ...``), else a DOI inside ``extra`` or the URL. Raw: the caller
+    normalises them."""
+    extra = data.get("extra") or ""
+    from_extra = {m.group(1).upper(): m.group(2) for m in _EXTRA_FIELD.finditer(extra)}
+    doi = data.get("DOI") or from_extra.get("DOI") or _doi_in(extra) or _doi_in(data.get("url"))
+    return {"doi": doi, "pmid": from_extra.get("PMID"), "pmcid": from_extra.get("PMCID")}
+
+
+def _doi_in(text: str | None) -> str | None:
+    match = _DOI_IN_TEXT.search(text or "")
+    return match.group(0) if match else None
