@@ -4,7 +4,9 @@ Records from Google Scholar exports (Publish or Perish) and many other files hav
 abstract, some no DOI. Each such record is looked up in OpenAlex, then (for what OpenAlex
 did not fill) in Crossref:
 
-- by DOI: OpenAlex in batches (``filter=doi:A|B|…``, 50 a request), Crossref ``/works/{doi}``;
+- by DOI: OpenAlex in batches (``filter=doi:A|B|…``, 50 a request), Crossref in batches too
+  (``filter=doi:A,doi:B,…``, which Crossref reads as "any of"), then ``/works/{doi}`` for a
+  DOI the batch did not return;
 - by title where there is no DOI (OpenAlex ``title.search``, Crossref
   ``query.bibliographic``), and a candidate is taken **only** when it is clearly the same work
   by the deduplication's own rules (dedupe/score.py: title, year, first author), so another
@@ -40,7 +42,7 @@ from evidence.dedupe.keys import fingerprint, title_key
 from evidence.dedupe.score import clearly_differ, same_authors, score
 from evidence.harvest import store
 
-#: Records asked about per OpenAlex DOI request (its ``doi:A|B`` filter).
+#: Records asked about per DOI request (OpenAlex ``doi:A|B``, Crossref ``doi:A,doi:B``).
 DOI_BATCH = 50
 
 
@@ -99,9 +101,8 @@ def _sources(services: ServiceSettings, names: Iterable[str],
         elif name == "crossref":
             api = clients.get(name) or cr.client(services)
             made.append(_Source(name, api, crossref_hit,
-                                lambda dois, api=api: [w for w in (cr.work(api, d)
-                                                                   for d in dois) if w],
-                                lambda title, api=api: cr.search(api, title), 1))
+                                lambda dois, api=api: cr.works_by_doi(api, dois),
+                                lambda title, api=api: cr.search(api, title), DOI_BATCH))
     return made
 
 

@@ -74,6 +74,31 @@ def work(api: PoliteClient, doi: str) -> dict[str, Any] | None:
         raise
 
 
+def works_by_doi(api: PoliteClient, dois: list[str]) -> list[dict[str, Any]]:
+    """The works Crossref knows among ``dois``: one ``filter=doi:A,doi:B`` request (Crossref
+    reads a repeated filter as "any of"), then ``/works/{doi}`` for any it did not return
+    (or for all, when the list request is refused)."""
+    wanted = {d.lower(): d for d in dois}
+    found: dict[str, dict[str, Any]] = {}
+    if len(dois) > 1:
+        params = {"filter": ",".join(f"doi:{d}" for d in dois), "rows": len(dois),
+                  "select": ",".join(FIELDS)}
+        try:
+            items = _message(api.get("works", params)).get("items") or []
+        except ApiError as e:
+            if e.status is None or e.status >= 500:
+                raise
+            items = []
+        found = {(i.get("DOI") or "").lower(): i for i in items
+                 if (i.get("DOI") or "").lower() in wanted}
+    for key, doi in wanted.items():
+        if key not in found:
+            one = work(api, doi)
+            if one:
+                found[key] = one
+    return list(found.values())
+
+
 def search(api: PoliteClient, text: str, rows: int = 5) -> list[dict[str, Any]]:
     """The best matches for a bibliographic reference (title, first author, year)."""
     params = {"query.bibliographic": text, "rows": rows, "select": ",".join(FIELDS)}
