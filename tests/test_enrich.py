@@ -8,6 +8,7 @@ idempotent, resumable.
 from __future__ import annotations
 
 import datetime as dt
+
 import pytest
 from click.testing import CliRunner
 
