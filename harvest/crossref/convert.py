@@ -110,6 +110,13 @@ def oa_url(item: dict[str, Any]) -> str | None:
     return None
 
 
+def _raw(item: dict[str, Any]) -> str:
+    """The item as stored JSON text (orjson: the harvest's largest cost after parsing)."""
+    import orjson
+
+    return orjson.dumps(item).decode()
+
+
 def to_hit(item: dict[str, Any]) -> dict[str, Any]:
     """One ``/works`` item as a hit; ``external_id`` is the DOI (Crossref's own id)."""
     title = _first(item.get("title"))
@@ -135,5 +142,5 @@ def to_hit(item: dict[str, Any]) -> dict[str, Any]:
         "keywords": item.get("subject") or [],
         "url": item.get("URL"),
         "oa_url": oa_url(item),
-        "raw": item,
+        "raw": _raw(item),
     }

@@ -52,6 +52,13 @@ def _pages(biblio: dict[str, Any]) -> str | None:
     return first or None
 
 
+def _raw(work: dict[str, Any]) -> str:
+    """The work as stored JSON text (orjson: the harvest's largest cost after parsing)."""
+    import orjson
+
+    return orjson.dumps(work).decode()
+
+
 def to_hit(work: dict[str, Any]) -> dict[str, Any]:
     """One work of ``/works`` as a hit; ``external_id`` is the OpenAlex id (``W…``)."""
     ids = work.get("ids") or {}
@@ -79,5 +86,5 @@ def to_hit(work: dict[str, Any]) -> dict[str, Any]:
                      if isinstance(k, dict)],
         "url": location.get("landing_page_url") or work.get("id"),
         "oa_url": oa_url(work),
-        "raw": work,
+        "raw": _raw(work),
     }
