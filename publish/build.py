@@ -51,7 +51,7 @@ PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/"
 _INCLUDED = """
 SELECT r.id, r.title, r.authors, r.year, r.journal, r.volume, r.issue, r.pages, r.doi, r.pmid,
   r.pmcid, r.isbn, r.issn, r.pub_date, r.language, r.abstract, r.publication_types, r.keywords,
-  r.item_type, r.url, rs.decided_at
+  r.item_type, r.url, r.oa_url, rs.decided_at
 FROM record_status rs JOIN records r ON r.id = rs.record_id
 WHERE rs.decision = 'include' ORDER BY r.id
 """
@@ -274,6 +274,7 @@ def _record_rows(db: sqlite_utils.Database, config: Config, themes: dict[str, di
             "pmcid": row["pmcid"], "isbn": row["isbn"], "issn": row["issn"],
             "pub_date": row["pub_date"], "language": row["language"],
             "item_type": row["item_type"], "url": safe_url(row["url"]),
+            "oa_url": safe_url(row["oa_url"]),  # the open-access full text (evidence enrich)
             "keywords": "; ".join(map(str, json_list(row["keywords"]))),
             "summary": summaries.get(rid), "abstract": markup.strip(row["abstract"]),
             "title_html": row["title"] if markup.has_markup(row["title"]) else None,
