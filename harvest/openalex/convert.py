@@ -14,11 +14,12 @@ def abstract_text(index: dict[str, list[int]] | None) -> str | None:
     """The abstract's words in their original order, separated by single spaces."""
     if not index:
         return None
-    positions: dict[int, str] = {}
+    size = 1 + max((max(places) for places in index.values() if places), default=-1)
+    words: list[str | None] = [None] * size
     for word, places in index.items():
-        for place in places or []:
-            positions[int(place)] = word
-    return " ".join(positions[i] for i in sorted(positions)) or None
+        for place in places or ():
+            words[place] = word
+    return " ".join(w for w in words if w is not None) or None
 
 
 def short_id(value: str | None) -> str:

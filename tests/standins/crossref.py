@@ -85,6 +85,12 @@ class CrossrefState(ApiState):
                 return False
         return not dois or work["DOI"].lower() in dois
 
+    def _title_words(self, work: dict[str, Any]) -> set[str]:
+        cache = self.__dict__.setdefault("_titles", {})
+        if work["DOI"] not in cache:
+            cache[work["DOI"]] = set(" ".join(work.get("title") or []).lower().split())
+        return cache[work["DOI"]]
+
     def route(self, path: str, params: dict[str, str]) -> Answer:
         pool = "polite" if params.get("mailto") else "public"
         headers = {"x-api-pool": pool, "x-rate-limit-interval": "1s",
@@ -100,14 +106,17 @@ class CrossrefState(ApiState):
         if path != "/works":
             return 404, headers, b"Resource not found."
         filters = [tuple(f.split(":", 1)) for f in params.get("filter", "").split(",") if f]
-        found = [w for w in self.works if self._matches(w, filters)]
+        works = self.works
+        if any(k == "doi" for k, _ in filters):  # an index, as the real service has
+            index = {w["DOI"].lower(): w for w in self.works}
+            works = [index[v.lower()] for k, v in filters if k == "doi" and v.lower() in index]
+        found = [w for w in works if self._matches(w, filters)]
         query = params.get("query.bibliographic")
         rows = int(params.get("rows", 20))
         if "cursor" not in params:
             if query:  # a reference lookup: works sharing the most words with it first
                 words = set(query.lower().split())
-                found.sort(key=lambda w: -len(words & set(
-                    " ".join(w.get("title") or []).lower().split())))
+                found = sorted(found, key=lambda w: -len(words & self._title_words(w)))
             items, next_cursor = found[:rows], None
         elif params["cursor"] != "*" and params["cursor"] not in self.cursors:
             return 400, headers, {"status": "failed", "message-type": "validation-failure",
