@@ -123,45 +123,46 @@ def _pages(position: dict[str, Any], fetch_page: FetchPage,
     open_slices = [i for i, part in enumerate(slices) if not part["done"]]
     if not open_slices:
         return
-    with ThreadPoolExecutor(max_workers=len(open_slices),
-                            thread_name_prefix="cursor") as pool:
-        def submit(i: int) -> Future:
-            part = slices[i]
-            return pool.submit(fetch_page, part["from"], part["to"], part["cursor"])
+    # not a `with`: on Ctrl-C or an error the run is marked at once, without waiting for
+    # the requests still in flight (they end within their timeout)
+    pool = ThreadPoolExecutor(max_workers=len(open_slices), thread_name_prefix="cursor")
 
-        pending = {submit(i): i for i in open_slices}
-        try:
-            while pending:
-                if not any(f.done() for f in pending):
-                    idle()
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    i = pending.pop(future)
-                    part = slices[i]
-                    try:
-                        items, next_cursor, total = future.result()
-                    except CursorExpired as e:
-                        part["restarts"] = part.get("restarts", 0) + 1
-                        if part["cursor"] == "*" or part["restarts"] > 3:
-                            raise ApiError(f"the service keeps refusing its own cursors: {e}") \
-                                from e
-                        part["cursor"] = "*"
-                        position["notes"].append(
-                            "a slice was paged again from the start (the service had "
-                            "forgotten its cursor); hits already stored were not stored twice")
-                        pending[submit(i)] = i
-                        continue
-                    if total is not None:
-                        part["total"] = total
-                    finished = not items or not next_cursor or next_cursor == part["cursor"]
-                    if not finished:
-                        # ask for the next page before storing this one
-                        part_next = dict(part, cursor=next_cursor)
-                        pending[pool.submit(fetch_page, part_next["from"], part_next["to"],
-                                            next_cursor)] = i
-                    part.update(cursor=next_cursor or part["cursor"], done=finished,
-                                at=time.time())
-                    yield Page(items=items, checkpoint=position, reported=_reported(position))
-        finally:
-            for future in pending:
-                future.cancel()
+    def submit(i: int) -> Future:
+        part = slices[i]
+        return pool.submit(fetch_page, part["from"], part["to"], part["cursor"])
+
+    pending = {submit(i): i for i in open_slices}
+    try:
+        while pending:
+            if not any(f.done() for f in pending):
+                idle()
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                i = pending.pop(future)
+                part = slices[i]
+                try:
+                    items, next_cursor, total = future.result()
+                except CursorExpired as e:
+                    part["restarts"] = part.get("restarts", 0) + 1
+                    if part["cursor"] == "*" or part["restarts"] > 3:
+                        raise ApiError(f"the service keeps refusing its own cursors: {e}") \
+                            from e
+                    part["cursor"] = "*"
+                    position["notes"].append(
+                        "a slice was paged again from the start (the service had "
+                        "forgotten its cursor); hits already stored were not stored twice")
+                    pending[submit(i)] = i
+                    continue
+                if total is not None:
+                    part["total"] = total
+                finished = not items or not next_cursor or next_cursor == part["cursor"]
+                if not finished:
+                    # ask for the next page before storing this one
+                    part_next = dict(part, cursor=next_cursor)
+                    pending[pool.submit(fetch_page, part_next["from"], part_next["to"],
+                                        next_cursor)] = i
+                part.update(cursor=next_cursor or part["cursor"], done=finished,
+                            at=time.time())
+                yield Page(items=items, checkpoint=position, reported=_reported(position))
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)

@@ -184,21 +184,21 @@ class _Lookups:
         self.tick, self.waiting = tick, {r["id"] for r in records}
         self.batches: dict[int, list[dict[str, Any]]] = {}
         self.pending: dict[Future, tuple[int, list[dict[str, Any]], str]] = {}
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="enrich") as pool:
-            self.pool = pool
-            try:
-                for record in records:
-                    self._next(record, 0)
+        # not a `with`: Ctrl-C or an error ends the command without waiting for the requests
+        # in flight; every answer applied so far is stored
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="enrich")
+        try:
+            for record in records:
+                self._next(record, 0)
+            self._flush_batches()
+            while self.pending:
+                done, _ = wait(self.pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    position, group, kind = self.pending.pop(future)
+                    self._apply(position, group, kind, future.result())
                 self._flush_batches()
-                while self.pending:
-                    done, _ = wait(self.pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        position, group, kind = self.pending.pop(future)
-                        self._apply(position, group, kind, future.result())
-                    self._flush_batches()
-            finally:
-                for future in self.pending:
-                    future.cancel()
+        finally:
+            self.pool.shutdown(wait=False, cancel_futures=True)
 
     def _next(self, record: dict[str, Any], position: int) -> None:
         """Send ``record`` to the first source from ``position`` it still needs asking."""

@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tests.standins.jsonapi import Answer, ApiState, paged, serve
+from tests.standins.jsonapi import ITEMS, Answer, ApiState, Encoded, paged, serve, with_items
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "crossref"
 
@@ -66,6 +66,7 @@ class CrossrefState(ApiState):
         super().__init__()
         self.works = works if works is not None else recorded_works()
         self.cursors: dict[str, int] = {}
+        self.encoded = Encoded()
 
     @classmethod
     def generated(cls, n: int, start: dt.date = dt.date(2023, 10, 21),
@@ -125,10 +126,11 @@ class CrossrefState(ApiState):
         else:
             items, next_cursor = paged(found, self.cursors, params["cursor"], rows,
                                        lambda: "DnF1ZXJ5" + uuid.uuid4().hex)
-        message = {"facets": {}, "total-results": len(found), "items": items,
+        message = {"facets": {}, "total-results": len(found), "items": ITEMS,
                    "items-per-page": rows, "query": {"start-index": 0,
                                                      "search-terms": query}}
         if next_cursor:
             message["next-cursor"] = next_cursor
-        return 200, headers, {"status": "ok", "message-type": "work-list",
-                              "message-version": "1.0.0", "message": message}
+        return 200, headers, with_items({"status": "ok", "message-type": "work-list",
+                                         "message-version": "1.0.0", "message": message},
+                                        [self.encoded(w) for w in items])

@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tests.standins.jsonapi import Answer, ApiState, paged, serve
+from tests.standins.jsonapi import ITEMS, Answer, ApiState, Encoded, paged, serve, with_items
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "openalex"
 
@@ -59,6 +59,7 @@ class OpenAlexState(ApiState):
         super().__init__()
         self.works = works if works is not None else recorded_works()
         self.cursors: dict[str, int] = {}
+        self.encoded = Encoded()
 
     @classmethod
     def generated(cls, n: int, start: dt.date = dt.date(2023, 10, 21),
@@ -107,9 +108,6 @@ class OpenAlexState(ApiState):
                 if d in index]
         found = [w for w in works if self._matches(w, filters)]
         size = int(params.get("per-page", params.get("per_page", 25)))
-        if "select" in params:
-            keep = params["select"].split(",")
-            found = [{k: w[k] for k in keep if k in w} for w in found]
         next_cursor = None
         if "cursor" in params:
             items, next_cursor = paged(found, self.cursors, params["cursor"], size,
@@ -121,4 +119,6 @@ class OpenAlexState(ApiState):
         meta = {"count": len(found), "db_response_time_ms": 12, "page": None if "cursor" in
                 params else 1, "per_page": size, "next_cursor": next_cursor,
                 "groups_count": None}
-        return 200, {}, {"meta": meta, "results": items, "group_by": []}
+        select = params.get("select", "")
+        return 200, {}, with_items({"meta": meta, "results": ITEMS, "group_by": []},
+                                   [self.encoded(w, select) for w in items])
