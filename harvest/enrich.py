@@ -184,64 +184,76 @@ class _Lookups:
         self.tick, self.waiting = tick, {r["id"] for r in records}
         self.batches: dict[int, list[dict[str, Any]]] = {}
         self.pending: dict[Future, tuple[int, list[dict[str, Any]], str]] = {}
+        self.tried: set[tuple[int, str]] = set()
         # not a `with`: Ctrl-C or an error ends the command without waiting for the requests
         # in flight; every answer applied so far is stored
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="enrich")
         try:
             for record in records:
-                self._next(record, 0)
+                self._next(record)
             self._flush_batches()
             while self.pending:
                 done, _ = wait(self.pending, return_when=FIRST_COMPLETED)
                 for future in done:
-                    position, group, kind = self.pending.pop(future)
-                    self._apply(position, group, kind, future.result())
+                    index, group, kind = self.pending.pop(future)
+                    self._apply(index, group, kind, future.result())
                 self._flush_batches()
         finally:
             self.pool.shutdown(wait=False, cancel_futures=True)
 
-    def _next(self, record: dict[str, Any], position: int) -> None:
-        """Send ``record`` to the first source from ``position`` it still needs asking."""
-        while position < len(self.chain):
-            source = self.chain[position]
+    def _order(self, record: dict[str, Any]) -> list[int]:
+        """The services to ask, in order: by DOI always the configured order; by title the
+        first service alternates between records, so both services' title searches (one
+        request a record, the slow part) run within their own limits at the same time."""
+        order = list(range(len(self.chain)))
+        if record.get("doi") or len(order) < 2:
+            return order
+        turn = record["id"] % len(order)
+        return order[turn:] + order[:turn]
+
+    def _next(self, record: dict[str, Any]) -> None:
+        """Send ``record`` to the first service of its order not yet asked about it."""
+        for index in self._order(record):
+            source = self.chain[index]
             key = _key(record)
             if key is None or not _missing(record):
                 break
-            if (record["id"], source.name, key) in self.done_keys:
-                position += 1
+            if (record["id"], source.name) in self.tried or \
+                    (record["id"], source.name, key) in self.done_keys:
                 continue
+            self.tried.add((record["id"], source.name))
             self.asked.add(record["id"])
             if key.startswith("doi:"):
-                batch = self.batches.setdefault(position, [])
+                batch = self.batches.setdefault(index, [])
                 batch.append(record)
                 if len(batch) >= source.batch:
-                    self._submit_dois(position)
+                    self._submit_dois(index)
             else:
                 future = self.pool.submit(source.by_title, _reference(record, source.name))
-                self.pending[future] = (position, [record], "title")
+                self.pending[future] = (index, [record], "title")
             return
         self._finish(record["id"])
 
-    def _submit_dois(self, position: int) -> None:
-        batch = self.batches.pop(position, [])
+    def _submit_dois(self, index: int) -> None:
+        batch = self.batches.pop(index, [])
         if batch:
-            source = self.chain[position]
+            source = self.chain[index]
             future = self.pool.submit(source.by_dois, [r["doi"] for r in batch])
-            self.pending[future] = (position, batch, "doi")
+            self.pending[future] = (index, batch, "doi")
 
     def _flush_batches(self) -> None:
-        for position in list(self.batches):
-            self._submit_dois(position)
+        for index in list(self.batches):
+            self._submit_dois(index)
 
     def _finish(self, record_id: int) -> None:
         if record_id in self.waiting:
             self.waiting.discard(record_id)
             self.tick(1)
 
-    def _apply(self, position: int, group: list[dict[str, Any]], kind: str,
+    def _apply(self, index: int, group: list[dict[str, Any]], kind: str,
                works: list[dict[str, Any]]) -> None:
         """Store what ``works`` answer for ``group`` (one transaction), then pass on."""
-        source = self.chain[position]
+        source = self.chain[index]
         hits = [store.normalise_hit(source.to_hit(w)) for w in works]
         follow: list[int] = []
         with self.db.atomic():
@@ -263,7 +275,7 @@ class _Lookups:
         fresh = {r["id"]: r for r in _wanted(self.db, [r["id"] for r in group])}
         for record in group:
             if record["id"] in fresh:
-                self._next(fresh[record["id"]], position + 1)
+                self._next(fresh[record["id"]])
             else:
                 self._finish(record["id"])
 
