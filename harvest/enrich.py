@@ -255,23 +255,22 @@ class _Lookups:
         """Store what ``works`` answer for ``group`` (one transaction), then pass on."""
         source = self.chain[index]
         hits = [store.normalise_hit(source.to_hit(w)) for w in works]
-        follow: list[int] = []
+        chosen = [(record, *self._choose(record, hits, kind)) for record in group]
         with self.db.atomic():
-            for record in group:
-                outcome, hit = self._choose(record, hits, kind)
-                hit_id = self._attach(source, record["id"], hit) if hit else None
-                if hit_id:
-                    follow.append(record["id"])
-                self.db.execute(
-                    "INSERT OR REPLACE INTO enrich_lookups (record_id, source, key, outcome,"
-                    " hit_id, looked_up_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    [record["id"], source.name, _key(record), outcome, hit_id, now()])
-                self.done_keys.add((record["id"], source.name, _key(record)))
-                self.result.refused += outcome == "refused"
-            if follow:
+            attached = self._attach(source, [(r["id"], hit) for r, _, hit in chosen if hit])
+            stamp = now()
+            self.db.conn.executemany(
+                "INSERT OR REPLACE INTO enrich_lookups (record_id, source, key, outcome,"
+                " hit_id, looked_up_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [(r["id"], source.name, _key(r), outcome, attached.get(r["id"]), stamp)
+                 for r, outcome, _ in chosen])
+            if attached:
                 from evidence.dedupe.cluster import refresh_records
 
-                refresh_records(self.db, sorted(set(follow)))
+                refresh_records(self.db, sorted(attached))
+        for record, outcome, _ in chosen:
+            self.done_keys.add((record["id"], source.name, _key(record)))
+            self.result.refused += outcome == "refused"
         fresh = {r["id"]: r for r in _wanted(self.db, [r["id"] for r in group])}
         for record in group:
             if record["id"] in fresh:
@@ -305,16 +304,27 @@ class _Lookups:
             return "found", best
         return ("refused" if near else "not_found"), None
 
-    def _attach(self, source: _Source, record_id: int, hit: dict[str, Any]) -> int | None:
-        """Store ``hit`` in the source's enrichment run, on ``record_id``; its id."""
-        store.save_hits(self.db, source.run_id, [hit], normalised=True)
-        row = self.db.execute("SELECT id, record_id FROM hits WHERE search_id = ? AND"
-                              " external_id = ?", [source.search_id,
-                                                   hit["external_id"]]).fetchone()
-        if row[1] not in (None, record_id):
-            return None  # the work is another record's already: a duplicate, not ours
-        self.db.execute("UPDATE hits SET record_id = ? WHERE id = ?", [record_id, row[0]])
-        return row[0]
+    def _attach(self, source: _Source, found: list[tuple[int, dict[str, Any]]]) -> dict[int, int]:
+        """Store the hits found in the source's enrichment run, each on its record;
+        returns record id -> hit id (a work already another record's is left there: the two
+        records are duplicates, which the deduplication decides, not this)."""
+        if not found:
+            return {}
+        store.save_hits(self.db, source.run_id, [hit for _, hit in found], normalised=True)
+        ids = sorted({hit["external_id"] for _, hit in found})
+        stored = {external_id: (hit_id, record_id) for hit_id, external_id, record_id in
+                  self.db.execute(f"SELECT id, external_id, record_id FROM hits WHERE"
+                                  f" search_id = ? AND external_id IN"
+                                  f" ({', '.join('?' * len(ids))})", [source.search_id, *ids])}
+        attached: dict[int, int] = {}
+        for record_id, hit in found:
+            hit_id, owner = stored[hit["external_id"]]
+            if owner in (None, record_id):
+                stored[hit["external_id"]] = (hit_id, record_id)
+                attached[record_id] = hit_id
+        self.db.conn.executemany("UPDATE hits SET record_id = ? WHERE id = ?",
+                                 [(record_id, hit_id) for record_id, hit_id in attached.items()])
+        return attached
 
 
 def _agree(a: Any, b: Any) -> bool:
