@@ -108,7 +108,10 @@ def import_(file: str, source: str | None, new_search: bool, query: str | None,
 @user_errors
 def harvest(search_names: tuple[str, ...], since: dt.datetime | None, db_path: str,
             config_path: str, silent: bool) -> None:
-    """Run the configured searches (PubMed, Zotero) and fetch what is new.
+    """Run the configured searches (PubMed, Zotero, Crossref, OpenAlex) and fetch what is new.
+
+    With `enrich: {after_harvest: true}` in evidence.yml, the new records are then looked up
+    in OpenAlex and Crossref for missing abstracts and DOIs (`evidence enrich`).
 
     Example:
 

@@ -30,7 +30,7 @@ def enrich(sources: tuple[str, ...], again: bool, db_path: str, config_path: str
            silent: bool) -> None:
     """Look up records with no abstract or no DOI in OpenAlex and Crossref.
 
-    By DOI (OpenAlex in batches of 50), else by title; a title match is applied only when
+    By DOI (in batches of 50), else by title; a title match is applied only when
     it is clearly the same work (title, year and first author, as the deduplication judges).
     A work found becomes a hit of that service on the record, so the source of each field
     stays visible. Running it again asks nothing again; an interrupted run resumes. Set

@@ -8,6 +8,8 @@ idempotent, resumable.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -30,15 +32,19 @@ class Killed(BaseException):
 
 
 class DyingClient(PoliteClient):
+    """Dies like kill -9 on its ``die_at``-th request, once ``stored()`` says the answers
+    before it are in the database."""
+
     die_at = 0
     calls = 0
+    stored = staticmethod(lambda: True)
 
     def get(self, path, params=None):
         self.calls += 1
         if self.calls == self.die_at:
-            import time
-
-            time.sleep(0.5)  # the requests before it are answered and stored first
+            deadline = time.monotonic() + 20
+            while not self.stored() and time.monotonic() < deadline:
+                time.sleep(0.05)
             raise Killed()
         return super().get(path, params)
 
@@ -175,13 +181,20 @@ def test_idempotent_and_a_later_harvest_joins_the_record(db):
     assert db.execute("select count(*) from records").fetchone()[0] == 5
 
 
-def test_killed_enrich_resumes_without_asking_twice(db):
+def test_killed_enrich_resumes_without_asking_twice(db, db_path):
     add_records(db, [record(n) for n in range(150)])
     works = [openalex_work(n) for n in range(150)]
     with oa.serve(oa.OpenAlexState(works)) as (oa_url, state), \
             cr.serve(cr.CrossrefState([])) as (cr_url, _):
         dying = clients(oa_url, cr_url, DyingClient)
         dying["openalex"].die_at = 3
+
+        def stored():
+            with sqlite3.connect(db_path) as conn:
+                return conn.execute("select count(*) from enrich_lookups where source ="
+                                    " 'openalex'").fetchone()[0] >= 100
+
+        dying["openalex"].stored = stored
         dying["openalex"].concurrency = 1
         with pytest.raises(Killed):
             enrich(db, None, service_settings({}), clients=dying)
