@@ -1,6 +1,11 @@
 """Time `import_file` on a generated RIS export (records per second).
 
 Usage: python3 bench/import_bench.py [--entries 50000] [--keep DIR] [--skip-dedupe] [--narrow]
+       python3 bench/import_bench.py --real [--repeat 3]
+
+``--real`` imports real records instead (titles, abstracts, DOIs, years and, where the set has
+them, authors and journals of the labelled sets in tests/fixtures: two screened reviews and the
+dedupe set), as one RIS file; ``--repeat`` runs it several times (the set is small).
 
 Prints the machine (cores, RAM), then three figures for the same file: parsing only
 (``read_file``), import without deduplication, and import with the deduplication that
@@ -56,6 +61,39 @@ def write_ris(path: Path, entries: int, seed: int = 1, narrow: bool = False) -> 
             f.write("ER  - \n\n")
 
 
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
+
+
+def write_real_ris(path: Path) -> int:
+    """The real records of the labelled sets as one RIS file; returns how many."""
+    import csv
+
+    sets = [FIXTURES / "ranking" / "Nagtegaal_2019.csv", FIXTURES / "ranking" / "Sep_2021.csv",
+            FIXTURES / "dedup" / "labelled_dev.csv"]
+    count = 0
+    with open(path, "w", encoding="utf-8") as f:
+        for source in sets:
+            with open(source, newline="", encoding="utf-8") as rows:
+                for row in csv.DictReader(rows):
+                    value = {k: (v or "").strip() for k, v in row.items()}
+                    value = {k: "" if v == "NA" else " ".join(v.split()) for k, v in value.items()}
+                    if not value.get("title"):
+                        continue
+                    count += 1
+                    f.write("TY  - JOUR\n")
+                    f.write(f"ID  - {source.stem}-{value['record_id']}\n")
+                    f.write(f"TI  - {value['title']}\n")
+                    for author in filter(None, value.get("author", "").split(";")):
+                        f.write(f"AU  - {author.strip()}\n")
+                    for key, tag in (("year", "PY"), ("journal", "T2"), ("volume", "VL"),
+                                     ("number", "IS"), ("pages", "SP"), ("doi", "DO"),
+                                     ("abstract", "AB")):
+                        if value.get(key):
+                            f.write(f"{tag}  - {value[key]}\n")
+                    f.write("ER  - \n\n")
+    return count
+
+
 def machine() -> str:
     mem = "?"
     try:
@@ -83,6 +121,9 @@ def main() -> None:
     parser.add_argument("--skip-dedupe", action="store_true", help="Skip the runs with dedupe")
     parser.add_argument("--narrow", action="store_true",
                         help="Titles from 20 words only (worst case for the fuzzy dedupe)")
+    parser.add_argument("--real", action="store_true",
+                        help="Real records of the labelled sets instead of generated ones")
+    parser.add_argument("--repeat", type=int, default=1, help="Runs of each figure")
     args = parser.parse_args()
 
     from evidence.db.migrations import open_db
@@ -96,22 +137,32 @@ def main() -> None:
         for suffix in ("", "-wal", "-shm"):
             (directory / (name + suffix)).unlink(missing_ok=True)
     ris = directory / "bench.ris"
-    write_ris(ris, args.entries, narrow=args.narrow)
+    if args.real:
+        args.entries = write_real_ris(ris)
+    else:
+        write_ris(ris, args.entries, narrow=args.narrow)
     print(f"machine: {machine()}")
     print(f"file: {args.entries:,} RIS entries, {ris.stat().st_size / 1e6:.1f} MB"
+          f"{', real records' if args.real else ''}"
           f"{', narrow vocabulary' if args.narrow else ''}")
-    timed("parse only (read_file)", args.entries, lambda: sum(1 for _ in files.read_file(ris)))
-    no_dedupe = dedupe.DedupeResult()
-    with mock.patch("evidence.harvest.files.importing.dedupe.dedupe", return_value=no_dedupe):
-        timed("import_file without dedupe", args.entries,
-              lambda: import_file(open_db(directory / "a.db"), ris))
-    print(f"load average: {os.getloadavg()[0]:.1f}")
-    if args.skip_dedupe:
-        return
-    timed("import_file with dedupe", args.entries,
-          lambda: import_file(open_db(directory / "b.db"), ris))
-    timed("re-import (all already stored)", args.entries,
-          lambda: import_file(open_db(directory / "b.db"), ris))
+    for run in range(args.repeat):
+        for name in ("a.db", "b.db"):
+            for suffix in ("", "-wal", "-shm"):
+                (directory / f"{run}{name}{suffix}").unlink(missing_ok=True)
+        timed("parse only (read_file)", args.entries,
+              lambda: sum(1 for _ in files.read_file(ris)))
+        no_dedupe = dedupe.DedupeResult()
+        with mock.patch("evidence.harvest.files.importing.dedupe.dedupe",
+                        return_value=no_dedupe):
+            timed("import_file without dedupe", args.entries,
+                  lambda run=run: import_file(open_db(directory / f"{run}a.db"), ris))
+        print(f"load average: {os.getloadavg()[0]:.1f}")
+        if args.skip_dedupe:
+            continue
+        timed("import_file with dedupe", args.entries,
+              lambda run=run: import_file(open_db(directory / f"{run}b.db"), ris))
+        timed("re-import (all already stored)", args.entries,
+              lambda run=run: import_file(open_db(directory / f"{run}b.db"), ris))
 
 
 if __name__ == "__main__":

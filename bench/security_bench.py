@@ -4,7 +4,12 @@
    the time limit stops it) while one reader loads record pages; prints the reader's median and
    p95, and the SQL answers by status (400 = stopped by the time limit, 429 = turned away).
 2. Published site: ``select randomblob(1000000000)`` and 1,000 rows of ``zeroblob(900000)``;
-   prints status, time and the server's peak memory growth.
+   prints status, time and the server's peak memory growth; then work inside one function
+   call (``printf('%.*c', 2000000000, 'x')``, ``instr``/``replace`` of a long needle).
+2b. Published site: ``--search-clients`` clients loop broad searches (``_searchmode=raw`` with
+   ``a* OR b* ... OR z*``, and 16 two-letter words) while one reader loads record pages.
+   ``--published DB`` serves that published file instead of the demo's (the 200,000-record
+   file of ``bench/publish_bench.py --dir DIR`` shows the cost of a broad search).
 3. Screening app: ``--login-clients`` clients loop failed logins (real 600,000-round PBKDF2)
    while a reviewer loads the queue; prints the reviewer's median and p95.
 
@@ -107,6 +112,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sql-clients", type=int, default=10)
     parser.add_argument("--login-clients", type=int, default=10)
+    parser.add_argument("--search-clients", type=int, default=16)
+    parser.add_argument("--published", help="A published.db to serve instead of the demo's.")
     parser.add_argument("--seconds", type=float, default=8)
     options = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
@@ -123,17 +130,19 @@ def main() -> None:
 
 def published(work: Path, options) -> None:
     port = free_port()
-    server = start(["serve", "published.db"], work, port)
+    server = start(["serve", str(Path(options.published).resolve()) if options.published
+                    else "published.db"], work, port)
+    name = Path(options.published).stem if options.published else "published"
     base = f"http://127.0.0.1:{port}"
     try:
         record = f"{base}/-/records/" + requests.get(
-            f"{base}/published.json", params={"sql": "select min(id) from records",
+            f"{base}/{name}.json", params={"sql": "select min(id) from records",
                                               "_shape": "arrayfirst"}).json()[0].__str__()
         quiet = timed_pages(record, {}, 2)
         print(f"published record page, quiet: {summary(quiet)}")
 
         def slow_sql() -> int:
-            return requests.get(f"{base}/published.json", params={"sql": SLOW_SQL},
+            return requests.get(f"{base}/{name}.json", params={"sql": SLOW_SQL},
                                 timeout=60).status_code
 
         times, statuses = under_load(slow_sql, options.sql_clients, record, {},
@@ -145,10 +154,34 @@ def published(work: Path, options) -> None:
                     "with recursive c(x) as (select 1 union all select x + 1 from c limit 1000)"
                     " select zeroblob(900000) from c"):
             started = time.monotonic()
-            status = requests.get(f"{base}/published.json", params={"sql": sql},
+            status = requests.get(f"{base}/{name}.json", params={"sql": sql},
                                   timeout=120).status_code
             print(f"{sql[:60]!r}: HTTP {status} in {time.monotonic() - started:.2f} s, "
                   f"server memory +{(rss_kb(server.pid) - before) / 1024:.0f} MB")
+        for sql in ("select printf('%.*c', 2000000000, 'x')",
+                    "select instr(hex(zeroblob(499999)), hex(zeroblob(100000)) || '1')",
+                    "select replace(hex(zeroblob(499999)), hex(zeroblob(100000)) || '1', 'x')",
+                    "select ltrim(hex(zeroblob(400000)) || 'x',"
+                    " replace(hex(zeroblob(30000)), '0', '1') || '0')"):
+            started = time.monotonic()
+            status = requests.get(f"{base}/{name}.json", params={"sql": sql},
+                                  timeout=120).status_code
+            print(f"{sql[:60]!r}: HTTP {status} in {time.monotonic() - started:.2f} s")
+        letters = " OR ".join(f"{c}*" for c in "abcdefghijklmnopqrstuvwxyz")
+        words = " ".join(a + b for a, b in zip("abcdefghijklmnop", "etaoinshrdlucmfw",
+                                               strict=True))
+
+        def broad_search() -> int:
+            raw = requests.get(f"{base}/{name}/records", params={
+                "_search": letters, "_searchmode": "raw"}, timeout=60).status_code
+            plain = requests.get(f"{base}/{name}/records", params={"_search": words},
+                                 timeout=60).status_code
+            return max(raw, plain)
+
+        times, statuses = under_load(broad_search, options.search_clients, record, {},
+                                     options.seconds)
+        print(f"published record page, {options.search_clients} clients looping broad "
+              f"searches: {summary(times)}; search answers {counts(statuses)}")
     finally:
         server.terminate()
         server.wait()

@@ -574,6 +574,19 @@ def m480_imported_decisions_index(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m500_original_title_and_creators(db: sqlite_utils.Database) -> None:
+    """What a source says that the hits lost before: the title in the original language
+    (PubMed's ``VernacularTitle``, often Norwegian) and the creators who are not authors, with
+    their role (a book's editors, a film's director; JSON ``[{"role", "name"}]``)."""
+    for table in ("hits", "records"):
+        columns = db[table].columns_dict
+        if "original_title" not in columns:
+            db[table].add_column("original_title", str)
+        if "creators" not in columns:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN creators TEXT DEFAULT '[]'")
+
+
+@migrations()
 def m522_oa_url_and_lookups(db: sqlite_utils.Database) -> None:
     """``records.oa_url`` (contract) and ``hits.oa_url``: where a source (OpenAlex,
     Crossref) knows an open-access full text, carried from hits to records like every field

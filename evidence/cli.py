@@ -138,6 +138,13 @@ def harvest(search_names: tuple[str, ...], since: dt.datetime | None, db_path: s
         enriched = enrich(db, config, service_settings(), record_ids=new_ids,
                           progress=progress_enabled(silent))
         click.echo(f"enrich: {enriched.summary()}")
+    if result.failed:
+        ran = len(result.runs) + len(result.failed)
+        raise click.ClickException(
+            f"{len(result.failed)} of {ran} searches failed: "
+            + "; ".join(name for name, _ in result.failed)
+            + " (each message is above; what they fetched is kept, and the next "
+            "`evidence harvest` runs them again)")
 
 
 @cli.command()

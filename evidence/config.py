@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -200,6 +201,8 @@ class Config:
     screening: ScreeningSettings = field(default_factory=ScreeningSettings)
     dedupe: DedupeSettings = field(default_factory=DedupeSettings)
     enrich: EnrichSettings = field(default_factory=EnrichSettings)
+    #: The project's own synonym groups for the published search (beside the built-in ones).
+    synonyms: tuple[tuple[str, ...], ...] = ()
     path: str = ""
 
     @property
@@ -322,6 +325,7 @@ _SPEC: dict[str, Any] = {
             "stopped": ("bool", False),
         }), False),
     }), False),
+    "synonyms": (("list", ("list", "str")), False),
     "dedupe": (("map", {
         "upper_threshold": ("float", False),
         "lower_threshold": ("float", False),
@@ -564,6 +568,7 @@ def _build(data: dict[str, Any], root: yaml.Node, v: _Validator) -> Config:
     if dedupe_settings.lower_threshold > dedupe_settings.upper_threshold:
         raise v.fail(_find_node(root, "dedupe"), "dedupe.lower_threshold",
                      "must not be above dedupe.upper_threshold")
+    synonyms = tuple(_synonym_group(g, i, root, v) for i, g in enumerate(data.get("synonyms", [])))
     return Config(
         title=project["title"], language=project.get("language", "nb"),
         description=project.get("description", ""), licence=project.get("licence", ""),
@@ -583,9 +588,23 @@ def _build(data: dict[str, Any], root: yaml.Node, v: _Validator) -> Config:
             stopping_run=screening.get("stopping", {}).get("consecutive_exclusions", 50),
             stopping_applied=screening.get("stopping", {}).get("stopped", False),
         ),
-        dedupe=dedupe_settings, enrich=_enrich(data.get("enrich", {}), root, v),
-        path=str(v.path),
+        dedupe=dedupe_settings, synonyms=synonyms,
+        enrich=_enrich(data.get("enrich", {}), root, v), path=str(v.path),
     )
+
+
+def _synonym_group(group: list[str], i: int, root: yaml.Node, v: _Validator
+                   ) -> tuple[str, ...]:
+    """One group of ``synonyms``: two or more words or phrases that find each other."""
+    terms = _words(group)
+    if any(not re.search(r"\w", t) for t in terms):
+        raise v.fail(_find_node(root, "synonyms", i), f"synonyms[{i}]",
+                     "each term needs a letter or digit")
+    if len(terms) < 2:
+        raise v.fail(_find_node(root, "synonyms", i), f"synonyms[{i}]",
+                     "a group needs two or more different words or phrases, e.g."
+                     " [rusbehandling, addiction treatment]")
+    return terms
 
 
 def _enrich(raw: dict[str, Any], root: yaml.Node, v: _Validator) -> EnrichSettings:

@@ -42,6 +42,8 @@ def normalise_doi(value: Any) -> str | None:
     if not text:
         return None
     text = text.split()[0] if " " in text and _DOI_SHAPE.search(text.split()[0]) else text
+    if re.match(r"https?://", text, re.I):  # a link's query string or fragment is not the DOI
+        text = re.split(r"[?#]", text, maxsplit=1)[0]
     text = _DOI_PREFIX.sub("", text.strip())
     match = _DOI_SHAPE.search(text)
     if not match:

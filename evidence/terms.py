@@ -36,13 +36,19 @@ def _accents() -> dict[int, str]:
     ``ø`` and ``æ`` have none and stay, as in SQLite FTS5's ``remove_diacritics``. Built on
     first use (about 0.1 s)."""
     table = {}
-    for code in range(0xC0, 0x10000):
+    for code in range(0xB2, 0x10000):
         char = chr(code)
         parts = unicodedata.normalize("NFD", char)
         if parts == char:
+            # Super- and subscripts (``²``, ``₂``, ``ᵢ``: plain text of formulas, see
+            # evidence.markup.strip) match their digit or letter.
+            plain = unicodedata.normalize("NFKC", char).lower()
+            if unicodedata.decomposition(char).startswith(("<super>", "<sub>")) and len(
+                    plain) == 1:
+                table[code] = plain
             continue
         base = "".join(c for c in parts if not unicodedata.combining(c))
-        if len(base) == 1:
+        if len(base) == 1 and code >= 0xC0:
             table[code] = base.lower()
     return table
 
@@ -74,12 +80,30 @@ def search_prefixes(word: str) -> list[str]:
     return sorted(kept)
 
 
+#: An ``-el`` after a consonant (``middel``, ``sykkel``, ``regel``), which Norwegian writes
+#: without the ``e`` when an ending follows (``midler``, ``sykler``, ``regler``).
+SYNCOPE = re.compile(r"(?<=[^\W\d_]{2})([^\W\d_aeiouyæøå])\1?el")
+_SHORTENED = re.compile(r"([^\W\d_]{2,})([^\W\d_aeiouyæøå])l$")
+
+
+def full_el_forms(prefix: str) -> list[str]:
+    """The ``-el`` forms a shortened prefix stands for: ``rusmidl`` -> ``rusmidel``,
+    ``rusmiddel`` (the doubled consonant of ``middel``, ``sykkel``); none for others."""
+    match = _SHORTENED.search(prefix)
+    if not match:
+        return []
+    head, consonant = match.groups()
+    return [f"{head}{consonant}el", f"{head}{consonant}{consonant}el"]
+
+
 def _highlight_prefixes(word: str) -> list[str]:
     """The search prefixes and the word itself, longest first (so the whole word is marked
-    where it stands). An English stem may end in "i" where the text has "y" (communiti)."""
+    where it stands). An English stem may end in "i" where the text has "y" (communiti);
+    a shortened ``-el`` stem marks its full form too (``rusmidler`` marks ``rusmiddel``)."""
     word = fold(word)
     prefixes = {p[:-1] if p.endswith("i") and len(p) > MIN_STEM else p
                 for p in search_prefixes(word)}
+    prefixes |= {f for p in prefixes for f in full_el_forms(p)}
     return sorted(prefixes | {word}, key=len, reverse=True)
 
 

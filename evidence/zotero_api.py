@@ -28,7 +28,9 @@ DEFAULT_URL = "https://api.zotero.org"
 
 Sleep = Callable[[float], None]
 
-_EXTRA_FIELD = re.compile(r"^\s*(PMID|PMCID|DOI)\s*:\s*(\S+)", re.I | re.M)
+#: ``Key: value`` lines of an item's ``extra`` (Zotero's place for fields its type lacks:
+#: ``PMID: 123``, ``Issue: 1``, ``original-date: 1950``).
+_EXTRA_FIELD = re.compile(r"^\s*([A-Za-z][A-Za-z -]{0,40}?)\s*:\s*(\S.*?)\s*$", re.M)
 _DOI_IN_TEXT = re.compile(r"\b10\.\d{4,9}/[^\s\"<>]+", re.I)
 
 
@@ -79,8 +81,14 @@ def call(zot: zotero.Zotero, fn: Callable[[], Any], *, what: str,
             if status < 500:
                 raise ZoteroError(f"Zotero {what}: {_short(e)}") from e
             failure = e
+        except (httpx2.UnsupportedProtocol, httpx2.InvalidURL, NotImplementedError) as e:
+            raise ZoteroError(f"Zotero {what}: {_short(e)} (a redirect or ZOTERO_API_URL "
+                              "outside http/https is not followed)") from e
         except httpx2.TransportError as e:
             failure = e
+        except (ValueError, RecursionError) as e:  # JSONDecodeError is a ValueError
+            raise ZoteroError(f"Zotero {what}: the answer is not Zotero's JSON "
+                              f"({type(e).__name__}); is ZOTERO_API_URL the Zotero API?") from e
         else:
             response = zot.request
             if response is None or response.status_code != 429:
@@ -137,22 +145,64 @@ def fetch_pages(zot: zotero.Zotero, params: dict[str, Any], *, collection: str |
                     what=f"collection {collection} items", sleep=sleep)
     else:
         page = call(zot, lambda: zot.items(**params), what="items", sleep=sleep)
-    version = int(zot.request.headers.get("Last-Modified-Version", 0))
-    total = int(zot.request.headers.get("Total-Results", len(page)))
+    page = _items(page)
+    version = header_number(zot, "Last-Modified-Version", 0)
+    total = header_number(zot, "Total-Results", len(page))
     yield page, version, total
+    seen: set[str] = set()
     while zot.links and zot.links.get("next"):
+        link = str(zot.links["next"])
+        if link in seen:  # a server whose "next" points back would be read forever
+            raise ZoteroError(f"Zotero items: the next-page link {link[:200]} points at a page "
+                              "already read; stopping (is ZOTERO_API_URL the Zotero API?)")
+        seen.add(link)
         page = call(zot, zot.follow, what="next page of items", sleep=sleep)
-        yield page or [], version, total
+        yield _items(page or []), version, total
+
+
+def _items(page: Any) -> list[dict[str, Any]]:
+    """A page of items as Zotero sends it (a JSON list of objects with ``data``), else an
+    error naming what came instead (an HTML page, a string)."""
+    if not isinstance(page, list) or not all(
+            isinstance(item, dict) and isinstance(item.get("data", item), dict) for item in page):
+        raise ZoteroError(f"Zotero items: the answer is not Zotero's JSON (got "
+                          f"{type(page).__name__} {str(page)[:80]!r}); is ZOTERO_API_URL the "
+                          "Zotero API?")
+    return page
+
+
+def header_number(zot: zotero.Zotero, name: str, default: int) -> int:
+    """A numeric header of the last answer (``Last-Modified-Version``, ``Total-Results``); a
+    value that is not a whole number is the server's error, said as such."""
+    value = zot.request.headers.get(name) if zot.request is not None else None
+    if value is None:
+        return default
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise ZoteroError(f"Zotero answered {name}: {str(value)[:40]!r}, not a number; is "
+                          "ZOTERO_API_URL the Zotero API?") from None
+
+
+def extra_fields(extra: str | None) -> dict[str, str]:
+    """The ``Key: value`` lines of ``extra``, keys lower-cased with ``-``/``_`` as spaces (the
+    first line of a key wins)."""
+    fields: dict[str, str] = {}
+    for match in _EXTRA_FIELD.finditer(extra or ""):
+        key = re.sub(r"[\s_-]+", " ", match.group(1).strip().lower())
+        fields.setdefault(key, match.group(2))
+    return fields
 
 
 def item_ids(data: dict[str, Any]) -> dict[str, str | None]:
     """The DOI, PMID and PMCID of an item's ``data``: its DOI field, else its ``extra`` lines
-    (``DOI: ...``, ``PMID: ...``), else a DOI inside ``extra`` or the URL. Raw: the caller
-    normalises them."""
+    (``DOI: ...``, ``PMID: ...``), else a DOI inside ``extra`` or the URL (cut before a query
+    string: ``...ch22?prevSearch=`` is not part of the DOI). Raw: the caller normalises them."""
     extra = data.get("extra") or ""
-    from_extra = {m.group(1).upper(): m.group(2) for m in _EXTRA_FIELD.finditer(extra)}
-    doi = data.get("DOI") or from_extra.get("DOI") or _doi_in(extra) or _doi_in(data.get("url"))
-    return {"doi": doi, "pmid": from_extra.get("PMID"), "pmcid": from_extra.get("PMCID")}
+    fields = extra_fields(extra)
+    doi = (data.get("DOI") or fields.get("doi") or _doi_in(extra)
+           or _doi_in(re.split(r"[?#]", data.get("url") or "", maxsplit=1)[0]))
+    return {"doi": doi, "pmid": fields.get("pmid"), "pmcid": fields.get("pmcid")}
 
 
 def _doi_in(text: str | None) -> str | None:

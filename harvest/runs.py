@@ -172,6 +172,7 @@ class HarvestResult:
 
     runs: list[store.RunSummary] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (search, message)
     dedupe: Any = None
 
 
@@ -196,8 +197,16 @@ def harvest(db: sqlite_utils.Database, config: Config, services: ServiceSettings
             report(f"{search.name}: {search.source} searches arrive as files; "
                    f"use `evidence import FILE --source {search.name}`", True)
             continue
-        summary = harvest_search(db, search, config, services, since=since, progress=progress,
-                                 idle=deduper.when_enough_wait)
+        try:
+            summary = harvest_search(db, search, config, services, since=since,
+                                     progress=progress, idle=deduper.when_enough_wait)
+        except Exception as e:  # noqa: BLE001 (Ctrl-C still stops the whole harvest)
+            # One search failing (its run is stored as failed, with the message) must not keep
+            # the others from running; the command says so at the end and exits non-zero.
+            message = str(e) if isinstance(e, EvidenceError) else f"{type(e).__name__}: {e}"
+            result.failed.append((search.name, message))
+            report(f"{search.name}: failed: {message}", True)
+            continue
         result.runs.append(summary)
         report(format_summary(summary), False)
     result.dedupe = deduper.finish()

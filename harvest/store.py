@@ -25,10 +25,17 @@ HIT_FIELDS = (
     "external_id", "title", "abstract", "authors", "year", "journal", "journal_abbrev",
     "volume", "issue", "pages", "doi", "pmid", "pmcid", "isbn", "issn", "pub_date",
     "language", "publication_types", "keywords", "mesh_terms", "item_type", "url", "raw",
-    "oa_url",
+    "original_title", "creators", "oa_url",
 )
 _HIT_FIELDS = frozenset(HIT_FIELDS)
 LIST_FIELDS = ("authors", "publication_types", "keywords", "mesh_terms")
+
+
+#: Longest value stored, in characters: the longest real abstracts are about 30,000 and
+#: titles 1,000; a 100 MB title would be stored and shown on every page that lists it.
+MAX_CHARS = {"abstract": 200_000, "title": 10_000, "original_title": 10_000}
+MAX_FIELD = 20_000
+MAX_LIST = 500_000  # a list in all (a physics paper's 3,000 authors are about 100,000)
 
 
 class HitError(EvidenceError):
@@ -40,6 +47,14 @@ def normalise_hit(hit: dict[str, Any]) -> dict[str, Any]:
     unknown = hit.keys() - _HIT_FIELDS
     if unknown:
         raise HitError(f"unknown hit field(s): {', '.join(sorted(unknown))}")
+    for key, value in hit.items():
+        if key == "raw" or not isinstance(value, str | list):
+            continue
+        size = len(value) if isinstance(value, str) else sum(len(str(v)) for v in value)
+        limit = MAX_CHARS.get(key, MAX_LIST if isinstance(value, list) else MAX_FIELD)
+        if size > limit:
+            raise HitError(f"{key} is {size:,} characters long, more than the {limit:,} a "
+                           "reference may hold (the entry is broken or is not a reference)")
     external_id = n.clean_text(hit.get("external_id"))
     if not external_id:
         raise HitError("hit has no external_id")
@@ -59,6 +74,8 @@ def normalise_hit(hit: dict[str, Any]) -> dict[str, Any]:
     row["authors"] = _as_json_array(n.normalise_authors(hit.get("authors")))
     for key in ("publication_types", "keywords", "mesh_terms"):
         row[key] = _as_json_array(n.normalise_list(hit.get(key)))
+    row["original_title"] = n.clean_text(hit.get("original_title"))
+    row["creators"] = _creators(hit.get("creators"))
     raw = hit.get("raw")
     row["raw"] = raw if isinstance(raw, str) or raw is None else _raw_json(raw)
     return row
@@ -73,6 +90,16 @@ _raw_json = json.JSONEncoder(ensure_ascii=False, default=str).encode
 def _as_json_array(items: list[str]) -> str:
     """A list as stored (JSON text); most hits have some of their lists empty."""
     return _json(items) if items else "[]"
+
+
+def _creators(value: Any) -> str:
+    """Creators other than authors, with their role (``[{"role": "editor", "name": ...}]``),
+    as JSON text: a book's editors, a film's director. Entries without a name are dropped."""
+    if isinstance(value, str):
+        value = json.loads(value) if value.strip() else []
+    kept = [{"role": n.clean_text(c.get("role")) or "contributor", "name": name}
+            for c in value or [] if isinstance(c, dict) and (name := n.clean_text(c.get("name")))]
+    return _json(kept) if kept else "[]"
 
 
 def _clean_abstract(value: Any) -> str | None:

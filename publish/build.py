@@ -34,7 +34,13 @@ from evidence.db.stages import stage_counts
 from evidence.db.values import json_list, now
 from evidence.errors import EvidenceError
 from evidence.publish.outputs import check_output, database_file
-from evidence.publish.search import INDEX, TERMS, create_search_index
+from evidence.publish.search import (
+    INDEX,
+    SYNONYM_TABLE,
+    TERMS,
+    create_search_index,
+    synonym_groups,
+)
 from evidence.screening.safe import check_start, current_stop
 from evidence.screening.stopping import describe_method
 
@@ -42,7 +48,7 @@ from evidence.screening.stopping import describe_method
 OPTIONAL_PUBLIC_FIELDS = {"note": "note", "reviewers": "reviewer", "reason": "reason"}
 #: Tables of the published file (view names must not take these).
 TABLES = {"records", INDEX, TERMS, "search_runs", "record_themes", "themes", "theme_groups",
-          "searches", "prisma", "site"}
+          "searches", "prisma", "site", SYNONYM_TABLE}
 #: Mode of the published file: readable by the web server's user, as a normal file would be.
 PUBLISHED_MODE = 0o644
 DOI_URL = "https://doi.org/"
@@ -211,7 +217,7 @@ def _build(db: sqlite_utils.Database, pub: sqlite_utils.Database, config: Config
                 sum(r["count"] for r in prisma if r["step"] == "not_screened_stopping_rule"),
                 stop=stop, checked=check_start(db.conn) is not None)},
         ], pk="key")
-    create_search_index(pub)
+    create_search_index(pub, synonym_groups(config.synonyms))
     counts = {row["step"] + (f":{row['key']}" if row["key"] else ""): row["count"]
               for row in prisma}
     return PublishResult("", len(records), len(themes), len(searches), counts)

@@ -154,6 +154,9 @@ def ris_entry(record: dict[str, Any]) -> dict[str, Any]:
     authors = [_one_line(a) for a in _list(record.get("authors"))]
     if authors:
         entry["authors"] = authors
+    editors = [_one_line(e) for e in editors_of(record)]
+    if editors:
+        entry["secondary_authors"] = editors  # A2: the editors, as Zotero and EndNote read it
     keywords = [_one_line(k) for k in _keywords(record)]
     if keywords:
         entry["keywords"] = keywords
@@ -172,6 +175,17 @@ def ris_entry(record: dict[str, Any]) -> dict[str, Any]:
     if record.get("id") is not None:
         entry["id"] = str(record["id"])
     return entry
+
+
+def editors_of(record: dict[str, Any]) -> list[str]:
+    """The record's editors (``creators`` with the role ``editor``), the names to cite where
+    a work has no author."""
+    try:
+        creators = json.loads(record.get("creators") or "[]")
+    except (TypeError, ValueError):
+        return []
+    return [c["name"] for c in creators if isinstance(c, dict) and c.get("role") == "editor"
+            and c.get("name")]
 
 
 def _one_line(value: Any) -> str:
@@ -200,8 +214,16 @@ def _keywords(record: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(_list(record.get("keywords")) + theme_names(record)))
 
 
+class _RisWriter(rispy.RisWriter):
+    """rispy's writer without its numbered ``1.`` line before each record: RIS has no such
+    line, and some reference managers read it as junk before ``TY``."""
+
+    def set_header(self, count: int) -> None:
+        return None
+
+
 def ris_text(records: Iterable[dict[str, Any]]) -> str:
-    return rispy.dumps([ris_entry(r) for r in records])
+    return rispy.dumps([ris_entry(r) for r in records], implementation=_RisWriter)
 
 
 def bibtex_entry(record: dict[str, Any], used: set[str] | None = None) -> dict[str, str]:
@@ -211,6 +233,9 @@ def bibtex_entry(record: dict[str, Any], used: set[str] | None = None) -> dict[s
     authors = _list(record.get("authors"))
     if authors:
         entry["author"] = " and ".join(authors)
+    editors = editors_of(record)
+    if editors:  # BibTeX styles cite the editors of a work that has no author
+        entry["editor"] = " and ".join(editors)
     for key, field in (("title", "title"), ("journal", "journal"), ("year", "year"),
                        ("volume", "volume"), ("issue", "number"), ("doi", "doi"),
                        ("abstract", "abstract"), ("url", "url"), ("pmid", "pmid")):
@@ -337,14 +362,46 @@ def write_xlsx(records: Iterable[dict[str, Any]], path: str | Path | IO[bytes],
 _OTHER = {"nb": "Uten tema eller ekskludert", "en": "No theme group or excluded"}
 
 
+#: Excel's longest sheet name.
+SHEET_NAME_MAX = 31
+
+
 def _sheet_title(name: str, existing: dict[str, Any]) -> str:
-    title = re.sub(r"[\[\]\*\?/\\:]", " ", name)[:31]
-    taken = {s.title for s in existing.values()}
-    n = 1
-    while title in taken:
+    """A sheet name Excel accepts, cut between words (not ``…om psyk``) and unique, ignoring
+    case as Excel does: the words that fit; if another sheet has those, the first word, ``…``
+    and the last words that fit (``Systematiske … rusmiddelbruk``); else a number."""
+    words = re.sub(r"[\[\]\*\?/\\:]", " ", name).split() or ["-"]
+    taken = {s.title.casefold() for s in existing.values()}
+    limit = SHEET_NAME_MAX
+
+    def fits(parts: list[str]) -> str:
+        text = ""
+        for word in parts:
+            candidate = f"{text} {word}".strip()
+            if len(candidate) > limit:
+                break
+            text = candidate
+        return text or parts[0][:limit]
+
+    candidates = [fits(words)]
+    if len(words) > 2:
+        tail: list[str] = []
+        for word in reversed(words[1:]):
+            if len(" ".join([words[0], "…", word, *tail])) > limit:
+                break
+            tail.insert(0, word)
+        if tail:
+            candidates.append(" ".join([words[0], "…", *tail]))
+    for title in candidates:
+        if title.casefold() not in taken:
+            return title
+    n = 2
+    while True:
+        suffix = f" {n}"
+        title = fits(words)[:limit - len(suffix)].rstrip() + suffix
+        if title.casefold() not in taken:
+            return title
         n += 1
-        title = f"{title[:28]} {n}"
-    return title
 
 
 def _xlsx_value(record: dict[str, Any], column: str) -> Any:

@@ -26,7 +26,15 @@ from evidence import normalise as n
 from evidence.config import Config, ServiceSettings, ZoteroLibrary
 from evidence.db.values import now
 from evidence.errors import EvidenceError
-from evidence.zotero_api import Sleep, ZoteroError, call, connect, fetch_pages, item_ids
+from evidence.zotero_api import (
+    Sleep,
+    ZoteroError,
+    call,
+    connect,
+    fetch_pages,
+    header_number,
+    item_ids,
+)
 
 BATCH = 50
 ATTEMPTS = 5
@@ -202,7 +210,7 @@ def _create_collection(zot: zotero.Zotero, name: str, index: _Library, sleep: Sl
     key = (answer.get("success") or {}).get("0")
     if not key:
         raise PushError(f"Zotero did not create collection {name!r}: {answer.get('failed')}")
-    index.version = max(index.version, int(zot.request.headers.get("Last-Modified-Version", 0)))
+    index.version = max(index.version, header_number(zot, "Last-Modified-Version", 0))
     return key
 
 
@@ -278,7 +286,7 @@ def _write_batch(db: sqlite_utils.Database, zot: zotero.Zotero, library: ZoteroL
             index.refresh()
             _rematch(db, library, index, remaining)
             continue
-        version = int(zot.request.headers.get("Last-Modified-Version", index.version))
+        version = header_number(zot, "Last-Modified-Version", index.version)
         retry = _apply(db, library, index, answer, targets, version, result)
         index.version = max(index.version, version)
         if not retry:

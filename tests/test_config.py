@@ -100,3 +100,16 @@ def test_months_before_clamps_month_end():
 
 def test_secrets_are_not_configuration():
     assert "unknown key" in error_of(MINIMAL + "api_key: abc\n")
+
+
+def test_synonyms_are_groups_of_two_or_more_terms():
+    config = parse_config(MINIMAL + "synonyms:\n  - [rusbehandling, addiction treatment]\n"
+                          "  - [Lavterskel, ' low  threshold ', lavterskel]\n")
+    assert config.synonyms == (("rusbehandling", "addiction treatment"),
+                               ("Lavterskel", "low threshold"))
+    assert parse_config(MINIMAL).synonyms == ()
+    one = error_of(MINIMAL + "synonyms:\n  - [angst]\n")
+    assert one.startswith("evidence.yml:4: synonyms[0]: a group needs two or more")
+    assert error_of(MINIMAL + "synonyms:\n  - [angst, '---']\n").startswith(
+        "evidence.yml:4: synonyms[0]: each term needs a letter")
+    assert "must be a list" in error_of(MINIMAL + "synonyms: angst\n")

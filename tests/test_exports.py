@@ -85,9 +85,10 @@ def test_xlsx_has_one_sheet_per_theme_group(working, tmp_path):
     out = tmp_path / "table.xlsx"
     assert export_records(working, "xlsx", out)[0] == 6
     book = load_workbook(out)
-    assert book.sheetnames == ["Systematiske oversikter om psyk", "Systematiske oversikter om rusm",
+    # cut between words, unique (Excel allows 31 characters)
+    assert book.sheetnames == ["Systematiske oversikter om", "Systematiske … om rusmiddelbruk",
                                "Uten tema eller ekskludert", "Norsk forskning"]
-    sheet = book["Systematiske oversikter om psyk"]
+    sheet = book["Systematiske oversikter om"]
     header = [c.value for c in sheet[1]]
     assert header == list(XLSX_COLUMNS)
     first = dict(zip(header, [c.value for c in sheet[2]], strict=True))
@@ -174,8 +175,8 @@ def test_export_command(working, db_path, config_path, tmp_path):
     result = runner.invoke(cli, ["export", "--format", "xlsx", "--theme", "stigma",
                                  "--out", str(out), *base])
     assert result.exit_code == 0, result.output
-    assert load_workbook(out).sheetnames == ["Systematiske oversikter om psyk",
-                                             "Systematiske oversikter om rusm"]
+    assert load_workbook(out).sheetnames == ["Systematiske oversikter om",
+                                             "Systematiske … om rusmiddelbruk"]
     result = runner.invoke(cli, ["export", "--format", "xlsx", *base])
     assert result.exit_code == 1
     assert "Error: --format xlsx needs --out FILE.xlsx" in result.output
@@ -203,3 +204,23 @@ def test_ris_keeps_the_url_without_a_rispy_warning(recwarn):
     text = ris_text([{"id": 1, "title": "T", "url": "https://example.org/a", "authors": []}])
     assert rispy.loads(text)[0]["urls"] == ["https://example.org/a"]
     assert not [w for w in recwarn if "not exported" in str(w.message)]
+
+
+def test_editors_are_cited_where_a_work_has_no_author():
+    from evidence.publish.exports import bibtex_entry, ris_text
+
+    record = {"id": 1, "title": "Handbook of municipal mental health", "item_type": "book",
+              "authors": "[]", "year": 2024,
+              "creators": '[{"role": "editor", "name": "Adam, Margaret P"},'
+                          ' {"role": "contributor", "name": "Other, A"}]'}
+    assert "A2  - Adam, Margaret P" in ris_text([record])
+    assert "Other, A" not in ris_text([record])
+    assert bibtex_entry(record)["editor"] == "Adam, Margaret P"
+
+
+def test_ris_has_no_numbered_line_before_a_record():
+    from evidence.publish.exports import ris_text
+
+    text = ris_text([{"id": 1, "title": "A"}, {"id": 2, "title": "B"}])
+    assert text.startswith("TY  - ") and "\n\nTY  - " in text
+    assert not any(line.rstrip(".").isdigit() for line in text.splitlines())

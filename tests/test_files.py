@@ -379,7 +379,7 @@ def test_zotero_rdf_is_refused_with_the_fix(tmp_path):
 
 def test_other_xml_is_refused(tmp_path):
     path = write(tmp_path, "feed.xml", "<?xml version='1.0'?><feed><entry/></feed>")
-    assert "XML that is not EndNote XML" in error_of(path)
+    assert "XML that is neither EndNote XML" in error_of(path)
     assert "not EndNote XML" in error_of(path, "endnote-xml")
 
 
@@ -394,11 +394,12 @@ def test_broken_endnote_xml_names_the_entry_and_line(tmp_path):
 def test_unknown_content_asks_for_the_format(tmp_path):
     path = write(tmp_path, "notes.dat", "just some notes\nand more\n")
     assert error_of(path) == (
-        "notes.dat: not a known export format; the readers take RIS, MEDLINE/.nbib, BibTeX, "
+        "notes.dat: not a known export format; the readers take RIS, MEDLINE/.nbib, PubMed "
+        "XML, BibTeX, "
         "CSV/TSV, EndNote XML, EndNote tagged (.enw), Web of Science (plain text or "
         "tab-delimited), Cochrane Library plain text, Ovid tagged, Excel. If it is one of "
         "them, give it with --format (ris|nbib|bibtex|csv|endnote-xml|wos|cochrane|enw|ovid|"
-        "xlsx)")
+        "pubmed-xml|xlsx)")
 
 
 def test_csv_without_known_columns(tmp_path):

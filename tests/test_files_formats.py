@@ -575,5 +575,5 @@ def test_cli_format_choices_come_from_the_registry():
 
 def test_zotero_rdf_and_other_xml_are_named(tmp_path):
     path = write(tmp_path, "feed.xml", "<?xml version='1.0'?><feed/>")
-    with pytest.raises(FileFormatError, match="feed.xml: XML that is not EndNote XML"):
+    with pytest.raises(FileFormatError, match="feed.xml: XML that is neither EndNote XML"):
         detect_format(path)

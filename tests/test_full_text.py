@@ -298,6 +298,9 @@ def test_published_prisma_rows_follow_the_stages(db_path, config_path):
         ("full_text_awaiting", "", 2), ("full_text_excluded", "", 1),
         ("full_text_excluded_reason", "wrong-outcome", 1), ("included", "", 1)]
     boxes = flow(prisma_rows(db, "en"), translator("en"))
+    # screened: the works with a title/abstract decision (8 found, 2 not decided yet)
+    assert boxes[1][0] == ["Unique works screened (n = 6)"]
+    assert "Not decided yet (n = 2)" in boxes[0][1]
     assert boxes[2] == (["Reports sought for retrieval (n = 5)"],
                         ["Reports not retrieved (n = 1)"])
     assert boxes[3][1] == ["Reports excluded (n = 1)", "Wrong outcomes: 1"]

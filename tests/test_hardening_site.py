@@ -206,3 +206,115 @@ async def test_whole_selection_downloads_run_a_few_at_a_time(ds, monkeypatch):
                                      for _ in range(3)))
     statuses = [r.status_code for r in answers]
     assert 200 in statuses and 429 in statuses, statuses
+
+
+# --- issue 25, third round: work inside one function call, _search, 500s -------------------
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("expression", [
+    "printf('%.*c', 2000000000, 'x')",
+    "format('%!.*c', 2000000000, 'x')",
+    "printf('%*d', 3000000000, 1)",
+    "instr(hex(zeroblob(499999)), hex(zeroblob(100000)) || '1')",
+    "replace(hex(zeroblob(499999)), hex(zeroblob(100000)) || '1', 'x')",
+    "ltrim(hex(zeroblob(400000)) || 'x', replace(hex(zeroblob(30000)), '0', '1') || '0')",
+    "zeroblob(2000000000)",
+    "randomblob(2000000000)",
+])
+async def test_one_function_call_cannot_outlast_the_time_limit(ds, expression):
+    started = time.monotonic()
+    response = await ds.client.get("/published.json", params={"sql": f"select {expression}"})
+    assert time.monotonic() - started < 2, expression
+    assert response.status_code in (200, 400)
+    started = time.monotonic()
+    download = await ds.client.get("/-/download/records.csv", params={
+        "_where": f"length({expression}) > 0"})
+    assert time.monotonic() - started < 2, expression
+    assert download.status_code < 500
+
+
+def test_guarded_functions_answer_as_sqlite_does():
+    import sqlite3
+
+    conn = sqlite3.connect(":memory:")
+    limits.limit_connection(conn)
+    row = conn.execute("select printf('%5.2f|%d|%s|%%|%.3c', 3.14159, 42, 'hi', 'y'),"
+                       " instr('abc', 'c'), instr(x'0102', x'02'), replace('aXbX', 'X', '-'),"
+                       " trim('xxhixx', 'x'), rtrim('hi  '), instr(null, 'a')").fetchone()
+    assert tuple(row) == (" 3.14|42|hi|%|yyy", 3, 2, "a-b-", "hi", "hi", None)
+    long = conn.execute("select instr(hex(zeroblob(400000)) || 'ab', 'ab'),"
+                        " length(ltrim(hex(zeroblob(400000)), '0'))").fetchone()
+    assert tuple(long) == (800001, 0)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("path", ["/-/metadata", "/-/versions", "/-/plugins", "/-/settings",
+                                  "/-/databases", "/-/actor", "/-/threads", "/-/metadata.json"])
+async def test_datasette_pages_answer_without_a_traceback(ds, path, capsys):
+    response = await ds.client.get(path)
+    assert response.status_code == 200, path
+    assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("query", ["_sort=nope", "_sort=abstract", "_sort_desc=abstract"])
+async def test_a_bad_sort_is_the_readers_error(ds, query):
+    page = await ds.client.get(f"/published/records?{query}")
+    assert page.status_code == 400 and "Cannot sort" in page.text
+    data = await ds.client.get(f"/published/records.json?{query}")
+    assert data.status_code == 400 and "Cannot sort" in data.json()["error"]
+
+
+@pytest.mark.asyncio
+async def test_search_page_theme_filter_and_odd_arguments(ds):
+    theme = (await ds.client.get("/-/search", params={"q": "stigma", "theme": "stigma"}))
+    assert theme.status_code == 200 and 'href="/-/records/2"' in theme.text
+    for query in ("page=99999999999999999999&q=a", "page=%C2%B2&q=a"):
+        assert (await ds.client.get(f"/-/search?{query}")).status_code == 200
+    for query in ("%5Ftimelimit=abc", "_timelimit=abc", "_timelimit=%C2%B2"):
+        assert (await ds.client.get(f"/published/records?{query}")).status_code == 200
+
+
+def test_raw_search_is_arbitrary_sql_for_the_gate():
+    scope = {"type": "http", "path": "/published/records",
+             "query_string": b"_searchmode=raw&_search=a*+OR+b*"}
+    assert limits.is_arbitrary_sql(scope)
+    assert not limits.is_arbitrary_sql({**scope, "query_string": b"_search=a"})
+
+
+@pytest.mark.asyncio
+async def test_a_long_table_search_is_cut_like_the_search_page(ds):
+    words = " ".join(f"o{i}" for i in range(8_000))  # 60 kB, under httpx's URL cap
+    started = time.monotonic()
+    response = await ds.client.get("/published/records.json", params={"_search": words})
+    assert response.status_code == 200
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.asyncio
+async def test_searches_take_turns_and_pages_pass(monkeypatch):
+    monkeypatch.setattr(limits, "SEARCH_QUEUE_SECONDS", 0.1)
+    answered = []
+
+    async def slow_app(scope, receive, send):
+        await asyncio.sleep(0.3)
+        answered.append(scope["path"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    gate = limits.sql_gate(slow_app)
+    statuses = []
+
+    async def call(path, query=b""):
+        async def send(message):
+            if message["type"] == "http.response.start":
+                statuses.append((path, query, message["status"]))
+        await gate({"type": "http", "path": path, "query_string": query}, None, send)
+
+    await asyncio.gather(
+        call("/published/records", b"_search=co+OR+pr"), call("/-/search", b"q=co"),
+        call("/published/records", b"_search=ab"), call("/-/records/1"),
+        call("/published/records", b"_search="))
+    by = {(p, q): s for p, q, s in statuses}
+    assert sorted(s for (p, q), s in by.items() if b"co" in q or b"ab" in q) == [200, 429, 429]
+    assert by[("/-/records/1", b"")] == 200 and by[("/published/records", b"_search=")] == 200

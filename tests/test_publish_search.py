@@ -6,7 +6,17 @@ import pytest
 import sqlite_utils
 
 from evidence.publish.build import publish
-from evidence.publish.search import expand_sync, expansions, match_expression, parse_query
+from evidence.publish.search import (
+    MAX_CLAUSES,
+    MAX_QUERY_CHARS,
+    expand_sync,
+    expansions,
+    match_expression,
+    own_words_expression,
+    parse_query,
+    read_synonyms,
+    synonym_groups,
+)
 from evidence.publish.site.app import make_datasette
 from tests.publishing_data import seed_reader_records, seed_working_db
 
@@ -26,7 +36,8 @@ def published(published_path):
 
 
 def ids(published, text: str) -> list[int]:
-    expression = match_expression(parse_query(text), expand_sync(published.conn))
+    query = parse_query(text, read_synonyms(published.conn))
+    expression = match_expression(query, expand_sync(published.conn))
     return sorted(r[0] for r in published.execute(
         "SELECT rowid FROM search_index WHERE search_index MATCH ?", [expression]))
 
@@ -77,3 +88,141 @@ async def test_table_search_uses_the_compound_filter(published_path):
     view = (await ds.client.get("/published/theme_substance_addiction.json?_search=eldre"
                                 "&_shape=objects")).json()
     assert [r["id"] for r in view["rows"]] == [7]
+
+
+# --- one search for tables and /-/search; synonyms; why a result matched (issue 23 §3) -----
+
+def search_page_ids(html: str) -> list[int]:
+    import re
+
+    return [int(m) for m in re.findall(r'<h3><a href="/-/records/(\d+)"', html)]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("text", ["rus", "rusmidler", "ensomhet", "loneliness", "depresjon",
+                                  "psykisk helse", "mental health", "kunst", "community"])
+async def test_table_search_finds_what_the_search_page_finds(published_path, text):
+    ds = make_datasette(published_path)
+    table = (await ds.client.get("/published/records.json", params={
+        "_search": text, "_shape": "objects", "_nofacet": "1"})).json()
+    page = await ds.client.get("/-/search", params={"q": text})
+    assert sorted(r["id"] for r in table["rows"]) == sorted(search_page_ids(page.text)), text
+    assert table["rows"], text
+
+
+def test_inflected_forms_and_synonyms_find_each_other(published):
+    assert 7 in ids(published, "rusmidler")  # rusmiddel-: the e goes before -er
+    assert 8 in ids(published, "depresjon")  # depression in the abstract
+    assert 8 in ids(published, "depresjonen")
+    assert 1 in ids(published, "loneliness")  # theme "Sosial isolasjon og ensomhet"
+    assert 1 in ids(published, "psykisk helse")  # "community mental health" in the title
+    assert ids(published, "angst") == ids(published, "anxiety")
+
+
+def test_synonyms_read_runs_of_words_and_stems():
+    groups = synonym_groups([["tarmflora", "gut microbiota"], ["angst", "uro"]])
+    query = parse_query("psykiske helse i kommunen", groups)
+    assert query.synonyms == {0: (2, ["mental health"]), 3: (1, ["municipality"])}
+    assert "mental health" in query.words
+    assert parse_query("angsten", groups).synonyms == {0: (1, ["anxiety", "uro"])}
+    assert parse_query("de", groups).synonyms == {}
+    expression = match_expression(parse_query("psykisk helse", groups), lambda p: [])
+    assert expression == '(("psykisk" * AND "hels" *) OR "mental" * + "health" *)'
+
+
+def test_query_length_and_words_are_capped():
+    query = parse_query(" ".join(f"ord{i}" for i in range(16_000)))
+    assert len(query.clauses) == MAX_CLAUSES
+    assert len(query.text) <= MAX_QUERY_CHARS
+
+
+def test_compound_with_a_dropped_e_is_listed_under_its_short_form():
+    docs = {"rusmiddelbruk": 1, "modellen": 3, "helse": 9, "sykkel": 2}
+    pairs = set(expansions(docs))
+    assert ("rusmidlbruk", "rusmiddelbruk") in pairs and ("sykl", "sykkel") in pairs
+    assert not any(term in ("modellen", "helse") for _, term in pairs)
+
+
+@pytest.mark.asyncio
+async def test_project_synonyms_from_evidence_yml_are_published(db, config_path, tmp_path):
+    from evidence.config import load_config
+
+    text = config_path.read_text(encoding="utf-8")
+    config_path.write_text(text + "\nsynonyms:\n  - [tarmflora, Lactobacillus]\n",
+                           encoding="utf-8")
+    config = load_config(config_path)
+    assert config.synonyms == (("tarmflora", "Lactobacillus"),)
+    seed_working_db(db, config)
+    seed_reader_records(db)
+    path = tmp_path / "published.db"
+    publish(db, path, config)
+    assert ids(sqlite_utils.Database(path), "tarmflora") == [8]
+    ds = make_datasette(path)
+    page = await ds.client.get("/-/search", params={"q": "tarmflora"})
+    assert "<mark>Lactobacillus</mark>" in page.text
+
+
+@pytest.mark.asyncio
+async def test_search_page_says_why_and_ranks_theme_labels_last(published_path, published):
+    ds = make_datasette(published_path)
+    page = (await ds.client.get("/-/search", params={"q": "community"})).text
+    assert "<mark>community</mark>" in page.lower() or "<mark>Community</mark>" in page
+    # record 7 holds "community care" only in its keywords, which are not shown otherwise
+    item = page[page.index('href="/-/records/7"'):]
+    item = item[:item.index("</li>")]
+    assert "Treff bare i nøkkelord" in item and "<mark>community</mark> care" in item
+    for text in ("rus", "psykisk", "ensomhet", "kunst", "stigma"):
+        expression = match_expression(parse_query(text), expand_sync(published.conn))
+        own = {r[0] for r in published.execute(
+            "SELECT rowid FROM search_index WHERE search_index MATCH ?",
+            [own_words_expression(expression)])}
+        order = search_page_ids((await ds.client.get("/-/search", params={"q": text})).text)
+        flags = [i not in own for i in order]
+        assert flags == sorted(flags), text  # every theme-only match after the others
+
+
+@pytest.mark.asyncio
+async def test_search_from_a_filtered_table_keeps_its_filters(published_path):
+    ds = make_datasette(published_path)
+    page = (await ds.client.get("/published/records", params={
+        "year": "2024", "_sort": "title"})).text
+    form = page[page.index('class="pub-search"'):]
+    form = form[:form.index("</form>")]
+    assert '<input type="hidden" name="year" value="2024">' in form
+    assert '<input type="hidden" name="_sort" value="title">' in form
+    searched = (await ds.client.get("/published/records", params={
+        "year": "2024", "_search": "stigma OR rus"})).text
+    assert "/-/download/records.csv?year=2024&amp;_search=" in searched
+    csv_text = (await ds.client.get("/-/download/records.csv", params={
+        "year": "2024", "_search": "stigma OR rus"})).text
+    assert "Rusmiddelproblemer" in csv_text and "Stigma towards" not in csv_text  # 2023
+
+
+@pytest.mark.asyncio
+async def test_marked_words_are_escaped(db, config, tmp_path):
+    import json
+
+    seed_working_db(db, config)
+    seed_reader_records(db)
+    db["records"].update(7, {"keywords": json.dumps(["<img src=x onerror=alert(1)> zebrafink"]),
+                             "authors": json.dumps(["<b>Kolibri</b>, Kari"])})
+    path = tmp_path / "published.db"
+    publish(db, path, config)
+    client = make_datasette(path).client
+    page = (await client.get("/-/search", params={"q": "zebrafink"})).text
+    assert "<img src=x" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt; <mark>zebrafink</mark>" in page
+    page = (await client.get("/-/search", params={"q": "kolibri"})).text
+    assert "<b>Kolibri" not in page and "&lt;b&gt;<mark>Kolibri</mark>&lt;/b&gt;" in page
+
+
+@pytest.mark.asyncio
+async def test_table_page_opens_a_folded_match(published_path):
+    ds = make_datasette(published_path)
+    page = (await ds.client.get("/published/records", params={"_search": "community"})).text
+    # record 1 has "community" in its title; the others only in their keywords (folded)
+    rows = page.split("<tr>")[2:]
+    by_id = {int(r.split('href="/-/records/')[1].split('"')[0]): r for r in rows}
+    assert "<details class=\"pub-more\">" in by_id[1]
+    assert '<details class="pub-more" open>' in by_id[7] and "(treff her)" in by_id[7]
+    assert "<mark>community</mark> care" in by_id[7]

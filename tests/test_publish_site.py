@@ -78,8 +78,17 @@ async def test_record_page(ds):
     assert "https://doi.org/10.1186/peer.2024.1" in html
     assert "https://pubmed.ncbi.nlm.nih.gov/38000001/" in html
     assert "<p>RESULTS: befriending reduced loneliness.</p>" in html
-    assert "pubmed-substance-use" in html
+    # the search's description, not its internal name; PubMed linked once; a way back
+    assert "pubmed-substance-use" not in html
+    assert html.count("https://pubmed.ncbi.nlm.nih.gov/38000001/") == 1
+    assert 'class="pub-back"><a href="/published/records">' in html
     assert NOTE not in html and REVIEWER not in html
+    back = await ds.client.get("/-/records/1", headers={
+        "referer": "http://localhost/-/search?q=peer&page=2"})
+    assert 'href="/-/search?q=peer&amp;page=2"' in back.text
+    elsewhere = await ds.client.get("/-/records/1", headers={
+        "referer": "https://example.org/-/search?q=x"})
+    assert "example.org" not in elsewhere.text
     assert (await ds.client.get("/-/records/3")).status_code == 404
 
 
@@ -93,6 +102,20 @@ async def test_prisma_svg_from_counts(ds):
     assert "Duplikater fjernet (n = 2)" in svg and "Inkludert (n = 3)" in svg
     assert "Feil tema: 1" in svg
     assert "/-/prisma.svg" in (await ds.client.get("/-/prisma")).text
+
+
+@pytest.mark.asyncio
+async def test_prisma_has_a_phone_layout_that_cuts_no_words(ds):
+    import re
+
+    page = (await ds.client.get("/-/prisma")).text
+    assert "/-/prisma.svg?layout=narrow" in page and "max-width: 700px" in page
+    narrow = (await ds.client.get("/-/prisma.svg?layout=narrow")).text
+    assert 'width="380"' in narrow and 'font-size="14"' in narrow
+    wide = (await ds.client.get("/-/prisma.svg")).text
+    for svg in (narrow, wide):
+        texts = " ".join(re.findall(r"<text[^>]*>([^<]*)</text>", svg))
+        assert "Inkludert (n = 3)" in texts and "Feil tema: 1" in texts
 
 
 @pytest.mark.asyncio
@@ -226,3 +249,17 @@ async def test_error_pages_in_the_published_language(ds):
     page = await ds.client.get("/published/nope")
     assert page.status_code == 404 and "Fant ikke siden" in page.text
     assert (await ds.client.get("/published/nope.json")).json()["ok"] is False
+
+
+def test_times_show_their_zone():
+    from evidence.publish.site.tablepage import when
+
+    assert when("2026-12-06T22:11:25.607+01:00") == "2026-12-06 21:11 UTC"
+    assert when("2026-12-06T21:11:25") == "2026-12-06 21:11 UTC"
+    assert when("2024-10-21") is None and when("not a time at all") is None
+
+
+@pytest.mark.asyncio
+async def test_run_times_on_pages_carry_their_zone(ds):
+    html = (await ds.client.get("/published/searches")).text
+    assert " UTC" in html

@@ -18,6 +18,7 @@ from evidence.cli import cli
 from evidence.config import load_config, service_settings
 from evidence.harvest.runs import harvest_search
 from evidence.harvest.zotero.convert import to_hit
+from evidence.normalise import normalise_doi
 from tests.standins.zotero import ZoteroState, article, fixture, make_key, serve
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "zotero"
@@ -55,9 +56,10 @@ def test_to_hit_maps_real_item_shapes():
     book = to_hit(fixture("item_doc.json"))
     assert book["external_id"] == "X42A7DEE"
     assert book["item_type"] == "book"
-    assert book["authors"] == ["Institute of Physics (Great Britain)"]  # contributors skipped
+    assert book["authors"] == ["Institute of Physics (Great Britain)"]
+    assert book["creators"][0] == {"role": "contributor", "name": "Craven, A. J"}
     assert book["isbn"] == "0750303212"
-    assert book["year"] == "1993-00-00"
+    assert book["year"] == "1993"  # Zotero's parsedDate 1993-00-00: the month is unknown
     assert book["keywords"][:2] == ["Analysis", "Congresses"]
     assert book["raw"]["collections"] == ["BX9965IJ", "9KH9TNSJ"]
     items = fixture("items_doc.json")
@@ -67,6 +69,44 @@ def test_to_hit_maps_real_item_shapes():
     assert (paper["volume"], paper["issue"], paper["pages"]) == ("87", "5", "335-345")
     assert paper["issn"] == "00029890"
     assert paper["raw"]["num_children"] == 2
+
+
+def test_real_items_keep_dates_creators_and_identifiers_as_they_mean_them():
+    """pyzotero's recorded answer (items_doc.json): older parsedDate values, non-author
+    creators, a DOI inside a URL with a query string, a PMID in ``extra``."""
+    items = {i["key"]: to_hit(i) for i in fixture("items_doc.json")}
+    dated = {i["data"]["date"]: items[i["key"]]["pub_date"] for i in fixture("items_doc.json")}
+    assert dated["1992"] == "1992" and dated["08/1993"] == "1993-08"
+    assert dated["06/2007"] == "2007-06" and dated["May 01, 1980"] == "1980-05-01"
+    film = next(h for h in items.values() if h["item_type"] == "film")
+    assert film["authors"] == [] and len(film["creators"]) == 14
+    assert {c["role"] for c in film["creators"]} == {"contributor"}
+    artwork = next(h for h in items.values() if h["item_type"] == "artwork")
+    assert artwork["authors"] and artwork["creators"] == []  # the artist is its author
+    crc = next(h for h in items.values() if "crcnetbase" in (h["url"] or ""))
+    assert normalise_doi(crc["doi"]) == "10.1201/9781420005509.ch22"
+    assert any(h["pmid"] == "20664272" for h in items.values())
+
+
+def test_extra_lines_fill_fields_the_item_lacks():
+    data = article(1, extra="Issue: 1\nVolume: 12\nDOI: 10.1000/xyz\nPMID: 42\n"
+                   "original-title: Psykisk helse i kommunene")
+    data["issue"], data["volume"], data["DOI"] = "", "7", ""
+    hit = to_hit({"data": data})
+    assert (hit["issue"], hit["volume"], hit["doi"], hit["pmid"]) == ("1", "7", "10.1000/xyz", "42")
+    assert hit["original_title"] == "Psykisk helse i kommunene"
+
+
+def test_editors_are_kept_with_their_role_and_a_directors_film_has_authors():
+    book = to_hit({"data": article(2, itemType="book", creators=[
+        {"creatorType": "editor", "firstName": "Eva", "lastName": "Editor"}])})
+    assert book["authors"] == [] and book["creators"] == [{"role": "editor",
+                                                           "name": "Editor, Eva"}]
+    film = to_hit({"data": article(3, itemType="film", creators=[
+        {"creatorType": "director", "firstName": "Ingmar", "lastName": "Bergman"},
+        {"creatorType": "scriptwriter", "firstName": "A", "lastName": "Writer"}])})
+    assert film["authors"] == ["Bergman, Ingmar"]
+    assert film["creators"] == [{"role": "scriptwriter", "name": "Writer, A"}]
 
 
 def test_to_hit_reads_ids_from_extra_and_url():

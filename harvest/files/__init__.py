@@ -102,12 +102,13 @@ READERS: dict[str, Reader] = {
     "cochrane": _lazy("cochrane", "read_cochrane"),
     "enw": _lazy("refer", "read_enw"),
     "ovid": _lazy("ovid", "read_ovid"),
+    "pubmed-xml": _lazy("pubmed_xml", "read_pubmed_xml"),
     "xlsx": _lazy("", "_read_xlsx"),
 }
 FORMATS = tuple(READERS)
-_KNOWN = ("RIS, MEDLINE/.nbib, BibTeX, CSV/TSV, EndNote XML, EndNote tagged (.enw), Web of "
-          "Science (plain text or tab-delimited), Cochrane Library plain text, Ovid tagged, "
-          "Excel")
+_KNOWN = ("RIS, MEDLINE/.nbib, PubMed XML, BibTeX, CSV/TSV, EndNote XML, EndNote tagged "
+          "(.enw), Web of Science (plain text or tab-delimited), Cochrane Library plain text, "
+          "Ovid tagged, Excel")
 
 _WOS_PLAIN = re.compile(r"(?:FN |VR \d|PT [A-Z]$)", re.M)
 _MEDLINE_TAGS = re.compile(r"^(?:PMID|OWN|OID|FAU|STAT|LID|AID|PHST|EDAT|MHDA)\s*- ", re.M)
@@ -164,8 +165,11 @@ def _detect_xml(path: Path, head: str) -> str:
                               "instead (Zotero: File > Export Library)")
     if re.search(r"<xml>\s*<records>", head[:4000]):
         return "endnote-xml"
-    raise FileFormatError(f"{path.name}: XML that is not EndNote XML (no <xml><records>); "
-                          "export RIS, BibTeX or EndNote XML instead")
+    if re.search(r"<PubmedArticleSet\b|<!DOCTYPE\s+PubmedArticleSet\b", head[:4000]):
+        return "pubmed-xml"
+    raise FileFormatError(f"{path.name}: XML that is neither EndNote XML (<xml><records>) nor "
+                          "PubMed XML (<PubmedArticleSet>); export RIS, BibTeX or EndNote XML "
+                          "instead")
 
 
 def is_wos_header(line: str) -> bool:

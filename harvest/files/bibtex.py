@@ -52,6 +52,10 @@ def read_bibtex(path: str | Path) -> Iterator[dict[str, Any]]:
         if kind in _NOT_ENTRIES:
             continue
         number += 1
+        if chunk.count("{") > MAX_NESTING and _brace_depth(chunk) > MAX_NESTING:
+            # pyparsing recurses per level: 100,000 nested braces would be a RecursionError
+            raise FileFormatError(f"{path.name}: entry {number} {key!r} (line {line}): braces "
+                                  f"nested more than {MAX_NESTING} deep; fix it in the file")
         entry = _parse_entry(parser, chunk) or _recover(chunk, kind, key)
         if entry is None:
             raise FileFormatError(f"{path.name}: entry {number} {key!r} (line {line}): "
@@ -62,6 +66,21 @@ def read_bibtex(path: str | Path) -> Iterator[dict[str, Any]]:
         yield ids.assign(bibtex_to_hit(entry), entry["ID"], number)
     if number == 0:
         raise FileFormatError(f"{path.name}: no BibTeX entries found (no '@type{{key,' line)")
+
+
+#: Deepest brace nesting read (LaTeX in a title nests two or three levels).
+MAX_NESTING = 64
+
+
+def _brace_depth(chunk: str) -> int:
+    depth = deepest = 0
+    for char in chunk:
+        if char == "{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == "}":
+            depth -= 1
+    return deepest
 
 
 def _parse(parser: BibTexParser, chunk: str) -> list[dict[str, Any]]:

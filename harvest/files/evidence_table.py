@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -64,21 +65,63 @@ MAX_UNZIPPED = 200 * 1024 * 1024
 
 
 def check_unzipped_size(path: str | Path, limit: int | None = None) -> None:
-    """Refuse a workbook whose parts unzip to more than ``limit`` bytes, before parsing it.
+    """Refuse a workbook whose parts unzip to more than ``limit`` bytes, or whose XML holds
+    what Excel never writes, before parsing it.
 
     The sizes come from the zip directory; zipfile stops reading a part at its declared size,
-    so a part cannot hold more than it claims.
+    so a part cannot hold more than it claims. Each XML part is then scanned once (linear):
+    a DTD or entity declaration (XXE, entity expansion) and a comment over
+    :data:`MAX_COMMENT` bytes (which the XML parser would take quadratic time over) are
+    refused with the part's name.
     """
     limit = limit or MAX_UNZIPPED
     try:
         with zipfile.ZipFile(path) as archive:
             total = sum(info.file_size for info in archive.infolist())
+            if total > limit:
+                raise EvidenceTableError(
+                    f"{path}: unzips to {total / 1e6:,.0f} MB, more than the "
+                    f"{limit / 1e6:,.0f} MB an evidence table may hold (a cell that large is "
+                    "not a reference)")
+            for info in archive.infolist():
+                if info.filename.endswith((".xml", ".rels", ".vml")):
+                    with archive.open(info) as part:
+                        _scan_xml_part(path, info.filename, part)
     except (OSError, zipfile.BadZipFile) as e:
         raise EvidenceTableError(f"{path}: not a readable xlsx workbook ({e})") from e
-    if total > limit:
-        raise EvidenceTableError(
-            f"{path}: unzips to {total / 1e6:,.0f} MB, more than the {limit / 1e6:,.0f} MB an "
-            "evidence table may hold (a cell that large is not a reference)")
+
+
+#: Longest XML comment a workbook part may hold (Excel writes none).
+MAX_COMMENT = 1 << 20
+_DECLARATION = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.I)
+
+
+def _scan_xml_part(path: str | Path, name: str, part: Any) -> None:
+    """One pass over an XML part in 1 MB pieces (a 4-byte overlap keeps markers whole)."""
+    tail, comment_start, offset = b"", None, 0
+    while chunk := part.read(1 << 20):
+        data = tail + chunk
+        base = offset - len(tail)
+        if _DECLARATION.search(data):
+            raise EvidenceTableError(f"{path}: {name} declares a DTD or entities; a workbook "
+                                     "from Excel never does (refused: XXE / entity expansion)")
+        at = 0
+        while True:
+            if comment_start is None:
+                found = data.find(b"<!--", at)
+                if found < 0:
+                    break
+                comment_start, at = base + found, found + 4
+            end = data.find(b"-->", at)
+            if end < 0:
+                break
+            comment_start, at = None, end + 3
+        if comment_start is not None and base + len(data) - comment_start > MAX_COMMENT:
+            raise EvidenceTableError(f"{path}: {name} holds an XML comment over "
+                                     f"{MAX_COMMENT // 2**20} MB; save the workbook again from "
+                                     "Excel")
+        offset += len(chunk)
+        tail = data[-4:]
 
 
 def read_evidence_table(path: str | Path,

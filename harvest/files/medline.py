@@ -19,6 +19,7 @@ from evidence.harvest.files import (
     read_text,
     split_structured,
 )
+from evidence.harvest.pubmed.convert import article_number, medline_date
 
 
 def read_nbib(path: str | Path) -> Iterator[dict[str, Any]]:
@@ -71,16 +72,28 @@ def nbib_to_hit(r: dict[str, Any]) -> dict[str, Any]:
         "pmid": pmid, "title": first(r.get("TI"), r.get("BTI")),
         "abstract": split_structured(r.get("AB")),
         "authors": as_list(r.get("FAU")) or as_list(r.get("AU")),
-        "year": r.get("DP"), "pub_date": r.get("DP"),
+        "year": r.get("DP"), "pub_date": medline_date(r.get("DP")),
         "journal": first(r.get("JT"), r.get("BTI")), "journal_abbrev": r.get("TA"),
-        "volume": r.get("VI"), "issue": r.get("IP"), "pages": r.get("PG"),
+        "volume": r.get("VI"), "issue": r.get("IP"),
+        "pages": r.get("PG") or article_number(next(
+            (i[:-5].strip() for i in ids if i.rstrip().endswith("[pii]")), None)),
         "doi": doi,
         "pmcid": r.get("PMC"), "issn": issn.group(1) if issn else None,
         "isbn": first(r.get("ISBN")), "language": first(r.get("LA")),
         "publication_types": as_list(r.get("PT")), "mesh_terms": as_list(r.get("MH")),
         "keywords": as_list(r.get("OT")),
-        "item_type": "Journal Article" if "Journal Article" in as_list(r.get("PT"))
-        else first(r.get("PT")),
+        "item_type": _item_type(r),
         "url": f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/" if pmid else link,
         "raw": r,
     }
+
+
+def _item_type(r: dict[str, Any]) -> str | None:
+    """The harvester's item types for PubMed's records (``journalArticle``, ``book``,
+    ``bookSection``), so a record stores the same value from .nbib and from XML; other
+    databases' MEDLINE files keep their first publication type."""
+    if r.get("BTI"):
+        return "bookSection" if r.get("TI") else "book"
+    if "Journal Article" in as_list(r.get("PT")) or (r.get("PMID") and r.get("TA")):
+        return "journalArticle"
+    return first(r.get("PT"))

@@ -120,8 +120,11 @@ def _batches(path: Path, fmt: str, annotate: Callable[[Row], None] | None = None
 
 
 def _rows(path: Path, fmt: str, annotate: Callable[[Row], None] | None) -> Iterator[Row]:
-    for entry in files.read_file(path, fmt):
-        row = store.normalise_hit(entry)
+    for number, entry in enumerate(files.read_file(path, fmt), 1):
+        try:
+            row = store.normalise_hit(entry)
+        except store.HitError as e:
+            raise files.FileFormatError(f"{path.name}: entry {number}: {e}") from None
         if annotate is not None:
             annotate(row)
         yield row

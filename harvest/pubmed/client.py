@@ -18,10 +18,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from xml.parsers.expat import ExpatError
 
 import requests
+import urllib3
 from Bio import Entrez
 from Bio.Entrez.Parser import CorruptedXMLError, NotXMLError, ValidationError
 
@@ -106,6 +108,11 @@ class EUtils:
     email: str | None = None
     tool: str = "evidence-tracker"
     timeout: tuple[float, float] = (10.0, 60.0)
+    #: One answer, start to end: a server dripping a byte a second never trips the read
+    #: timeout (it is per read), so the whole answer has its own deadline ...
+    answer_seconds: float = 120.0
+    #: ... and a size limit (an EFetch page of 500 records is about 5 MB).
+    max_bytes: int = 256 * 1024 * 1024
     retries: int = 6
     patience: float = 300.0
     backoff: float = 1.0
@@ -157,20 +164,51 @@ class EUtils:
     def _get(self, url: str, params: dict[str, Any], post: bool) -> bytes:
         try:
             if post:
-                response = self.session.post(url, data=params, timeout=self.timeout)
+                response = self.session.post(url, data=params, timeout=self.timeout,
+                                             stream=True)
             else:
-                response = self.session.get(url, params=params, timeout=self.timeout)
+                response = self.session.get(url, params=params, timeout=self.timeout,
+                                            stream=True)
+            with response:
+                if response.status_code == 429 or response.status_code >= 500:
+                    raise _Transient(f"HTTP {response.status_code}", _retry_after(response))
+                body = self._body(response)
         except requests.ReadTimeout as e:
             raise _Transient(f"no answer from {self.base_url} within {self.timeout[1]:g} s"
                              f" (the server accepted the connection)") from e
         except (requests.ConnectionError, requests.Timeout) as e:
             raise _Transient(f"{type(e).__name__}: {e}") from e
-        if response.status_code == 429 or response.status_code >= 500:
-            raise _Transient(f"HTTP {response.status_code}", _retry_after(response))
+        except requests.RequestException as e:  # a redirect to file://, a malformed URL ...
+            raise PubMedError(f"{url}: {type(e).__name__}: {str(e)[:300]} (only http and "
+                              "https are followed; check NCBI_EUTILS_URL)") from e
         if response.status_code >= 400:
-            raise PubMedError(f"{url}: HTTP {response.status_code}: {response.text[:300]}"
+            raise PubMedError(f"{url}: HTTP {response.status_code}: "
+                              f"{body[:300].decode('utf-8', 'replace')}"
                               " (check the query and NCBI_API_KEY)")
-        return response.content
+        return body
+
+    def _body(self, response: requests.Response) -> bytes:
+        """The answer's bytes, within ``answer_seconds`` and ``max_bytes``: read as they come
+        (``read1``), so a dripping server is measured after every few bytes."""
+        started, chunks, size = time.monotonic(), [], 0
+        while True:
+            try:
+                chunk = response.raw.read1(64 * 1024, decode_content=True)
+            except urllib3.exceptions.ReadTimeoutError as e:
+                raise requests.ReadTimeout(str(e)) from e
+            except urllib3.exceptions.HTTPError as e:
+                raise requests.ConnectionError(str(e)) from e
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise PubMedError(f"the answer is larger than {self.max_bytes // 2**20} MB; "
+                                  "fetch fewer records at a time")
+            chunks.append(chunk)
+            if time.monotonic() - started > self.answer_seconds:
+                raise _Transient(f"the answer from {self.base_url} took over "
+                                 f"{self.answer_seconds:g} s (still arriving)")
+        return b"".join(chunks)
 
     def esearch(self, query: str, date_field: str, start: dt.date, end: dt.date) -> History:
         params = {"term": query, "usehistory": "y", "retmax": 0, "datetype": date_field,
@@ -212,9 +250,40 @@ def _check_error(body: bytes) -> None:
         raise PubMedError(message)
 
 
+#: PubmedArticleSet's DOCTYPE line, whatever DTD it names (``http://`` or ``https://``, any
+#: year), or none. Bio.Entrez refuses ``http://`` and fetches a DTD it does not bundle; every
+#: year's DTD Biopython bundles is used from disk, any other year's file parses with the newest.
+_ARTICLE_SET = re.compile(rb"\A(\s*(?:<\?xml[^>]*\?>\s*)?)(?:<!DOCTYPE\s+PubmedArticleSet\b"
+                          rb"[^>]*?(?:\"[^\"]*?/(pubmed_\d+\.dtd)\")?[^>]*>\s*)?(?=<PubmedArticleSet\b)")
+_DTD_LINE = ('<!DOCTYPE PubmedArticleSet PUBLIC "-//NLM//DTD PubMedArticle//EN"'
+             ' "https://dtd.nlm.nih.gov/ncbi/pubmed/out/{}">\n')
+
+
+def _bundled_dtds() -> list[str]:
+    folder = Path(Entrez.__file__).parent / "DTDs"
+    return sorted(p.name for p in folder.glob("pubmed_*.dtd"))
+
+
+_BUNDLED = _bundled_dtds()
+
+
+def with_bundled_dtd(body: bytes) -> bytes:
+    """An EFetch answer or a saved PubMed XML file with its DOCTYPE line pointing at a DTD
+    Biopython bundles: the one it names where bundled, else the newest, so no DTD is ever
+    fetched (and ``http://`` lines of older files are read, not refused)."""
+
+    def line(match: re.Match) -> bytes:
+        named = (match.group(2) or b"").decode()
+        dtd = named if named in _BUNDLED else _BUNDLED[-1]
+        return match.group(1) + _DTD_LINE.format(dtd).encode()
+
+    return _ARTICLE_SET.sub(line, body, count=1)
+
+
 def _read(body: bytes) -> Any:
     try:
-        return Entrez.read(io.BytesIO(body))
+        # validate=False: elements a DTD year lacks (older files' DateCreated) are skipped.
+        return Entrez.read(io.BytesIO(with_bundled_dtd(body)), validate=False)
     except _PARSE_ERRORS as e:
         raise _Transient(f"broken or truncated XML ({e})") from e
     except ValueError as e:  # no DTD, or a DTD outside NCBI: not an E-utilities answer
@@ -228,7 +297,13 @@ def _parse_esearch(body: bytes) -> History:
               if v and k != "PhraseNotFound"}
     if errors:
         raise PubMedError("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
-    return History(int(result["Count"]), str(result.get("WebEnv", "")),
+    try:
+        count = int(str(result["Count"]).strip())
+    except (KeyError, ValueError):
+        raise PubMedError(f"ESearch's answer has no number of records (Count: "
+                          f"{str(result.get('Count'))[:40]!r}); is NCBI_EUTILS_URL E-utilities?"
+                          ) from None
+    return History(count, str(result.get("WebEnv", "")),
                    str(result.get("QueryKey", "")))
 
 

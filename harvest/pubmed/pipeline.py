@@ -59,6 +59,13 @@ def fetch(search: Search, services: ServiceSettings, checkpoint: Checkpoint, *,
                 yield Page(hits=hits, checkpoint=position, reported=_reported(position))
     position.update(slice=len(position["slices"]), retstart=0)
     yield Page(checkpoint=position)
+    if position.get("missing"):
+        reported = _reported(position)
+        raise PubMedError(
+            f"ESearch reported {reported} records but EFetch returned "
+            f"{max(reported - position['missing'], 0)}; the run is not complete (the records "
+            "fetched are kept). Run `evidence harvest` again; if it persists, PubMed's index is "
+            "out of step with its records")
 
 
 def depth(client: EUtils) -> int:
@@ -207,6 +214,11 @@ class _Pipeline:
                     if self.idle and not future.done():
                         self.idle()
                     hits = future.result()
+                    # Records the count promised but EFetch did not give (an empty answer ends
+                    # the slice: the rest of it is missing too), so the run is not complete.
+                    short = (min(self.batch_size, limit - at) if hits else limit - at) - len(hits)
+                    if short > 0:
+                        checkpoint["missing"] = checkpoint.get("missing", 0) + short
                     retstart = at + self.batch_size
                     checkpoint["retstart"] = retstart
                     yield hits

@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from evidence.zotero_api import item_ids
+from evidence.zotero_api import extra_fields, item_ids
+
+#: The creator type Zotero cites first for each item type (its schema's primary creator);
+#: every other type is ``author``. Creators of other types are kept with their role.
+PRIMARY_CREATOR = {
+    "artwork": "artist", "audioRecording": "performer", "bill": "sponsor",
+    "computerProgram": "programmer", "film": "director", "interview": "interviewee",
+    "map": "cartographer", "patent": "inventor", "podcast": "podcaster",
+    "presentation": "presenter", "radioBroadcast": "director", "tvBroadcast": "director",
+    "videoRecording": "director",
+}
+#: ``extra`` lines read into a field the item leaves empty (``Issue: 1``).
+_EXTRA_TO_HIT = {"issue": "issue", "volume": "volume", "pages": "pages", "issn": "issn",
+                 "isbn": "isbn", "language": "language", "original title": "original_title",
+                 "publication title": "journal", "container title": "journal"}
 
 
 def to_hit(item: dict[str, Any]) -> dict[str, Any]:
@@ -14,13 +29,18 @@ def to_hit(item: dict[str, Any]) -> dict[str, Any]:
     ids = item_ids(data)
     date = data.get("date") or ""
     meta = item.get("meta") or {}
-    return {
+    parsed = pub_date(date, meta.get("parsedDate"))
+    primary = PRIMARY_CREATOR.get(data.get("itemType") or "", "author")
+    creators = data.get("creators") or []
+    hit = {
         "external_id": data.get("key") or item.get("key"),
         "title": data.get("title") or data.get("caseName") or data.get("nameOfAct"),
         "abstract": data.get("abstractNote"),
-        "authors": authors(data.get("creators") or []),
-        "year": meta.get("parsedDate") or date,
-        "pub_date": meta.get("parsedDate") or date or None,
+        "authors": authors(creators, primary),
+        "creators": [{"role": c.get("creatorType") or "contributor", "name": name(c)}
+                     for c in creators if (c.get("creatorType") or "author") != primary],
+        "year": parsed or date,
+        "pub_date": parsed or date or None,
         "journal": (data.get("publicationTitle") or data.get("bookTitle")
                     or data.get("proceedingsTitle") or data.get("websiteTitle")),
         "journal_abbrev": data.get("journalAbbreviation"),
@@ -36,18 +56,47 @@ def to_hit(item: dict[str, Any]) -> dict[str, Any]:
             "child_note_keys": [],
         },
     }
+    for key, value in extra_fields(extra).items():
+        field = _EXTRA_TO_HIT.get(key)
+        if field and not hit.get(field):
+            hit[field] = value
+    return hit
 
 
-def authors(creators: list[dict[str, Any]]) -> list[str]:
-    """Authors only (not editors or contributors), "Last, First" or the single-field name."""
-    names = []
-    for creator in creators:
-        if creator.get("creatorType", "author") != "author":
-            continue
-        if creator.get("name"):
-            names.append(creator["name"])
-        elif creator.get("lastName"):
-            first = creator.get("firstName") or ""
-            names.append(f"{creator['lastName']}, {first}" if first else creator["lastName"])
-    return names
+def pub_date(date: str, parsed: str | None) -> str | None:
+    """The date the item's ``date`` means. Zotero's ``parsedDate`` marks an unknown part as
+    ``00`` (``1992-00-00``) and reads ``08/1993`` as day 8 of an unknown month
+    (``1993-00-08``): unknown parts are dropped, month/year is read as such, and a season is
+    kept as PubMed writes it (``2001 Spring``)."""
+    month_year = _MONTH_YEAR.fullmatch(date or "")
+    if month_year and 1 <= int(month_year.group(1)) <= 12:
+        return f"{month_year.group(2)}-{int(month_year.group(1)):02d}"
+    if not parsed:
+        return None
+    year, month, day = ([*parsed.split("-"), "", ""])[:3]
+    if month.strip("0") == "":
+        season = _SEASON.search(date or "")
+        return f"{year} {season.group(0).capitalize()}" if season else year
+    return f"{year}-{month}" if day.strip("0") == "" else f"{year}-{month}-{day}"
+
+
+_MONTH_YEAR = re.compile(r"\s*(\d{1,2})\s*[/.-]\s*(\d{4})\s*")
+_SEASON = re.compile(r"\b(?:spring|summer|autumn|fall|winter)\b", re.I)
+
+
+def authors(creators: list[dict[str, Any]], primary: str = "author") -> list[str]:
+    """The item type's primary creators (authors; a film's directors, an artwork's artists),
+    "Last, First" or the single-field name; the others are kept as creators with a role."""
+    return [n for c in creators if (c.get("creatorType") or "author") == primary
+            and (n := name(c))]
+
+
+def name(creator: dict[str, Any]) -> str | None:
+    """"Last, First", or the single-field name."""
+    if creator.get("name"):
+        return creator["name"]
+    if creator.get("lastName"):
+        first = creator.get("firstName") or ""
+        return f"{creator['lastName']}, {first}" if first else creator["lastName"]
+    return None
 

@@ -85,8 +85,10 @@ def extra_template_vars(template, database, table, columns, view_name, request, 
 @hookimpl
 def handle_exception(datasette, request, exception):
     """Error pages of the site in its language (JSON and downloads keep Datasette's own)."""
-    if not renderers.enabled(datasette) or "." in request.path.rsplit("/", 1)[-1]:
+    if not renderers.enabled(datasette):
         return None
+    if "." in request.path.rsplit("/", 1)[-1]:
+        return views.error_answer(exception)
     return views.error_page(datasette, request, exception)
 
 
@@ -131,9 +133,11 @@ def search_filter(request, database, table, datasette):
 
 @hookimpl
 def render_cell(value, column, table, row, datasette):
-    """Titles of published works link to their record page."""
-    if column != "title" or not renderers.enabled(datasette) or table is None:
+    """Titles of published works link to their record page; times show their zone."""
+    if not renderers.enabled(datasette) or table is None:
         return None
+    if column != "title":
+        return tablepage.when(value) if column.endswith("_at") else None
     keys = row.keys() if hasattr(row, "keys") else []
     if "id" not in keys or not value:
         return None

@@ -38,6 +38,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "screened_at": "Vurdert",
         "links": "Lenker",
         "open_access": "Fulltekst (åpen tilgang)",
+        "back_to_results": "Tilbake til resultatene", "all_works": "Alle arbeider",
         "download": "Last ned referansen",
         "not_found": "Fant ikke dette arbeidet.",
         "home": "Forside",
@@ -62,7 +63,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "in_table": "Filtrer, fasetter og sorter utvalget i tabellen",
         "no_hits": "Ingen arbeider passer til søket. Prøv færre eller kortere ord.",
         "search_help": ("Søket finner ord inni sammensatte ord og bøyde former: «rus» finner "
-                        "«rusmiddelproblemer», «problemer» finner «helseproblemer»."),
+                        "«rusmiddelproblemer», «rusmidler» finner «rusmiddelbruk», og norske "
+                        "og engelske fagord finner hverandre: «depresjon» finner "
+                        "«depression»."),
+        "matched_themes": "Treff bare i temaet arbeidet er sortert under",
+        "matched_keywords": "Treff bare i nøkkelord (vises ikke ellers)",
+        "synonyms_used": "Søkte også etter",
+        "match_folded": "(treff her)",
         "all_themes": "Alle tema", "previous": "Forrige", "next": "Neste",
         "page_of": "side {page} av {pages}",
         "method_intro": ("Søkene som faktisk ble kjørt, med søkestreng, tidsvindu, "
@@ -101,6 +108,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "screened_at": "Screened",
         "links": "Links",
         "open_access": "Full text (open access)",
+        "back_to_results": "Back to the results", "all_works": "All works",
         "download": "Download the reference",
         "not_found": "No such work.",
         "home": "Home",
@@ -125,7 +133,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "in_table": "Filter, facet and sort the selection in the table",
         "no_hits": "No works match the search. Try fewer or shorter words.",
         "search_help": ("Search finds words inside compounds and inflected forms: “rus” finds "
-                        "“rusmiddelproblemer”, “problem” finds “problems”."),
+                        "“rusmiddelproblemer”, “problem” finds “problems”, and Norwegian and "
+                        "English words of the field find each other: “depresjon” finds "
+                        "“depression”."),
+        "matched_themes": "Matched only in the theme the work is sorted under",
+        "matched_keywords": "Matched only in keywords (not shown otherwise)",
+        "synonyms_used": "Also searched for",
+        "match_folded": "(matches here)",
         "all_themes": "All themes", "previous": "Previous", "next": "Next",
         "page_of": "page {page} of {pages}",
         "method_intro": ("The searches that were actually run, with search string, date "

@@ -8,6 +8,7 @@ marked), ``tags`` (a JSON list as a list) and the links for whole-selection down
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from typing import Any
@@ -16,9 +17,8 @@ from urllib.parse import urlencode
 from markupsafe import Markup
 
 from evidence.markup import sanitise
-from evidence.publish.search import parse_query
 from evidence.publish.site.i18n import translator
-from evidence.terms import highlight_html
+from evidence.terms import highlight_html, match_spans
 
 #: Request arguments that shape a page, not the selection: left out of download links.
 PAGE_ARGS = ("_next", "_size", "_facet", "_facet_size", "_nofacet", "_nocount", "_shape",
@@ -51,6 +51,21 @@ def tags(value: Any) -> list[str]:
     except ValueError:
         return []
     return [str(i) for i in items] if isinstance(items, list) else []
+
+
+def when(value: Any) -> str | None:
+    """An ISO time as "2024-10-21 10:00 UTC": with its zone, in UTC (times are stored with
+    their offset; one without is UTC, as the tracker writes them). None for anything that is
+    not a time of day (a date stays a date)."""
+    if not isinstance(value, str) or len(value) < 16 or "T" not in value[:11]:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def column_label(t: Callable[[str], str]) -> Callable[[str], str]:
@@ -93,6 +108,12 @@ def selection_query(args) -> str:
     return urlencode(pairs)
 
 
+def search_keeps(args) -> list[tuple[str, str]]:
+    """The page's arguments a new search keeps (filters, theme, sort), as hidden inputs: a
+    search from ``?year=2024`` stays in 2024, and its downloads export the same set."""
+    return [(k, v) for k in args for v in args.getlist(k) if k not in ("_search", "_next")]
+
+
 def download_links(datasette, database: str, table: str, args) -> dict[str, str]:
     query = selection_query(args)
     base = datasette.urls.path(f"/-/download/{table}")
@@ -125,17 +146,28 @@ async def table_vars(datasette, database: str | None, table: str | None, columns
     t = translator(language)
     label = column_label(t)
     args = request.args if request is not None else None
-    words = parse_query(args.get("_search", "")).words if args is not None else []
+    words: list[str] = []
+    if args is not None and args.get("_search") and database:
+        from evidence.publish.site.search import reader_query  # it imports this module
+
+        query = await reader_query(datasette.get_database(database), args.get("_search"))
+        words = query.words
 
     def rich(text: str | None, html: str | None = None) -> Markup:
         return highlight_html(sanitise(html or text), words)
 
+    def matched(text: Any) -> bool:
+        """The search's words occur in ``text`` (to open a folded cell that holds them)."""
+        return bool(words) and bool(match_spans(str(text or ""), words))
+
     values: dict[str, Any] = {
         "t": t, "language": language, "col_label": label, "rich": rich, "tags": tags,
+        "matched": matched,
         "first_columns": FIRST_COLUMNS, "list_columns": LIST_COLUMNS,
     }
     if table and args is not None:
         values.update(
+            search_keeps=search_keeps(args),
             describe=describe(args, t, label),
             download_links=download_links(datasette, database, table, args),
             feed_link=await feed_link(datasette, database, table, args),

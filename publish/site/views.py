@@ -9,14 +9,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from datasette import NotFound, Response
 from datasette.database import Database
+from datasette.views.base import DatasetteError
 
 from evidence.markup import sanitise
 from evidence.publish.build import safe_url
 from evidence.publish.site.i18n import translator
 from evidence.publish.site.prisma import prisma_svg
+from evidence.publish.site.tablepage import when
 
 THEME_PAGE_LIMIT = 200
 MAX_ID = 2**63 - 1
@@ -90,11 +93,40 @@ async def record(datasette, request) -> Response:
     for key in ("themes", "theme_slugs", "searches", "theme_groups", "publication_types"):
         data[key] = json.loads(data.get(key) or "[]")
     data["theme_links"] = list(zip(data["theme_slugs"], data["themes"], strict=False))
+    if _same_link(data["url"], data.get("doi_url"), data.get("pubmed_url")):
+        data["url"] = None  # the PubMed or DOI link already shown
+    described = dict((await db.execute("SELECT name, description FROM searches")).rows)
+    data["search_labels"] = [described.get(n) or n for n in data["searches"]]
     # titles and abstracts keep their inline markup (<i>, <sup>), sanitised
     data["title_rich"] = sanitise(data.get("title_html") or data["title"])
     abstract = data.get("abstract_html") or data.get("abstract") or ""
     data["paragraphs"] = [sanitise(p) for p in abstract.split("\n\n") if p.strip()]
-    return await render(datasette, request, "published_record.html", {"record": data})
+    return await render(datasette, request, "published_record.html", {
+        "record": data, "back": back_link(datasette, request),
+        "all_works": datasette.urls.table(db.name, "records")})
+
+
+def _same_link(url: str | None, *others: str | None) -> bool:
+    """``url`` is one of ``others`` but for scheme and a closing slash."""
+    def key(u: str | None) -> str:
+        return (u or "").split("://", 1)[-1].rstrip("/").lower()
+    return bool(url) and any(o and key(url) == key(o) for o in others)
+
+
+def back_link(datasette, request) -> str | None:
+    """The results the reader came from (the search page, a table or a theme of this site),
+    from the Referer the browser sends within the site; None otherwise. Only the path and
+    query are kept, so the link cannot lead off the site."""
+    referer = request.headers.get("referer") or ""
+    parts = urlsplit(referer)
+    if not referer or parts.netloc != request.host or "\\" in parts.path:
+        return None
+    path = parts.path
+    base = datasette.urls.path("/")
+    results = (base + "-/search", base + "-/themes/", base + datasette.get_database().name)
+    if not path.startswith(results) or "/-/records/" in path:
+        return None
+    return path + (f"?{parts.query}" if parts.query else "")
 
 
 async def method(datasette, request) -> Response:
@@ -124,7 +156,8 @@ async def prisma_page(datasette, request) -> Response:
 async def prisma_image(datasette, request) -> Response:
     """The PRISMA flow diagram, drawn from the published counts."""
     _db, site = await _site(datasette)
-    svg = prisma_svg(await _prisma_rows(datasette), translator(site.get("language", "en")))
+    svg = prisma_svg(await _prisma_rows(datasette), translator(site.get("language", "en")),
+                     narrow=request.args.get("layout") == "narrow")
     return Response(svg, content_type="image/svg+xml; charset=utf-8")
 
 
@@ -138,9 +171,25 @@ async def stylesheet(datasette, request) -> Response:
                     headers={"cache-control": "max-age=3600"})
 
 
+def error_status(exception: Exception) -> int:
+    """Datasette's status, except that its own checks of a request ("Cannot sort table by
+    abstract") are the reader's error, 400, not the server's 500."""
+    status = getattr(exception, "status", 500)
+    return 400 if type(exception) is DatasetteError and status == 500 else status
+
+
+def error_answer(exception: Exception) -> Response | None:
+    """JSON and other formats: Datasette's own answer, with a request check as 400."""
+    if type(exception) is not DatasetteError or getattr(exception, "status", 500) != 500:
+        return None
+    status = error_status(exception)
+    return Response.json({"ok": False, "error": str(exception), "status": status,
+                          "title": None}, status=status)
+
+
 async def error_page(datasette, request, exception) -> Response:
     """404 and other errors as a page of the site; the message stays Datasette's."""
-    status = getattr(exception, "status", 500)
+    status = error_status(exception)
     message = str(exception) if status < 500 else ""
     response = await render(datasette, request, "published_error.html",
                             {"status": status, "error": message})
@@ -160,7 +209,7 @@ async def footer_counts(datasette) -> dict[str, Any]:
     prisma = {r["step"]: r["count"] for r in await db.execute(
         "SELECT step, count FROM prisma WHERE step != 'identified'"
         " AND step != 'excluded_reason'")}
-    cached = {"searches_run": run[0], "last_run": (run[1] or "")[:10],
+    cached = {"searches_run": run[0], "last_run": when(run[1]) or (run[1] or "")[:10],
               "hits": prisma.get("identified_total", 0), "records": prisma.get("records", 0),
               "included": prisma.get("included", 0),
               "feed": datasette.urls.path("/-/feed.atom")}

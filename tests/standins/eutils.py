@@ -8,7 +8,8 @@ ESearch filters by ``mindate``/``maxdate`` (the query text is ignored) and keeps
 a history server (WebEnv + query_key); EFetch pages through it.
 
 Faults (``state.faults``, consumed first come first served, each a dict):
-``{"endpoint": "efetch", "kind": "429" | "500" | "slow" | "truncate" | "expire" | "error"}``,
+``{"endpoint": "efetch", "kind": "429" | "500" | "slow" | "truncate" | "expire" | "error"
+| "empty"}`` ("empty": a well-formed answer without the records asked for),
 and for ESearch also ``"field-error"`` (ErrorList) and ``"phrase-not-found"`` (no results);
 ``state.reported_per_day`` inflates ESearch counts (to exercise window splitting);
 ``{"kind": "hang"}`` accepts the request and never answers (until ``state.release`` is set).
@@ -290,6 +291,8 @@ class _Handler(BaseHTTPRequestHandler):
                     endpoint == "efetch" else f"{ESEARCH_HEAD}<eSearchResult><ERROR>Invalid"
                     " query: unbalanced parentheses</ERROR></eSearchResult>\n")
             return self._send(200, body.encode())
+        if kind == "empty" and endpoint == "efetch":
+            return self._send(200, (EFETCH_HEAD + "</PubmedArticleSet>\n").encode())
         if kind == "phrase-not-found":
             body = (f"{ESEARCH_HEAD}<eSearchResult><Count>0</Count><RetMax>0</RetMax>"
                     "<RetStart>0</RetStart><QueryKey>1</QueryKey><WebEnv>MCID_none</WebEnv>"
