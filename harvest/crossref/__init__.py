@@ -39,7 +39,9 @@ def fetch(search: Any, services: Any, checkpoint: Checkpoint, *, client: Any = N
 
     api = client or cr.client(services, **options)
     settings = SOURCE.options(search)
-    plan = cursors.Plan(label="Crossref", slices=api.concurrency,
+    # one slice more than requests allowed at a time: a request waits for a free slot, so
+    # the slots stay busy while a page is stored (the client never exceeds the limit)
+    plan = cursors.Plan(label="Crossref", slices=api.concurrency + 1,
                         cursor_lifetime=cr.CURSOR_LIFETIME)
 
     def page(start: str | None, end: str | None, cursor: str) -> cursors.PageAnswer:
