@@ -75,7 +75,8 @@ class CrossrefState(ApiState):
         return cls([work_like(i, start + dt.timedelta(days=i * days // n)) for i in range(n)])
 
     def _matches(self, work: dict[str, Any], filters: list[tuple[str, str]]) -> bool:
-        date = _date(work)
+        dates = self.__dict__.setdefault("_dates", {})
+        date = dates.get(id(work)) or dates.setdefault(id(work), _date(work))
         dois = [v.lower() for k, v in filters if k == "doi"]
         for key, value in filters:
             if key == "prefix" and not work["DOI"].startswith(value + "/"):
