@@ -39,8 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "ranking"
 sys.path.insert(0, str(ROOT))
 
-from evidence.screening import ranking  # noqa: E402
-from evidence.screening.simulation import read_labelled, simulate_order  # noqa: E402
+from evidence.models import ranking  # noqa: E402
+from evidence.models.simulation import read_labelled, simulate_order  # noqa: E402
 
 #: The priors of ASReview LAB 3.0.8's reference runs, and its WSS@95 there.
 SETS = {

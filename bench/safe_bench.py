@@ -1,7 +1,7 @@
 """SAFE's check with a second model, simulated on the labelled sets.
 
 Per set and prior pair: screen with the app's first model (ranking.rank, on the app's
-retraining schedule) until SAFE's stopping heuristic is met (screening/stopping.py: 10 %
+retraining schedule) until SAFE's stopping heuristic is met (models/stopping.py: 10 %
 screened, twice the estimated inclusions, 50 exclusions in a row), then go on with a second
 model until another 50 exclusions in a row, as the app does. Printed: where the heuristic was
 met (records screened, inclusions found of all), and per second model the records the check
@@ -34,9 +34,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from ranking_bench import FIXTURES, SETS, machine, prior_pairs  # noqa: E402
 
-from evidence.screening import ranking  # noqa: E402
-from evidence.screening.simulation import read_labelled  # noqa: E402
-from evidence.screening.stopping import (  # noqa: E402
+from evidence.models import ranking  # noqa: E402
+from evidence.models.simulation import read_labelled  # noqa: E402
+from evidence.models.stopping import (  # noqa: E402
     estimate_remaining,
     leading_exclusions,
     safe_criteria,

@@ -3,9 +3,10 @@ demo all record decisions through :func:`save_decision` (or :func:`append_decisi
 transaction they already hold), so every decision follows the same rules:
 
 - ``decisions`` is append-only: a change or an undo is a new row, the history stays;
-- ``record_themes`` follows the decision: an *include* gives the record exactly the chosen
-  themes of this reviewer (a lead's resolution replaces everyone's); any other decision drops
-  the themes this reviewer had set.
+- every reviewer's themes and summary stay on their own decision rows; ``record_themes``
+  follows the record's final decision (db/outcomes.py): a lead's resolution, else the union
+  of the includers' themes. Two includers who disagree are a theme conflict for the lead,
+  never a silent overwrite.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
+from evidence.db.outcomes import refresh_record_themes
 from evidence.db.values import now
 
 T = TypeVar("T")
@@ -85,7 +87,7 @@ def append_decision(conn: sqlite3.Connection, record_id: int, reviewer: str,
         [record_id, reviewer, stage, decision, reason or None, note or None,
          summary or None, json.dumps(theme_slugs) if theme_slugs else None, undoes,
          origin, now()])
-    _set_record_themes(conn, record_id, reviewer, stage, decision, theme_slugs)
+    refresh_record_themes(conn, record_id, reviewer, now())
     return cursor.lastrowid
 
 
@@ -105,17 +107,3 @@ def save_decision(conn: sqlite3.Connection, record_id: int, reviewer: str, decis
         return row_id
 
     return with_retry(write)
-
-
-def _set_record_themes(conn: sqlite3.Connection, record_id: int, reviewer: str, stage: str,
-                       decision: str | None, theme_slugs: list[str]) -> None:
-    if decision == "include" or is_resolution(stage):
-        conn.execute("DELETE FROM record_themes WHERE record_id = ?", [record_id])
-    else:
-        conn.execute("DELETE FROM record_themes WHERE record_id = ? AND reviewer = ?",
-                     [record_id, reviewer])
-    if decision == "include":
-        conn.executemany(
-            "INSERT OR IGNORE INTO record_themes (record_id, theme_id, reviewer, created_at)"
-            " SELECT ?, id, ?, ? FROM themes WHERE slug = ?",
-            [(record_id, reviewer, now(), slug) for slug in theme_slugs])

@@ -552,7 +552,7 @@ def m430_screening_open_bulk_pause(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m470_stopping_events(db: sqlite_utils.Database) -> None:
-    """SAFE's phases as events (screening/safe.py): ``check_started`` when the stopping
+    """SAFE's phases as events (models/safe.py): ``check_started`` when the stopping
     heuristic was first met (the queue then switches to the second model from the decision
     ``decision_id`` on; stored, so the phase never flips back when a later figure moves),
     and ``stopped`` when a lead stopped screening in the app (who, when, the figures then).
@@ -567,7 +567,7 @@ def m470_stopping_events(db: sqlite_utils.Database) -> None:
 @migrations()
 def m480_imported_decisions_index(db: sqlite_utils.Database) -> None:
     """The stopping figures leave out the records an imported evidence table decided
-    (screening/stopping.py), on every page of the screening app: a small partial index keeps
+    (models/stopping.py), on every page of the screening app: a small partial index keeps
     that from reading every decision."""
     db.execute("CREATE INDEX IF NOT EXISTS idx_decisions_imported ON decisions (record_id)"
                " WHERE origin = 'import'")
@@ -584,6 +584,50 @@ def m500_original_title_and_creators(db: sqlite_utils.Database) -> None:
             db[table].add_column("original_title", str)
         if "creators" not in columns:
             db.execute(f"ALTER TABLE {table} ADD COLUMN creators TEXT DEFAULT '[]'")
+
+
+@migrations()
+def m510_editions(db: sqlite_utils.Database) -> None:
+    """Every edition published (``evidence publish --edition NAME``): its name, when it was
+    first and last published, what it counted (searches and PRISMA, as JSON) and the records
+    it published, so next year's publish knows which works are new (publish/editions.py).
+    Re-publishing an edition replaces its rows only. ``edition_records.record_id`` is a
+    foreign key to ``records``, so a merge of two records (dedupe.cluster.merge_records moves
+    every such reference) leaves the survivor in the editions of both."""
+    db["editions"].create({
+        "name": str, "created_at": str, "published_at": str, "records": int,
+        "new_records": int, "searches": str, "prisma": str,
+    }, pk="name", not_null={"created_at", "published_at"})
+    db["edition_records"].create({"edition": str, "record_id": int},
+                                 pk=("edition", "record_id"),
+                                 foreign_keys=[("edition", "editions", "name"),
+                                               ("record_id", "records", "id")])
+    db["edition_records"].create_index(["record_id"])
+
+
+@migrations()
+def m510_record_themes_from_outcomes(db: sqlite_utils.Database) -> None:
+    """``record_themes`` rebuilt from every reviewer's current themes (db/outcomes.py): an
+    include used to replace the record's themes with this reviewer's, so the first includer's
+    themes were lost from ``record_themes`` (they stayed in ``decisions``)."""
+    from evidence.db.outcomes import outcomes
+
+    found = outcomes(db.conn)
+    links = {(rid, slug) for rid, o in found.items() for slug in o.themes}
+    kept = {(rid, slug): (who, at) for rid, slug, who, at in db.execute(
+        "SELECT rt.record_id, t.slug, rt.reviewer, rt.created_at FROM record_themes rt"
+        " JOIN themes t ON t.id = rt.theme_id").fetchall()}
+    first = {}
+    for rid, o in found.items():
+        for vote in (*o.votes, *([o.resolution] if o.resolution else [])):
+            for slug in vote["themes"]:
+                first.setdefault((rid, slug), (vote["reviewer"], vote["created_at"]))
+    db.execute("DELETE FROM record_themes WHERE record_id IN (SELECT record_id FROM decisions)")
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO record_themes (record_id, theme_id, reviewer, created_at)"
+        " SELECT ?, id, ?, ? FROM themes WHERE slug = ?",
+        [(rid, *(kept.get((rid, slug)) or first.get((rid, slug)) or (None, None)), slug)
+         for rid, slug in sorted(links)])
 
 
 @migrations()

@@ -170,7 +170,13 @@ def status(db_path: str, config_path: str, as_json: bool) -> None:
         return
     click.echo(f"Rule: {data['rule']['text']} ({data['rule']['from']})")
     totals = data["totals"]
-    click.echo(" | ".join(f"{k.replace('_', ' ')}: {v}" for k, v in totals.items()))
+    click.echo("Overall: " + " | ".join(
+        f"{k.replace('_', ' ')}: {v}" for k, v in totals.items()))
+    if totals.get("theme_conflicts"):
+        click.echo(f"Unresolved theme conflicts: {totals['theme_conflicts']} records the"
+                   " reviewers included with different themes or summaries; a lead resolves"
+                   " them on the app's Conflicts page (publish uses the union of the themes"
+                   " until then).")
     click.echo(f"\nStages\n{format_stages(data['stages'])}")
     click.echo(f"\nStopping\n{format_stopping(data['stopping'])}")
     for title, rows, columns in (

@@ -10,29 +10,40 @@ from evidence.options import config_option, db_option, open_config, open_databas
 @click.command()
 @click.option("--out", default="published.db", show_default=True,
               type=click.Path(dir_okay=False), help="Published SQLite file to (re)build.")
+@click.option("--edition", default=None, metavar="NAME",
+              help="Edition to publish (default: project.edition in the configuration, else"
+                   " the current year). Works no earlier edition published are its new ones;"
+                   " re-publishing an edition replaces that edition only.")
 @db_option
 @config_option
 @user_errors
-def publish(out: str, db_path: str, config_path: str) -> None:
+def publish(out: str, edition: str | None, db_path: str, config_path: str) -> None:
     """Build the published database of included records (atomically replaces --out).
 
     Example:
 
-        evidence publish --out published.db && evidence serve published.db
+        evidence publish --edition 2024 --out published.db && evidence serve published.db
     """
     from evidence.publish.build import publish as build
 
     config = open_config(config_path)
-    result = build(open_database(db_path), out, config)
+    result = build(open_database(db_path), out, config, edition)
     counts = result.prisma
     click.echo(f"Rule: {result.rule} (screening.reviewers_per_record: "
                f"{result.reviewers_per_record} in {config_path})")
     click.echo(f"{result.path}: {result.records} included records, {result.themes} themes, "
                f"{result.searches} searches; {counts.get('identified_total', 0)} hits, "
                f"{counts.get('records', 0)} records, {counts.get('excluded', 0)} excluded")
+    click.echo(f"Edition {result.edition}: {result.new_records} of the {result.records} works"
+               " are new in it (no earlier edition published them).")
     if result.waiting:
         click.echo(f"Not published: {result.waiting} records included by fewer than "
                    f"{result.reviewers_per_record} reviewers so far.")
+    if result.theme_conflicts:
+        click.echo(f"Warning: {result.theme_conflicts} included records have a theme conflict"
+                   " no lead has resolved (the reviewers chose different themes or summaries);"
+                   " published with the union of their themes and the first summary written."
+                   " Resolve them on the app's Conflicts page.", err=True)
     before = result.previous
     if before and before["reviewers_per_record"] != result.reviewers_per_record:
         click.echo(f"Warning: the rule changed since the last publish ({before['published_at']}"

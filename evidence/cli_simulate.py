@@ -27,7 +27,7 @@ def simulate(data: str, prior_included: tuple[str, ...], prior_excluded: tuple[s
 
         evidence simulate set.csv --prior-included 17 --prior-excluded 4 --out order.csv
     """
-    from evidence.screening.simulation import read_labelled, simulate_order, write_csv
+    from evidence.models.simulation import read_labelled, simulate_order, write_csv
 
     rows = read_labelled(data)
     order = simulate_order(rows, list(prior_included), list(prior_excluded))
@@ -55,8 +55,8 @@ def simulate_themes(test: str, train_path: str, out_path: str,
 
         evidence simulate-themes 2025.csv --train 2024.csv --out suggestions.csv
     """
-    from evidence.screening.simulation import read_legend, read_themed, write_csv
-    from evidence.screening.simulation import simulate_themes as run
+    from evidence.models.simulation import read_legend, read_themed, write_csv
+    from evidence.models.simulation import simulate_themes as run
 
     legend = read_legend(themes_path) if themes_path else None
     result = run(read_themed(train_path), read_themed(test), legend)

@@ -21,6 +21,12 @@ import yaml
 from evidence.errors import EvidenceError
 
 LANGUAGES = ("nb", "en")
+#: An edition's name (``project.edition``, ``evidence publish --edition``): it shows in URLs,
+#: feeds and sentences ("Nytt i 2024-utgaven"), so letters, digits and a few signs only.
+EDITION_MAX = 40
+EDITION_NAME = re.compile(r"^\w[\w .:/+-]*$")
+EDITION_RULE = (f"use up to {EDITION_MAX} letters, digits, spaces and . : / + - _"
+                " (for example 2024 or 2024-autumn)")
 SCREEN_ORDERS = ("newest", "oldest", "search", "random", "relevance")
 #: Stopping rules a screener can be shown (docs/ranking.md); "none" shows the figures only.
 STOPPING_RULES = ("none", "safe")
@@ -193,6 +199,8 @@ class Config:
     language: str = "nb"
     description: str = ""
     licence: str = ""
+    #: ``project.edition``: the edition ``evidence publish`` writes ("" = the current year).
+    edition: str = ""
     searches: tuple[Search, ...] = ()
     zotero_libraries: tuple[ZoteroLibrary, ...] = ()
     theme_groups: tuple[ThemeGroup, ...] = ()
@@ -288,6 +296,7 @@ _SPEC: dict[str, Any] = {
         "language": (("enum", LANGUAGES), False),
         "description": ("str", False),
         "licence": ("str", False),
+        "edition": ("str", False),
     }), True),
     # Each search's keys: the common ones below plus its source's settings (_search_spec).
     "searches": (("list", "search"), False),
@@ -488,7 +497,11 @@ def parse_config(text: str, path: str | Path = "evidence.yml") -> Config:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark else None
-        raise ConfigError(path, line, "", f"not valid YAML: {getattr(e, 'problem', e)}") from e
+        problem = str(getattr(e, "problem", e))
+        if "cannot start any token" in problem or "alias" in problem:
+            problem += (" (a value starting with * & ! % @ ` | > - ? { [ or a quote is YAML"
+                        ' syntax: put it in quotes, "*rus")')
+        raise ConfigError(path, line, "", f"not valid YAML: {problem}") from e
     if root is None:
         raise ConfigError(path, None, "", "the file is empty")
     _check_size(root, path)
@@ -558,6 +571,10 @@ def _build(data: dict[str, Any], root: yaml.Node, v: _Validator) -> Config:
         raise v.fail(_find_node(root, "full_text_exclusion_reasons"),
                      "full_text_exclusion_reasons",
                      f"{NOT_RETRIEVED!r} is built in (full text not retrievable): use another id")
+    edition = str(project.get("edition", "")).strip()
+    if edition and (len(edition) > EDITION_MAX or not EDITION_NAME.match(edition)):
+        raise v.fail(_find_node(root, "project", "edition"), "project.edition",
+                     f"{edition[:EDITION_MAX]!r} is not a usable edition name: {EDITION_RULE}")
     screening = data.get("screening", {})
     stages = tuple(screening.get("stages", ["title_abstract"]))
     if stages not in (("title_abstract",), SCREEN_STAGES):
@@ -572,6 +589,7 @@ def _build(data: dict[str, Any], root: yaml.Node, v: _Validator) -> Config:
     return Config(
         title=project["title"], language=project.get("language", "nb"),
         description=project.get("description", ""), licence=project.get("licence", ""),
+        edition=edition,
         searches=tuple(searches), zotero_libraries=libraries, theme_groups=groups,
         exclusion_reasons=reasons, full_text_exclusion_reasons=full_text_reasons,
         screening=ScreeningSettings(

@@ -42,16 +42,32 @@ def run_demo(directory: Path) -> Iterator[str]:
     db = open_db(directory / "evidence.db")
     sync_config(db, config)
     yield f"Working database: {directory / 'evidence.db'}"
+    again = False
     for filename, search in SAMPLES:
+        if _imported_before(db, search):  # a re-run adds no runs, so the method page stays
+            again = True
+            yield f"  {search}: imported by an earlier demo run (kept as it was)"
+            continue
         result = import_file(db, sample_path(filename), source=search, config=config)
         yield (f"  {search}: {result.entries} hits ({result.new_hits} new), "
                f"{result.dedupe.merged} joined records found by another search")
+    if again:
+        yield (f"  (the demo runs once per folder: delete {directory} to start fresh,"
+               " or use --dir for another)")
     yield from _screen_and_publish(db, config, directory)
+
+
+def _imported_before(db, search: str) -> bool:
+    """Whether a run of ``search`` is stored already (by an earlier ``evidence demo``)."""
+    return db.execute("SELECT 1 FROM runs r JOIN searches s ON s.id = r.search_id"
+                      " WHERE s.name = ? LIMIT 1", [search]).fetchone() is not None
 
 
 #: The demo's accounts: for trying the screening app on this machine only.
 DEMO_USERS = (("demo", "demo-password", "lead"),)
 DEMO_DECISIONS = "demo-decisions.csv"
+#: The bundled samples are the 2024 report's: its edition, whatever today's year is.
+DEMO_EDITION = "2024"
 
 
 def _screen_and_publish(db, config, directory: Path) -> Iterator[str]:
@@ -63,11 +79,15 @@ def _screen_and_publish(db, config, directory: Path) -> Iterator[str]:
     hits = db.execute("SELECT count(*) FROM hits").fetchone()[0]
     yield f"{hits} hits became {records} records after deduplication."
     for username, password, role in DEMO_USERS:
-        add_user(db, username, password, role)
+        if not db.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchone():
+            add_user(db, username, password, role)  # (again would end its open sessions)
     decided = _record_sample_decisions(db, reviewer=DEMO_USERS[0][0])
-    yield f"Screened {decided} records as the demo reviewer (bundled sample decisions)."
-    result = publish(db, directory / "published.db", config)
-    yield f"Published {result.records} included records in {result.themes} themes: {result.path}"
+    yield (f"Screened {decided} records as the demo reviewer (bundled sample decisions)."
+           if decided is not None else
+           "The sample decisions were recorded by an earlier demo run (kept as they are).")
+    result = publish(db, directory / "published.db", config, config.edition or DEMO_EDITION)
+    yield (f"Published {result.records} included records in {result.themes} themes"
+           f" (edition {result.edition}, {result.new_records} new): {result.path}")
     user, password, _ = DEMO_USERS[0]
     yield ""
     yield "Next:"
@@ -77,12 +97,13 @@ def _screen_and_publish(db, config, directory: Path) -> Iterator[str]:
     yield "  evidence serve published.db          # the published evidence tables"
 
 
-def _record_sample_decisions(db, reviewer: str) -> int:
-    """Append the decisions of ``demo-decisions.csv`` once (a re-run of the demo adds none)."""
+def _record_sample_decisions(db, reviewer: str) -> int | None:
+    """Append the decisions of ``demo-decisions.csv`` once (a re-run of the demo adds none:
+    None)."""
     from evidence.db.decisions import save_decision
 
     if db.execute("SELECT 1 FROM decisions WHERE origin = 'demo' LIMIT 1").fetchone():
-        return 0
+        return None
     with sample_path(DEMO_DECISIONS).open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     decided = 0

@@ -8,6 +8,7 @@ import sqlite_utils
 
 from evidence.config import Config, ScreeningSettings
 from evidence.db.config_sync import save_screening_rule
+from evidence.db.outcomes import theme_conflicts
 from evidence.db.stages import stage_counts
 
 _PER_SEARCH = """
@@ -15,9 +16,9 @@ SELECT s.name AS search, s.source,
   (SELECT count(*) FROM hits h WHERE h.search_id = s.id AND h.deleted = 0) AS hits,
   (SELECT count(DISTINCT h.record_id) FROM hits h WHERE h.search_id = s.id AND h.deleted = 0)
     AS records,
-  (SELECT count(DISTINCT h.record_id) FROM hits h JOIN record_status rs
-     ON rs.record_id = h.record_id WHERE h.search_id = s.id AND h.deleted = 0
-     AND rs.decision IS NOT NULL) AS screened,
+  (SELECT count(DISTINCT h.record_id) FROM hits h JOIN stage_status ss
+     ON ss.record_id = h.record_id AND ss.stage = 'screening' WHERE h.search_id = s.id
+     AND h.deleted = 0 AND ss.decision IS NOT NULL) AS screened,
   (SELECT count(DISTINCT h.record_id) FROM hits h JOIN record_status rs
      ON rs.record_id = h.record_id WHERE h.search_id = s.id AND h.deleted = 0
      AND rs.decision = 'include') AS included,
@@ -27,9 +28,10 @@ FROM searches s ORDER BY s.name
 
 _PER_SOURCE = """
 SELECT h.source, count(*) AS hits, count(DISTINCT h.record_id) AS records,
-  count(DISTINCT CASE WHEN rs.decision IS NOT NULL THEN h.record_id END) AS screened,
+  count(DISTINCT CASE WHEN ss.decision IS NOT NULL THEN h.record_id END) AS screened,
   count(DISTINCT CASE WHEN rs.decision = 'include' THEN h.record_id END) AS included
 FROM hits h LEFT JOIN record_status rs ON rs.record_id = h.record_id
+LEFT JOIN stage_status ss ON ss.record_id = h.record_id AND ss.stage = 'screening'
 WHERE h.deleted = 0 GROUP BY h.source ORDER BY h.source
 """
 
@@ -43,15 +45,22 @@ SELECT r.id AS run, s.name AS search, r.source, r.status, r.started_at, r.finish
 FROM runs r JOIN searches s ON s.id = r.search_id ORDER BY r.id
 """
 
+#: "screened" is the title/abstract count (the same as the stage line's); included, excluded
+#: and maybe are final, over every configured stage; records included at title/abstract and
+#: still waiting for their full-text decision are ``awaiting_full_text``, so the screened
+#: add up: included + excluded + maybe + awaiting full text.
 _TOTALS = """
 SELECT
   (SELECT count(*) FROM hits WHERE deleted = 0) AS identified,
   (SELECT count(*) FROM records WHERE id IN (SELECT record_id FROM hits WHERE deleted = 0))
     AS records,
-  (SELECT count(*) FROM record_status WHERE decision IS NOT NULL) AS screened,
+  (SELECT count(*) FROM stage_status WHERE stage = 'screening' AND decision IS NOT NULL)
+    AS screened,
   (SELECT count(*) FROM record_status WHERE decision = 'include') AS included,
   (SELECT count(*) FROM record_status WHERE decision = 'exclude') AS excluded,
   (SELECT count(*) FROM record_status WHERE decision = 'maybe') AS maybe,
+  (SELECT count(*) FROM record_status WHERE stage = 'full_text' AND decision IS NULL)
+    AS awaiting_full_text,
   (SELECT count(*) FROM record_status WHERE conflict = 1) AS conflicts
 """
 
@@ -74,13 +83,22 @@ def collect_status(db: sqlite_utils.Database, config: Config | None = None) -> d
         rule = {"reviewers_per_record": needed,
                 "text": ScreeningSettings(reviewers_per_record=needed).rule,
                 "from": "no configuration file: the rule stored by the last command"}
-    totals = next(db.query(_TOTALS))
-    totals["duplicates_removed"] = totals["identified"] - totals["records"]
-    totals["unscreened"] = totals["records"] - totals["screened"]
+    found = next(db.query(_TOTALS))
+    stages = stage_counts(db.conn)
+    totals = {"identified": found["identified"],
+              "duplicates_removed": found["identified"] - found["records"],
+              "records": found["records"], "screened": found["screened"],
+              "unscreened": found["records"] - found["screened"],
+              **{k: found[k] for k in ("included", "excluded", "maybe")}}
+    if "full_text" in stages["stages"]:
+        totals["awaiting_full_text"] = found["awaiting_full_text"]
+    totals["conflicts"] = found["conflicts"]
+    # includers who chose different themes or summaries, not resolved by a lead (db/outcomes.py)
+    totals["theme_conflicts"] = len(theme_conflicts(db.conn))
     return {
         "rule": rule,
         "totals": totals,
-        "stages": stage_counts(db.conn),
+        "stages": stages,
         "searches": list(db.query(_PER_SEARCH)),
         "sources": list(db.query(_PER_SOURCE)),
         "runs": list(db.query(_PER_RUN)),
@@ -89,11 +107,11 @@ def collect_status(db: sqlite_utils.Database, config: Config | None = None) -> d
 
 
 def _stopping(db: sqlite_utils.Database, config: Config | None) -> dict[str, Any]:
-    """The stopping figures (screening/stopping.py) with the configured rule, if any; SAFE's
-    check is started here too when the heuristic is met (stored once, screening/safe.py),
+    """The stopping figures (models/stopping.py) with the configured rule, if any; SAFE's
+    check is started here too when the heuristic is met (stored once, models/safe.py),
     so the command and the app always name the same phase."""
-    from evidence.screening import safe
-    from evidence.screening.stopping import stopping_figures
+    from evidence.models import safe
+    from evidence.models.stopping import stopping_figures
 
     settings = config.screening if config is not None else ScreeningSettings()
 
@@ -106,11 +124,20 @@ def _stopping(db: sqlite_utils.Database, config: Config | None) -> dict[str, Any
     if safe.start_check_if_met(db.conn, current, settings.order):
         current = figures()
     current["stopped_in_config"] = settings.stopping_applied
+    current["min_share"], current["run_needed"] = (settings.stopping_min_share,
+                                                   settings.stopping_run)
     return current
 
 
+#: SAFE's criteria as a screener reads them (models/stopping.py ``safe_criteria``).
+CRITERIA = {
+    "min_share": "at least {min_share:.0%} of the records screened",
+    "twice_estimate": "at least twice as many screened as the inclusions found and estimated",
+    "run": "{run_needed} exclusions in a row",
+}
+
 _PHASES = {
-    "active_learning": "SAFE: active learning; not met yet ({unmet})",
+    "active_learning": "SAFE: active learning; not met yet: {unmet}",
     "checking": ("SAFE: checking with a second model: {check_run} of {check_needed}"
                  " exclusions in a row"),
     "met": "SAFE: rule met: you may stop",
@@ -123,7 +150,9 @@ def format_stopping(stopping: dict[str, Any]) -> str:
             f"{stopping['inclusions']} inclusions found | {stopping['run']} exclusions in a row"
             f" | about {stopping['estimated_remaining']} inclusions left (estimate)")
     if stopping["rule"] == "safe":
-        unmet = ", ".join(k for k, ok in stopping["criteria"].items() if not ok)
+        values = {"min_share": 0.10, "run_needed": 50, **stopping}
+        unmet = "; ".join(CRITERIA.get(k, k).format(**values)
+                          for k, ok in stopping["criteria"].items() if not ok)
         if stopping["phase"] == "active_learning" and stopping["met"]:
             line += "\nSAFE: criteria met; check with a second model before stopping"
         else:
@@ -152,7 +181,8 @@ def format_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 #: Labels of the per-stage counts, in PRISMA 2020's words.
 STAGE_LABELS = {
-    "title_abstract": ("Title/abstract", {"records": "records", "screened": "screened"}),
+    "title_abstract": ("Title/abstract", {"records": "records", "screened": "screened",
+                                          "awaiting": "awaiting (maybe included)"}),
     "full_text": ("Full text", {"sought": "reports sought", "not_retrieved": "not retrieved",
                                 "assessed": "assessed for eligibility"}),
 }

@@ -16,9 +16,10 @@ import os
 import re
 import sqlite3
 import tempfile
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -30,9 +31,16 @@ from sqlite_utils.db import DescIndex
 from evidence import markup
 from evidence.config import Config
 from evidence.db.config_sync import save_screening_rule
+from evidence.db.outcomes import outcomes, theme_conflicts
 from evidence.db.stages import stage_counts
 from evidence.db.values import json_list, now
 from evidence.errors import EvidenceError
+from evidence.models.safe import check_start, current_stop
+from evidence.models.stopping import describe_method
+from evidence.publish import editions
+from evidence.publish.kinds import work_kind
+from evidence.publish.map_counts import TABLE as MAP_COUNTS
+from evidence.publish.map_counts import create_map_counts
 from evidence.publish.outputs import check_output, database_file
 from evidence.publish.search import (
     INDEX,
@@ -41,14 +49,12 @@ from evidence.publish.search import (
     create_search_index,
     synonym_groups,
 )
-from evidence.screening.safe import check_start, current_stop
-from evidence.screening.stopping import describe_method
 
 #: Private fields that ``screening.public_fields`` may publish (column name -> decisions column).
 OPTIONAL_PUBLIC_FIELDS = {"note": "note", "reviewers": "reviewer", "reason": "reason"}
 #: Tables of the published file (view names must not take these).
 TABLES = {"records", INDEX, TERMS, "search_runs", "record_themes", "themes", "theme_groups",
-          "searches", "prisma", "site", SYNONYM_TABLE}
+          "searches", "prisma", "site", "editions", MAP_COUNTS, SYNONYM_TABLE}
 #: Mode of the published file: readable by the web server's user, as a normal file would be.
 PUBLISHED_MODE = 0o644
 DOI_URL = "https://doi.org/"
@@ -65,10 +71,6 @@ _LATEST_TEXT = """
 SELECT d.record_id, d.{column} FROM decisions d JOIN (
   SELECT max(id) AS id FROM decisions WHERE {column} IS NOT NULL AND {column} != ''
   GROUP BY record_id) latest ON latest.id = d.id
-"""
-_THEMES = """
-SELECT rt.record_id, t.slug FROM record_themes rt JOIN themes t ON t.id = rt.theme_id
-ORDER BY rt.record_id, t.position, t.slug
 """
 _SEARCHES_PER_RECORD = """
 SELECT DISTINCT h.record_id, s.name FROM hits h JOIN searches s ON s.id = h.search_id
@@ -106,15 +108,28 @@ class PublishResult:
     waiting: int = 0
     #: ``{"reviewers_per_record", "records", "published_at"}`` of the publish before, if any.
     previous: dict[str, Any] | None = None
+    #: The edition published and how many of its works it published first.
+    edition: str = ""
+    new_records: int = 0
+    #: What the edition stores in the working database (ids, searches, PRISMA rows).
+    record_ids: list[int] = field(default_factory=list, repr=False)
+    searches_rows: list[dict] = field(default_factory=list, repr=False)
+    prisma_rows: list[dict] = field(default_factory=list, repr=False)
+    #: Included records whose includers disagree on themes or summary, not resolved by a
+    #: lead: published with the union of their themes and the first summary written.
+    theme_conflicts: int = 0
 
 
-def publish(db: sqlite_utils.Database, out: str | Path, config: Config) -> PublishResult:
-    """Build the published database at ``out`` from the working database ``db``.
+def publish(db: sqlite_utils.Database, out: str | Path, config: Config,
+            edition: str | None = None) -> PublishResult:
+    """Build the published database at ``out`` from the working database ``db``, as edition
+    ``edition`` (default ``project.edition``, else the current year; see editions.py).
 
     Example::
 
-        publish(open_db("evidence.db"), "published.db", load_config("evidence.yml"))
+        publish(open_db("evidence.db"), "published.db", load_config("evidence.yml"), "2024")
     """
+    edition = editions.edition_name(edition, config.edition)
     out = check_output(out, "published", protected=[database_file(db.conn), config.path])
     needed = config.screening.reviewers_per_record
     save_screening_rule(db, needed, config.screening.stages)
@@ -130,7 +145,7 @@ def publish(db: sqlite_utils.Database, out: str | Path, config: Config) -> Publi
             pub = sqlite_utils.Database(tmp)
             pub.execute("PRAGMA journal_mode = OFF")
             pub.execute("PRAGMA synchronous = OFF")
-            result = _build(db, pub, config)
+            result = _build(db, pub, config, edition)
             pub.close()
             os.chmod(tmp, PUBLISHED_MODE)  # mkstemp makes 0600; web servers must read it
             os.replace(tmp, out)
@@ -140,11 +155,14 @@ def publish(db: sqlite_utils.Database, out: str | Path, config: Config) -> Publi
     result.path = str(out)
     result.reviewers_per_record, result.rule = needed, config.screening.rule
     result.waiting = _waiting_for_votes(db, needed)
+    result.theme_conflicts = _unresolved_theme_conflicts(db)
     result.previous = json.loads(previous[0]) if previous else None
     with db.atomic():
         db["sync_state"].upsert({"key": "last_publish", "updated_at": now(), "value": json.dumps(
             {"reviewers_per_record": needed, "records": result.records, "published_at": now()})},
             pk="key")
+        editions.save_edition(db, edition, result.record_ids, result.new_records,
+                              result.searches_rows, result.prisma_rows)
     return result
 
 
@@ -158,6 +176,16 @@ def _waiting_for_votes(db: sqlite_utils.Database, needed: int) -> int:
             AND d.stage = 'screening' AND d.id = (SELECT max(id) FROM decisions d2
               WHERE d2.record_id = d.record_id AND d2.reviewer = d.reviewer
                 AND d2.stage = d.stage))""", [needed]).fetchone()[0]
+
+
+def _unresolved_theme_conflicts(db: sqlite_utils.Database) -> int:
+    """Included records with a theme conflict no lead has resolved (db/outcomes.py)."""
+    found = theme_conflicts(db.conn)
+    if not found:
+        return 0
+    return db.execute("SELECT count(*) FROM record_status WHERE decision = 'include' AND"
+                      " record_id IN (SELECT value FROM json_each(?))",
+                      [json.dumps(sorted(found))]).fetchone()[0]
 
 
 @contextlib.contextmanager
@@ -185,19 +213,25 @@ def _remove_stale_temp_files(out: Path) -> None:
         stale.unlink(missing_ok=True)
 
 
-def _build(db: sqlite_utils.Database, pub: sqlite_utils.Database, config: Config) -> PublishResult:
+def _build(db: sqlite_utils.Database, pub: sqlite_utils.Database, config: Config,
+           edition: str) -> PublishResult:
     language = config.language
     themes = _theme_rows(db, language)
     by_slug = {t["slug"]: t for t in themes}
     records = list(_record_rows(db, config, by_slug))
+    first = editions.first_editions(db, edition, (r["id"] for r in records))
+    for row in records:
+        row["first_edition"] = first[row["id"]]
+    new_records = sum(1 for name in first.values() if name == edition)
     # nothing included yet: the columns of a row of nothing (the site and its search index
     # need every column, as with records)
     columns = list(records[0] if records else
-                   next(_record_rows(db, config, by_slug, rows=[defaultdict(lambda: None)])))
+                   {**next(_record_rows(db, config, by_slug, rows=[defaultdict(lambda: None)])),
+                    "first_edition": None})
     with pub.atomic():
         _create_records(pub, records, columns)
         groups = _create_themes(pub, records, themes)
-        searches = _search_rows(db)
+        searches = _search_rows(db, language)
         pub["searches"].insert_all(searches, pk="name")
         pub["search_runs"].create(RUN_COLUMNS, pk="id")
         pub["search_runs"].insert_all(db.query(_RUNS))
@@ -205,12 +239,18 @@ def _build(db: sqlite_utils.Database, pub: sqlite_utils.Database, config: Config
         prisma = prisma_rows(db, language,
                              stopped=config.screening.stopping_applied or stop is not None)
         pub["prisma"].insert_all(prisma, pk="id")
+        create_map_counts(pub, records, {t["slug"]: t["group_slug"] for t in themes})
+        pub["editions"].create(editions.PUBLISHED_COLUMNS, pk="name")
+        pub["editions"].insert_all(editions.published_rows(
+            db, edition, len(records), new_records, searches, prisma))
         views = {g["view"]: g["name"] for g in groups} | {t["view"]: t["name"] for t in themes}
         metadata = build_metadata(config, searches, prisma, views)
         pub["site"].insert_all([
             {"key": "language", "value": language},
             {"key": "title", "value": config.title},
             {"key": "published_at", "value": now()},
+            {"key": "edition", "value": edition},
+            {"key": "feed_id", "value": _feed_id(db)},
             {"key": "metadata", "value": json.dumps(metadata, ensure_ascii=False)},
             {"key": "screening_method", "value": describe_method(
                 config.screening, language,
@@ -220,7 +260,23 @@ def _build(db: sqlite_utils.Database, pub: sqlite_utils.Database, config: Config
     create_search_index(pub, synonym_groups(config.synonyms))
     counts = {row["step"] + (f":{row['key']}" if row["key"] else ""): row["count"]
               for row in prisma}
-    return PublishResult("", len(records), len(themes), len(searches), counts)
+    return PublishResult("", len(records), len(themes), len(searches), counts,
+                         edition=edition, new_records=new_records,
+                         record_ids=[r["id"] for r in records], searches_rows=searches,
+                         prisma_rows=prisma)
+
+
+def _feed_id(db: sqlite_utils.Database) -> str:
+    """A random id of this knowledge base, made once and kept in the working database: the
+    Atom feeds' ids derive from it, so they stay the same whatever host serves the site."""
+    row = db.execute("SELECT value FROM sync_state WHERE key = 'feed_id'").fetchone()
+    if row:
+        return row[0]
+    value = str(uuid.uuid4())
+    with db.atomic():
+        db["sync_state"].upsert({"key": "feed_id", "updated_at": now(), "value": value},
+                                pk="key")
+    return value
 
 
 def _theme_rows(db: sqlite_utils.Database, language: str) -> list[dict[str, Any]]:
@@ -245,16 +301,16 @@ def _record_rows(db: sqlite_utils.Database, config: Config, themes: dict[str, di
                  rows: Iterable[Mapping[str, Any]] | None = None):
     """One public row per included record (or per row of ``rows``): readable authors, links,
     summary, themes."""
-    summaries = dict(db.execute(_LATEST_TEXT.format(column="summary")).fetchall())
-    theme_slugs = _grouped(db, _THEMES)
-    decision_themes = dict(db.execute(_LATEST_TEXT.format(column="themes")).fetchall())
+    final = outcomes(db.conn)  # the final decision's themes and summary (db/outcomes.py)
+    summaries = {rid: o.summary for rid, o in final.items()}
+    theme_slugs = {rid: o.themes for rid, o in final.items()}
     searches = _grouped(db, _SEARCHES_PER_RECORD)
     extra = {name: dict(db.execute(_LATEST_TEXT.format(column=column)).fetchall())
              for name, column in OPTIONAL_PUBLIC_FIELDS.items()
              if name in config.screening.public_fields}
     for row in db.query(_INCLUDED) if rows is None else rows:
         rid = row["id"]
-        slugs = theme_slugs.get(rid) or json_list(decision_themes.get(rid))
+        slugs = theme_slugs.get(rid) or []
         slugs = list(dict.fromkeys(s for s in slugs if s in themes))
         groups = list(dict.fromkeys(themes[s]["group_name"] for s in slugs))
         doi, pmid = row["doi"], row["pmid"]
@@ -265,6 +321,8 @@ def _record_rows(db: sqlite_utils.Database, config: Config, themes: dict[str, di
             "id": rid, "title": markup.strip(row["title"]),
             "authors": "; ".join(map(str, json_list(row["authors"]))),
             "year": row["year"], "journal": row["journal"],
+            "kind": work_kind(row["title"], row["abstract"], row["journal"], row["item_type"],
+                              row["publication_types"]),
             # List columns hold no repeated values: the ``tags`` facet counts them as they are.
             "themes": json.dumps(list(dict.fromkeys(themes[s]["name"] for s in slugs)),
                                  ensure_ascii=False),
@@ -301,7 +359,7 @@ def _create_records(pub: sqlite_utils.Database, records: list[dict], names: list
     pub.conn.executemany(sql, ([row.get(n) for n in names] for row in records))
     # Datasette sorts by year desc then id; facets scan these columns: covering indexes.
     pub["records"].create_index([DescIndex("year")])
-    for column in ("journal", "themes", "publication_types"):
+    for column in ("journal", "themes", "publication_types", "first_edition", "kind"):
         pub["records"].create_index([column])
     pub["records"].create_index([DescIndex("screened_at")])  # the Atom feeds, newest first
 
@@ -366,8 +424,14 @@ FROM searches s ORDER BY s.id
 """
 
 
-def _search_rows(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+#: A rolling window's ends in words (``window: {last_months: N}``), in the published language.
+_WINDOW_WORDS = {"en": ("{n} months before", "the run date"),
+                 "nb": ("{n} måneder før", "kjøredatoen")}
+
+
+def _search_rows(db: sqlite_utils.Database, language: str = "en") -> list[dict[str, Any]]:
     """The method section: what was searched, where, over which window, with what yield."""
+    before, run_date = _WINDOW_WORDS.get(language, _WINDOW_WORDS["en"])
     rows = []
     for s in db.query(_SEARCH_COUNTS):
         last = next(db.query("SELECT window_start, window_end FROM runs WHERE search_id = ?"
@@ -377,8 +441,8 @@ def _search_rows(db: sqlite_utils.Database) -> list[dict[str, Any]]:
         if not (start or end):
             start, end = window.get("start"), window.get("end")
             if window.get("last_months"):
-                start = start or f"{window['last_months']} months before"
-                end = end or window.get("cutoff") or "run date"
+                start = start or before.format(n=window["last_months"])
+                end = end or window.get("cutoff") or run_date
         rows.append({
             "name": s["name"], "source": s["source"], "description": s["description"],
             "query": s["query"], "date_field": s["date_field"],

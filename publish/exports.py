@@ -23,6 +23,7 @@ from bibtexparser.bibdatabase import BibDatabase
 from bibtexparser.bwriter import BibTexWriter
 
 from evidence import markup
+from evidence.db.outcomes import outcomes
 from evidence.errors import EvidenceError
 from evidence.publish.cells import csv_cell, protect_xlsx_cell, xlsx_value
 from evidence.publish.outputs import check_output, database_file
@@ -86,7 +87,10 @@ def select_records(db: sqlite_utils.Database, *, decision: str | None = None,
         params.append(slug)
     themes = _themes_per_record(db)
     searches = _searches_per_record(db)
+    final = outcomes(db.conn)  # the final decision's summary (db/outcomes.py)
     for row in db.query(_SELECT.format(where=" AND ".join(where)), params):
+        if row["id"] in final:
+            row["summary"] = final[row["id"]].summary
         row["authors"] = _list(row["authors"])
         row["keywords"] = _list(row["keywords"])
         row["themes"] = themes.get(row["id"], [])

@@ -68,6 +68,33 @@ def actor_from_request(datasette, request):
 
 
 @hookimpl
+def handle_exception(datasette, request, exception):
+    """Datasette's own error pages inside the app (an unknown address, a table page a
+    reviewer may not open) become pages of the app: its language, its navigation and a way
+    back (``pages.error_page``). JSON answers and downloads keep Datasette's."""
+    if not app.plugin_settings(datasette) or "." in request.path.rsplit("/", 1)[-1]:
+        return None
+
+    async def inner():
+        return await pages.error_page(request, datasette, exception)
+
+    return inner
+
+
+@hookimpl
+def forbidden(datasette, request, message):
+    """Datasette's own refusals (a table page a reviewer may not open) as the app's page."""
+    if not app.plugin_settings(datasette):
+        return None
+    from datasette.utils.asgi import Forbidden
+
+    async def inner():
+        return await pages.error_page(request, datasette, Forbidden(message))
+
+    return inner
+
+
+@hookimpl
 def asgi_wrapper(datasette):
     """Security headers, the request body limit and optional Secure cookies (evidence.web)."""
     if not app.plugin_settings(datasette):

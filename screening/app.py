@@ -66,8 +66,7 @@ def make_datasette(db_path: str | Path, config_path: str | Path, *, secret: str 
                    **kwargs)
     ds._evidence_config = config  # re-read when the file changes (evidence_config)
     ds._evidence_config_stamp = _stamp(config_path)
-    ds._evidence_rule_saved = (config.screening.reviewers_per_record,  # by sync_config above
-                               config.screening.stages)
+    ds._evidence_synced = config  # mirrored by sync_config above (pages._current_rule)
     return ds
 
 

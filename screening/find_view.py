@@ -14,6 +14,7 @@ from evidence.screening import queries as q
 from evidence.screening.app import evidence_config
 from evidence.screening.pages import _labelled, _lang, _page, _path, _read, login_required
 from evidence.screening.record_view import _record_page
+from evidence.screening.text import highlight
 
 
 @login_required
@@ -31,6 +32,9 @@ async def find(request, datasette, user):
             q.themes(conn)
 
     rows, count, choices, reasons, themes = await _read(datasette, load)
+    words = finding.search_words(filters)
+    for row in rows:  # inline markup rendered safely, as on the record page; words marked
+        row["title_html"] = highlight(row["title"], words)
     reasons, themes = _labelled(reasons, lang), _labelled(themes, lang)
     here = _path(datasette, "/-/screen/find")
     back = here + ("?" + urlencode(filters.query()) if filters.query() else "")

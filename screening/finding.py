@@ -24,6 +24,8 @@ from evidence.terms import fold, stems
 PAGE = 50
 #: Counting stops here: "more than 1,000 records" says enough, and keeps a broad search fast.
 COUNT_CAP = 1000
+#: Far beyond any list (a page past the end is empty), and its offset fits SQLite's integers.
+MAX_PAGE = 10**6
 _YEARS = re.compile(r"^\s*(\d{4})\s*(?:[-–]\s*(\d{4})\s*)?$")
 STATES = ("queue", "mine")
 #: The arguments that narrow a search (``/-/screen?words=rus`` is a filtered queue).
@@ -59,7 +61,9 @@ class Filters:
         if clean["decision"] not in FINAL:
             clean["decision"] = ""
         page = args.get("page", "1")
-        return cls(**clean, page=max(int(page), 1) if page.isdigit() else 1)
+        digits = page.isascii() and page.isdigit()
+        number = (int(page) if len(page) < 8 else MAX_PAGE) if digits else 1
+        return cls(**clean, page=min(max(number, 1), MAX_PAGE))
 
     def narrows(self) -> bool:
         """Whether any filter is set (the status and the page do not count)."""
@@ -84,10 +88,15 @@ def word_key(word: str) -> str:
     return key[:-1] if len(key) >= 6 and key != word else key
 
 
+def search_words(f: Filters) -> list[str]:
+    """The words searched for (at most eight; quotes are not phrases here)."""
+    return f.words.replace('"', " ").split()[:8]
+
+
 def _where(f: Filters, viewer: str, lead: bool, needed: int) -> tuple[list[str], dict]:
     where: list[str] = []
     params: dict[str, Any] = {"viewer": viewer, "needed": needed}
-    for i, word in enumerate(f.words.replace('"', " ").split()[:8]):
+    for i, word in enumerate(search_words(f)):
         params[f"w{i}"] = word_key(word)
         where.append(f"instr(evidence_fold(coalesce(r.title, '') || ' ' ||"
                      f" coalesce(r.abstract, '')), :w{i}) > 0")

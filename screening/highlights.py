@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -31,14 +32,25 @@ def parse_words(text: str) -> list[str]:
     return list(seen.values())
 
 
-def _flow(words: list[str]) -> str:
-    """A YAML flow list, each word quoted as JSON (valid YAML) only where it needs it."""
-    def one(word: str) -> str:
-        plain = yaml.safe_load(word) == word if word else False
-        return word if plain and not any(c in word for c in ",[]{}#:'\"") else json.dumps(
-            word, ensure_ascii=False)
+#: A word YAML reads as itself without quotes: a letter or digit first (YAML's indicators
+#: ``* ! % @ & | > ` - ? '`` and the rest start nothing), then letters, digits, spaces and
+#: a few joiners.
+_PLAIN = re.compile(r"^\w[\w .'-]*$")
 
-    return "[" + ", ".join(one(w) for w in words) + "]"
+
+def _flow(words: list[str]) -> str:
+    """A YAML flow list, each word quoted as JSON (valid YAML) unless it is plainly a word
+    that YAML reads back as the same string (``yes``, ``null`` and ``1e3`` are not)."""
+    def plain(word: str) -> bool:
+        if not _PLAIN.match(word) or word != word.strip():
+            return False
+        try:
+            return yaml.safe_load(word) == word
+        except yaml.YAMLError:
+            return False
+
+    return "[" + ", ".join(w if plain(w) else json.dumps(w, ensure_ascii=False)
+                           for w in words) + "]"
 
 
 def _node(root: yaml.Node, *keys: str) -> tuple[yaml.Node | None, yaml.Node | None]:

@@ -151,6 +151,17 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "back": "Back",
         "back_to_queue": "Back to screening",
         "page_not_found": "There is no such page.",
+        "error_400": "Bad request",
+        "error_403": "No access",
+        "error_404": "Page not found",
+        "error_500": "Something went wrong",
+        "error_other": "Error",
+        "bad_request": "The address or form was not understood.",
+        "no_access": "Your account cannot open this page.",
+        "server_error": "The page could not be shown. Nothing you saved before is lost; try "
+                        "again, and tell the lead if it happens again.",
+        "role_reviewer": "reviewer",
+        "role_lead": "lead",
         "language": "Language",
         "lang_nb": "Norsk",
         "lang_en": "English",
@@ -340,6 +351,17 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "back": "Tilbake",
         "back_to_queue": "Tilbake til gjennomgangen",
         "page_not_found": "Siden finnes ikke.",
+        "error_400": "Ugyldig forespørsel",
+        "error_403": "Ingen tilgang",
+        "error_404": "Fant ikke siden",
+        "error_500": "Noe gikk galt",
+        "error_other": "Feil",
+        "bad_request": "Adressen eller skjemaet kunne ikke forstås.",
+        "no_access": "Kontoen din har ikke tilgang til denne siden.",
+        "server_error": "Siden kunne ikke vises. Ingenting du har lagret før, er tapt; prøv "
+                        "igjen, og si fra til lederen hvis det skjer igjen.",
+        "role_reviewer": "vurderer",
+        "role_lead": "leder",
         "language": "Språk",
         "lang_nb": "Norsk",
         "lang_en": "English",
@@ -388,6 +410,143 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "clear_filter": "alle poster",
     },
 }
+
+
+#: Team screening, second round (issue 24): theme conflicts, a record's history, the team's
+#: progress, agreement with its interval, and the stopped notice for reviewers.
+_TEAM: dict[str, dict[str, str]] = {
+    "en": {
+        "open_conflicts": "Open conflicts: {n}",
+        "of_them_theme_conflicts": "theme conflicts: {n}",
+        "theme_conflict": "Theme conflict: both included, with different themes or summaries",
+        "decision_conflict": "Decision conflict",
+        "conflict_keys_themes": "a / b: take the first / second reviewer's themes and summary;"
+                                " c: both; i, e, m, digits and n: another decision; u: undo"
+                                " the last resolution",
+        "themes_of_button": "{name}'s themes",
+        "themes_of_both": "Both (all themes, both summaries)",
+        "themes_of": "themes of {name}",
+        "themes_both": "themes of both",
+        "themes_own": "the lead's own themes",
+        "as_name": "as {name}",
+        "resolved_list": "Resolved",
+        "resolved_as": "Resolved: {text}.",
+        "decided_include": "Included",
+        "decided_exclude": "Excluded",
+        "decided_maybe": "Maybe",
+        "undo_resolution": "Undo resolution",
+        "resolution_undone": "Resolution undone: the conflict is open again.",
+        "history": "History",
+        "final_state": "Final decision",
+        "no_final_yet": "Not decided yet",
+        "waiting_second": "waiting for a second vote",
+        "in_conflict": "in conflict: the lead decides",
+        "theme_conflict_short": "theme conflict: the lead chooses the themes",
+        "resolved_by": "resolution by {name}",
+        "agreed_by": "agreed by {names}",
+        "vote": "Vote",
+        "resolution_row": "Resolution",
+        "undo_row": "Undo",
+        "undone_row": "withdrawn",
+        "settled_no_vote": "This record is settled; no further vote is needed.",
+        "when": "When",
+        "who": "Who",
+        "progress": "Progress",
+        "team_progress": "The team",
+        "not_started": "Not screened yet",
+        "one_vote": "One vote, waiting for the second",
+        "open_conflicts_label": "Open conflicts",
+        "done": "Done",
+        "reaching_stage": "Records at this stage",
+        "votes_given": "Votes",
+        "waiting_for_other": "Waiting for the other reviewer",
+        "in_conflicts": "In open conflicts",
+        "kappa_ci": "95 % interval",
+        "kappa_few": "not enough records ({n} shared; at least {min} needed)",
+        "resolutions_mine": "My resolutions",
+        "resolution_of": "Resolution",
+        "stopped_for_reviewers": "Screening was stopped {at} by {who}. The records nobody"
+                                 " screened are left out by the stopping rule.",
+        "stopped_left_for_you": ("Left for you to screen: {n} (records another reviewer has"
+                                 " begun)."),
+        "stopped_nothing_left": "Nothing is left for you to screen.",
+        "stopped_conflicts": "Conflicts waiting for the lead: {n}.",
+        "filter_themes": "Filter themes",
+        "themes_chosen": "{n} chosen",
+        "key_slash": "filter the themes by a word (Enter ticks the first one shown)",
+    },
+    "nb": {
+        "open_conflicts": "Åpne uenigheter: {n}",
+        "of_them_theme_conflicts": "temauenigheter: {n}",
+        "theme_conflict": "Temauenighet: begge inkluderte, med ulike temaer eller sammendrag",
+        "decision_conflict": "Uenighet om beslutningen",
+        "conflict_keys_themes": "a / b: bruk første / andre vurderers temaer og sammendrag;"
+                                " c: begge; i, e, m, tall og n: en annen beslutning; u: angre"
+                                " siste avgjørelse",
+        "themes_of_button": "Temaene til {name}",
+        "themes_of_both": "Begge (alle temaer, begge sammendrag)",
+        "themes_of": "temaene til {name}",
+        "themes_both": "temaene til begge",
+        "themes_own": "lederens egne temaer",
+        "as_name": "som {name}",
+        "resolved_list": "Avgjort",
+        "resolved_as": "Avgjort: {text}.",
+        "decided_include": "Inkludert",
+        "decided_exclude": "Ekskludert",
+        "decided_maybe": "Kanskje",
+        "undo_resolution": "Angre avgjørelsen",
+        "resolution_undone": "Avgjørelsen er angret: uenigheten er åpen igjen.",
+        "history": "Historikk",
+        "final_state": "Endelig beslutning",
+        "no_final_yet": "Ikke avgjort ennå",
+        "waiting_second": "venter på en vurdering til",
+        "in_conflict": "uenighet: lederen avgjør",
+        "theme_conflict_short": "temauenighet: lederen velger temaene",
+        "resolved_by": "avgjort av {name}",
+        "agreed_by": "enighet mellom {names}",
+        "vote": "Vurdering",
+        "resolution_row": "Avgjørelse",
+        "undo_row": "Angret",
+        "undone_row": "trukket tilbake",
+        "settled_no_vote": "Denne posten er avgjort; den trenger ingen flere vurderinger.",
+        "when": "Når",
+        "who": "Hvem",
+        "progress": "Framdrift",
+        "team_progress": "Teamet",
+        "not_started": "Ikke vurdert ennå",
+        "one_vote": "Én vurdering, venter på den andre",
+        "open_conflicts_label": "Åpne uenigheter",
+        "done": "Ferdig",
+        "reaching_stage": "Poster i dette trinnet",
+        "votes_given": "Vurderinger",
+        "waiting_for_other": "Venter på den andre vurdereren",
+        "in_conflicts": "I åpne uenigheter",
+        "kappa_ci": "95 %-intervall",
+        "kappa_few": "for få poster ({n} felles; minst {min} trengs)",
+        "resolutions_mine": "Mine avgjørelser",
+        "resolution_of": "Avgjørelse",
+        "stopped_for_reviewers": "Gjennomgangen ble stoppet {at} av {who}. Postene ingen har"
+                                 " vurdert, holdes utenfor etter stoppregelen.",
+        "stopped_left_for_you": ("Igjen for deg å vurdere: {n} (poster en annen vurderer har"
+                                 " begynt på)."),
+        "stopped_nothing_left": "Det er ingenting igjen for deg å vurdere.",
+        "stopped_conflicts": "Uenigheter som venter på lederen: {n}.",
+        "filter_themes": "Filtrer temaer",
+        "themes_chosen": "{n} valgt",
+        "key_slash": "filtrer temaene med et ord (Enter krysser av det første som vises)",
+    },
+}
+for _language, _texts in _TEAM.items():
+    CATALOGUES[_language].update(_texts)
+
+
+def format_number(value: float, decimals: int, language: str) -> str:
+    """``value`` with ``decimals`` decimals as the language writes it: 0,85 in nb, 0.85 in en
+    (and a minus sign, not a hyphen, in nb)."""
+    text = f"{value:.{decimals}f}"
+    if language == "nb":
+        text = text.replace(".", ",").replace("-", "\u2212")
+    return text
 
 
 def choose_language(saved: str | None, cookie: str | None, default: str) -> str:

@@ -27,6 +27,7 @@ from evidence.dedupe.cluster import (
     list_uncertain_pairs,
     undo_merge,
 )
+from evidence.markup import sanitise
 from evidence.screening import queries as q
 from evidence.screening.app import evidence_config, plugin_settings
 from evidence.screening.highlights import parse_words, save_highlight_words
@@ -54,12 +55,18 @@ async def mine(request, datasette, user):
     stage = _stage_arg(request, datasette)
     args = {k: request.args.get(k, "").strip() for k in ("q", "decision", "reason")}
     page_arg = request.args.get("page", "1")
-    page = min(max(int(page_arg), 1), 10**6) if page_arg.isascii() and page_arg.isdigit() else 1
+    digits = page_arg.isascii() and page_arg.isdigit()
+    page = min(max(int(page_arg[:8]), 1), 10**6) if digits else 1
     data = await _read(datasette, lambda c: (
         q.my_decisions(c, user["id"], limit=101, offset=(page - 1) * 100, stage=stage, **args),
-        q.reasons(c, stage), q.themes(c)))
-    rows, reasons, themes = data
+        q.reasons(c, stage), q.themes(c),
+        q.resolutions(c, stage, limit=100, lead=user["id"])
+        if user["role"] == "lead" and page == 1 and not any(args.values()) else []))
+    rows, reasons, themes, resolutions = data
+    for row in rows:  # inline markup rendered safely, as on the record page
+        row["title_html"] = sanitise(row["title"])
     return await _page(datasette, request, user, "screening_mine.html", rows=rows[:100],
+                       resolutions=resolutions,
                        more=len(rows) > 100, page=page, args=args, stage=stage,
                        record_path=_path(datasette, f"{STAGE_PATHS[stage]}/record/"),
                        reasons=_labelled(reasons, lang),
@@ -92,18 +99,25 @@ async def _conflicts_page(datasette, request, user, stage: str, *, status: int =
         for item in items:
             record = q.record(conn, item["record_id"]) or {}
             item.update({k: record.get(k) for k in ("abstract", "authors", "journal", "year")})
-        return items, q.reasons(conn, stage), q.themes(conn)
+        return items, q.reasons(conn, stage), q.themes(conn), q.resolutions(conn, stage)
 
-    items, reasons, themes = await _read(datasette, load)
+    items, reasons, themes, resolved = await _read(datasette, load)
     reasons, themes = _labelled(reasons, lang), _labelled(themes, lang)
     for item in items:
         item["union"] = {slug for vote in item["votes"] for slug in vote["themes"]}
         item["summary"] = next((v["summary"] for v in item["votes"] if v["summary"]), "")
+        # "both" on a theme conflict: every includer's themes and every summary written
+        item["both_themes"] = list(dict.fromkeys(
+            slug for vote in item["votes"] for slug in vote["themes"]))
+        item["both_summary"] = " ".join(dict.fromkeys(
+            v["summary"].strip() for v in item["votes"] if v["summary"]))
         if failed and failed["record_id"] == item["record_id"]:
             item["error"], item["chosen"] = failed["error"], failed["chosen"]
             item["union"] = set(failed["chosen"].get("themes") or [])
     return await _page(datasette, request, user, "screening_conflicts.html", items=items,
                        reasons=reasons, themes=themes, stage=stage, status=status,
+                       resolved=resolved,
+                       theme_count=sum(item["kind"] == "themes" for item in items),
                        record_path=_path(datasette, f"{STAGE_PATHS[stage]}/record/"),
                        resolve_path=_path(datasette, "/-/screen/resolve/" if stage == SCREENING
                                           else "/-/screen/full-text/resolve/"),
@@ -124,14 +138,34 @@ async def full_text_resolve(request, datasette, user):
 
 
 @login_required(lead=True)
+async def undo_resolution(request, datasette, user):
+    """POST: take back the record's resolution at ``stage`` (the card comes back)."""
+    record_id = _id(request.url_vars.get("id"))
+    stage = _one(await _form(request), "stage") or SCREENING
+    if stage not in STAGE_PATHS:
+        raise Refusal(400, "page_not_found")
+    stage = _stage(datasette, stage)
+    done = await _write(datasette, lambda c: q.undo_resolution(c, record_id, stage, user["id"]))
+    datasette.add_message(request, _t(datasette, request)(
+        "resolution_undone" if done else "nothing_to_undo"))
+    suffix = "" if stage == SCREENING else f"?stage={stage}"
+    return _redirect(datasette, f"/-/screen/conflicts{suffix}")
+
+
+@login_required(lead=True)
 async def summary(request, datasette, user):
     stage = _stage_arg(request, datasette)
-    counts, kappas = await _read(datasette, lambda c: (q.reviewer_counts(c, stage),
-                                                       q.kappas(c, stage)))
-    single = evidence_config(datasette).screening.reviewers_per_record == 1
-    why = None if kappas else ("no_kappa_single" if single else "no_kappa_yet")
+    needed = evidence_config(datasette).screening.reviewers_per_record
+    counts, kappas, progress = await _read(datasette, lambda c: (
+        q.reviewer_counts(c, stage), q.kappas(c, stage), q.team_progress(c, stage, needed)))
+    why = None if kappas else ("no_kappa_single" if needed == 1 else "no_kappa_yet")
+    mine = {row["reviewer"]: row for row in progress["reviewers"]}
+    for row in counts:
+        row.update(mine.get(row["reviewer"], {}))
     return await _page(datasette, request, user, "screening_summary.html", counts=counts,
-                       kappas=kappas, stage=stage, no_kappa=why)
+                       kappas=kappas, stage=stage, no_kappa=why, progress=progress,
+                       conflicts_path=_path(datasette, "/-/screen/conflicts" + (
+                           "" if stage == SCREENING else f"?stage={stage}")))
 
 
 @login_required
@@ -165,9 +199,12 @@ async def duplicates(request, datasette, user):
     pairs, merged = await _read(datasette, lambda c: (
         list_uncertain_pairs(sqlite_utils.Database(c)),
         list_merged_pairs(sqlite_utils.Database(c)) if user["role"] == "lead" else []))
-    for pair in pairs:
+    for pair in pairs:  # titles' inline markup rendered safely, as on the record page
         for side in ("record_a", "record_b"):
-            pair[side] = {**pair[side], "authors": json_list(pair[side].get("authors"))}
+            pair[side] = {**pair[side], "authors": json_list(pair[side].get("authors")),
+                          "title_html": sanitise(pair[side].get("title"))}
+    for item in merged:
+        item["title_html"] = sanitise(item.get("title"))
     return await _page(datasette, request, user, "screening_duplicates.html", pairs=pairs,
                        merged=merged)
 
@@ -220,6 +257,7 @@ ROUTES = [
     (r"^/-/screen/conflicts$", conflicts),
     (r"^/-/screen/resolve/(?P<id>\d+)$", resolve),
     (r"^/-/screen/full-text/resolve/(?P<id>\d+)$", full_text_resolve),
+    (r"^/-/screen/resolve/(?P<id>\d+)/undo$", undo_resolution),
     (r"^/-/screen/summary$", summary),
     (r"^/-/screen/duplicates$", duplicates),
     (r"^/-/screen/duplicates/(?P<id>\d+)$", duplicates),

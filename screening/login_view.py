@@ -28,6 +28,8 @@ from evidence.screening.pages import (
     _t,
     _user,
     _write,
+    bind_pending,
+    clear_pending,
 )
 
 
@@ -69,6 +71,7 @@ async def login(request, datasette):
     response = Response.redirect(next_url)
     response.set_cookie("ds_actor", sessions.cookie_value(datasette, actor, actor["generation"]),
                         httponly=True, max_age=sessions.SESSION_SECONDS, samesite="lax")
+    bind_pending(request, datasette, response, actor["id"])
     return response
 
 
@@ -84,6 +87,7 @@ async def logout(request, datasette):
         await _write(datasette, lambda c: auth.end_sessions(c, user["id"]))
     response = _redirect(datasette, "/-/login")
     response.set_cookie("ds_actor", "", expires=0, max_age=0)
+    clear_pending(response)  # a decision kept for this account is not the next user's
     return response
 
 

@@ -15,28 +15,35 @@ from __future__ import annotations
 import re
 import secrets
 import sqlite3
+import time
+import traceback
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
 
 import sqlite_utils
-from datasette.utils.asgi import NotFound, Response
-from itsdangerous import BadSignature
+from datasette.utils.asgi import Base400, NotFound, Response
+from datasette.views.base import DatasetteError
+from itsdangerous import BadSignature, URLSafeSerializer
 
-from evidence.db.config_sync import save_screening_rule
+from evidence.db.config_sync import sync_config
 from evidence.db.migrations import BUSY_TIMEOUT_MS
 from evidence.screening import auth, sessions
 from evidence.screening import queries as q
 from evidence.screening.app import config_error, evidence_config, plugin_settings
-from evidence.screening.i18n import CATALOGUES, choose_language, translator
+from evidence.screening.i18n import CATALOGUES, choose_language, format_number, translator
 
 STATIC = Path(__file__).parent / "static"
 MAX_ID = 2**63 - 1
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 LANGUAGES = tuple(CATALOGUES)
-#: A decision posted after the session ended, kept (signed) until the reviewer logs in again.
+#: A decision posted after the session ended, kept (signed) until the reviewer logs in again;
+#: only the account that posted it gets it back (see ``_session_ended``).
 PENDING_COOKIE = "evidence_pending"
 PENDING_FIELDS = ("decision", "reason", "themes", "summary", "note", "next")
+#: A kept decision whose account the browser no longer names (its login cookie had expired)
+#: goes to a login made this soon after it, by the person who was typing, and else to nobody.
+UNOWNED_PENDING_SECONDS = 600
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -152,10 +159,20 @@ def _to_login(request, datasette) -> Response:
     return Response.redirect(_path(datasette, "/-/login") + "?next=" + quote(path, safe=""))
 
 
+#: Printable ASCII but the space: what a ``next`` address keeps as it is.
+_URL_SAFE = "".join(chr(c) for c in range(33, 127))
+
+
 def _safe_next(datasette, value: str, default: str = "/-/screen") -> str:
-    """``value`` when it is a page of the app itself, else ``default`` (no open redirects)."""
+    """``value`` when it is a page of the app itself, else ``default`` (no open redirects).
+
+    A value with a control character (CR, LF, NUL: a header it could split or end) is not
+    one; other characters a ``Location`` header cannot carry are percent-encoded."""
     own = _path(datasette, "/-/screen")
-    return value if value.startswith(own) and "//" not in value else _path(datasette, default)
+    if (not value.startswith(own) or "//" in value
+            or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value)):
+        return _path(datasette, default)
+    return quote(value, safe=_URL_SAFE)
 
 
 LANG_COOKIE = "evidence_lang"
@@ -179,6 +196,7 @@ async def _page(datasette, request, user, template: str, status: int = 200,
     lang = _lang(datasette, request)
     is_lead = bool(user and user["role"] == "lead")
     context.update(t=translator(lang), lang=lang, user=user, is_lead=is_lead,
+                   num=lambda value, decimals=2: format_number(value, decimals, lang),
                    languages=LANGUAGES, here=request.path + (
                        f"?{request.query_string}" if request.query_string else ""),
                    dual=config.screening.reviewers_per_record > 1,
@@ -189,11 +207,41 @@ async def _page(datasette, request, user, template: str, status: int = 200,
 
 
 async def _refusal_page(datasette, request, user, refusal: Refusal) -> Response:
+    """The refusal as a page of the app: titled "Not saved" where a form was turned down,
+    else by what happened ("No access", "Page not found"), with a way back."""
     back = refusal.back or _safe_next(datasette, request.headers.get("referer", "").split(
         request.host, 1)[-1] if request.headers.get("referer") else "")
-    return await _page(datasette, request, user, "screening_refused.html",
-                       status=refusal.status, message=_t(datasette, request)(refusal.key),
-                       back=back)
+    t = _t(datasette, request)
+    status = refusal.status
+    if request.method == "POST" and status != 404:
+        title = t("refused")
+    else:
+        title = t(f"error_{status}") if f"error_{status}" in CATALOGUES["en"] else t(
+            "error_other")
+    return await _page(datasette, request, user, "screening_refused.html", status=status,
+                       message=t(refusal.key), back=back, title=title)
+
+
+#: Datasette's own errors in the app: the message each status gets.
+_ERROR_MESSAGES = {400: "bad_request", 401: "login_required", 403: "no_access",
+                   404: "page_not_found"}
+
+
+async def error_page(request, datasette, exception: Exception) -> Response:
+    """An error Datasette raised (an unknown address, a table page this account may not
+    open, a failure) as a page of the app, in the user's language and with its navigation,
+    instead of Datasette's English page without a way back."""
+    status = exception.status if isinstance(exception, (Base400, DatasetteError)) else 500
+    if status >= 500:
+        traceback.print_exception(exception)
+    try:
+        user = await _user(request, datasette)
+    except Exception:  # the database itself may be what failed
+        user = None
+    if user is not None:
+        request.scope["evidence_lang"] = user.get("language")
+    key = _ERROR_MESSAGES.get(status, "server_error" if status >= 500 else "bad_request")
+    return await _refusal_page(datasette, request, user, Refusal(status, key))
 
 
 def login_required(view=None, *, lead: bool = False):
@@ -233,13 +281,20 @@ def login_required(view=None, *, lead: bool = False):
 
 
 async def _current_rule(datasette) -> None:
-    """Store the configuration's ``reviewers_per_record`` for ``record_status`` when the file
-    changed it since this server last did (publish and exports read that view)."""
-    screening = evidence_config(datasette).screening
-    rule = (screening.reviewers_per_record, screening.stages)
-    if getattr(datasette, "_evidence_rule_saved", None) != rule:
-        await _write(datasette, lambda c: save_screening_rule(sqlite_utils.Database(c), *rule))
-        datasette._evidence_rule_saved = rule
+    """Mirror the configuration into the database whenever the file changed since this
+    server last did: stages, exclusion reasons, themes and the rule change together, before
+    the page that first sees the new file is drawn (a full-text stage turned on while the
+    app runs once showed an empty reason list until a restart)."""
+    config = evidence_config(datasette)
+    if getattr(datasette, "_evidence_synced", None) is config:
+        return
+
+    def sync(conn):
+        sync_config(sqlite_utils.Database(conn), config)
+        conn.commit()
+
+    await _write(datasette, sync)
+    datasette._evidence_synced = config
 
 
 def _labelled(items: list[dict], lang: str) -> list[dict]:
@@ -256,17 +311,83 @@ def _labelled(items: list[dict], lang: str) -> list[dict]:
 async def _session_ended(request, datasette) -> Response:
     """A decision posted after the session ended (logged out, expired, server restarted
     without EVIDENCE_SECRET): keep what was chosen and typed in a signed cookie, ask for the
-    login, and fill the record in again afterwards (see ``record_view._restore``)."""
+    login, and fill the record in again afterwards (see ``record_view._restore``).
+
+    The kept decision and private note belong to the account the login cookie named, and
+    are filled in for that account only (:func:`pending_for`); logging out clears them, so
+    the next person at a shared browser never sees them."""
     form = await _form(request)
     record_id = request.url_vars.get("id")
     response = await _page(datasette, request, None, "screening_login.html", status=401,
                            notice=_t(datasette, request)("session_expired"),
                            next=_safe_next(datasette, request.path))
     if record_id and request.path.startswith(_path(datasette, "/-/screen/record/")):
-        pending = {"record": int(record_id), **{k: form.get(k, []) for k in PENDING_FIELDS}}
-        response.set_cookie(PENDING_COOKIE, datasette.sign(pending, "pending"), httponly=True,
-                            max_age=3600, samesite="lax")
+        pending = {"record": int(record_id), "user": _cookie_owner(request, datasette),
+                   "at": int(time.time()), **{k: form.get(k, []) for k in PENDING_FIELDS}}
+        _keep_pending(datasette, response, pending)
     return response
+
+
+def _keep_pending(datasette, response: Response, pending: dict) -> None:
+    response.set_cookie(PENDING_COOKIE, datasette.sign(pending, "pending"), httponly=True,
+                        max_age=3600, samesite="lax")
+
+
+def clear_pending(response: Response) -> None:
+    response.set_cookie(PENDING_COOKIE, "", expires=0, max_age=0)
+
+
+def _cookie_owner(request, datasette) -> str | None:
+    """The account the ``ds_actor`` cookie names, its session ended or not. A cookie signed
+    with an earlier secret (a restart without EVIDENCE_SECRET) is read without its
+    signature: the name only decides who may see the kept form, which a forged name cannot
+    turn into a leak (the forger's own browser holds what the forger typed)."""
+    raw = request.cookies.get("ds_actor")
+    if not raw:
+        return None
+    try:
+        signed = datasette.unsign(raw, "actor")
+    except BadSignature:
+        try:
+            signed = URLSafeSerializer(b"-", "actor").loads_unsafe(raw)[1]
+        except Exception:  # not even a readable payload: nobody known
+            signed = None
+    actor = signed.get("a") if isinstance(signed, dict) else None
+    name = actor.get("id") if isinstance(actor, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def _read_pending(request, datasette) -> dict | None:
+    raw = request.cookies.get(PENDING_COOKIE)
+    if not raw:
+        return None
+    try:
+        pending = datasette.unsign(raw, "pending")
+    except BadSignature:
+        return None
+    return pending if isinstance(pending, dict) else None
+
+
+def pending_for(request, datasette, username: str) -> dict | None:
+    """The kept decision if it is ``username``'s, else None."""
+    pending = _read_pending(request, datasette)
+    return pending if pending and pending.get("user") == username else None
+
+
+def bind_pending(request, datasette, response: Response, username: str) -> None:
+    """At a login: a kept decision of another account is dropped; one whose account was
+    unknown becomes this account's if the login follows it within
+    :data:`UNOWNED_PENDING_SECONDS`, else it is dropped too."""
+    pending = _read_pending(request, datasette)
+    if pending is None:
+        if request.cookies.get(PENDING_COOKIE):
+            clear_pending(response)
+        return
+    age = time.time() - (pending.get("at") or 0)
+    if pending.get("user") is None and 0 <= age < UNOWNED_PENDING_SECONDS:
+        _keep_pending(datasette, response, {**pending, "user": username})
+    elif pending.get("user") != username:
+        clear_pending(response)
 
 
 # --- the home page and the app's CSS and JS ------------------------------------------------

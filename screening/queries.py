@@ -11,13 +11,23 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable
 from itertools import combinations
 from typing import Any, TypeVar
 
-from evidence.db.decisions import DECISIONS, SCREENING, previous_stage, save_decision
+from evidence.db.decisions import (
+    DECISIONS,
+    FULL_TEXT,
+    SCREENING,
+    is_resolution,
+    previous_stage,
+    resolution_of,
+    save_decision,
+)
+from evidence.db.outcomes import outcomes, screening_rule, theme_conflicts
 from evidence.db.values import json_list, now
 
 T = TypeVar("T")
@@ -59,9 +69,10 @@ def next_record_id(conn: sqlite3.Connection, reviewer: str, *, needed: int = 1,
 
 
 def queue_counts(conn: sqlite3.Connection, reviewer: str, *, needed: int = 1,
-                 stage: str = SCREENING) -> tuple[int, int]:
+                 stage: str = SCREENING, begun_only: bool = False) -> tuple[int, int]:
     """(left, total): records still waiting for this reviewer at ``stage``, and all of them."""
-    _, left, total = queue_state(conn, reviewer, needed=needed, stage=stage, pick=False)
+    _, left, total = queue_state(conn, reviewer, needed=needed, stage=stage, pick=False,
+                                 begun_only=begun_only)
     return left, total
 
 
@@ -75,8 +86,12 @@ def included_sql(stage: str) -> str:
 
 def queue_state(conn: sqlite3.Connection, reviewer: str, *, needed: int = 1,
                 order: str = "newest", skip: Iterable[int] = (), stage: str = SCREENING,
-                pick: bool = True, ranked: list[int] | None = None) -> tuple[int | None, int, int]:
+                pick: bool = True, ranked: list[int] | None = None,
+                begun_only: bool = False) -> tuple[int | None, int, int]:
     """(next record id, left, total) for this reviewer at ``stage``, in one statement.
+
+    ``begun_only`` (title/abstract after a lead stopped screening): only the records another
+    reviewer has begun and that still wait for this reviewer's vote.
 
     Title/abstract reads ``screening_open`` (the records nobody has finished, kept by the
     triggers of migration m160), so neither the next record nor the count depends on how
@@ -91,8 +106,8 @@ def queue_state(conn: sqlite3.Connection, reviewer: str, *, needed: int = 1,
         skip_names.append(f":s{i}")
     skipped = f"AND {{id}} NOT IN ({', '.join(skip_names)})" if skip_names else ""
     if stage == SCREENING:
-        first, counts = _first_stage_sql(order, needed, skipped)
-        if ranked:  # relevance order: the best-ranked open record, else the fallback order
+        first, counts = _first_stage_sql(order, needed, skipped, begun_only)
+        if ranked and not begun_only:  # relevance: the best-ranked open record, else the order
             params["ranked"] = json.dumps([int(i) for i in ranked])
             first = f"coalesce({_ranked_sql(needed, skipped)}, {first})"
     else:
@@ -107,11 +122,15 @@ _MINE = """EXISTS (SELECT 1 FROM current_decisions c WHERE c.record_id = {id}
     AND c.stage = :stage AND c.reviewer = :me)"""
 
 
-def _first_stage_sql(order: str, needed: int, skipped: str) -> tuple[str, str]:
+def _first_stage_sql(order: str, needed: int, skipped: str,
+                     begun_only: bool = False) -> tuple[str, str]:
     """(next record, "left, total") SQL for title/abstract, from ``screening_open``."""
     # one reviewer: an unvoted record is open, and the votes index serves the order directly
     votes = ("o.votes = 0" if needed == 1
              else f"o.votes < :needed AND NOT {_MINE.format(id='o.record_id')}")
+    if begun_only:
+        votes = (f"o.votes > 0 AND o.votes < :needed AND NOT {_MINE.format(id='o.record_id')}"
+                 if needed > 1 else "0")
     where = f"{votes} {skipped.format(id='o.record_id')}"
     keys = {"newest": "o.year DESC, o.record_id", "oldest": "o.year, o.record_id",
             "random": "o.shuffle, o.record_id"}
@@ -131,6 +150,9 @@ def _first_stage_sql(order: str, needed: int, skipped: str) -> tuple[str, str]:
                  f" AND {_MINE.format(id='o.record_id')})" if needed > 1 else "0")
     counts = f"""(SELECT count(*) FROM screening_open o WHERE o.votes < :needed)
       - {mine_open}, (SELECT count(*) FROM records)"""
+    if begun_only:
+        counts = f"""(SELECT count(*) FROM screening_open o WHERE {votes}),
+          (SELECT count(*) FROM records)"""
     return first, counts
 
 
@@ -326,7 +348,10 @@ def vote_allowed(conn: sqlite3.Connection, record_id: int, reviewer: str, needed
 
 
 def conflicts(conn: sqlite3.Connection, stage: str = SCREENING) -> list[dict[str, Any]]:
-    """Records whose reviewers disagree at ``stage`` and that no lead has resolved yet."""
+    """Records the lead must settle at ``stage``: reviewers who disagree on the decision
+    (``kind`` "decision"), then includers who chose different themes or summaries ("themes",
+    db/outcomes.py), at the last configured stage only (an earlier stage's themes are chosen
+    again at the next one)."""
     resolved = {row[0] for row in conn.execute(
         "SELECT record_id FROM stage_votes WHERE stage = ? AND resolution IS NOT NULL",
         [stage])}
@@ -335,15 +360,142 @@ def conflicts(conn: sqlite3.Connection, stage: str = SCREENING) -> list[dict[str
       FROM ({CURRENT}) c JOIN records r ON r.id = c.record_id
       WHERE c.stage = ? AND c.record_id IN (SELECT record_id FROM stage_votes
                                            WHERE stage = ? AND kinds > 1)
-      ORDER BY c.record_id, c.reviewer""", [stage, stage]).fetchall()
+      ORDER BY c.record_id, c.id""", [stage, stage]).fetchall()
     grouped: dict[int, dict[str, Any]] = {}
     for record_id, title, reviewer, decision, reason, theme_json, summary in rows:
         item = grouped.setdefault(record_id, {"record_id": record_id, "title": title,
-                                              "votes": []})
+                                              "votes": [], "kind": "decision"})
         item["votes"].append({"reviewer": reviewer, "decision": decision, "reason": reason,
                               "themes": json_list(theme_json), "summary": summary})
-    return [item for record_id, item in grouped.items() if record_id not in resolved
-            and len({v["decision"] for v in item["votes"]}) > 1]
+    found = [item for record_id, item in grouped.items() if record_id not in resolved
+             and len({v["decision"] for v in item["votes"]}) > 1]
+    _, full_text = screening_rule(conn)
+    if stage == (FULL_TEXT if full_text else SCREENING):
+        by_themes = theme_conflicts(conn, stage)
+        titles = dict(conn.execute(
+            "SELECT id, title FROM records WHERE id IN (SELECT value FROM json_each(?))",
+            [json.dumps(sorted(by_themes))]).fetchall())
+        for record_id, outcome in sorted(by_themes.items()):
+            found.append({"record_id": record_id, "title": titles.get(record_id), "kind": "themes",
+                          "votes": [{"reviewer": v["reviewer"], "decision": v["decision"],
+                                     "reason": None, "themes": v["themes"],
+                                     "summary": v["summary"]} for v in outcome.votes]})
+    return found
+
+
+def describe_resolution(resolution: dict[str, Any], votes: list[dict[str, Any]]) -> dict:
+    """What a lead's resolution took from the votes: ``{"decision", "from", "name"}`` where
+    ``from`` is "one" (the themes of reviewer ``name``), "both", "own" or "" (not include)."""
+    if resolution["decision"] != "include":
+        agreed = [v["reviewer"] for v in votes if v["decision"] == resolution["decision"]]
+        return {"decision": resolution["decision"], "from": "one" if len(agreed) == 1 else "",
+                "name": agreed[0] if len(agreed) == 1 else ""}
+    chosen = set(resolution["themes"])
+    same = [v["reviewer"] for v in votes if v["decision"] == "include"
+            and set(v["themes"]) == chosen]
+    union = {s for v in votes if v["decision"] == "include" for s in v["themes"]}
+    if len(same) == 1:
+        return {"decision": "include", "from": "one", "name": same[0]}
+    if same or (chosen == union and len(votes) > 1):
+        return {"decision": "include", "from": "both", "name": ""}
+    return {"decision": "include", "from": "own", "name": ""}
+
+
+def resolution_text(t, described: dict) -> str:
+    """"Included, themes of bo" in the interface language (``t``) from
+    :func:`describe_resolution` (screening_resolution_text.html says the same in a page)."""
+    text = t(f"decided_{described['decision']}")
+    if described["decision"] == "include":
+        part = {"one": t("themes_of", name=described["name"]), "both": t("themes_both")}
+        return f"{text}, {part.get(described['from'], t('themes_own'))}"
+    return f"{text}, {t('as_name', name=described['name'])}" if described["from"] else text
+
+
+def resolutions(conn: sqlite3.Connection, stage: str = SCREENING, *, limit: int = 20,
+                lead: str | None = None) -> list[dict[str, Any]]:
+    """The latest current resolutions at ``stage`` (by ``lead`` when given), newest first,
+    each with the votes it settled and :func:`describe_resolution`."""
+    params: list[Any] = [resolution_of(stage)]
+    who = ""
+    if lead:
+        who, params = " AND c.reviewer = ?", [*params, lead]
+    rows = conn.execute(f"""
+      SELECT d.id, d.record_id, r.title, d.reviewer, d.decision, d.reason, d.themes,
+             d.summary, d.created_at
+      FROM current_decisions c JOIN decisions d ON d.id = c.decision_id
+      JOIN records r ON r.id = d.record_id
+      WHERE c.stage = ?{who} ORDER BY c.decision_id DESC LIMIT ?""",
+                        [*params, limit]).fetchall()
+    keys = ("id", "record_id", "title", "reviewer", "decision", "reason", "themes", "summary",
+            "created_at")
+    items = [dict(zip(keys, row, strict=True)) for row in rows]
+    found = outcomes(conn, [i["record_id"] for i in items], stage=stage)
+    for item in items:
+        item["themes"] = json_list(item["themes"])
+        item["votes"] = found[item["record_id"]].votes if item["record_id"] in found else []
+        item["described"] = describe_resolution(item, item["votes"])
+    return items
+
+
+def undo_resolution(conn: sqlite3.Connection, record_id: int, stage: str,
+                    lead: str) -> bool:
+    """Take back the current resolution of the record at reviewers' stage ``stage``: a row
+    restoring what its lead held before (NULL: none), with ``undoes`` set, so the history
+    keeps the resolution and its undo; ``lead`` is named in the note when another lead made
+    it. False when there is nothing to undo."""
+    row = conn.execute(
+        "SELECT decision_id, reviewer FROM current_decisions WHERE record_id = ? AND stage = ?"
+        " ORDER BY decision_id DESC LIMIT 1", [record_id, resolution_of(stage)]).fetchone()
+    if row is None:
+        return False
+    last_id, resolver = row
+    before = conn.execute(
+        "SELECT decision, reason, note, summary, themes FROM decisions WHERE record_id = ?"
+        " AND reviewer = ? AND stage = ? AND id < ? ORDER BY id DESC LIMIT 1",
+        [record_id, resolver, resolution_of(stage), last_id]).fetchone() or (None,) * 5
+    note = before[2] if resolver == lead else f"undone by {lead}"
+    save_decision(conn, record_id, resolver, before[0], stage=resolution_of(stage),
+                  reason=before[1], note=note, summary=before[3],
+                  theme_slugs=json_list(before[4]), undoes=last_id)
+    return True
+
+
+def record_state(conn: sqlite3.Connection, record_id: int, stage: str,
+                 needed: int) -> dict[str, Any]:
+    """Where the record stands at reviewers' stage ``stage``: ``state`` is "open" (no vote),
+    "waiting" (fewer votes than needed), "conflict", "theme_conflict", "agreed" or "resolved",
+    with the final decision, themes and summary (db/outcomes.py) and who gave them."""
+    outcome = outcomes(conn, [record_id], needed=needed, stage=stage).get(record_id)
+    if outcome is None:
+        return {"state": "open", "votes": [], "decision": None}
+    votes, resolution = outcome.votes, outcome.resolution
+    state = {"votes": votes, "themes": outcome.themes, "summary": outcome.summary,
+             "resolution": resolution, "decision": None}
+    kinds = {v["decision"] for v in votes}
+    if resolution is not None:
+        return {**state, "state": "resolved", "decision": resolution["decision"]}
+    if len(kinds) > 1:
+        return {**state, "state": "conflict"}
+    if len(votes) < needed:
+        return {**state, "state": "waiting"}
+    _, full_text = screening_rule(conn)
+    last = stage == (FULL_TEXT if full_text else SCREENING)  # themes are chosen again later
+    return {**state, "state": "theme_conflict" if outcome.conflict and last else "agreed",
+            "decision": votes[0]["decision"] if votes else None}
+
+
+def history(conn: sqlite3.Connection, record_id: int) -> list[dict[str, Any]]:
+    """Every row of the record's decision history, oldest first: votes, changes, undos and
+    resolutions at every stage (for the lead's view of a record)."""
+    keys = ("id", "reviewer", "stage", "decision", "reason", "note", "summary", "themes",
+            "undoes", "origin", "created_at")
+    items = [dict(zip(keys, row, strict=True)) for row in conn.execute(
+        f"SELECT {', '.join(keys)} FROM decisions WHERE record_id = ? ORDER BY id",
+        [record_id])]
+    for item in items:
+        item["themes"] = json_list(item["themes"])
+        item["resolution"] = is_resolution(item["stage"])
+    return items
 
 
 def reviewer_counts(conn: sqlite3.Connection, stage: str = SCREENING) -> list[dict[str, Any]]:
@@ -356,8 +508,15 @@ def reviewer_counts(conn: sqlite3.Connection, stage: str = SCREENING) -> list[di
     return [{"reviewer": r, **c, "total": sum(c.values())} for r, c in sorted(counts.items())]
 
 
+#: Fewer records screened by both reviewers than this give no kappa ("not enough records"):
+#: with one shared record kappa is 0 or undefined, and with a handful its interval spans
+#: almost everything.
+MIN_KAPPA_RECORDS = 10
+
+
 def kappas(conn: sqlite3.Connection, stage: str = SCREENING) -> list[dict[str, Any]]:
-    """Cohen's kappa for every pair of reviewers over the records both decided at ``stage``."""
+    """Cohen's kappa for every pair of reviewers over the records both decided at ``stage``,
+    with its 95 % confidence interval; ``kappa`` is None below :data:`MIN_KAPPA_RECORDS`."""
     votes = current_votes(conn, stage)
     reviewers = sorted({r for v in votes.values() for r in v})
     result = []
@@ -365,23 +524,72 @@ def kappas(conn: sqlite3.Connection, stage: str = SCREENING) -> list[dict[str, A
         pairs = [(v[a], v[b]) for v in votes.values() if a in v and b in v]
         if pairs:
             agree = sum(x == y for x, y in pairs) / len(pairs)
+            enough = len(pairs) >= MIN_KAPPA_RECORDS
+            kappa, low, high = kappa_interval(pairs) if enough else (None, None, None)
             result.append({"a": a, "b": b, "overlap": len(pairs), "agreement": agree,
-                           "kappa": cohen_kappa(pairs)})
+                           "kappa": kappa, "low": low, "high": high,
+                           "minimum": MIN_KAPPA_RECORDS})
     return result
 
 
 def cohen_kappa(pairs: list[tuple[str, str]]) -> float:
     """(observed - expected agreement) / (1 - expected); 1.0 when both always agree on one value."""
+    return kappa_interval(pairs)[0]
+
+
+def kappa_interval(pairs: list[tuple[str, str]]) -> tuple[float, float, float]:
+    """(kappa, low, high): Cohen's kappa and its 95 % interval from the large-sample standard
+    error sqrt(po (1 - po) / (n (1 - pe)^2)) (Cohen 1960), clipped to [-1, 1]."""
     n = len(pairs)
     observed = sum(a == b for a, b in pairs) / n
     labels = {x for pair in pairs for x in pair}
     expected = sum((sum(a == k for a, _ in pairs) / n) * (sum(b == k for _, b in pairs) / n)
                    for k in labels)
     if expected == 1:
-        return 1.0
-    return (observed - expected) / (1 - expected)
+        return 1.0, 1.0, 1.0
+    kappa = (observed - expected) / (1 - expected)
+    error = math.sqrt(observed * (1 - observed) / (n * (1 - expected) ** 2))
+    return kappa, max(-1.0, kappa - 1.96 * error), min(1.0, kappa + 1.96 * error)
 
 
+def team_progress(conn: sqlite3.Connection, stage: str, needed: int) -> dict[str, Any]:
+    """Where a team stands at ``stage``: records reaching it, not screened yet, one vote
+    waiting for the next (dual screening), open conflicts (decisions and themes) and done;
+    and per reviewer their votes, those waiting for the other reviewer and those in open
+    conflicts."""
+    if stage == SCREENING:
+        reaching = conn.execute("SELECT count(*) FROM records").fetchone()[0]
+    else:
+        reaching = conn.execute(f"SELECT count(*) FROM ({included_sql(previous_stage(stage))})",
+                                {"needed": needed}).fetchone()[0]
+    started, waiting, conflicted, decided = conn.execute(
+        """SELECT count(*),
+             coalesce(sum(resolution IS NULL AND kinds = 1 AND votes < ?), 0),
+             coalesce(sum(resolution IS NULL AND kinds > 1), 0),
+             coalesce(sum(resolution IS NOT NULL OR (kinds = 1 AND votes >= ?)), 0)
+           FROM stage_votes WHERE stage = ? AND (votes > 0 OR resolution IS NOT NULL)""",
+        [needed, needed, stage]).fetchone()
+    _, full_text = screening_rule(conn)
+    last = stage == (FULL_TEXT if full_text else SCREENING)
+    by_themes = theme_conflicts(conn, stage) if last else {}
+    people: dict[str, dict[str, int]] = defaultdict(
+        lambda: {"votes": 0, "waiting": 0, "conflicts": 0})
+    for reviewer, votes, waits, conflicts_ in conn.execute(
+            """SELECT c.reviewer, count(*),
+                 coalesce(sum(v.resolution IS NULL AND v.kinds = 1 AND v.votes < ?), 0),
+                 coalesce(sum(v.resolution IS NULL AND v.kinds > 1), 0)
+               FROM current_decisions c JOIN stage_votes v ON v.stage = c.stage
+                 AND v.record_id = c.record_id
+               WHERE c.stage = ? GROUP BY c.reviewer""", [needed, stage]):
+        people[reviewer].update(votes=votes, waiting=waits, conflicts=conflicts_)
+    for outcome in by_themes.values():
+        for vote in outcome.votes:
+            people[vote["reviewer"]]["conflicts"] += 1
+    return {"reaching": reaching, "not_started": max(reaching - started, 0),
+            "one_vote": waiting if needed > 1 else 0,
+            "conflicts": conflicted + len(by_themes), "theme_conflicts": len(by_themes),
+            "done": decided - len(by_themes),
+            "reviewers": [{"reviewer": r, **c} for r, c in sorted(people.items())]}
 
 
 # --- skipped records and each user's language (migration m180) ------------------------------

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from datasette.utils.asgi import Response
-from itsdangerous import BadSignature
 
 from evidence.config import NOT_RETRIEVED
 from evidence.db.decisions import (
@@ -22,7 +21,10 @@ from evidence.db.decisions import (
     reviewers_stage,
     save_decision,
 )
-from evidence.screening import claims, safe
+from evidence.models import safe
+from evidence.models.relevance import RelevanceQueue, queue_for
+from evidence.models.stopping import stopping_figures
+from evidence.screening import claims
 from evidence.screening import queries as q
 from evidence.screening.app import evidence_config
 from evidence.screening.full_text import find_pdf, full_text_links
@@ -43,10 +45,10 @@ from evidence.screening.pages import (
     _safe_next,
     _t,
     _write,
+    clear_pending,
     login_required,
+    pending_for,
 )
-from evidence.screening.relevance import RelevanceQueue, queue_for
-from evidence.screening.stopping import stopping_figures
 from evidence.screening.text import abstract_sections, highlight, search_terms
 
 #: The queue page of each reviewers' stage; a record page is ``<queue>/record/<id>``.
@@ -61,14 +63,14 @@ def _stage(datasette, stage: str) -> str:
 
 
 def _relevance(datasette) -> RelevanceQueue:
-    """The server's relevance queue (screening/relevance.py: ranking off the request path)."""
+    """The server's relevance queue (models/relevance.py: ranking off the request path)."""
     queue = queue_for(datasette, _db(datasette).path)
     queue.check_enabled = evidence_config(datasette).screening.stopping_rule == "safe"
     return queue
 
 
 async def _safe_phase(datasette, figures: dict, reviewer: str) -> dict:
-    """Start SAFE's check the first time the heuristic is met (stored once, screening/safe.py)
+    """Start SAFE's check the first time the heuristic is met (stored once, models/safe.py)
     and have this reviewer's queue ranked by the model the phase asks for; the figures as
     they are then. One write in a whole screening, so the request path stays a read."""
     settings = evidence_config(datasette).screening
@@ -85,7 +87,7 @@ async def _safe_phase(datasette, figures: dict, reviewer: str) -> dict:
 
 
 def _stopping(conn, settings) -> dict | None:
-    """Stopping figures (screening/stopping.py), shown with relevance order or a rule."""
+    """Stopping figures (models/stopping.py), shown with relevance order or a rule."""
     if settings.order != "relevance" and settings.stopping_rule == "none":
         return None
     figures = stopping_figures(conn, rule=settings.stopping_rule,
@@ -117,13 +119,15 @@ async def _queue(request, datasette, user, stage: str):
         if filters.narrows():
             return await find_view.filtered_queue(request, datasette, user, filters)
 
+    stopped = await _stopped(datasette) if stage == SCREENING else None
     ranked = _relevance(datasette).candidates(user["id"]) if (
-        config.order == "relevance" and stage == SCREENING) else None
+        config.order == "relevance" and stage == SCREENING and not stopped) else None
 
     def state(conn, avoid):
         skipped = q.skipped_records(conn, user["id"], stage)
         return skipped, q.queue_state(conn, user["id"], needed=needed, order=config.fixed_order,
-                                      skip=[*avoid, *skipped], stage=stage, ranked=ranked)
+                                      skip=[*avoid, *skipped], stage=stage, ranked=ranked,
+                                      begun_only=bool(stopped))
 
     async def pick(others: list[int]) -> tuple:
         avoid = [*skip, *others][-50:]
@@ -135,7 +139,16 @@ async def _queue(request, datasette, user, stage: str):
 
     record_id, left, total = await claims.pick_and_claim(held, user["id"], needed, pick)
     return await _record_page(datasette, request, user, record_id, skip=skip,
-                              counts=(left, total), stage=stage)
+                              counts=(left, total), stage=stage, stopped=stopped)
+
+
+async def _stopped(datasette) -> dict | None:
+    """The stop in force for title/abstract: a lead's in the app (who, when), or the
+    configuration's ``screening.stopping.stopped`` (``{"config": True}``); None while open."""
+    stop = await _read(datasette, safe.current_stop)
+    if stop:
+        return stop
+    return {"config": True} if evidence_config(datasette).screening.stopping_applied else None
 
 
 async def _record(request, datasette, user, stage: str):
@@ -187,9 +200,11 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
                        next: str | None = None, form: dict | None = None,
                        filtered: str | None = None,
                        counts: tuple[int, int] | None = None,
-                       stage: str = SCREENING) -> Response:
+                       stage: str = SCREENING, stopped: Any = ...) -> Response:
     config = evidence_config(datasette)
     me, needed = user["id"], config.screening.reviewers_per_record
+    if stopped is ...:  # not read by the queue already
+        stopped = await _stopped(datasette) if stage == SCREENING else None
 
     def load(conn):
         reached = bool(record_id) and q.reaches_stage(conn, record_id, stage, needed=needed)
@@ -198,18 +213,28 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
                 "earlier": (q.current_decision(conn, record_id, me, SCREENING)
                             if reached and stage != SCREENING else None),
                 "themes": q.themes(conn), "reasons": q.reasons(conn, stage),
-                "counts": counts or q.queue_counts(conn, me, needed=needed, stage=stage),
+                "counts": counts or q.queue_counts(conn, me, needed=needed, stage=stage,
+                                                   begun_only=bool(stopped)),
                 "rate": q.rate_per_hour(conn, me),
-                "stopping": _stopping(conn, config.screening) if stage == SCREENING else None}
+                "state": (q.record_state(conn, record_id, stage, needed)
+                          if reached else None),
+                "history": (q.history(conn, record_id)
+                            if reached and user["role"] == "lead" else []),
+                "stopping": _stopping(conn, config.screening) if stage == SCREENING else None,
+                "open_conflicts": conn.execute(  # said to reviewers after a stop
+                    "SELECT count(*) FROM stage_votes WHERE stage = 'screening' AND kinds > 1"
+                    " AND resolution IS NULL").fetchone()[0] if stopped else 0}
 
     data = await _read(datasette, load)
+    if stopped:
+        stopped = {**stopped, "conflicts": data["open_conflicts"]}
     if data["stopping"]:
         data["stopping"] = await _safe_phase(datasette, data["stopping"], me)
     if explicit and data["record"] is None:
         raise Refusal(404, "not_found")
     queue_path = _path(datasette, STAGE_PATHS[stage])
     lang = _lang(datasette, request)
-    pending = _restore(datasette, request, record_id) if record_id and not form else None
+    pending = _restore(datasette, request, record_id, me) if record_id and not form else None
     if pending:
         chosen, _ = _validate(datasette, pending, [r["slug"] for r in data["reasons"]],
                               [t["slug"] for t in data["themes"]], request)
@@ -223,6 +248,7 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
         "themes": _labelled(data["themes"], lang),
         "reasons": _labelled([r for r in data["reasons"] if r["slug"] != NOT_RETRIEVED], lang),
         "stage": stage, "queue_path": queue_path, "record_path": f"{queue_path}/record/",
+        "stopped": stopped,
         "filtered": filtered,
         "require_reason": config.screening.require_reason_on_exclude,
         "skip": ",".join(str(s) for s in [*skip, record_id] if s),
@@ -244,7 +270,17 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
                            pdf_path=_path(datasette, f"/-/screen/full-text/pdf/{item['id']}")
                            if pdf else None)
         words = (config.screening.highlight_include, config.screening.highlight_exclude)
-        context.update(record=item, mine=data["mine"],
+        state = data["state"] or {}
+        # a record settled without this user's vote shows its final state, not a blank form
+        # inviting one vote too many (vote_allowed would refuse it anyway)
+        settled = not data["mine"] and not form and (
+            state.get("state") == "resolved"
+            or (needed > 1 and len(state.get("votes") or []) >= needed))
+        context.update(record=item, mine=data["mine"], state=state, settled=settled,
+                       history=data["history"],
+                       theme_labels={t["slug"]: t["label"] for t in context["themes"]},
+                       reason_labels={r["slug"]: r["label"] for r in _labelled(
+                           list(data["reasons"]), lang)},
                        title_html=highlight(item["title"], terms, *words),
                        sections=abstract_sections(item["abstract"], terms, *words), terms=terms,
                        include_words=words[0], exclude_words=words[1],
@@ -252,8 +288,9 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
                        sources=sorted({s["source"] for s in item["searches"]}))
     response = await _page(datasette, request, user, "screening_record.html", status=status,
                            **context)
-    if pending:
-        response.set_cookie(PENDING_COOKIE, "", expires=0, max_age=0)
+    if pending or (request.cookies.get(PENDING_COOKIE) and not pending_for(
+            request, datasette, me)):  # used, or not this account's: gone
+        clear_pending(response)
     return response
 
 
@@ -324,10 +361,13 @@ async def _decide(request, datasette, user, record_id: int, stage: str = SCREENI
     claims.for_app(datasette).release(record_id, user["id"])
     if stage == SCREENING and evidence_config(datasette).screening.order == "relevance":
         _relevance(datasette).decided(user["id"], chosen["decision"] == "include")
-    datasette.add_message(request, _t(datasette, request)(
-        "resolved" if is_resolution(stage) else "saved"))
+    t = _t(datasette, request)
     if not is_resolution(stage):
+        datasette.add_message(request, t("saved"))
         return Response.redirect(next_url)
+    votes = await _read(datasette, lambda c: q.record_state(c, record_id, voting, needed)["votes"])
+    datasette.add_message(request, t("resolved_as", text=q.resolution_text(
+        t, q.describe_resolution(chosen, votes))))
     suffix = "" if voting == SCREENING else f"?stage={voting}"
     return _redirect(datasette, f"/-/screen/conflicts{suffix}")
 
@@ -358,18 +398,11 @@ async def skip(request, datasette, user):
                                         default=STAGE_PATHS[stage]))
 
 
-def _restore(datasette, request, record_id: int) -> dict | None:
-    """The decision kept by ``_session_ended`` for this record, if any (once)."""
-    raw = request.cookies.get(PENDING_COOKIE)
-    if not raw:
-        return None
-    try:
-        pending = datasette.unsign(raw, "pending")
-    except BadSignature:
-        return None
-    if pending.get("record") != record_id:
-        return None
-    return pending
+def _restore(datasette, request, record_id: int, username: str) -> dict | None:
+    """The decision kept by ``_session_ended`` for this record and this account, if any
+    (once; see ``pages.pending_for``)."""
+    pending = pending_for(request, datasette, username)
+    return pending if pending and pending.get("record") == record_id else None
 
 
 ROUTES = [

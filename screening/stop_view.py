@@ -1,6 +1,6 @@
 """Stopping screening from the app: a lead's *Stop screening* and its undo.
 
-A view module of its own (the events are kept by :mod:`screening.safe`); the guard and helpers
+A view module of its own (the events are kept by :mod:`models.safe`); the guard and helpers
 are those of :mod:`screening.pages`. Only a lead may stop or undo (a reviewer gets 403 and
 never sees the button). Before SAFE's rule is met the form must carry ``confirm=yes`` (a
 ticked box beside the button), so an early stop is never one stray click. A stop counts in
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from datasette.utils.asgi import Response
 
-from evidence.screening import safe
+from evidence.models import safe
+from evidence.models.stopping import stopping_figures
 from evidence.screening.app import evidence_config
 from evidence.screening.pages import (
     Refusal,
@@ -23,7 +24,6 @@ from evidence.screening.pages import (
     _write,
     login_required,
 )
-from evidence.screening.stopping import stopping_figures
 
 
 @login_required(lead=True)

@@ -54,8 +54,9 @@ def highlight(text: str | None, terms: list[str], include: Iterable[str] = (),
 
     The team's chosen words (``screening.highlight``) are marked too, in two colours:
     ``<mark class="hl-include">`` and ``<mark class="hl-exclude">``, each to the end of the
-    word it starts in (``rus`` marks all of ``Rusmiddelbruk``). Where marks overlap, an
-    exclude word wins over an include word, and both over a search term.
+    word it starts in (``rus`` marks all of ``Rusmiddelbruk``). A chosen word inside a search
+    term is marked inside the term's mark, so both show (``community`` inside the phrase
+    ``community mental health``); where chosen words overlap, an exclude word wins.
     """
     include, exclude = tuple(include), tuple(exclude)
     if not include and not exclude:
@@ -69,27 +70,80 @@ _TAG_OR_ENTITY = re.compile(r"(<[^>]*>|&[#\w]+;)")
 
 def mark_groups(safe_html: str | Markup, groups: list[tuple[str, tuple[str, ...]]]) -> Markup:
     """Wrap each ``(css class, words)`` group's matches in ``<mark>`` inside the text of
-    already-safe HTML (tags and entities left alone); an earlier group wins an overlap."""
+    already-safe HTML (tags and entities left alone).
+
+    The group without a class (search terms) gives the outer marks; the chosen words' marks
+    (with a class; an earlier group wins an overlap among them) nest inside, split where a
+    term's mark begins or ends, so the marks stay well nested and none hides another."""
     pieces = []
     for piece in _TAG_OR_ENTITY.split(str(safe_html)):
         if not piece or piece[0] in "<&":
             pieces.append(piece)
             continue
-        taken: list[tuple[int, int, str]] = []
+        outer: list[tuple[int, int, str]] = []
+        inner: list[tuple[int, int, str]] = []
         for css, words in groups:
             for start, end in match_spans(piece, words) if words else ():
-                if css:  # a chosen word: mark to the end of the word
-                    while end < len(piece) and (piece[end].isalnum() or piece[end] == "_"):
-                        end += 1
-                if all(end <= a or start >= b for a, b, _ in taken):
-                    taken.append((start, end, css))
-        last = 0
-        for start, end, css in sorted(taken):
-            tag = f'<mark class="{css}">' if css else "<mark>"
-            pieces.append(f"{piece[last:start]}{tag}{piece[start:end]}</mark>")
-            last = end
-        pieces.append(piece[last:])
+                if not css:
+                    outer.append((start, end, css))
+                    continue
+                while end < len(piece) and (piece[end].isalnum() or piece[end] == "_"):
+                    end += 1  # a chosen word: mark to the end of the word
+                if all(end <= a or start >= b for a, b, _ in inner):
+                    inner.append((start, end, css))
+        pieces.append(_nested_marks(piece, *_swap_enclosing(outer, inner)))
     return Markup("".join(pieces))
+
+
+def _open(css: str) -> str:
+    return f'<mark class="{css}">' if css else "<mark>"
+
+
+def _swap_enclosing(outer: list, inner: list) -> tuple[list, list]:
+    """A chosen word that holds whole search terms (``rus`` marks ``Rusmiddelbruk``, the term
+    ``rusmiddel`` is inside) becomes the outer mark, its terms nested in it; one that
+    crosses a term's edge stays inside and is split there."""
+    for span in list(inner):
+        held = [o for o in outer if span[0] <= o[0] and o[1] <= span[1]
+                and (o[0], o[1]) != span[:2]]  # the same span: the chosen word's colour
+        crossed = any(o[0] < span[1] and span[0] < o[1] and o not in held for o in outer)
+        if held and not crossed:
+            inner.remove(span)
+            outer = [o for o in outer if o not in held] + [span]
+            inner = inner + held
+    return sorted(outer), sorted(inner)
+
+
+def _nested_marks(text: str, outer: list[tuple[int, int, str]],
+                  inner: list[tuple[int, int, str]]) -> str:
+    """``text`` with ``outer`` spans (not overlapping each other) marked, and ``inner`` spans
+    (not overlapping each other) marked inside them: the text is cut at every span's ends,
+    and each cut piece opens or closes what changes there, inner marks first to close."""
+    if not outer and not inner:
+        return text
+    cuts = sorted({0, len(text), *(p for s in outer + inner for p in s[:2])})
+
+    def around(spans, a):
+        return next((s for s in spans if s[0] <= a < s[1]), None)
+
+    out, open_outer, open_inner = [], None, None
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        o, i = around(outer, a), around(inner, a)
+        if open_inner is not None and (i != open_inner or o != open_outer):
+            out.append("</mark>")
+            open_inner = None
+        if o != open_outer:
+            if open_outer is not None:
+                out.append("</mark>")
+            if o is not None:
+                out.append(_open(o[2]))
+            open_outer = o
+        if i is not None and open_inner is None:
+            out.append(_open(i[2]))
+            open_inner = i
+        out.append(text[a:b])
+    out.append("</mark>" * ((open_inner is not None) + (open_outer is not None)))
+    return "".join(out)
 
 
 def abstract_sections(abstract: str | None, terms: list[str], include: Iterable[str] = (),

@@ -33,9 +33,26 @@ def test_demo_screens_and_publishes(tmp_path):
     published.close()
     assert included == 19
 
+    runs = runs_of(tmp_path / "demo")
     again = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path / "demo")])
     assert again.exit_code == 0, again.output
     assert counts(tmp_path / "demo" / "evidence.db") == working
+    # a re-run adds no runs: the public method page lists the four samples once
+    assert runs_of(tmp_path / "demo") == runs == (4, 4)
+    assert "imported by an earlier demo run" in again.output
+    assert "delete" in again.output and "to start fresh" in again.output
+
+
+def runs_of(directory) -> tuple[int, int]:
+    """(runs in the working database, search runs on the published method page)."""
+    working, published = (sqlite3.connect(directory / name)
+                          for name in ("evidence.db", "published.db"))
+    try:
+        return (working.execute("SELECT count(*) FROM runs").fetchone()[0],
+                published.execute("SELECT count(*) FROM search_runs").fetchone()[0])
+    finally:
+        working.close()
+        published.close()
 
 
 def test_evidence_table_round_trip_through_the_commands(tmp_path, monkeypatch):

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-FLOW = ["evidence", "harvest", "dedupe", "screening", "db", "publish", "publish/site"]
+FLOW = ["evidence", "harvest", "dedupe", "models", "screening", "db", "publish", "publish/site"]
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
@@ -54,3 +54,20 @@ def test_every_package_folder_is_installed():
             relative = init.parent.relative_to(folder).parts
             found.add(".".join((name, *relative)))
     assert found == set(setuptools["packages"])
+
+
+def test_models_use_neither_app():
+    """models/ sits below both web apps (the flow reads harvest -> dedupe -> models ->
+    screening -> publish): a model that imported the app or the site would pull the one into
+    the other."""
+    for path in sorted((ROOT / "models").glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        for app in ("evidence.screening", "evidence.publish"):
+            assert not re.search(rf"^\s*(from|import) {re.escape(app)}\b", text, re.M), (
+                f"models/{path.name} imports {app}")
+
+
+def test_the_site_reads_models_not_the_app():
+    for path in sorted((ROOT / "publish").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"^\s*(from|import) evidence\.screening\b", text, re.M), path.name

@@ -331,3 +331,27 @@ async def test_lead_sees_the_full_text_reasons_on_the_lists_page(app):
     page = await ds.client.get("/-/screen/lists", cookies=as_user(ds, "ana", "lead"))
     assert page.status_code == 200
     assert "<code>wrong-outcome</code>" in page.text and "<code>not-retrieved</code>" in page.text
+
+
+@pytest.mark.asyncio
+async def test_full_text_turned_on_in_a_running_app_comes_with_its_reasons(app, config_path,
+                                                                          db_path):
+    """Issue 24: stages, reasons and themes reach a running app together, no restart."""
+    ds = app(stages=False)
+    bo = as_user(ds, "bo")
+    await post(ds, "/-/screen/record/2", bo, {"decision": "include", "themes": "stigma"})
+    assert (await ds.client.get("/-/screen/full-text", cookies=bo)).status_code == 404
+    two_stages(config_path)
+    text = config_path.read_text(encoding="utf-8")
+    config_path.write_text(text.replace(
+        "      - {id: technology, nb: Teknologi, en: Technology}\n",
+        "      - {id: technology, nb: Teknologi, en: Technology}\n"
+        "      - {id: peer-work, nb: Likepersonsarbeid, en: Peer work}\n"), encoding="utf-8")
+    page = await ds.client.get("/-/screen/full-text", cookies=bo)
+    assert 'data-record-id="2"' in page.text
+    assert 'value="wrong-outcome"' in page.text and 'value="peer-work"' in page.text
+    saved = await post(ds, "/-/screen/full-text/record/2", bo,
+                       {"decision": "exclude", "reason": "wrong-outcome"})
+    assert saved.status_code == 302
+    assert rows(db_path, "SELECT stage, reason FROM decisions WHERE record_id = 2"
+                         " ORDER BY id")[-1] == ("full_text", "wrong-outcome")

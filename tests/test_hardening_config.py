@@ -22,8 +22,8 @@ def test_python_tag_is_a_config_error_naming_line_and_key(tmp_path):
     path = _variant(tmp_path, "date_field: pdat", "date_field: !!python/name:os.system")
     with pytest.raises(ConfigError) as error:
         load_config(path)
-    line = 1 + next(i for i, text in enumerate(path.read_text().splitlines())
-                    if "date_field: !!python" in text)
+    line = next(i for i, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                if "date_field: !!python" in text)
     assert str(error.value).startswith(f"{path}:{line}: searches[0].date_field: unsupported tag")
 
 

@@ -322,3 +322,187 @@ async def test_a_skipped_record_is_free_for_the_others_at_once(make_app):
                        {"stage": "screening"})).status_code == 302
     other = await ds.client.get("/-/screen", cookies=as_user(ds, "cy"))
     assert 'data-record-id="1"' in other.text
+
+
+# --- issue 25: blind theme suggestions, a kept decision, 500s -------------------------------
+
+def test_suggestions_do_not_learn_from_another_reviewers_pending_vote(make_app, db_path):
+    """Blind dual screening: bo's themes on a record waiting for its second vote are not
+    cy's examples (they would show how bo voted); bo's own are, and everyone's once the
+    record is settled, and an earlier year's imported themes always are."""
+    from evidence.db.decisions import save_decision
+    from evidence.db.migrations import open_db
+    from evidence.screening.suggest_view import themed_examples
+
+    make_app(reviewers=2)
+    db = open_db(db_path)
+    save_decision(db.conn, 1, "bo", "include", theme_slugs=["stigma"])
+    save_decision(db.conn, 2, "lastyear", "include", theme_slugs=["loneliness"],
+                  origin="import")
+
+    def learned(reviewer: str) -> set[str]:
+        return {t for e in themed_examples(db.conn, 5, reviewer) if e.title.startswith(
+            "Record") for t in e.themes}
+
+    assert learned("cy") == {"loneliness"}
+    assert learned("bo") == {"stigma", "loneliness"}
+    save_decision(db.conn, 1, "cy", "include", theme_slugs=["stigma"])
+    assert learned("ana") == {"stigma", "loneliness"}  # settled: both agreed
+    db.close()
+
+
+@pytest.mark.asyncio
+async def test_suggest_view_is_blind_too(make_app, db_path):
+    from evidence.db.decisions import save_decision
+    from evidence.db.migrations import open_db
+
+    ds = make_app(reviewers=2)
+    db = open_db(db_path)
+    for record in (1, 2, 3, 4):  # bo's votes only: nothing is settled
+        save_decision(db.conn, record, "bo", "include", theme_slugs=["health-economics"])
+    db.close()
+    seen = await ds.client.get("/-/screen/suggest/5", cookies=as_user(ds, "cy"))
+    assert seen.status_code == 200
+    bo = await ds.client.get("/-/screen/suggest/5", cookies=as_user(ds, "bo"))
+    assert bo.json()["suggestions"][0]["slug"] == "health-economics"
+    assert "health-economics" not in [s["slug"] for s in seen.json()["suggestions"]][:1]
+
+
+async def _kept_decision(ds, db_path, who: str = "bo") -> str:
+    """``who`` posts a decision with a private note after their session was ended: the
+    signed cookie the app keeps it in."""
+    cookie = as_user(ds, who)
+    with open_db(db_path) as db:
+        auth.end_sessions(db.conn, who)
+    response = await post(ds, "/-/screen/record/2", cookie, {
+        "decision": "exclude", "reason": "", "note": "PRIVATE-NOTE-OF-BO", "next": "/-/screen"})
+    assert response.status_code == 401
+    return response.cookies["evidence_pending"]
+
+
+@pytest.mark.asyncio
+async def test_a_kept_decision_is_shown_only_to_its_reviewer(make_app, db_path):
+    ds = make_app()
+    kept = await _kept_decision(ds, db_path)
+    other = await ds.client.get("/-/screen/record/2", cookies={
+        **as_user(ds, "cy"), "evidence_pending": kept})
+    assert other.status_code == 200
+    assert "PRIVATE-NOTE-OF-BO" not in other.text
+    assert other.cookies.get("evidence_pending", "") == ""  # and it is gone
+    bo = await ds.client.get("/-/screen/record/2", cookies={
+        **cookie_of(await login(ds, "bo")), "evidence_pending": kept})
+    assert "PRIVATE-NOTE-OF-BO" in bo.text
+
+
+@pytest.mark.asyncio
+async def test_login_of_another_account_and_logout_drop_a_kept_decision(make_app, db_path):
+    ds = make_app()
+    kept = await _kept_decision(ds, db_path)
+    page = await ds.client.get("/-/login")
+    token = page.cookies["ds_csrftoken"]
+    cy = await ds.client.post("/-/login", data={
+        "username": "cy", "password": PASSWORD, "csrftoken": token},
+        cookies={"ds_csrftoken": token, "evidence_pending": kept})
+    assert cy.status_code == 302 and cy.cookies.get("evidence_pending", "") == ""
+    out = await post(ds, "/-/screen/logout", {**as_user(ds, "bo"), "evidence_pending": kept},
+                     {})
+    assert out.status_code == 302 and out.cookies.get("evidence_pending", "") == ""
+
+
+@pytest.mark.asyncio
+async def test_a_kept_decision_without_a_known_account_goes_only_to_a_prompt_login(
+        make_app, db_path, monkeypatch):
+    """The login cookie had expired in the browser: the person who was typing logs in at
+    once and gets it back; someone logging in later does not."""
+    from evidence.screening import pages
+
+    ds = make_app()
+    response = await post(ds, "/-/screen/record/2", {}, {
+        "decision": "exclude", "note": "PRIVATE-NOTE-OF-BO", "next": "/-/screen"})
+    kept = response.cookies["evidence_pending"]
+    later = ds.client
+    monkeypatch.setattr(pages, "UNOWNED_PENDING_SECONDS", -1)
+    page = await later.get("/-/login")
+    token = page.cookies["ds_csrftoken"]
+    cy = await later.post("/-/login", data={
+        "username": "cy", "password": PASSWORD, "csrftoken": token},
+        cookies={"ds_csrftoken": token, "evidence_pending": kept})
+    assert cy.cookies.get("evidence_pending", "") == ""
+    monkeypatch.setattr(pages, "UNOWNED_PENDING_SECONDS", 600)
+    bo = await later.post("/-/login", data={
+        "username": "bo", "password": PASSWORD, "csrftoken": token},
+        cookies={"ds_csrftoken": token, "evidence_pending": kept})
+    rebound = bo.cookies["evidence_pending"]
+    assert ds.unsign(rebound, "pending")["user"] == "bo"
+
+
+@pytest.mark.asyncio
+async def test_a_page_number_beyond_sqlite_integers_is_an_empty_page(make_app):
+    ds = make_app()
+    for page in ("999999999999999999", "9" * 5000, "²", "-1"):
+        response = await ds.client.get(f"/-/screen/find?page={page}",
+                                       cookies=as_user(ds, "bo"))
+        assert response.status_code == 200, page
+        mine = await ds.client.get(f"/-/screen/mine?page={page}", cookies=as_user(ds, "bo"))
+        assert mine.status_code == 200, page
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("bad", ["/-/screen\r\nSet-Cookie: x=1", "/-/screen\x00",
+                                 "/-/screen\n", "/-/screen?words=\tx", "/-/screen/\x7f"])
+async def test_control_characters_in_next_fall_back_to_the_queue(make_app, bad):
+    ds = make_app()
+    skip = await post(ds, "/-/screen/skip/1", as_user(ds, "bo"), {"next": bad})
+    assert skip.status_code == 302 and skip.headers["location"] == "/-/screen"
+    page = await ds.client.get("/-/login")
+    token = page.cookies["ds_csrftoken"]
+    logged = await ds.client.post("/-/login", data={
+        "username": "bo", "password": PASSWORD, "csrftoken": token, "next": bad},
+        cookies={"ds_csrftoken": token})
+    assert logged.status_code == 302 and logged.headers["location"] == "/-/screen"
+    shown = await ds.client.get("/-/screen/record/1", params={"next": bad},
+                                cookies=as_user(ds, "bo"))
+    assert shown.status_code == 200
+
+
+@pytest.mark.asyncio
+async def test_non_ascii_in_next_is_percent_encoded(make_app):
+    ds = make_app()
+    skip = await post(ds, "/-/screen/skip/1", as_user(ds, "bo"),
+                      {"next": "/-/screen?words=rusmiddel€"})
+    assert skip.status_code == 302
+    assert skip.headers["location"] == "/-/screen?words=rusmiddel%E2%82%AC"
+
+
+YAML_INDICATORS = ["*rus", "!tag", "%pct", "@home", "&anchor", "|pipe", ">fold", "`tick",
+                   "-dash", "? what", "{brace}", "[list]", "#hash", "yes", "null", "a: b",
+                   "'quote", '"dq', ",comma"]
+
+
+@pytest.mark.asyncio
+async def test_highlight_words_starting_with_yaml_indicators_are_saved_as_given(
+        make_app, config_path):
+    from evidence.config import load_config
+
+    ds = make_app()
+    words = [w for w in YAML_INDICATORS if "," not in w]
+    response = await post(ds, "/-/screen/lists", as_user(ds, "ana", "lead"), {
+        "action": "words", "include": "\n".join(words), "exclude": "@work\n*"})
+    assert response.status_code == 302
+    config = load_config(config_path)
+    assert list(config.screening.highlight_include) == words
+    assert list(config.screening.highlight_exclude) == ["@work", "*"]
+    record = await ds.client.get("/-/screen/record/1", cookies=as_user(ds, "bo"))
+    assert record.status_code == 200
+
+
+def test_highlight_words_with_yaml_indicators_in_the_file_are_a_clear_error(config_path):
+    from evidence.config import ConfigError, load_config
+
+    text = config_path.read_text(encoding="utf-8")
+    config_path.write_text(text.replace("screening:\n", "screening:\n  highlight:\n"
+                                        "    include: [*rus, @home]\n", 1), encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        load_config(config_path)
+    assert f"{config_path.name}:" in str(error.value) and "YAML" in str(error.value)
+    assert "put it in quotes" in str(error.value)

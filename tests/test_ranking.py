@@ -1,4 +1,4 @@
-"""The relevance ranking (screening/ranking.py) and `evidence simulate` on a real labelled set."""
+"""The relevance ranking (models/ranking.py) and `evidence simulate` on a real labelled set."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from evidence.cli import cli
-from evidence.screening import ranking
+from evidence.models import ranking
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ranking"
 SEP = FIXTURES / "Sep_2021.csv"

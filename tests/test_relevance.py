@@ -11,10 +11,11 @@ from click.testing import CliRunner
 from evidence.cli import cli
 from evidence.db.decisions import save_decision
 from evidence.db.migrations import open_db
-from evidence.screening import auth, relevance
+from evidence.models import relevance
+from evidence.models.relevance import RelevanceQueue, training_labels
+from evidence.models.stopping import stopping_figures
+from evidence.screening import auth
 from evidence.screening.app import make_datasette
-from evidence.screening.relevance import RelevanceQueue, training_labels
-from evidence.screening.stopping import stopping_figures
 from tests.screening_data import add_users, seed
 from tests.test_screening import as_user, post
 
@@ -127,7 +128,9 @@ async def test_stopping_figures_in_the_header_and_status(app, db_path, config_pa
                                       str(config_path)])
     assert result.exit_code == 0, result.output
     assert "5 of 20 screened | 1 inclusions found | 4 exclusions in a row" in result.output
-    assert "SAFE: active learning; not met yet (twice_estimate)" in result.output
+    assert ("SAFE: active learning; not met yet: at least twice as many screened as the"
+            " inclusions found and estimated") in result.output
+    assert "twice_estimate" not in result.output
     data = json.loads(CliRunner().invoke(cli, ["status", "--json", "--db", str(db_path),
                                                "--config", str(config_path)]).output)
     assert data["stopping"]["run"] == 4

@@ -1,4 +1,4 @@
-"""SAFE's phases (screening/safe.py): the check with a second model, remembered once it has
+"""SAFE's phases (models/safe.py): the check with a second model, remembered once it has
 started, and a lead's stop in the app, counted by publish as ``stopped: true`` is."""
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from evidence.cli import cli
 from evidence.config import ScreeningSettings
 from evidence.db.decisions import save_decision
 from evidence.db.migrations import open_db
-from evidence.screening import auth, relevance, safe
+from evidence.models import relevance, safe
+from evidence.models.relevance import RelevanceQueue
+from evidence.models.stopping import describe_method, stopping_figures
+from evidence.screening import auth
 from evidence.screening.app import make_datasette
-from evidence.screening.relevance import RelevanceQueue
-from evidence.screening.stopping import describe_method, stopping_figures
 from tests.screening_data import add_users, seed
 from tests.test_relevance import TITLES, relevance_config
 from tests.test_screening import as_user, post

@@ -1,4 +1,4 @@
-"""Theme suggestions (screening/theme_suggestions.py) and `evidence simulate-themes`."""
+"""Theme suggestions (models/theme_suggestions.py) and `evidence simulate-themes`."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from evidence.cli import cli
-from evidence.screening.simulation import read_legend, read_themed, simulate_themes
-from evidence.screening.theme_suggestions import Example, group_of, suggest
+from evidence.models.simulation import read_legend, read_themed, simulate_themes
+from evidence.models.theme_suggestions import Example, group_of, suggest
 
 FIXTURES = Path(__file__).parent / "fixtures" / "themes"
 
@@ -139,3 +139,26 @@ def test_each_work_of_the_report_from_the_other_51_reaches_the_goal():
             [(_, got)] = simulate_themes(rows[:i] + rows[i + 1:], [row], extra)
             hits += bool(set(got) & set(row.value.split(";")))
         assert hits / len(rows) >= goal
+
+
+def test_suggest_is_features_then_rank_so_the_bench_can_try_settings_on_one_matrix():
+    """bench/themes_bench.py scores each setting on a row of one similarity matrix of the
+    training works (fitted on them all): that is what ``suggest`` computes for each left-out
+    work, because the features are fitted on the examples and the work together."""
+    import numpy as np
+
+    from evidence.models import theme_suggestions as ts
+
+    rows = read_themed(FIXTURES / "sintef2024_dev.csv")[:20]
+    examples = [Example(r.title, r.abstract, r.journal, tuple(r.value.split(";"))) for r in rows]
+    settings = ts.Settings(neighbours=4, group_lift=0.5, kind_weight=1.5)
+    matrix = ts.features([(e.title, e.abstract, e.journal) for e in examples],
+                         settings.kind_weight)
+    gram = (matrix @ matrix.T).toarray()
+    for i, row in enumerate(rows):
+        others = [j for j in range(len(rows)) if j != i]
+        direct = suggest([examples[j] for j in others], row.title, row.abstract, row.journal,
+                         settings=settings)
+        ranked = ts.rank([examples[j] for j in others], gram[i, others], settings=settings)
+        assert [s.theme for s in direct] == [s.theme for s in ranked]
+        assert np.allclose([s.confidence for s in direct], [s.confidence for s in ranked])

@@ -14,6 +14,7 @@ from evidence.markup import sanitise
 from evidence.publish.site import (
     csvsafe,
     downloads,
+    evidence_map,
     feeds,
     limits,
     renderers,
@@ -36,6 +37,8 @@ def register_routes(datasette):
         (r"^/-/prisma\.svg$", views.prisma_image),
         (r"^/-/search$", search.search_page),
         (r"^/-/method$", views.method),
+        (r"^/-/map$", evidence_map.map_page),
+        (r"^/-/map\.json$", evidence_map.map_json),
         (r"^/-/feed\.atom$", feeds.feed),
         (r"^/-/site\.css$", views.stylesheet),
         (r"^/-/download/(?P<table>[^/]+)\.(?P<format>csv|xlsx|ris|bibtex)$", downloads.download),

@@ -1,12 +1,22 @@
-"""Atom feeds of newly included works: ``/-/feed.atom`` (all) and ``/-/feed.atom?theme=SLUG``.
+"""Atom feeds of newly included works: ``/-/feed.atom`` (all), ``/-/feed.atom?theme=SLUG``
+and ``/-/feed.atom?edition=NAME`` (the works an edition published first; both may combine).
 
 Readers follow a theme and see what next year's screening adds. Built with feedgen (the
 library datasette-atom uses) in a route of our own rather than datasette-atom's ``.atom``
 renderer, whose feed title is the SQL plus Datasette's English "where ..." sentence.
 Entries are the newest included works by screening date, with absolute links to their pages.
+Feed and entry ids are ``urn:uuid:`` names derived from the knowledge base's own id
+(``site.feed_id``, made once by ``evidence publish``), not from the host serving the feed, so
+a reader's feed app sees the same entries whichever address it used. Every text goes through
+:func:`xml_text`: XML 1.0 has no place for most control characters, and one in a title made
+lxml refuse the whole feed.
 """
 
 from __future__ import annotations
+
+import re
+import uuid
+from urllib.parse import urlencode
 
 from datasette import NotFound, Response
 from feedgen.feed import FeedGenerator
@@ -16,6 +26,22 @@ from evidence.publish.site.i18n import translator
 from evidence.publish.site.tablepage import site_language
 
 ENTRIES = 100
+#: What XML 1.0 cannot hold: C0 controls but tab, newline, return; surrogates; U+FFFE/U+FFFF.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(value: object) -> str:
+    """``value`` as text XML can carry (control characters dropped)."""
+    return _NOT_XML.sub("", "" if value is None else str(value))
+
+
+def _urn(base: str, name: str) -> str:
+    """A stable ``urn:uuid:`` for ``name`` within the knowledge base ``base``."""
+    try:
+        namespace = uuid.UUID(base)
+    except ValueError:  # a file published before feed ids: derive one from its title
+        namespace = uuid.uuid5(uuid.NAMESPACE_URL, "evidence-tracker:" + base)
+    return uuid.uuid5(namespace, name).urn
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
 
 
@@ -33,43 +59,61 @@ async def feed(datasette, request) -> Response:
     db = datasette.get_database()
     language = await site_language(datasette)
     t = translator(language)
-    title_row = (await db.execute("SELECT value FROM site WHERE key = 'title'")).first()
-    site_title = title_row[0] if title_row else ""
-    slug = request.args.get("theme")
-    where, params, title = "", [], f"{site_title}: {t('feed_all')}"
+    site = {r[0]: r[1] for r in await db.execute(
+        "SELECT key, value FROM site WHERE key IN ('title', 'feed_id')")}
+    site_title = site.get("title", "")
+    feed_base = site.get("feed_id") or site_title
+    slug, edition = request.args.get("theme"), request.args.get("edition")
+    clauses, params, names = [], [], []
     if slug:
         theme = await _theme(db, slug)
-        title = f"{site_title}: {theme['name']}"
-        where = ("WHERE id IN (SELECT record_id FROM record_themes WHERE theme_slug = ?)"
-                 if theme["kind"] == "theme" else
-                 "WHERE id IN (SELECT record_id FROM record_themes WHERE theme_slug IN"
-                 " (SELECT slug FROM themes WHERE group_slug = ?))")
-        params = [slug]
+        names.append(theme["name"])
+        clauses.append("id IN (SELECT record_id FROM record_themes WHERE theme_slug = ?)"
+                       if theme["kind"] == "theme" else
+                       "id IN (SELECT record_id FROM record_themes WHERE theme_slug IN"
+                       " (SELECT slug FROM themes WHERE group_slug = ?))")
+        params.append(slug)
+    if edition:
+        if not await _has_edition(db, edition):
+            raise NotFound(f"No edition {edition}")
+        names.append(t("feed_edition").format(edition=edition))
+        clauses.append("first_edition = ?")
+        params.append(edition)
+    title = f"{site_title}: {' · '.join(names) or t('feed_all')}"
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
     rows = await db.execute(
         f"SELECT id, title, authors, year, journal, summary, screened_at FROM records {where}"
         f" ORDER BY screened_at DESC, id DESC LIMIT {ENTRIES}", params)
     base = datasette.absolute_url(request, datasette.urls.path("/-/records/"))
     generator = FeedGenerator()
-    generator.id(datasette.absolute_url(request, request.full_path))
-    generator.title(title)
+    selection = urlencode([(k, v) for k, v in (("theme", slug), ("edition", edition)) if v])
+    generator.id(_urn(feed_base, "feed?" + selection))
+    generator.title(xml_text(title))
     generator.link(href=datasette.absolute_url(request, request.full_path), rel="self")
     generator.link(href=datasette.absolute_url(request, datasette.urls.instance()),
                    rel="alternate")
     generator.language(language)
+    generator.author({"name": xml_text(site_title) or "-"})
     published = (await db.execute("SELECT value FROM site WHERE key = 'published_at'")).first()
     generator.updated(_stamp(published[0] if published else None))
     for row in reversed(list(rows)):  # feedgen prepends: oldest first gives newest on top
         entry = generator.add_entry()
-        entry.id(f"{base}{row['id']}")
-        entry.title(strip(row["title"]) or "-")
+        entry.id(_urn(feed_base, f"record/{row['id']}"))
+        entry.title(xml_text(strip(row["title"])).strip() or "-")
         entry.link(href=f"{base}{row['id']}")
         entry.updated(_stamp(row["screened_at"]))
-        if row["authors"]:
-            entry.author({"name": row["authors"]})
+        if xml_text(row["authors"]).strip():
+            entry.author({"name": xml_text(row["authors"])})
         citation = ", ".join(str(v) for v in (row["journal"], row["year"]) if v)
-        entry.summary(" ".join(v for v in (row["summary"], f"({citation})" if citation else "")
-                               if v))
+        entry.summary(xml_text(" ".join(
+            v for v in (row["summary"], f"({citation})" if citation else "") if v)))
     return Response(generator.atom_str(pretty=True), content_type=ATOM_TYPE)
+
+
+async def _has_edition(db, name: str) -> bool:
+    if "editions" not in await db.table_names():
+        return False
+    return (await db.execute("SELECT 1 FROM editions WHERE name = ?", [name])).first() is not None
 
 
 def _stamp(value: str | None) -> str:

@@ -82,6 +82,48 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "format_csv": "CSV", "format_xlsx": "Excel (xlsx)", "format_ris": "RIS",
         "format_bibtex": "BibTeX", "filter_rows": "Filtrer og sorter", "filter_op": "Vilkår",
         "filter_value": "Verdi", "download_selection": "Last ned treffene",
+        # editions
+        "new_in_edition": "Nytt i {edition}-utgaven", "editions": "Utgaver",
+        "edition": "Utgave", "edition_published": "Publisert", "edition_records": "Arbeider",
+        "edition_new": "Nye", "edition_searches": "Søk (treff, sist kjørt)",
+        "edition_prisma": "PRISMA", "edition_intro": ("Hver årlige utgave med datoen den ble "
+            "publisert, søkene den bygger på og PRISMA-tallene. «Nye» er arbeider som ingen "
+            "tidligere utgave hadde med."),
+        "feed_edition": "Nye arbeider i {edition}-utgaven", "no_new": "ingen nye arbeider",
+        "current_edition": "denne utgaven",
+        # the map
+        "map": "Kunnskapskart", "map_link": "Kunnskapskart: tema etter år og type arbeid",
+        "map_intro": ("Hvor mye forskning hvert tema har. Tallet i hver rute er antall "
+                      "arbeider; velg et tall for å se arbeidene."),
+        "map_by": "Vis kolonner etter", "map_by_year": "publiseringsår",
+        "map_by_kind": "type arbeid",
+        "map_caption_year": "Inkluderte arbeider per tema og publiseringsår",
+        "map_caption_kind": "Inkluderte arbeider per tema og type arbeid",
+        "map_theme": "Tema", "map_total": "I alt", "map_all": "Alle arbeider",
+        "map_cell": "{theme}, {column}: {n} arbeider", "map_none": "ingen arbeider",
+        "map_cell_1": "{theme}, {column}: 1 arbeid", "trend_bar_1": "{year}: 1 arbeid",
+        "map_row_total_1": "{theme}: 1 arbeid i alt",
+        "map_column_total_1": "{column}: 1 arbeid i alt",
+        "map_row_total": "{theme}: {n} arbeider i alt",
+        "map_column_total": "{column}: {n} arbeider i alt",
+        "map_no_year": "Uten år", "map_no_kind": "Ukjent type",
+        "map_scroll": "Kartet kan rulles sideveis.",
+        "map_note": ("Et arbeid kan ha flere tema. «Alle arbeider» teller hvert arbeid én "
+                     "gang, også arbeider uten tema."),
+        "map_json": "Kartet som JSON",
+        "kind_review": "Systematiske oversikter", "kind_nordic": "Norsk og nordisk forskning",
+        "kind_book": "Bøker og bokkapitler", "kind_other": "Annen forskning",
+        # theme trend
+        "trend": "Arbeider per publiseringsår", "trend_label": "Arbeider per år: {years}",
+        "trend_earlier": "før {year}", "trend_bar": "{year}: {n} arbeider",
+        # method page
+        "window_open": "uten tidsgrense", "window_from": "fra {start}",
+        "window_until": "til {end}", "source_pubmed": "PubMed", "source_zotero": "Zotero",
+        "source_file": "importert fil", "source_crossref": "Crossref",
+        "source_openalex": "OpenAlex",
+        "col_first_edition": "Første utgave", "col_kind": "Type arbeid",
+        "col_new_records": "Nye arbeider", "col_created_at": "Først publisert",
+        "col_published_at": "Publisert", "col_prisma": "PRISMA",
     },
     "en": {
         "home_intro": "Research sorted by theme. Search all included works, or choose a theme.",
@@ -152,6 +194,48 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "format_csv": "CSV", "format_xlsx": "Excel (xlsx)", "format_ris": "RIS",
         "format_bibtex": "BibTeX", "filter_rows": "Filter and sort", "filter_op": "Condition",
         "filter_value": "Value", "download_selection": "Download the hits",
+        # editions
+        "new_in_edition": "New in the {edition} edition", "editions": "Editions",
+        "edition": "Edition", "edition_published": "Published", "edition_records": "Works",
+        "edition_new": "New", "edition_searches": "Searches (hits, last run)",
+        "edition_prisma": "PRISMA", "edition_intro": ("Each yearly edition with the date it "
+            "was published, the searches it rests on and its PRISMA counts. “New” are works "
+            "no earlier edition had."),
+        "feed_edition": "New works in the {edition} edition", "no_new": "no new works",
+        "current_edition": "this edition",
+        # the map
+        "map": "Evidence map", "map_link": "Evidence map: themes by year and kind of work",
+        "map_intro": ("How much research each theme has. The number in each cell is the "
+                      "number of works; choose a number to see them."),
+        "map_by": "Columns by", "map_by_year": "publication year",
+        "map_by_kind": "kind of work",
+        "map_caption_year": "Included works by theme and publication year",
+        "map_caption_kind": "Included works by theme and kind of work",
+        "map_theme": "Theme", "map_total": "Total", "map_all": "All works",
+        "map_cell": "{theme}, {column}: {n} works", "map_none": "no works",
+        "map_cell_1": "{theme}, {column}: 1 work", "trend_bar_1": "{year}: 1 work",
+        "map_row_total_1": "{theme}: 1 work in total",
+        "map_column_total_1": "{column}: 1 work in total",
+        "map_row_total": "{theme}: {n} works in total",
+        "map_column_total": "{column}: {n} works in total",
+        "map_no_year": "No year", "map_no_kind": "Unknown kind",
+        "map_scroll": "The map scrolls sideways.",
+        "map_note": ("A work may have several themes. “All works” counts each work once, "
+                     "works without a theme included."),
+        "map_json": "The map as JSON",
+        "kind_review": "Systematic reviews", "kind_nordic": "Norwegian and Nordic research",
+        "kind_book": "Books and chapters", "kind_other": "Other research",
+        # theme trend
+        "trend": "Works per publication year", "trend_label": "Works per year: {years}",
+        "trend_earlier": "before {year}", "trend_bar": "{year}: {n} works",
+        # method page
+        "window_open": "no date limit", "window_from": "from {start}",
+        "window_until": "until {end}", "source_pubmed": "PubMed", "source_zotero": "Zotero",
+        "source_file": "imported file", "source_crossref": "Crossref",
+        "source_openalex": "OpenAlex",
+        "col_first_edition": "First edition", "col_kind": "Kind of work",
+        "col_new_records": "New works", "col_created_at": "First published",
+        "col_published_at": "Published", "col_prisma": "PRISMA",
     },
 }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from datasette import NotFound, Response
 from datasette.database import Database
@@ -17,11 +17,15 @@ from datasette.views.base import DatasetteError
 
 from evidence.markup import sanitise
 from evidence.publish.build import safe_url
+from evidence.publish.map_counts import GROUP_YEAR, NONE
+from evidence.publish.map_counts import TABLE as MAP_COUNTS
 from evidence.publish.site.i18n import translator
 from evidence.publish.site.prisma import prisma_svg
 from evidence.publish.site.tablepage import when
 
 THEME_PAGE_LIMIT = 200
+#: Years a theme page's trend shows, the latest ones (earlier years share the first bar).
+TREND_YEARS = 15
 MAX_ID = 2**63 - 1
 RECORD_COLUMNS = "id, title, title_html, authors, year, journal, summary"
 
@@ -54,7 +58,57 @@ async def home(datasette, request) -> Response:
         group["themes"] = [t for t in themes if t["group_slug"] == group["slug"]]
     total = (await db.execute("SELECT count(*) FROM records")).first()[0]
     return await render(datasette, request, "published_home.html", {
-        "groups": groups, "total": total, "feed": datasette.urls.path("/-/feed.atom")})
+        "groups": groups, "total": total, "feed": datasette.urls.path("/-/feed.atom"),
+        "edition": await current_edition(datasette)})
+
+
+async def current_edition(datasette) -> dict[str, Any] | None:
+    """The edition this file publishes: name, its new works and where they are listed."""
+    db = datasette.get_database()
+    if "editions" not in await db.table_names():
+        return None  # a file published before editions
+    row = (await db.execute("SELECT e.name, e.new_records, e.records FROM editions e"
+                            " JOIN site s ON s.key = 'edition' AND s.value = e.name")).first()
+    if row is None:
+        return None
+    name = row["name"]
+    return {"name": name, "new": row["new_records"], "records": row["records"],
+            "url": datasette.urls.table(db.name, "records") + "?"
+            + urlencode({"first_edition": name}),
+            "feed": datasette.urls.path("/-/feed.atom?" + urlencode({"edition": name}))}
+
+
+async def trend(datasette, view: str, slug: str = "", group: bool = False,
+                limit: int = TREND_YEARS) -> list[dict[str, Any]]:
+    """Works per publication year of a theme (or group) and its view, every year of the span
+    (the latest ``limit`` of them; earlier years summed into the first bar), each linking its
+    works. The counts are publish's (``map_counts``); a file without them is counted here."""
+    db = datasette.get_database()
+    if slug and MAP_COUNTS in await db.table_names():
+        rows = await db.execute(
+            f"SELECT CAST(value AS INTEGER), count FROM {MAP_COUNTS} WHERE by = ?"
+            " AND theme = ? AND value != ?", [GROUP_YEAR if group else "year", slug, NONE])
+    else:
+        rows = await db.execute(
+            f"SELECT year, count(*) FROM [{view}] WHERE year IS NOT NULL GROUP BY year")
+    counts = {r[0]: r[1] for r in rows}
+    if not counts:
+        return []
+    last, first = max(counts), min(counts)
+    start = max(first, last - limit + 1)
+    table = datasette.urls.table(db.name, view)
+    bars = []
+    if first < start:
+        bars.append({"year": start - 1, "earlier": True,
+                     "count": sum(n for y, n in counts.items() if y < start),
+                     "url": f"{table}?" + urlencode({"year__lt": start})})
+    for year in range(start, last + 1):
+        bars.append({"year": year, "earlier": False, "count": counts.get(year, 0),
+                     "url": f"{table}?" + urlencode({"year": year})})
+    largest = max(b["count"] for b in bars)
+    for bar in bars:
+        bar["height"] = round(100 * bar["count"] / largest) if largest else 0
+    return bars
 
 
 async def theme(datasette, request) -> Response:
@@ -76,6 +130,8 @@ async def theme(datasette, request) -> Response:
     works = [dict(r, title_rich=sanitise(r["title_html"] or r["title"])) for r in records]
     return await render(datasette, request, "published_theme.html", {
         "theme": dict(row), "records": works, "limit": THEME_PAGE_LIMIT,
+        "trend": await trend(datasette, row["view"], row["slug"],
+                             group=row["group_slug"] is None),
         "feed": datasette.urls.path("/-/feed.atom?theme=" + row["slug"])})
 
 
@@ -139,9 +195,15 @@ async def method(datasette, request) -> Response:
         search["run_list"] = [r for r in runs if r["search"] == search["name"]]
     screening = (await db.execute(
         "SELECT value FROM site WHERE key = 'screening_method'")).first()
+    editions = []
+    if "editions" in await db.table_names():
+        editions = [dict(r, searches=json.loads(r["searches"] or "[]"),
+                         prisma=json.loads(r["prisma"] or "{}")) for r in await db.execute(
+            "SELECT * FROM editions ORDER BY position DESC")]
     return await render(datasette, request, "published_method.html",
                         {"searches": searches, "screening_method": screening[0] if screening
-                         else ""})
+                         else "", "editions": editions,
+                         "edition": await current_edition(datasette)})
 
 
 async def _prisma_rows(datasette) -> list[dict[str, Any]]:

@@ -2,7 +2,8 @@
 // (include), t accepts the best theme suggestion, n saves (or skips when nothing is chosen),
 // u undoes, ? shows help.
 // On the lead's conflict page the same keys work on the first conflict's own decision form,
-// and a / b agree with its first / second reviewer.
+// and a / b agree with its first / second reviewer (on a theme conflict: take their themes;
+// c takes both).
 (function () {
   "use strict";
   const form = document.querySelector("[data-keys-form]");
@@ -15,6 +16,8 @@
   const keys = { i: "include", e: "exclude", m: "maybe" };
   let digits = "";
   let digitTimer = null;
+  const wide = window.matchMedia("(min-width: 1000px)");  // the panel beside the record
+  let fitting = false;
 
   function chosen() {
     const input = form && form.querySelector("input[name=decision]:checked");
@@ -30,7 +33,7 @@
   function renderSuggestions(items) {
     const list = suggestions.querySelector(".items");
     list.textContent = "";
-    if (!items.length) { list.textContent = suggestions.dataset.empty; return; }
+    if (!items.length) { list.textContent = suggestions.dataset.empty; if (form.closest(".screen-layout")) fitPanel(); return; }
     items.forEach((item) => {
       const button = document.createElement("button");
       button.type = "button";
@@ -40,6 +43,7 @@
       button.addEventListener("click", () => acceptSuggestion(item.slug));
       list.appendChild(button);
     });
+    if (form.closest(".screen-layout")) fitPanel();  // the buttons took room from the list
   }
   function loadSuggestions() {
     if (!suggestions || suggested !== null) return;
@@ -69,6 +73,7 @@
     form.classList.toggle("show-include", value === "include");
     form.classList.toggle("show-exclude", value === "exclude");
     form.classList.toggle("has-choice", Boolean(value));
+    if (form.closest(".screen-layout")) fitPanel();
   }
   function choose(value) {
     const input = form.querySelector(`input[name=decision][value=${value}]`);
@@ -124,13 +129,82 @@
       other.classList.toggle("show-exclude", value === "exclude");
     });
   });
+  // A long theme list: typing in its filter hides the themes that do not match (and group
+  // headings left empty); Enter ticks the first one shown and clears the filter; the legend
+  // counts the ticked themes, which stay ticked while hidden.
+  document.querySelectorAll("[data-theme-filter]").forEach((box) => {
+    const fieldset = box.closest("fieldset");
+    const list = fieldset.querySelector(".theme-list") || fieldset;
+    function filter() {
+      const words = box.value.trim().toLowerCase();
+      let heading = null;
+      let shown = false;
+      const close = () => { if (heading) heading.hidden = !shown; };
+      Array.from(list.children).forEach((el) => {
+        if (el.matches("p.group")) { close(); heading = el; shown = false; return; }
+        if (el.tagName !== "LABEL") return;  // (the suggestions stay)
+        el.hidden = Boolean(words) && !el.textContent.toLowerCase().includes(words);
+        shown = shown || !el.hidden;
+      });
+      close();
+    }
+    box.addEventListener("input", filter);
+    box.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter") return;
+      event.preventDefault();  // never submits the decision
+      const first = fieldset.querySelector("label:not([hidden]) input[name=themes]");
+      if (first && box.value.trim()) {
+        first.checked = !first.checked;
+        first.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+      box.value = "";
+      filter();
+    });
+  });
+  function countThemes(scope) {
+    scope.querySelectorAll("fieldset.themes").forEach((fieldset) => {
+      const label = fieldset.querySelector(".chosen-count");
+      if (!label) return;
+      const n = fieldset.querySelectorAll("input[name=themes]:checked").length;
+      label.textContent = n ? `(${label.dataset.chosenLabel.replace("{n}", n)})` : "";
+    });
+  }
+  document.addEventListener("change", (event) => {
+    if (event.target.name === "themes") countThemes(event.target.closest("form") || document);
+  });
+  // Beside the record (laptop), the panel is as tall as the window below its top, so the
+  // summary, note and Save are always in view and only the theme or reason list scrolls.
+  const layout = form && form.closest(".screen-layout");
+  function fitPanel() {
+    fitting = false;
+    if (wide.matches) {
+      const top = Math.max(form.getBoundingClientRect().top, 0);
+      form.style.maxHeight = `${Math.max(window.innerHeight - top - 10, 240)}px`;
+    } else {
+      form.style.maxHeight = "";
+    }
+    // the theme list gives up what the panel lacks (never below four lines)
+    const list = form.querySelector(".theme-list");
+    if (!list) return;
+    list.style.maxHeight = "";
+    const over = form.scrollHeight - form.clientHeight;
+    if (list.offsetHeight && over > 0) {
+      list.style.maxHeight = `${Math.max(list.offsetHeight - over - 2, 96)}px`;
+    }
+  }
+  if (layout) {
+    const later = () => { if (!fitting) { fitting = true; requestAnimationFrame(fitPanel); } };
+    window.addEventListener("scroll", later, { passive: true });
+    window.addEventListener("resize", later);
+    fitPanel();
+  }
   const showHelp = document.getElementById("show-help");
   if (showHelp) showHelp.addEventListener("click", () => help.showModal());
 
   document.addEventListener("keydown", (event) => {
     const target = event.target;
     if (event.ctrlKey || event.metaKey || event.altKey) return;
-    if (target.matches && target.matches("input[type=text], input:not([type]), textarea, select")) {
+    if (target.matches && target.matches("input[type=text], input[type=search], input:not([type]), textarea, select")) {
       if (event.key === "Escape") target.blur();
       return;
     }
@@ -141,9 +215,13 @@
     else if (form && /^[0-9]$/.test(key)) { typeDigit(key); event.preventDefault(); }
     else if (key === "n") { submit(); event.preventDefault(); }
     else if (key === "t" && form && chosen() === "include") { acceptBest(); event.preventDefault(); }
+    else if (key === "/" && form && chosen() === "include" && form.querySelector("[data-theme-filter]")) {
+      form.querySelector("[data-theme-filter]").focus();
+      event.preventDefault();
+    }
     else if (key === "u" && undoForm) { undoForm.requestSubmit(); event.preventDefault(); }
     else if (key === "r" && notRetrievable) { notRetrievable.requestSubmit(); event.preventDefault(); }
-    else if ((key === "a" || key === "b") && card) {
+    else if ((key === "a" || key === "b" || key === "c") && card) {
       const agree = card.querySelector(`[data-agree=${key}]`);
       if (agree) { agree.requestSubmit(); event.preventDefault(); }
     }

@@ -1,7 +1,7 @@
 """Screening simulations on labelled files: ``evidence simulate`` and ``evidence simulate-themes``.
 
 They read the files, check them (an error names the file, line and column), run the app's own
-ranking (:mod:`screening.ranking`) or theme suggester (:mod:`screening.theme_suggestions`)
+ranking (:mod:`models.ranking`) or theme suggester (:mod:`models.theme_suggestions`)
 exactly as the screening app does, and write the order or the suggestions.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evidence.errors import EvidenceError
-from evidence.screening import ranking, theme_suggestions
+from evidence.models import ranking, theme_suggestions
 
 
 @dataclass(frozen=True)
@@ -122,8 +122,9 @@ def simulate_order(rows: list[Row], prior_included: list[str],
     return [(rows[i].record_id, labels[i]) for i in order]
 
 
-def simulate_themes(train: list[Row], test: list[Row],
-                    legend: Legend | None = None) -> list[tuple[str, list[str]]]:
+def simulate_themes(train: list[Row], test: list[Row], legend: Legend | None = None,
+                    settings: theme_suggestions.Settings = theme_suggestions.DEFAULTS,
+                    ) -> list[tuple[str, list[str]]]:
     """For each test row in order: up to three theme ids, learned from the training rows and
     the test rows before it (their themes revealed once suggested, as a reviewer sets them),
     and from the legend's headings and groups when given (as the app uses its configured
@@ -134,7 +135,7 @@ def simulate_themes(train: list[Row], test: list[Row],
     result = []
     for row in test:
         suggestions = theme_suggestions.suggest(known, row.title, row.abstract, row.journal,
-                                                groups=groups)
+                                                groups=groups, settings=settings)
         result.append((row.record_id, [s.theme for s in suggestions]))
         if _themes(row):
             known.append(theme_suggestions.Example(row.title, row.abstract, row.journal,

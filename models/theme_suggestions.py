@@ -5,7 +5,7 @@ the suggester is a nearest-neighbour vote rather than a trained classifier:
 
 - text = title, abstract and journal; features = in-word character 2-5-grams (Norwegian
   compounds share their parts: ``rusbehandling`` / ``rusproblemer``) plus words, tf-idf, plus
-  the record's *kind* (:mod:`screening.record_kind`: a review, Nordic, substance use, a book),
+  the record's *kind* (:mod:`models.record_kind`: a review, Nordic, substance use, a book),
   so a record's nearest themed records are works of its own kind first;
 - a theme's score = the similarity-weighted vote of the five most similar themed records,
   plus its share among all themed records weighted by a softmax of their similarity (the
@@ -33,18 +33,28 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from evidence.screening.ranking import clean_text
-from evidence.screening.record_kind import KINDS, kinds
+from evidence.models.ranking import clean_text
+from evidence.models.record_kind import KINDS, kinds
 
-#: How many neighbours vote, how much a group's best theme lifts its siblings, the weight of
-#: the kind columns against the text, and the weight and softmax temperature of the
-#: frequency-among-similar-records vote.
-NEIGHBOURS = 5
-GROUP_LIFT = 1.0
-KIND_WEIGHT = 1.0
-PRIOR_WEIGHT = 0.5
-PRIOR_TEMPERATURE = 0.5
 LIMIT = 3
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How many neighbours vote, how much a group's best theme lifts its siblings, the weight
+    of the kind columns against the text, and the weight and softmax temperature of the
+    frequency-among-similar-records vote. The defaults are what the app uses; a figure that
+    tuning did not see (bench/themes_bench.py, nested cross-validation) picks among a few of
+    these on the training works alone."""
+
+    neighbours: int = 5
+    group_lift: float = 1.0
+    kind_weight: float = 1.0
+    prior_weight: float = 0.5
+    prior_temperature: float = 0.5
+
+
+DEFAULTS = Settings()
 
 
 @dataclass(frozen=True)
@@ -80,50 +90,59 @@ def _text(title: str, abstract: str, journal: str) -> str:
                                       clean_text(journal)) if part)
 
 
-def _kind_columns(records: list[tuple[str, str, str]]) -> sparse.csr_matrix:
-    """One column per kind (:data:`record_kind.KINDS`), rows of length ``KIND_WEIGHT``."""
+def _kind_columns(records: list[tuple[str, str, str]], weight: float) -> sparse.csr_matrix:
+    """One column per kind (:data:`record_kind.KINDS`), rows of length ``weight``."""
     matrix = np.zeros((len(records), len(KINDS)))
     for i, record in enumerate(records):
         for kind in kinds(*record):
             matrix[i, KINDS.index(kind)] = 1.0
-    return sparse.csr_matrix(normalize(matrix) * KIND_WEIGHT)
+    return sparse.csr_matrix(normalize(matrix) * weight)
 
 
-def _features(records: list[tuple[str, str, str]]) -> sparse.csr_matrix:
+def features(records: list[tuple[str, str, str]],
+             kind_weight: float = DEFAULTS.kind_weight) -> sparse.csr_matrix:
     """Rows of (title, abstract, journal): characters, words and kind, each block of unit
-    length before the whole row is normalised (so no block drowns the others)."""
+    length before the whole row is normalised (so no block drowns the others). Fitted on
+    ``records`` (the examples and the record asked about), so a row's similarity to another
+    is the same whatever order they come in."""
     texts = [_text(*record) for record in records]
     chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
     words = TfidfVectorizer(sublinear_tf=True)
     return normalize(sparse.hstack([normalize(chars.fit_transform(texts)),
                                     normalize(words.fit_transform(texts)),
-                                    _kind_columns(records)], format="csr"))
+                                    _kind_columns(records, kind_weight)], format="csr"))
 
 
 def suggest(examples: Sequence[Example], title: str, abstract: str = "", journal: str = "",
-            *, groups: dict[str, str] | None = None, limit: int = LIMIT) -> list[Suggestion]:
+            *, groups: dict[str, str] | None = None, limit: int = LIMIT,
+            settings: Settings = DEFAULTS) -> list[Suggestion]:
     """Up to ``limit`` themes for this record, best first; [] when nothing is themed yet."""
     examples = [e for e in examples if e.themes]
-    text = _text(title, abstract, journal)
-    if not examples or not text:
+    if not examples or not _text(title, abstract, journal):
         return []
-    matrix = _features([(e.title, e.abstract, e.journal) for e in examples]
-                       + [(title, abstract, journal)])
-    known, new = matrix[:-1], matrix[-1]
-    sims = (known @ new.T).toarray().ravel()
+    matrix = features([(e.title, e.abstract, e.journal) for e in examples]
+                      + [(title, abstract, journal)], settings.kind_weight)
+    sims = (matrix[:-1] @ matrix[-1].T).toarray().ravel()
+    return rank(examples, sims, groups=groups, limit=limit, settings=settings)
+
+
+def rank(examples: Sequence[Example], sims: np.ndarray, *, groups: dict[str, str] | None = None,
+         limit: int = LIMIT, settings: Settings = DEFAULTS) -> list[Suggestion]:
+    """The themes of ``examples`` scored by their similarities ``sims`` to the record (the
+    second half of :func:`suggest`, apart so a bench can try settings on one similarity)."""
     scores: dict[str, float] = defaultdict(float)
-    for i in np.argsort(-sims, kind="stable")[:NEIGHBOURS]:
+    for i in np.argsort(-sims, kind="stable")[:settings.neighbours]:
         for theme in examples[i].themes:
             scores[theme] += float(sims[i])
-    weights = np.exp((sims - sims.max()) / PRIOR_TEMPERATURE)
-    weights *= PRIOR_WEIGHT / weights.sum()
+    weights = np.exp((sims - sims.max()) / settings.prior_temperature)
+    weights *= settings.prior_weight / weights.sum()
     for i, example in enumerate(examples):
         for theme in example.themes:
             scores[theme] += float(weights[i])
     best: dict[str, float] = defaultdict(float)
     for theme, score in scores.items():
         best[group_of(theme, groups)] = max(best[group_of(theme, groups)], score)
-    lifted = {t: s + GROUP_LIFT * best[group_of(t, groups)] for t, s in scores.items()}
+    lifted = {t: s + settings.group_lift * best[group_of(t, groups)] for t, s in scores.items()}
     total = sum(lifted.values()) or 1.0
     ranked = sorted(lifted.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
     return [Suggestion(theme, round(score / total, 3)) for theme, score in ranked]

@@ -12,7 +12,7 @@ that is not final. ``maybe`` is not a label. Until there is at least one inclusi
 exclusion there is no model and the queue falls back to ``screening.relevance_fallback``.
 
 SAFE's check (``screening.stopping.rule: safe``): once the stopping heuristic has been met,
-:mod:`screening.safe` stores where, and from then on every reviewer's queue is ranked by the
+:mod:`models.safe` stores where, and from then on every reviewer's queue is ranked by the
 second model (:func:`ranking.rank_check`, logistic regression on character 4-grams),
 trained on the same labels (blind as above). Its features are built in the background the
 first time they are needed; until then the first model's ranking serves.
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 
-from evidence.screening import ranking, safe
+from evidence.models import ranking, safe
 
 _log = logging.getLogger(__name__)
 

@@ -2,11 +2,11 @@
 lead's stop (table ``stopping_events``, migration m470).
 
 SAFE (Boetje & van de Schoot 2024, Systematic Reviews 13:81) screens with active learning
-until its stopping heuristic is met (screening/stopping.py), then ranks the rest with a
+until its stopping heuristic is met (models/stopping.py), then ranks the rest with a
 *different* model and screens on until another run of exclusions; only then does it stop.
 The moment the heuristic was first met is stored here, as the id of the last title/abstract
 decision then: the check's run of exclusions counts from it, and the queue's model
-(screening/relevance.py) follows it. Recomputing it from the figures would flip back and
+(models/relevance.py) follows it. Recomputing it from the figures would flip back and
 forth, since the figures move with every decision (an inclusion in the check resets the run,
 a new import lowers the share screened).
 

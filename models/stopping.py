@@ -13,7 +13,7 @@ doi:10.1186/s13643-024-02502-7): stop when (1) at least ``min_share`` of the rec
 are screened, (2) at least twice the estimated number of inclusions are screened, and (3) the
 last ``consecutive_exclusions`` (50) decisions were all exclusions. SAFE then asks for a check
 with a different model before stopping for good: with relevance order the app does it
-(screening/safe.py keeps where it began, screening/relevance.py switches the model), and the
+(models/safe.py keeps where it began, models/relevance.py switches the model), and the
 rule is met once that check has its own run of ``consecutive_exclusions``.
 """
 
@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from evidence.screening import safe
+from evidence.models import safe
 
 #: Recent decisions the rate of inclusions (and so the estimate) is taken from.
 WINDOW = 100
@@ -48,7 +48,7 @@ class StoppingFigures:
     phase: str = ""
     check_run: int = 0            # exclusions in a row since the check began
     check_needed: int = 0
-    #: Screening stopped in the app (screening.safe.stop_screening): when, by whom, figures.
+    #: Screening stopped in the app (models.safe.stop_screening): when, by whom, figures.
     stopped: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -90,7 +90,7 @@ _IMPORTED = ("SELECT record_id FROM decisions WHERE origin = 'import'"
 def stopping_figures(conn: sqlite3.Connection, *, rule: str = "none", min_share: float = 0.10,
                      run_needed: int = 50) -> StoppingFigures:
     """The stopping figures now, whether the configured rule's criteria are met, and (rule
-    ``safe``) SAFE's phase, read from the start of the check stored by :mod:`screening.safe`."""
+    ``safe``) SAFE's phase, read from the start of the check stored by :mod:`models.safe`."""
     # a count of all records is instant, a count of some is not: subtract the imported ones
     total = conn.execute(f"SELECT (SELECT count(*) FROM records)"
                          f" - (SELECT count(DISTINCT record_id) FROM ({_IMPORTED}))"
@@ -165,17 +165,27 @@ _EARLY_TEXT = {
 }
 
 
+#: The fixed screening orders (``screening.order``) in words, for the method page.
+_ORDER_WORDS = {
+    "en": {"newest": "newest first", "oldest": "oldest first", "search": "search by search",
+           "random": "random order"},
+    "nb": {"newest": "nyeste først", "oldest": "eldste først", "search": "søk for søk",
+           "random": "tilfeldig rekkefølge"},
+}
+
+
 def describe_method(settings: Any, language: str = "en", not_screened: int = 0, *,
                     stop: dict[str, Any] | None = None, checked: bool = False) -> str:
     """The screening order and stopping rule in one or two sentences, for the method page.
 
     Stopped means ``screening.stopping.stopped: true`` or a lead's stop in the app
-    (``stop``, screening/safe.py); a stop before SAFE's rule was met is said to be early.
+    (``stop``, models/safe.py); a stop before SAFE's rule was met is said to be early.
     ``checked``: SAFE's check with a second model took place."""
     lang = language if language in _ORDER_TEXT else "en"
     texts = _ORDER_TEXT[lang]
     text = (texts["relevance"] if settings.order == "relevance"
-            else texts["other"].format(order=settings.order))
+            else texts["other"].format(
+                order=_ORDER_WORDS[lang].get(settings.order, settings.order)))
     if checked and settings.order == "relevance" and settings.stopping_rule == "safe":
         text += _CHECK_TEXT[lang]
     if not (settings.stopping_applied or stop):
