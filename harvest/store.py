@@ -48,7 +48,7 @@ def normalise_hit(hit: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise HitError(f"unknown hit field(s): {', '.join(sorted(unknown))}")
     for key, value in hit.items():
-        if key == "raw" or not isinstance(value, str | list):
+        if key == "raw" or not isinstance(value, (str, list)):  # noqa: UP038 (faster)
             continue
         size = len(value) if isinstance(value, str) else sum(len(str(v)) for v in value)
         limit = MAX_CHARS.get(key, MAX_LIST if isinstance(value, list) else MAX_FIELD)
