@@ -37,7 +37,7 @@ import sqlite_utils
 
 from evidence.config import Config, DedupeSettings, Search, ServiceSettings
 from evidence.db.config_sync import ensure_search
-from evidence.db.values import now
+from evidence.db.values import LOOKUP_PREFIX, now
 from evidence.dedupe.keys import fingerprint, title_key
 from evidence.dedupe.score import clearly_differ, same_authors, score
 from evidence.harvest import store
@@ -120,7 +120,7 @@ def enrich(db: sqlite_utils.Database, config: Config | None, services: ServiceSe
         return result
     for source in chain:
         source.search_id = ensure_search(db, Search(
-            name=f"enrich-{source.name}", source=source.name,
+            name=f"{LOOKUP_PREFIX}{source.name}", source=source.name,
             description=f"Works found by `evidence enrich` in {source.api.label}"))
         source.run_id = _open_run(db, source.search_id)
     before = {r["id"]: (bool(r["abstract"]), bool(r["doi"]), bool(r["oa_url"]))

@@ -248,3 +248,31 @@ enrich: {after_harvest: true, sources: [crossref]}
     assert "enrich: 3 looked up" in result.output
     (batch,) = [p["filter"] for path, p in cr_state.requests if path == "/works"]
     assert batch.count("doi:10.18261/sample.") == 3
+
+
+def test_lookups_are_not_counted_as_identified(db, tmp_path):
+    """Enrichment hits join records a search found: PRISMA's identified and duplicates, the
+    method page's searches and "found by" leave them out."""
+    import sqlite_utils
+
+    from evidence.config import parse_config
+    from evidence.db.decisions import append_decision
+    from evidence.publish.build import publish
+    from evidence.status import collect_status
+
+    add_records(db, [record(n) for n in range(5)])
+    with oa.serve(oa.OpenAlexState([openalex_work(n) for n in range(5)])) as (oa_url, _), \
+            cr.serve(cr.CrossrefState([])) as (cr_url, _):
+        enrich(db, None, service_settings({}), clients=clients(oa_url, cr_url))
+    assert db.execute("select count(*) from hits").fetchone()[0] == 10
+    totals = collect_status(db)["totals"]
+    assert (totals["identified"], totals["duplicates_removed"]) == (5, 0)
+    for rid in [r for (r,) in db.execute("select id from records")]:
+        append_decision(db.conn, rid, "rita", "include")
+    out = tmp_path / "published.db"
+    publish(db, out, parse_config("project: {title: T}\n"))
+    pub = sqlite_utils.Database(out)
+    prisma = {r["step"]: r["count"] for r in pub["prisma"].rows if not r["key"]}
+    assert prisma["identified_total"] == 5 and prisma["duplicates_removed"] == 0
+    assert [r["name"] for r in pub["searches"].rows] == ["google-scholar"]
+    assert all("enrich" not in r["searches"] for r in pub["records"].rows)
