@@ -641,3 +641,19 @@ def m510_record_themes_from_outcomes(db: sqlite_utils.Database) -> None:
         " SELECT ?, id, ?, ? FROM themes WHERE slug = ?",
         [(rid, *(kept.get((rid, slug)) or first.get((rid, slug)) or (None, None)), slug)
          for rid, slug in sorted(links)])
+
+
+@migrations()
+def m522_oa_url_and_lookups(db: sqlite_utils.Database) -> None:
+    """``records.oa_url`` (contract) and ``hits.oa_url``: where a source (OpenAlex,
+    Crossref) knows an open-access full text, carried from hits to records like every field
+    (dedupe/cluster.py). ``enrich_lookups`` remembers what `evidence enrich` has asked which
+    service about a record, so a second run asks nothing again (harvest/enrich.py)."""
+    for table in ("hits", "records"):
+        if "oa_url" not in db[table].columns_dict:
+            db[table].add_column("oa_url", str)
+    db["enrich_lookups"].create({
+        "record_id": int, "source": str, "key": str, "outcome": str, "hit_id": int,
+        "looked_up_at": str,
+    }, pk=("record_id", "source", "key"), foreign_keys=[("record_id", "records", "id")],
+        if_not_exists=True)

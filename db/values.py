@@ -27,3 +27,12 @@ def json_list(value: Any) -> list:
     except (TypeError, ValueError):
         return [value]
     return loaded if isinstance(loaded, list) else [loaded]
+
+
+#: Searches that `evidence enrich` fills (``enrich-openalex``, ``enrich-crossref``): their hits
+#: are look-ups of records a search already found, not hits identified by a search, so the
+#: PRISMA counts, the method page and "found by" leave them out (harvest/enrich.py names them).
+LOOKUP_PREFIX = "enrich-"
+#: SQL: the ids of those searches (``search_id NOT IN (...)`` keeps identifying hits only).
+LOOKUP_SEARCHES = f"SELECT id FROM searches WHERE name LIKE '{LOOKUP_PREFIX}%'"
+

@@ -51,7 +51,7 @@ RECORD_FIELDS = (
     "title", "abstract", "authors", "year", "journal", "journal_abbrev", "volume", "issue",
     "pages", "doi", "pmid", "pmcid", "isbn", "issn", "pub_date", "language",
     "publication_types", "keywords", "mesh_terms", "item_type", "url", "original_title",
-    "creators",
+    "creators", "oa_url",
 )
 _KEY_COLUMNS = ("id", "record_id", "title", "authors", "year", "journal", "volume", "pages",
                 "doi", "pmid", "pmcid", "isbn", "item_type", "publication_types")

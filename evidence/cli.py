@@ -108,7 +108,10 @@ def import_(file: str, source: str | None, new_search: bool, query: str | None,
 @user_errors
 def harvest(search_names: tuple[str, ...], since: dt.datetime | None, db_path: str,
             config_path: str, silent: bool) -> None:
-    """Run the configured searches (PubMed, Zotero) and fetch what is new.
+    """Run the configured searches (PubMed, Zotero, Crossref, OpenAlex) and fetch what is new.
+
+    With `enrich: {after_harvest: true}` in evidence.yml, the new records are then looked up
+    in OpenAlex and Crossref for missing abstracts and DOIs (`evidence enrich`).
 
     Example:
 
@@ -118,13 +121,23 @@ def harvest(search_names: tuple[str, ...], since: dt.datetime | None, db_path: s
     from evidence.harvest.runs import harvest as run_harvest
 
     config = open_config(config_path)
-    result = run_harvest(open_database(db_path, create=True), config, service_settings(),
+    db = open_database(db_path, create=True)
+    first_new = (db.execute("SELECT max(id) FROM records").fetchone()[0] or 0) + 1
+    result = run_harvest(db, config, service_settings(),
                          names=search_names, since=since.date() if since else None,
                          progress=progress_enabled(silent),
                          report=lambda line, err: click.echo(line, err=err))
     dedupe = result.dedupe
     click.echo(f"dedupe: {dedupe.new_records} new records, {dedupe.merged} hits joined "
                f"existing records, {dedupe.uncertain} uncertain pairs")
+    if config.enrich.after_harvest and dedupe.new_records:
+        from evidence.harvest.enrich import enrich
+
+        new_ids = [r for (r,) in db.execute("SELECT id FROM records WHERE id >= ?",
+                                            [first_new])]
+        enriched = enrich(db, config, service_settings(), record_ids=new_ids,
+                          progress=progress_enabled(silent))
+        click.echo(f"enrich: {enriched.summary()}")
     if result.failed:
         ran = len(result.runs) + len(result.failed)
         raise click.ClickException(
@@ -197,6 +210,7 @@ def _add_optional_commands() -> None:
     """Commands that live in their own modules (one module per area of the tool)."""
     from evidence import (
         cli_dedupe,
+        cli_enrich,
         cli_publish,
         cli_screen,
         cli_server,
@@ -204,7 +218,8 @@ def _add_optional_commands() -> None:
         cli_zotero,
     )
 
-    for module in (cli_dedupe, cli_publish, cli_screen, cli_simulate, cli_zotero, cli_server):
+    for module in (cli_dedupe, cli_enrich, cli_publish, cli_screen, cli_simulate, cli_zotero,
+                   cli_server):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -196,6 +196,19 @@ class DedupeSettings:
     merge_errata: bool = False
 
 
+#: Where `evidence enrich` looks works up, in order (the first that knows an abstract fills it).
+ENRICH_SOURCES = ("openalex", "crossref")
+
+
+@dataclass(frozen=True)
+class EnrichSettings:
+    """``enrich:``: whether `evidence harvest` runs `evidence enrich` on its new records, and
+    which services it asks."""
+
+    after_harvest: bool = False
+    sources: tuple[str, ...] = ENRICH_SOURCES
+
+
 @dataclass(frozen=True)
 class Config:
     title: str
@@ -211,6 +224,7 @@ class Config:
     full_text_exclusion_reasons: tuple[Reason, ...] = ()
     screening: ScreeningSettings = field(default_factory=ScreeningSettings)
     dedupe: DedupeSettings = field(default_factory=DedupeSettings)
+    enrich: EnrichSettings = field(default_factory=EnrichSettings)
     #: The project's own synonym groups for the published search (beside the built-in ones).
     synonyms: tuple[tuple[str, ...], ...] = ()
     path: str = ""
@@ -243,6 +257,11 @@ class ServiceSettings:
     ncbi_tool: str
     zotero_url: str
     zotero_api_key: str | None
+    crossref_url: str = "https://api.crossref.org"
+    openalex_url: str = "https://api.openalex.org"
+    #: An address for Crossref's and OpenAlex's polite pools (``mailto=``).
+    mailto: str | None = None
+    openalex_api_key: str | None = None
 
 
 def service_settings(environ: dict[str, str] | None = None) -> ServiceSettings:
@@ -254,6 +273,10 @@ def service_settings(environ: dict[str, str] | None = None) -> ServiceSettings:
         ncbi_tool=env.get("NCBI_TOOL") or "evidence-tracker",
         zotero_url=env.get("ZOTERO_API_URL", "https://api.zotero.org"),
         zotero_api_key=env.get("ZOTERO_API_KEY") or None,
+        crossref_url=env.get("CROSSREF_API_URL") or "https://api.crossref.org",
+        openalex_url=env.get("OPENALEX_API_URL") or "https://api.openalex.org",
+        mailto=env.get("EVIDENCE_MAILTO") or None,
+        openalex_api_key=env.get("OPENALEX_API_KEY") or None,
     )
 
 
@@ -279,7 +302,8 @@ _SEARCH_KEYS: dict[str, Any] = {
     }), False),
 }
 # A spec is a dict: key -> (kind, required). Kinds: "str", "int", "bool", "date", "float",
-# ("enum", choices), ("list", kind), ("map", spec).
+# ("enum", choices), ("list", kind), ("map", spec), and "filters": a mapping of any keys to
+# values or lists of values, each kept as written (a source passes them through to its API).
 
 _LABELLED = {"id": ("str", True), "nb": ("str", True), "en": ("str", True)}
 _SPEC: dict[str, Any] = {
@@ -338,6 +362,10 @@ _SPEC: dict[str, Any] = {
         "merge_preprints": ("bool", False),
         "merge_errata": ("bool", False),
     }), False),
+    "enrich": (("map", {
+        "after_harvest": ("bool", False),
+        "sources": (("list", ("enum", ENRICH_SOURCES)), False),
+    }), False),
 }
 
 
@@ -352,6 +380,8 @@ class _Validator:
     def value(self, node: yaml.Node, kind: Any, key: str) -> Any:
         if kind == "search":
             return self.mapping(node, _search_spec(node), key)
+        if kind == "filters":
+            return self.filters(node, key)
         if isinstance(kind, tuple) and kind[0] == "map":
             return self.mapping(node, kind[1], key)
         if isinstance(kind, tuple) and kind[0] == "list":
@@ -397,6 +427,31 @@ class _Validator:
                 return raw
             raise self.fail(node, key, f"must be a date like 2024-10-21 (got {raw!r})")
         raise AssertionError(kind)
+
+    def filters(self, node: yaml.Node, key: str) -> dict[str, str | list[str]]:
+        """An API's filters, passed through: each value as written in the file, so
+        ``language: no`` stays "no" (not YAML's false) and a date stays its text."""
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node, key, "must be a mapping of filter names to values")
+        result: dict[str, str | list[str]] = {}
+        for key_node, value_node in node.value:
+            child = f"{key}.{key_node.value}"
+            if not isinstance(key_node, yaml.ScalarNode) or not str(key_node.value).strip():
+                raise self.fail(key_node, key, "a filter needs a name")
+            if key_node.value in result:
+                raise self.fail(key_node, child, "appears twice")
+            if isinstance(value_node, yaml.SequenceNode):
+                values = value_node.value
+            else:
+                values = [value_node]
+            texts = []
+            for item in values:
+                if not isinstance(item, yaml.ScalarNode) or not str(item.value).strip():
+                    raise self.fail(item, child, "must be a value or a list of values")
+                texts.append(str(item.value).strip())
+            result[key_node.value] = texts if isinstance(value_node, yaml.SequenceNode) \
+                else texts[0]
+        return result
 
     def mapping(self, node: yaml.Node, spec: dict[str, Any], key: str) -> dict[str, Any]:
         if not isinstance(node, yaml.MappingNode):
@@ -573,7 +628,8 @@ def _build(data: dict[str, Any], root: yaml.Node, v: _Validator) -> Config:
             stopping_applied=screening.get("stopping", {}).get("stopped", False),
             auth=_auth(screening.get("auth"), root, v),
         ),
-        dedupe=dedupe_settings, synonyms=synonyms, path=str(v.path),
+        dedupe=dedupe_settings, synonyms=synonyms,
+        enrich=_enrich(data.get("enrich", {}), root, v), path=str(v.path),
     )
 
 
@@ -589,6 +645,14 @@ def _synonym_group(group: list[str], i: int, root: yaml.Node, v: _Validator
                      "a group needs two or more different words or phrases, e.g."
                      " [rusbehandling, addiction treatment]")
     return terms
+
+
+def _enrich(raw: dict[str, Any], root: yaml.Node, v: _Validator) -> EnrichSettings:
+    sources = tuple(dict.fromkeys(raw.get("sources", ENRICH_SOURCES)))
+    if not sources:
+        raise v.fail(_find_node(root, "enrich", "sources"), "enrich.sources",
+                     f"name at least one of {', '.join(ENRICH_SOURCES)}")
+    return EnrichSettings(after_harvest=raw.get("after_harvest", False), sources=sources)
 
 
 def _search(raw: dict[str, Any], i: int, root: yaml.Node, v: _Validator,
@@ -609,7 +673,8 @@ def _search(raw: dict[str, Any], i: int, root: yaml.Node, v: _Validator,
         try:
             settings = source.check(settings, context) if source.check else settings
         except SettingError as e:
-            raise v.fail(_find_node(node, e.key) or node, f"{key}.{e.key}", e.message) from e
+            found = _find_node(node, *e.key.split(".")) or _find_node(node, e.key.split(".")[0])
+            raise v.fail(found or node, f"{key}.{e.key}", e.message) from e
     return Search(name=raw["name"], source=raw["source"], query=raw.get("query", ""),
                   window=window, description=raw.get("description", ""), settings=settings)
 

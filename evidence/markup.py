@@ -59,6 +59,16 @@ def sanitise(text: str | None) -> Markup:
                             strip_comments=True, link_rel=None))
 
 
+def keep_inline(text: str) -> str:
+    """``text`` with its inline tags in their HTML form (``<jats:italic>`` -> ``<i>``) and
+    every other tag dropped: how a source stores an abstract that came as markup (Crossref's
+    JATS), so :func:`sanitise` shows its italics and :func:`strip` gives plain text."""
+    if not has_markup(text):
+        return text
+    return _TAG.sub(lambda m: f"<{m.group(1)}{_RENAME[m.group(2).lower()]}>"
+                    if m.group(2).lower() in _RENAME and not m.group(3) else "", text)
+
+
 def strip(text: str | None) -> str | None:
     """``text`` as plain text for RIS, BibTeX, CSV, xlsx and the index: tags removed, and
     super- and subscripts kept as what they mean (Unicode ``¹⁸``, ``₂``, else ``^(...)``,

@@ -10,6 +10,7 @@ from evidence.config import Config, ScreeningSettings
 from evidence.db.config_sync import save_screening_rule
 from evidence.db.outcomes import theme_conflicts
 from evidence.db.stages import stage_counts
+from evidence.db.values import LOOKUP_SEARCHES
 
 _PER_SEARCH = """
 SELECT s.name AS search, s.source,
@@ -51,7 +52,8 @@ FROM runs r JOIN searches s ON s.id = r.search_id ORDER BY r.id
 #: add up: included + excluded + maybe + awaiting full text.
 _TOTALS = """
 SELECT
-  (SELECT count(*) FROM hits WHERE deleted = 0) AS identified,
+  (SELECT count(*) FROM hits WHERE deleted = 0 AND search_id NOT IN ({lookups}))
+    AS identified,
   (SELECT count(*) FROM records WHERE id IN (SELECT record_id FROM hits WHERE deleted = 0))
     AS records,
   (SELECT count(*) FROM stage_status WHERE stage = 'screening' AND decision IS NOT NULL)
@@ -83,7 +85,7 @@ def collect_status(db: sqlite_utils.Database, config: Config | None = None) -> d
         rule = {"reviewers_per_record": needed,
                 "text": ScreeningSettings(reviewers_per_record=needed).rule,
                 "from": "no configuration file: the rule stored by the last command"}
-    found = next(db.query(_TOTALS))
+    found = next(db.query(_TOTALS.format(lookups=LOOKUP_SEARCHES)))
     stages = stage_counts(db.conn)
     totals = {"identified": found["identified"],
               "duplicates_removed": found["identified"] - found["records"],

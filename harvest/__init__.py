@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 SOURCES = {
     "pubmed": "evidence.harvest.pubmed",
     "zotero": "evidence.harvest.zotero",
+    "crossref": "evidence.harvest.crossref",
+    "openalex": "evidence.harvest.openalex",
 }
 
 #: Searches of this source are filled by `evidence import FILE --source NAME`, not harvested.

@@ -25,7 +25,7 @@ HIT_FIELDS = (
     "external_id", "title", "abstract", "authors", "year", "journal", "journal_abbrev",
     "volume", "issue", "pages", "doi", "pmid", "pmcid", "isbn", "issn", "pub_date",
     "language", "publication_types", "keywords", "mesh_terms", "item_type", "url", "raw",
-    "original_title", "creators",
+    "original_title", "creators", "oa_url",
 )
 _HIT_FIELDS = frozenset(HIT_FIELDS)
 LIST_FIELDS = ("authors", "publication_types", "keywords", "mesh_terms")
@@ -48,7 +48,7 @@ def normalise_hit(hit: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise HitError(f"unknown hit field(s): {', '.join(sorted(unknown))}")
     for key, value in hit.items():
-        if key == "raw" or not isinstance(value, str | list):
+        if key == "raw" or not isinstance(value, (str, list)):  # noqa: UP038 (faster)
             continue
         size = len(value) if isinstance(value, str) else sum(len(str(v)) for v in value)
         limit = MAX_CHARS.get(key, MAX_LIST if isinstance(value, list) else MAX_FIELD)
@@ -69,7 +69,7 @@ def normalise_hit(hit: dict[str, Any]) -> dict[str, Any]:
         "pages": n.normalise_pages(hit.get("pages")),
     }
     for key in ("journal", "journal_abbrev", "volume", "issue", "isbn", "issn", "pub_date",
-                "language", "item_type", "url"):
+                "language", "item_type", "url", "oa_url"):
         row[key] = n.clean_text(hit.get(key))
     row["authors"] = _as_json_array(n.normalise_authors(hit.get("authors")))
     for key in ("publication_types", "keywords", "mesh_terms"):

@@ -33,7 +33,7 @@ from evidence.config import Config
 from evidence.db.config_sync import save_screening_rule
 from evidence.db.outcomes import outcomes, theme_conflicts
 from evidence.db.stages import stage_counts
-from evidence.db.values import json_list, now
+from evidence.db.values import LOOKUP_PREFIX, json_list, now
 from evidence.errors import EvidenceError
 from evidence.models.safe import check_start, current_stop
 from evidence.models.stopping import describe_method
@@ -63,7 +63,7 @@ PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/"
 _INCLUDED = """
 SELECT r.id, r.title, r.authors, r.year, r.journal, r.volume, r.issue, r.pages, r.doi, r.pmid,
   r.pmcid, r.isbn, r.issn, r.pub_date, r.language, r.abstract, r.publication_types, r.keywords,
-  r.item_type, r.url, rs.decided_at
+  r.item_type, r.url, r.oa_url, rs.decided_at
 FROM record_status rs JOIN records r ON r.id = rs.record_id
 WHERE rs.decision = 'include' ORDER BY r.id
 """
@@ -72,9 +72,10 @@ SELECT d.record_id, d.{column} FROM decisions d JOIN (
   SELECT max(id) AS id FROM decisions WHERE {column} IS NOT NULL AND {column} != ''
   GROUP BY record_id) latest ON latest.id = d.id
 """
-_SEARCHES_PER_RECORD = """
+_SEARCHES_PER_RECORD = f"""
 SELECT DISTINCT h.record_id, s.name FROM hits h JOIN searches s ON s.id = h.search_id
-WHERE h.deleted = 0 AND h.record_id IS NOT NULL ORDER BY h.record_id, s.name
+WHERE h.deleted = 0 AND h.record_id IS NOT NULL AND s.name NOT LIKE '{LOOKUP_PREFIX}%'
+ORDER BY h.record_id, s.name
 """
 
 
@@ -338,6 +339,7 @@ def _record_rows(db: sqlite_utils.Database, config: Config, themes: dict[str, di
             "pmcid": row["pmcid"], "isbn": row["isbn"], "issn": row["issn"],
             "pub_date": row["pub_date"], "language": row["language"],
             "item_type": row["item_type"], "url": safe_url(row["url"]),
+            "oa_url": safe_url(row["oa_url"]),  # the open-access full text (evidence enrich)
             "keywords": "; ".join(map(str, json_list(row["keywords"]))),
             "summary": summaries.get(rid), "abstract": markup.strip(row["abstract"]),
             "title_html": row["title"] if markup.has_markup(row["title"]) else None,
@@ -410,7 +412,7 @@ def _create_view(pub: sqlite_utils.Database, name: str, slugs: list[str]) -> Non
                     replace=True)
 
 
-_SEARCH_COUNTS = """
+_SEARCH_COUNTS = f"""
 SELECT s.id, s.name, s.source, s.description, s.query, s.date_field, s.settings, s.last_run_at,
   (SELECT count(*) FROM runs WHERE search_id = s.id) AS runs,
   (SELECT count(*) FROM hits h WHERE h.search_id = s.id AND h.deleted = 0) AS hits,
@@ -419,7 +421,7 @@ SELECT s.id, s.name, s.source, s.description, s.query, s.date_field, s.settings,
   (SELECT count(DISTINCT h.record_id) FROM hits h JOIN record_status rs
      ON rs.record_id = h.record_id WHERE h.search_id = s.id AND h.deleted = 0
      AND rs.decision = 'include') AS included
-FROM searches s ORDER BY s.id
+FROM searches s WHERE s.name NOT LIKE '{LOOKUP_PREFIX}%' ORDER BY s.id
 """
 
 
@@ -485,7 +487,8 @@ def prisma_rows(db: sqlite_utils.Database, language: str = "en", *,
 
     for s in db.query("SELECT s.name, s.source, count(h.id) AS n FROM searches s"
                       " JOIN hits h ON h.search_id = s.id AND h.deleted = 0"
-                      " GROUP BY s.id ORDER BY s.id"):
+                      " WHERE s.name NOT LIKE ? GROUP BY s.id ORDER BY s.id",
+                      [LOOKUP_PREFIX + "%"]):
         add("identified", s["n"], s["name"], s["name"], s["source"])
     identified = sum(r["count"] for r in rows)
     records = db.execute("SELECT count(*) FROM records WHERE id IN"

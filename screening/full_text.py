@@ -38,8 +38,12 @@ def find_pdf(folder: str | None, record: dict[str, Any]) -> Path | None:
 
 
 def full_text_links(record: dict[str, Any]) -> list[dict[str, str]]:
-    """Outside links to the full text: DOI, PubMed Central, PubMed, the record's web address."""
+    """Outside links to the full text: the open-access copy a source knows (``oa_url``, from
+    OpenAlex or Crossref), DOI, PubMed Central, PubMed, the record's web address."""
     links = []
+    oa_url = str(record.get("oa_url") or "")
+    if oa_url.startswith(("https://", "http://")) and not any(c.isspace() for c in oa_url):
+        links.append({"kind": "oa", "label": "Open access", "href": oa_url})
     if record.get("doi"):
         links.append({"kind": "doi", "label": f"DOI {record['doi']}",
                       "href": f"https://doi.org/{quote(str(record['doi']), safe='/')}"})

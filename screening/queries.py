@@ -44,7 +44,8 @@ ORDERS = {
     "random": f"{RANDOM_KEY}, r.id",
 }
 RECORD_COLUMNS = ("id", "title", "abstract", "authors", "year", "journal", "volume", "issue",
-                  "pages", "doi", "pmid", "pmcid", "url", "publication_types", "item_type")
+                  "pages", "doi", "pmid", "pmcid", "url", "publication_types", "item_type",
+                  "oa_url")
 
 #: The current decision per record, reviewer and stage, with the history row's other fields.
 #: ``current_decisions`` (migration m160, kept by triggers) holds only non-NULL decisions.

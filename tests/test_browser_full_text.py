@@ -124,12 +124,17 @@ def test_lead_resolves_a_full_text_conflict(server, page: Page):
 @pytest.mark.parametrize("size", list(SIZES))
 def test_full_text_page_fits_laptop_and_phone(server, page: Page, size: str):
     width, height = SIZES[size]
+    with sqlite3.connect(server["db"], isolation_level=None) as conn:  # found by enrich
+        conn.execute("UPDATE records SET oa_url = 'https://peerj.com/articles/4375.pdf'"
+                     " WHERE id = 1")
     page.set_viewport_size({"width": width, "height": height})
     login(page, server["url"], "bo")
     page.goto(server["url"] + "/-/screen/full-text")
     on_full_text_record(page, 1)
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     expect(page.locator("form.not-retrievable button")).to_be_visible()
+    expect(page.locator("section.full-text a.link-oa")).to_have_attribute(
+        "href", "https://peerj.com/articles/4375.pdf")
     if IMAGES:
         page.screenshot(path=str(Path(IMAGES) / f"screening-full-text-{size}.png"),
                         full_page=False)

@@ -216,7 +216,8 @@ async def test_method_page_lists_runs_with_window_date_and_hits(ds):
     assert "pubmed-mental-health" in html and "2023-10-21 – 2024-10-21" in html
     assert "systematic[sb]" in html
     footer = (await ds.client.get("/")).text
-    assert "Søk kjørt: 6" in footer and "8 treff" in footer
+    # the example configuration's eight searches (PubMed, Zotero, Crossref, OpenAlex, files)
+    assert "Søk kjørt: 8" in footer and "8 treff" in footer
 
 
 @pytest.mark.asyncio

@@ -1,0 +1,62 @@
+"""Crossref as a source: a ``/works`` search, deep-paged by cursor (Idunn is one of these).
+
+Idunn's journals deposit their metadata with Crossref under DOI prefix 10.18261, so Idunn's
+search is a Crossref search with ``filter: {prefix: "10.18261"}``. ``query`` goes to
+``query.bibliographic``, ``filter`` is passed through as Crossref's filters, ``window`` sets
+``from-pub-date``/``until-pub-date``. Paging, slices and resuming: :mod:`evidence.harvest.
+cursors`; HTTP: :mod:`.client`; item -> hit: :mod:`.convert` (JATS abstracts as text).
+A hit's ``external_id`` is the DOI. See docs/sources.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from evidence.harvest.crossref.convert import to_hit
+from evidence.harvest.sources import Checkpoint, Page, Setting, SettingError, Source
+
+WINDOW_FILTERS = ("from-pub-date", "until-pub-date")
+
+
+def check(settings: dict[str, Any], config: Any) -> dict[str, Any]:
+    """Dates belong in ``window`` (it also decides what a re-run asks for); rows in 1..1000."""
+    for name in settings.get("filter") or {}:
+        if name in WINDOW_FILTERS:
+            raise SettingError(f"filter.{name}", "set publication dates with window: "
+                               "{from: ..., to: ...} instead (a re-run then asks only for "
+                               "what is new)")
+    if not 1 <= settings["page_size"] <= 1000:
+        raise SettingError("page_size", "must be between 1 and 1000 (Crossref's rows)")
+    return settings
+
+
+def fetch(search: Any, services: Any, checkpoint: Checkpoint, *, client: Any = None,
+          **options: Any) -> Iterator[Page]:
+    """Pages of works; the HTTP client is imported here so config loading stays light."""
+    from evidence.harvest import cursors
+    from evidence.harvest.crossref import client as cr
+
+    api = client or cr.client(services, **options)
+    settings = SOURCE.options(search)
+    # one slice more than requests allowed at a time: a request waits for a free slot, so
+    # the slots stay busy while a page is stored (the client never exceeds the limit)
+    plan = cursors.Plan(label="Crossref", slices=api.concurrency + 1,
+                        cursor_lifetime=cr.CURSOR_LIFETIME)
+
+    def page(start: str | None, end: str | None, cursor: str) -> cursors.PageAnswer:
+        return cr.works_page(api, search.query, settings.get("filter") or {},
+                             settings["page_size"], start, end, cursor)
+
+    yield from cursors.fetch(search, checkpoint, plan, page)
+
+
+SOURCE = Source(
+    name="crossref", label="Crossref", fetch=fetch, to_hit=to_hit, check=check,
+    query_required=False, resumable=True,
+    settings={
+        "filter": Setting("filters", default={}, help="Crossref filters, passed through "
+                          "(prefix: \"10.18261\" is Idunn)"),
+        "page_size": Setting("int", default=500, help="works per request (rows, at most 1000)"),
+    },
+)
