@@ -14,7 +14,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from evidence.harvest.crossref.convert import to_hit
-from evidence.harvest.sources import Checkpoint, Page, Setting, SettingError, Source
+from evidence.harvest.sources import (
+    Checkpoint,
+    EnvVar,
+    Page,
+    Setting,
+    SettingError,
+    Source,
+)
 
 WINDOW_FILTERS = ("from-pub-date", "until-pub-date")
 
@@ -59,4 +66,8 @@ SOURCE = Source(
                           "(prefix: \"10.18261\" is Idunn)"),
         "page_size": Setting("int", default=500, help="works per request (rows, at most 1000)"),
     },
+    environment=(  # for `evidence doctor`
+        EnvVar("CROSSREF_API_URL", "Crossref API address (default api.crossref.org)", url=True),
+        EnvVar("EVIDENCE_MAILTO", "a contact address: the polite pool answers faster"),
+    ),
 )

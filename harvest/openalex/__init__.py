@@ -14,7 +14,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from evidence.harvest.openalex.convert import to_hit
-from evidence.harvest.sources import Checkpoint, Page, Setting, SettingError, Source
+from evidence.harvest.sources import (
+    Checkpoint,
+    EnvVar,
+    Page,
+    Setting,
+    SettingError,
+    Source,
+)
 
 WINDOW_FILTERS = ("from_publication_date", "to_publication_date", "publication_date",
                   "publication_year")
@@ -57,4 +64,9 @@ SOURCE = Source(
         "page_size": Setting("int", default=200, help="works per request (per-page, at "
                              "most 200)"),
     },
+    environment=(  # for `evidence doctor`
+        EnvVar("OPENALEX_API_URL", "OpenAlex API address (default api.openalex.org)", url=True),
+        EnvVar("EVIDENCE_MAILTO", "a contact address: the polite pool answers faster"),
+        EnvVar("OPENALEX_API_KEY", "an OpenAlex API key (premium or higher daily limits)"),
+    ),
 )
