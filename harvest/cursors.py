@@ -49,20 +49,6 @@ class Plan:
     cursor_lifetime: float | None = None
 
 
-def window(search: Search, checkpoint: Checkpoint) -> tuple[dt.date | None, dt.date]:
-    """Since the last complete run's window end (or ``--since``), else the configured
-    window, up to its end (today when open)."""
-    today = checkpoint.today or dt.date.today()
-    start, end = search.window.resolve(today) if search.window else (None, None)
-    end = end or today
-    last_end = (checkpoint.previous_run or {}).get("window_end")
-    if checkpoint.since:
-        start = checkpoint.since
-    elif last_end:
-        start = dt.date.fromisoformat(last_end)
-    return start, end
-
-
 def split(start: dt.date | None, end: dt.date, parts: int) -> list[tuple[str | None, str]]:
     """``parts`` consecutive date ranges covering start..end (one open range without start)."""
     if start is None or parts <= 1 or (end - start).days + 1 < parts:
@@ -78,7 +64,7 @@ def fetch(search: Search, checkpoint: Checkpoint, plan: Plan,
     """Pages of raw items for one run, as the run lifecycle stores them (see module doc)."""
     position = checkpoint.position
     if position.get("slices") is None:
-        start, end = window(search, checkpoint)
+        start, end = checkpoint.window(search)
         position.clear()
         position["notes"] = []
         if start and start > end:

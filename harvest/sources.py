@@ -111,6 +111,19 @@ class Checkpoint:
     config: Config | None = None
     idle: Callable[[], None] = field(default=lambda: None)
 
+    def window(self, search: Search) -> tuple[dt.date | None, dt.date]:
+        """The dates a new run of ``search`` asks for: from the last complete run's window end
+        (or ``--since``), else the configured window's start (None when it has none), up to the
+        configured end (today when open). Sources that read only what is new start here."""
+        today = self.today or dt.date.today()
+        start, end = search.window.resolve(today) if search.window else (None, None)
+        last_end = (self.previous_run or {}).get("window_end")
+        if self.since:
+            start = self.since
+        elif last_end:
+            start = dt.date.fromisoformat(last_end)
+        return start, end or today
+
 
 Fetch = Callable[..., Iterator[Page]]
 BeforeSave = Callable[["sqlite_utils.Database", int, Page, list[dict[str, Any]]], None]
@@ -161,4 +174,14 @@ class Source:
 
 
 __all__ = ["Checkpoint", "EnvVar", "Page", "Setting", "SettingError", "Source"]
+
+
+def refuse_window_filters(settings: dict[str, Any], names: tuple[str, ...]) -> None:
+    """A date filter of the API (``from-pub-date``, ``from_publication_date`` ...) under
+    ``filter`` is refused: dates belong in ``window``, which also decides what a re-run asks."""
+    for name in settings.get("filter") or {}:
+        if name in names:
+            raise SettingError(f"filter.{name}", "set publication dates with window: "
+                               "{from: ..., to: ...} instead (a re-run then asks only for "
+                               "what is new)")
 

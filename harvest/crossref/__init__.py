@@ -21,6 +21,7 @@ from evidence.harvest.sources import (
     Setting,
     SettingError,
     Source,
+    refuse_window_filters,
 )
 
 WINDOW_FILTERS = ("from-pub-date", "until-pub-date")
@@ -28,11 +29,7 @@ WINDOW_FILTERS = ("from-pub-date", "until-pub-date")
 
 def check(settings: dict[str, Any], config: Any) -> dict[str, Any]:
     """Dates belong in ``window`` (it also decides what a re-run asks for); rows in 1..1000."""
-    for name in settings.get("filter") or {}:
-        if name in WINDOW_FILTERS:
-            raise SettingError(f"filter.{name}", "set publication dates with window: "
-                               "{from: ..., to: ...} instead (a re-run then asks only for "
-                               "what is new)")
+    refuse_window_filters(settings, WINDOW_FILTERS)
     if not 1 <= settings["page_size"] <= 1000:
         raise SettingError("page_size", "must be between 1 and 1000 (Crossref's rows)")
     return settings

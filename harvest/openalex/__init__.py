@@ -21,6 +21,7 @@ from evidence.harvest.sources import (
     Setting,
     SettingError,
     Source,
+    refuse_window_filters,
 )
 
 WINDOW_FILTERS = ("from_publication_date", "to_publication_date", "publication_date",
@@ -29,11 +30,7 @@ WINDOW_FILTERS = ("from_publication_date", "to_publication_date", "publication_d
 
 def check(settings: dict[str, Any], config: Any) -> dict[str, Any]:
     """Dates belong in ``window``; pages hold 1..200 works."""
-    for name in settings.get("filter") or {}:
-        if name in WINDOW_FILTERS:
-            raise SettingError(f"filter.{name}", "set publication dates with window: "
-                               "{from: ..., to: ...} instead (a re-run then asks only for "
-                               "what is new)")
+    refuse_window_filters(settings, WINDOW_FILTERS)
     if not 1 <= settings["page_size"] <= 200:
         raise SettingError("page_size", "must be between 1 and 200 (OpenAlex's per-page)")
     return settings

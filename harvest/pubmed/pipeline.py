@@ -88,14 +88,7 @@ def _reported(position: dict[str, Any]) -> int:
 
 def default_window(search: Search, checkpoint: Checkpoint) -> tuple[dt.date, dt.date]:
     """Since the last complete run (or ``--since``), else the configured window, up to its end."""
-    today = checkpoint.today or dt.date.today()
-    start, end = search.window.resolve(today) if search.window else (None, None)
-    end = end or today
-    last_end = (checkpoint.previous_run or {}).get("window_end")
-    if checkpoint.since:
-        start = checkpoint.since
-    elif last_end:
-        start = dt.date.fromisoformat(last_end)
+    start, end = checkpoint.window(search)
     start = start or EARLIEST
     if start > end:
         raise PubMedError(f"search {search.name!r}: window starts {start} after it ends {end};"
