@@ -194,12 +194,14 @@ def extra_fields(extra: str | None) -> dict[str, str]:
     return fields
 
 
-def item_ids(data: dict[str, Any]) -> dict[str, str | None]:
+def item_ids(data: dict[str, Any],
+             fields: dict[str, str] | None = None) -> dict[str, str | None]:
     """The DOI, PMID and PMCID of an item's ``data``: its DOI field, else its ``extra`` lines
     (``DOI: ...``, ``PMID: ...``), else a DOI inside ``extra`` or the URL (cut before a query
-    string: ``...ch22?prevSearch=`` is not part of the DOI). Raw: the caller normalises them."""
+    string: ``...ch22?prevSearch=`` is not part of the DOI). Raw: the caller normalises them.
+    ``fields`` is ``extra_fields(extra)`` when the caller has read them already."""
     extra = data.get("extra") or ""
-    fields = extra_fields(extra)
+    fields = extra_fields(extra) if fields is None else fields
     doi = (data.get("DOI") or fields.get("doi") or _doi_in(extra)
            or _doi_in(re.split(r"[?#]", data.get("url") or "", maxsplit=1)[0]))
     return {"doi": doi, "pmid": fields.get("pmid"), "pmcid": fields.get("pmcid")}

@@ -33,7 +33,7 @@ from evidence.config import Config
 from evidence.db.config_sync import save_screening_rule
 from evidence.db.outcomes import outcomes, theme_conflicts
 from evidence.db.stages import stage_counts
-from evidence.db.values import LOOKUP_PREFIX, json_list, now
+from evidence.db.values import LOOKUP_SEARCHES, json_list, now
 from evidence.errors import EvidenceError
 from evidence.models.safe import check_start, current_stop
 from evidence.models.stopping import describe_method
@@ -74,7 +74,7 @@ SELECT d.record_id, d.{column} FROM decisions d JOIN (
 """
 _SEARCHES_PER_RECORD = f"""
 SELECT DISTINCT h.record_id, s.name FROM hits h JOIN searches s ON s.id = h.search_id
-WHERE h.deleted = 0 AND h.record_id IS NOT NULL AND s.name NOT LIKE '{LOOKUP_PREFIX}%'
+WHERE h.deleted = 0 AND h.record_id IS NOT NULL AND s.id NOT IN ({LOOKUP_SEARCHES})
 ORDER BY h.record_id, s.name
 """
 
@@ -421,7 +421,7 @@ SELECT s.id, s.name, s.source, s.description, s.query, s.date_field, s.settings,
   (SELECT count(DISTINCT h.record_id) FROM hits h JOIN record_status rs
      ON rs.record_id = h.record_id WHERE h.search_id = s.id AND h.deleted = 0
      AND rs.decision = 'include') AS included
-FROM searches s WHERE s.name NOT LIKE '{LOOKUP_PREFIX}%' ORDER BY s.id
+FROM searches s WHERE s.id NOT IN ({LOOKUP_SEARCHES}) ORDER BY s.id
 """
 
 
@@ -487,8 +487,7 @@ def prisma_rows(db: sqlite_utils.Database, language: str = "en", *,
 
     for s in db.query("SELECT s.name, s.source, count(h.id) AS n FROM searches s"
                       " JOIN hits h ON h.search_id = s.id AND h.deleted = 0"
-                      " WHERE s.name NOT LIKE ? GROUP BY s.id ORDER BY s.id",
-                      [LOOKUP_PREFIX + "%"]):
+                      f" WHERE s.id NOT IN ({LOOKUP_SEARCHES}) GROUP BY s.id ORDER BY s.id"):
         add("identified", s["n"], s["name"], s["name"], s["source"])
     identified = sum(r["count"] for r in rows)
     records = db.execute("SELECT count(*) FROM records WHERE id IN"

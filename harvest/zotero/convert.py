@@ -26,7 +26,8 @@ def to_hit(item: dict[str, Any]) -> dict[str, Any]:
     """A store hit dict from one Zotero item (the API's JSON, with ``data`` and ``meta``)."""
     data = item.get("data", item)
     extra = data.get("extra") or ""
-    ids = item_ids(data)
+    fields = extra_fields(extra)
+    ids = item_ids(data, fields)
     date = data.get("date") or ""
     meta = item.get("meta") or {}
     parsed = pub_date(date, meta.get("parsedDate"))
@@ -56,7 +57,7 @@ def to_hit(item: dict[str, Any]) -> dict[str, Any]:
             "child_note_keys": [],
         },
     }
-    for key, value in extra_fields(extra).items():
+    for key, value in fields.items():
         field = _EXTRA_TO_HIT.get(key)
         if field and not hit.get(field):
             hit[field] = value
