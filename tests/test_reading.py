@@ -105,3 +105,31 @@ def test_keys_computed_while_reading_equal_keys_of_the_stored_hits(db, child_rea
     assert len(stored) == len(hits) > 100
     for hit in hits:
         assert stored[hit["id"]] == stored_values(fingerprint(hit)), hit
+
+
+def test_first_batches_are_small_then_double(monkeypatch):
+    """The importer waits for the first batch, so it is small; later ones double up to
+    ``BATCH`` (fewer, larger messages); every row comes once, in order."""
+    monkeypatch.setattr(reading, "MIN_BYTES", 10**12)
+    monkeypatch.setattr(reading, "BATCH", 8)
+    monkeypatch.setattr(reading, "FIRST_BATCH", 2)
+    path = EXPORTS / "asreview/baseline_zotero.ris"
+    batches = list(reading.read_normalised(path, "ris"))
+    sizes = [len(batch) for batch in batches]
+    assert sizes[:3] == [2, 4, 8] and set(sizes[3:-1]) == {8} and 0 < sizes[-1] <= 8
+    monkeypatch.setattr(reading, "FIRST_BATCH", 10**6)
+    assert [row for batch in batches for row in batch] == [
+        row for batch in reading.read_normalised(path, "ris") for row in batch]
+
+
+def test_bulk_writes_restore_the_connections_settings(db):
+    """An import relaxes the flush and enlarges the cache; every later write (a reviewer's
+    decision) gets SQLite's defaults back, also after a failed import."""
+    from evidence.db.migrations import bulk_writes
+
+    before = [db.execute(f"PRAGMA {p}").fetchone()[0] for p in ("synchronous", "cache_size")]
+    with pytest.raises(RuntimeError), bulk_writes(db):
+        assert db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        raise RuntimeError
+    after = [db.execute(f"PRAGMA {p}").fetchone()[0] for p in ("synchronous", "cache_size")]
+    assert after == before and before[0] == 2  # FULL
