@@ -30,10 +30,17 @@ def test_child_reader_gives_the_same_rows_in_order(child_reader, monkeypatch):
     assert piped == direct and len(piped) > 2
 
 
-def test_importer_is_told_when_it_would_wait_for_the_child(child_reader):
+def test_importer_is_told_when_it_would_wait_for_the_child(child_reader, monkeypatch):
     """``idle`` runs while the next batch is still being read (the importer deduplicates
     then); the rows are the same."""
     path = EXPORTS / "asysd/test_export.ris"
+    normalise = reading.store.normalise_hit
+
+    def slowly(entry):  # a slow reading process, so the importer waits on a busy machine too
+        time.sleep(0.05)
+        return normalise(entry)
+
+    monkeypatch.setattr(reading.store, "normalise_hit", slowly)
     waits = []
     piped = [row for batch in reading.read_normalised(
         path, "ris", annotate=lambda row: time.sleep(0.002), idle=lambda: waits.append(1))
