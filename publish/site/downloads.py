@@ -26,8 +26,9 @@ from evidence.publish.site.tablepage import selection_query, site_language
 #: Most rows one download carries (a theme at 200,000 records is about 40,000).
 MAX_ROWS = 100_000
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CSV_COLUMNS = ("id", "title", "authors", "year", "journal", "volume", "issue", "pages", "doi",
-               "pmid", "themes", "summary", "abstract", "url", "record_page")
+CSV_COLUMNS = ("id", "title", "original_title", "authors", "editors", "year", "journal",
+               "volume", "issue", "pages", "doi", "pmid", "themes", "summary", "abstract", "url",
+               "record_page")
 
 
 class TooMany(Exception):

@@ -124,6 +124,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "col_first_edition": "Første utgave", "col_kind": "Type arbeid",
         "col_new_records": "Nye arbeider", "col_created_at": "Først publisert",
         "col_published_at": "Publisert", "col_prisma": "PRISMA",
+        # a work without authors is cited by its editors: "Moe, Kari (red.)"
+        "editors": "Redaktører", "editor_suffix": "(red.)", "editors_suffix": "(red.)",
+        "original_title": "Originaltittel",
     },
     "en": {
         "home_intro": "Research sorted by theme. Search all included works, or choose a theme.",
@@ -236,6 +239,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "col_first_edition": "First edition", "col_kind": "Kind of work",
         "col_new_records": "New works", "col_created_at": "First published",
         "col_published_at": "Published", "col_prisma": "PRISMA",
+        "editors": "Editors", "editor_suffix": "(ed.)", "editors_suffix": "(eds.)",
+        "original_title": "Original title",
     },
 }
 
