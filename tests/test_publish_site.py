@@ -346,3 +346,15 @@ async def test_a_file_published_before_editors_still_serves(edited_ds, tmp_path)
     for path in ("/-/records/6", "/-/themes/arts-culture", "/-/search?q=kultur",
                  "/-/feed.atom", "/-/download/records.ris"):
         assert (await old.client.get(path)).status_code == 200, path
+
+
+@pytest.mark.asyncio
+async def test_the_selection_sentence_names_themes_and_kinds_as_the_reader_sees_them(ds):
+    for arg in ("stigma", "Stigma+og+diskriminering"):
+        html = (await ds.client.get(f"/published/records?_theme={arg}")).text
+        assert "der tema er «Stigma og diskriminering»" in html, arg
+        assert "«stigma»" not in html
+    kind = (await ds.client.get("/published/records?_theme=stigma&kind=review")).text
+    assert "og type arbeid er Systematiske oversikter" in kind
+    odd = (await ds.client.get("/published/records?_theme=%3Cb%3Ex%3C/b%3E&kind=%3Ci%3E")).text
+    assert "tema er «&lt;b&gt;x&lt;/b&gt;»" in odd and "type arbeid er &lt;i&gt;" in odd
