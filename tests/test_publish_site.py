@@ -358,3 +358,21 @@ async def test_the_selection_sentence_names_themes_and_kinds_as_the_reader_sees_
     assert "og type arbeid er Systematiske oversikter" in kind
     odd = (await ds.client.get("/published/records?_theme=%3Cb%3Ex%3C/b%3E&kind=%3Ci%3E")).text
     assert "tema er «&lt;b&gt;x&lt;/b&gt;»" in odd and "type arbeid er &lt;i&gt;" in odd
+
+
+@pytest.mark.asyncio
+async def test_download_and_feed_errors_speak_the_site_language(ds, monkeypatch):
+    from evidence.publish.site import downloads
+
+    bad = await ds.client.get("/-/download/records.csv?_sort=nope")
+    assert bad.status_code == 400 and bad.headers["content-type"].startswith("text/html")
+    assert '<html lang="nb">' in bad.text and "Noe gikk galt" in bad.text
+    assert "400: Cannot sort table by nope" in bad.text  # Datasette's message, as elsewhere
+    for path in ("/-/download/nope.xlsx", "/-/feed.atom?theme=nope"):
+        missing = await ds.client.get(path)
+        assert missing.status_code == 404 and "Fant ikke siden" in missing.text, path
+    monkeypatch.setattr(downloads, "MAX_ROWS", 1)
+    many = await ds.client.get("/-/download/records.ris")
+    assert many.status_code == 413 and "Mer enn 1 rader: avgrens utvalget" in many.text
+    # Datasette's own data formats keep their answers
+    assert (await ds.client.get("/published/records.json?_sort=nope")).json()["status"] == 400

@@ -127,6 +127,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         # a work without authors is cited by its editors: "Moe, Kari (red.)"
         "editors": "Redaktører", "editor_suffix": "(red.)", "editors_suffix": "(red.)",
         "original_title": "Originaltittel",
+        "download_too_many": ("Mer enn {n} rader: avgrens utvalget (et tema, et år eller et "
+                              "søk) og last ned igjen."),
     },
     "en": {
         "home_intro": "Research sorted by theme. Search all included works, or choose a theme.",
@@ -241,6 +243,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "col_published_at": "Published", "col_prisma": "PRISMA",
         "editors": "Editors", "editor_suffix": "(ed.)", "editors_suffix": "(eds.)",
         "original_title": "Original title",
+        "download_too_many": ("More than {n} rows: narrow the selection (a theme, a year or "
+                              "a search) and download again."),
     },
 }
 

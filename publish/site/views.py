@@ -247,6 +247,15 @@ def error_status(exception: Exception) -> int:
     return 400 if type(exception) is DatasetteError and status == 500 else status
 
 
+#: Routes of the site whose answer is a file a reader opens from a link (a download, a feed):
+#: their errors are the site's page in its language, not Datasette's English one.
+READER_FILES = ("/-/download/", "/-/feed.atom")
+
+
+def reader_file(datasette, request) -> bool:
+    return request.path.startswith(tuple(datasette.urls.path(p) for p in READER_FILES))
+
+
 def error_answer(exception: Exception) -> Response | None:
     """JSON and other formats: Datasette's own answer, with a request check as 400."""
     if type(exception) is not DatasetteError or getattr(exception, "status", 500) != 500:
