@@ -36,6 +36,12 @@ def publish(out: str, edition: str | None, db_path: str, config_path: str) -> No
                f"{counts.get('records', 0)} records, {counts.get('excluded', 0)} excluded")
     click.echo(f"Edition {result.edition}: {result.new_records} of the {result.records} works"
                " are new in it (no earlier edition published them).")
+    if result.awaiting_edition:
+        n = result.awaiting_edition
+        click.echo(f"{n} {'work was' if n == 1 else 'works were'} included after a later"
+                   " edition than"
+                   f" {result.edition} was published: they are new in no edition until the"
+                   " next one publishes them (docs/publishing.md, Editions).")
     if result.waiting:
         click.echo(f"Not published: {result.waiting} records included by fewer than "
                    f"{result.reviewers_per_record} reviewers so far.")

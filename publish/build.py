@@ -113,6 +113,9 @@ class PublishResult:
     #: The edition published and how many of its works it published first.
     edition: str = ""
     new_records: int = 0
+    #: Works no edition has published as the newest of the series yet (an older edition
+    #: published again after a later one took them in): new in the next edition.
+    awaiting_edition: int = 0
     #: What the edition stores in the working database (ids, searches, PRISMA rows).
     record_ids: list[int] = field(default_factory=list, repr=False)
     searches_rows: list[dict] = field(default_factory=list, repr=False)
@@ -264,6 +267,7 @@ def _build(db: sqlite_utils.Database, pub: sqlite_utils.Database, config: Config
               for row in prisma}
     return PublishResult("", len(records), len(themes), len(searches), counts,
                          edition=edition, new_records=new_records,
+                         awaiting_edition=sum(1 for name in first.values() if name is None),
                          record_ids=[r["id"] for r in records], searches_rows=searches,
                          prisma_rows=prisma)
 
