@@ -376,3 +376,10 @@ async def test_download_and_feed_errors_speak_the_site_language(ds, monkeypatch)
     assert many.status_code == 413 and "Mer enn 1 rader: avgrens utvalget" in many.text
     # Datasette's own data formats keep their answers
     assert (await ds.client.get("/published/records.json?_sort=nope")).json()["status"] == 400
+
+
+@pytest.mark.asyncio
+async def test_one_work_is_one_work(ds):
+    html = (await ds.client.get("/-/themes/arts-culture")).text
+    assert '<span class="pub-count">(1 arbeid)</span>' in html
+    assert '<span class="pub-count">(3 arbeider)</span>' in (await ds.client.get("/")).text
