@@ -12,8 +12,10 @@ from evidence.options import config_option, db_option, open_config, open_databas
               type=click.Path(dir_okay=False), help="Published SQLite file to (re)build.")
 @click.option("--edition", default=None, metavar="NAME",
               help="Edition to publish (default: project.edition in the configuration, else"
-                   " the current year). Works no earlier edition published are its new ones;"
-                   " re-publishing an edition replaces that edition only.")
+                   " the current year). Editions are ordered by the year in their name; works"
+                   " no earlier edition published are its new ones. Re-publishing an edition"
+                   " replaces that edition only, and an older one takes no works from a later"
+                   " one.")
 @db_option
 @config_option
 @user_errors
