@@ -686,3 +686,17 @@ def m522_oa_url_and_lookups(db: sqlite_utils.Database) -> None:
         "looked_up_at": str,
     }, pk=("record_id", "source", "key"), foreign_keys=[("record_id", "records", "id")],
         if_not_exists=True)
+
+
+@migrations()
+def m530_edition_records_first_published(db: sqlite_utils.Database) -> None:
+    """``edition_records.first_published_at``: when the edition first published the work, kept
+    when the edition is published again. A work an older edition takes in after a later
+    edition of the series exists (re-publishing last year's edition) is then not new in it
+    (publish/editions.py). Rows from before: their edition's first publishing, what counted
+    until now."""
+    if "first_published_at" not in db["edition_records"].columns_dict:
+        db["edition_records"].add_column("first_published_at", str)
+    db.execute("UPDATE edition_records SET first_published_at = (SELECT created_at FROM"
+               " editions WHERE name = edition_records.edition)"
+               " WHERE first_published_at IS NULL")
