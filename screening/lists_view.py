@@ -107,7 +107,7 @@ async def _conflicts_page(datasette, request, user, stage: str, *, status: int =
     reasons, themes = _labelled(reasons, lang), _labelled(themes, lang)
     t = _t(datasette, request)
     for item in items:
-        item.update(_named(item, t, most=3))
+        item.update(_named(item, t, most=3), title_html=sanitise(item["title"]))
         item["union"] = {slug for vote in item["votes"] for slug in vote["themes"]}
         item["summary"] = next((v["summary"] for v in item["votes"] if v["summary"]), "")
         # "both" on a theme conflict: every includer's themes and every summary written

@@ -182,6 +182,8 @@ async def test_conflict_card_names_the_editors_and_the_original_title(make_app, 
     ds = make_app(reviewers=2)
     edited(db_path, 1)
     with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE records SET title = 'Rus i <i>kommunene</i> <img src=x>' WHERE id = 1")
+    with sqlite3.connect(db_path) as conn:
         save_decision(conn, 1, "bo", "include", theme_slugs=["stigma"])
         save_decision(conn, 1, "cy", "exclude", reason="wrong-topic")
     page = await ds.client.get("/-/screen/conflicts", cookies=as_user(ds, "ana", "lead"))
@@ -191,6 +193,8 @@ async def test_conflict_card_names_the_editors_and_the_original_title(make_app, 
         in card
     )
     assert "Originaltittel:</span> Rusmiddelbruk i <i>kommunene</i> &lt;script&gt;" in card
+    # the card's title keeps its inline markup as safely as the record page's
+    assert ">Rus i <i>kommunene</i> &lt;img src=x&gt;</a></h2>" in card
     assert_escaped(page.text)
 
 
