@@ -140,3 +140,12 @@ def test_bulk_writes_restore_the_connections_settings(db):
         raise RuntimeError
     after = [db.execute(f"PRAGMA {p}").fetchone()[0] for p in ("synchronous", "cache_size")]
     assert after == before and before[0] == 2  # FULL
+
+
+def test_an_import_inside_a_callers_transaction_keeps_its_flush(db, tmp_path):
+    """SQLite refuses to change ``synchronous`` inside a transaction: an import run inside
+    one (a caller's ``db.atomic()``) works, and the caller's commit keeps the default."""
+    with db.atomic():
+        import_file(db, EXPORTS / "asysd/test_export.ris", source="inside")
+        assert db.execute("PRAGMA synchronous").fetchone()[0] == 2
+    assert db.execute("SELECT count(*) FROM hits").fetchone()[0] == 3
