@@ -29,11 +29,15 @@ from tests.test_hardening_screening import _pair
 pytestmark = pytest.mark.browser
 IMAGES = os.environ.get("EVIDENCE_SCREENSHOTS")
 SIZES = {"laptop": (1366, 768), "phone": (390, 844)}
-EDITORS = [{"role": "editor", "name": "Dahl, Ola"},
-           {"role": "editor", "name": "Moe, <script>alert(1)</script>"}]
+EDITORS = [
+    {"role": "editor", "name": "Dahl, Ola"},
+    {"role": "editor", "name": "Moe, <script>alert(1)</script>"},
+]
 TITLE = "Municipal mental health and substance use services for young adults: a report"
-ORIGINAL = ("Kommunale tjenester innen psykisk helse og rus for unge voksne: "
-            "<i>en rapport</i> <script>alert(2)</script>")
+ORIGINAL = (
+    "Kommunale tjenester innen psykisk helse og rus for unge voksne: "
+    "<i>en rapport</i> <script>alert(2)</script>"
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +49,11 @@ def server(tmp_path_factory):
     seed(db_path, config_path, 6, titles=dict.fromkeys((1, 2, 3, 5), TITLE))
     add_users(db_path, {"ana": "lead", "bo": "reviewer", "cy": "reviewer"}, PASSWORD)
     with sqlite3.connect(db_path, isolation_level=None) as conn:
-        conn.execute("UPDATE records SET authors = '[]', creators = ?, original_title = ?"
-                     " WHERE id IN (1, 2, 3, 5)", [json.dumps(EDITORS), ORIGINAL])
+        conn.execute(
+            "UPDATE records SET authors = '[]', creators = ?, original_title = ?"
+            " WHERE id IN (1, 2, 3, 5)",
+            [json.dumps(EDITORS), ORIGINAL],
+        )
         for reviewer in ("bo", "cy"):  # record 1 reaches the full-text stage
             save_decision(conn, 1, reviewer, "include", theme_slugs=["stigma"])
         save_decision(conn, 2, "bo", "include", theme_slugs=["stigma"])  # a conflict
@@ -76,8 +83,7 @@ PAGES = {  # name: (account, path, where the work is named)
 
 @pytest.mark.parametrize("size", list(SIZES))
 @pytest.mark.parametrize("name", list(PAGES))
-def test_editors_and_original_title_show_escaped_and_fit(server, page: Page, name: str,
-                                                          size: str):
+def test_editors_and_original_title_show_escaped_and_fit(server, page: Page, name: str, size: str):
     width, height = SIZES[size]
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -91,8 +97,7 @@ def test_editors_and_original_title_show_escaped_and_fit(server, page: Page, nam
     expect(original.locator("i")).to_have_text("en rapport")
     if name in ("record", "full-text"):
         expect(work.locator("dt", has_text="Redaktører")).to_be_visible()
-        expect(work.locator("dd.editors")).to_have_text(
-            "Dahl, Ola; Moe, <script>alert(1)</script>")
+        expect(work.locator("dd.editors")).to_have_text("Dahl, Ola; Moe, <script>alert(1)</script>")
     else:
         expect(work).to_contain_text("Dahl, Ola; Moe, <script>alert(1)</script> (red.)")
     assert page.evaluate("document.documentElement.scrollWidth") <= width
