@@ -1,6 +1,8 @@
 """Find records while screening: the SQL behind the *Find records* page.
 
-Filters combine (AND): words in the title or abstract, year or year range, source, search,
+Filters combine (AND): words in the title, the title in the work's own language
+(``original_title``: a Norwegian report's Norwegian title), the abstract, the authors or the
+editors (an edited volume's names, ``creators``), year or year range, source, search,
 and decision, reason and theme. Whose decisions those last three are depends on who asks, so
 blind dual screening stays blind: a reviewer filters by their own current decisions only; a
 lead by one reviewer's (``reviewer``) or, with none chosen, by the records' final state
@@ -18,6 +20,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
+from evidence.citation import editors_of
 from evidence.db.values import json_list
 from evidence.terms import fold, stems
 
@@ -93,13 +96,49 @@ def search_words(f: Filters) -> list[str]:
     return f.words.replace('"', " ").split()[:8]
 
 
+#: The columns of ``records`` a word search reads, in :func:`record_text`'s order.
+TEXT_COLUMNS = "r.title, r.original_title, r.abstract, r.authors, r.creators"
+#: Words are passed to :func:`has_words` as one bound parameter, joined by this character.
+_WORDS_SEP = "\x1f"
+
+
+def record_text(title: str | None, original_title: str | None, abstract: str | None,
+                authors: str | None, creators: str | None, *more: str | None) -> str:
+    """The folded text a search of a record reads: its title, original-language title,
+    abstract, authors and editors (``creators`` with the role ``editor``, through
+    ``evidence.citation.editors_of``, so a role word such as "editor" is never matched), and
+    any ``more`` (a decision's note and summary on *My decisions*). Names are read from
+    their JSON lists, so a name stored with escaped letters (``\\u00f8``) is still found."""
+    names = [str(n) for n in json_list(authors)]
+    if creators and creators != "[]":
+        names += editors_of({"creators": creators})
+    parts = (title, original_title, abstract, "; ".join(names), *more)
+    return fold("\n".join(p for p in parts if p))
+
+
+def has_words(title: str | None, original_title: str | None, abstract: str | None,
+              authors: str | None, creators: str | None, keys: str) -> bool:
+    """Every one of ``keys`` (:data:`_WORDS_SEP`-joined :func:`word_key` values) occurs in
+    the record's :func:`record_text`: one call per record, whatever the number of words."""
+    text = record_text(title, original_title, abstract, authors, creators)
+    return all(key in text for key in keys.split(_WORDS_SEP))
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """The SQL functions the searches call: ``evidence_fold``, ``evidence_record_text`` and
+    ``evidence_has_words`` (deterministic, so SQLite may use them freely)."""
+    conn.create_function("evidence_fold", 1, fold, deterministic=True)
+    conn.create_function("evidence_record_text", -1, record_text, deterministic=True)
+    conn.create_function("evidence_has_words", 6, has_words, deterministic=True)
+
+
 def _where(f: Filters, viewer: str, lead: bool, needed: int) -> tuple[list[str], dict]:
     where: list[str] = []
     params: dict[str, Any] = {"viewer": viewer, "needed": needed}
-    for i, word in enumerate(search_words(f)):
-        params[f"w{i}"] = word_key(word)
-        where.append(f"instr(evidence_fold(coalesce(r.title, '') || ' ' ||"
-                     f" coalesce(r.abstract, '')), :w{i}) > 0")
+    keys = [word_key(word) for word in search_words(f)]
+    if keys := [k for k in keys if k]:
+        params["words"] = _WORDS_SEP.join(keys)
+        where.append(f"evidence_has_words({TEXT_COLUMNS}, :words)")
     match = _YEARS.match(f.year) if f.year else None
     if match:
         params["y0"], params["y1"] = int(match[1]), int(match[2] or match[1])
@@ -159,10 +198,11 @@ def find_records(conn: sqlite3.Connection, f: Filters, *, viewer: str, lead: boo
                  needed: int = 1, rows: bool = True) -> tuple[list[dict[str, Any]], int]:
     """One page of matching records (newest first) and how many match (up to COUNT_CAP + 1).
 
-    Each row carries the viewer's own current decision; a lead's rows also carry the final
+    Each row carries the viewer's own current decision and what names the work (its
+    ``original_title``, ``authors`` and ``editors`` as lists); a lead's rows also carry the final
     decision, the number of votes and whether the reviewers disagree.
     """
-    conn.create_function("evidence_fold", 1, fold, deterministic=True)
+    register_functions(conn)
     where, params = _where(f, viewer, lead, needed)
     clause = " AND ".join(where) or "1"
     base = f"FROM records r LEFT JOIN record_status rs ON rs.record_id = r.id WHERE {clause}"
@@ -171,7 +211,7 @@ def find_records(conn: sqlite3.Connection, f: Filters, *, viewer: str, lead: boo
     if not rows:
         return [], count
     keys = ("id", "title", "year", "journal", "final", "votes", "conflict", "mine", "reason",
-            "sources")
+            "sources", "original_title", "authors", "creators")
     found = conn.execute(f"""
       SELECT r.id, r.title, r.year, r.journal, rs.decision, rs.votes, rs.conflict,
         (SELECT decision FROM current_decisions c WHERE c.record_id = r.id
@@ -179,12 +219,15 @@ def find_records(conn: sqlite3.Connection, f: Filters, *, viewer: str, lead: boo
         (SELECT reason FROM current_decisions c WHERE c.record_id = r.id
            AND c.stage = 'screening' AND c.reviewer = :viewer),
         (SELECT json_group_array(DISTINCT h.source) FROM hits h
-           WHERE h.record_id = r.id AND NOT h.deleted)
+           WHERE h.record_id = r.id AND NOT h.deleted),
+        r.original_title, r.authors, r.creators
       {base} ORDER BY r.year DESC, r.id LIMIT :limit OFFSET :offset""",
                         {**params, "limit": PAGE, "offset": (f.page - 1) * PAGE}).fetchall()
     items = [dict(zip(keys, row, strict=True)) for row in found]
     for item in items:
         item["sources"] = json_list(item["sources"])
+        item["authors"] = [str(n) for n in json_list(item["authors"])]
+        item["editors"] = editors_of({"creators": item.pop("creators")})
         if not lead:  # blind: a reviewer never receives anyone else's vote
             item.update(final=None, votes=None, conflict=None)
     return items, count
