@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from evidence.citation import suffix_entries
+
 CATALOGUES: dict[str, dict[str, str]] = {
     "en": {
         "app_title": "Screening",
@@ -82,7 +84,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "help": "Keyboard shortcuts",
         "authors": "Authors",
         # a work without authors is named by its editors: "Moe, Kari (ed.)" (evidence.citation)
-        "editors": "Editors", "editor_suffix": "(ed.)", "editors_suffix": "(eds.)",
+        "editors": "Editors", **suffix_entries("en"),
         "original_title": "Original title",
         "journal": "Journal",
         "year": "Year",
@@ -294,7 +296,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "undo": "Angre siste",
         "help": "Hurtigtaster",
         "authors": "Forfattere",
-        "editors": "Redaktører", "editor_suffix": "(red.)", "editors_suffix": "(red.)",
+        "editors": "Redaktører", **suffix_entries("nb"),
         "original_title": "Originaltittel",
         "journal": "Tidsskrift",
         "year": "År",

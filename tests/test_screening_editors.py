@@ -307,3 +307,16 @@ async def test_my_decisions_finds_by_original_title_and_editors(make_app, db_pat
     page = (await ds.client.get("/-/screen/mine?q=dahl", cookies=bo)).text
     assert "Originaltittel:</span> Særlig sårbare brukere: økonomi og møte med kommunene" in page
     assert "&lt;script&gt;alert(2)&lt;/script&gt;" in page and "<script>alert" not in page
+
+
+def test_editor_suffixes_have_one_owner():
+    from evidence.citation import EDITOR_SUFFIXES, editor_suffix
+    from evidence.publish.exports import reference
+    from evidence.publish.site.i18n import translator as site_translator
+
+    for language, (one, many) in EDITOR_SUFFIXES.items():
+        for t in (translator(language), site_translator(language)):
+            assert (t("editor_suffix"), t("editors_suffix")) == (one, many)
+    assert editor_suffix("de", 2) == "(eds.)"  # English where the language has none
+    record = {"authors": [], "creators": json.dumps(EDITORS[:2]), "year": 2024}
+    assert reference(record, "nb") == "Dahl & Moe (red.) (2024)"
