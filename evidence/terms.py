@@ -57,8 +57,11 @@ def fold(text: str | None) -> str:
     """Lower case without accents, one character for one (so spans map back to the text).
 
     One ``str.translate``: this runs on every title and abstract a word search of the
-    screening app reads (screening/finding.py) and on every highlighted text."""
-    return (text or "").lower().translate(_accents())
+    screening app reads (screening/finding.py) and on every highlighted text. Text that is
+    plain ASCII once lower-cased has nothing to translate (the table maps only letters past
+    ASCII), so it skips the translation, ten times the cost of the rest."""
+    lower = (text or "").lower()
+    return lower if lower.isascii() else lower.translate(_accents())
 
 
 def stems(word: str) -> set[str]:

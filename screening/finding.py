@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from evidence.citation import editors_of
@@ -96,40 +97,60 @@ def search_words(f: Filters) -> list[str]:
     return f.words.replace('"', " ").split()[:8]
 
 
-#: The columns of ``records`` a word search reads, in :func:`record_text`'s order.
-TEXT_COLUMNS = "r.title, r.original_title, r.abstract, r.authors, r.creators"
-#: Words are passed to :func:`has_words` as one bound parameter, joined by this character.
+#: Letters a JSON list may hold escaped (``json.dumps`` writes ``ø`` as ``\\u00f8``).
+_JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+#: Words are passed to :func:`has_words` as one bound parameter, joined by this character
+#: (white space, so never part of a word).
 _WORDS_SEP = "\x1f"
 
 
-def record_text(title: str | None, original_title: str | None, abstract: str | None,
-                authors: str | None, creators: str | None, *more: str | None) -> str:
-    """The folded text a search of a record reads: its title, original-language title,
-    abstract, authors and editors (``creators`` with the role ``editor``, through
-    ``evidence.citation.editors_of``, so a role word such as "editor" is never matched), and
-    any ``more`` (a decision's note and summary on *My decisions*). Names are read from
-    their JSON lists, so a name stored with escaped letters (``\\u00f8``) is still found."""
-    names = [str(n) for n in json_list(authors)]
+def joined(*columns: str) -> str:
+    """SQL joining ``columns`` into one text, a line each (NULL as empty): SQLite joins them
+    faster than Python receives them one by one, which is what a search of every record
+    costs most."""
+    return " || char(10) || ".join(f"coalesce({c}, '')" for c in columns)
+
+
+#: What the Find page's words are looked for in: the title, the title in the work's own
+#: language, the abstract and the authors (their JSON list as stored); the editors come
+#: from ``r.creators`` (:func:`searched_text`).
+FIND_TEXT = joined("r.title", "r.original_title", "r.abstract", "r.authors")
+
+
+def searched_text(text: str | None, creators: str | None) -> str:
+    """The folded text a search of a record reads: ``text`` (:func:`joined` columns) and the
+    editors among ``creators`` (role ``editor``, by name through
+    ``evidence.citation.editors_of``, so a role word such as "editor" never matches). Letters
+    a JSON list holds escaped are read as letters; its quotes and commas make no word."""
+    text = text or ""
+    if "\\u" in text:
+        text = _JSON_ESCAPE.sub(lambda m: chr(int(m[1], 16)), text)
     if creators and creators != "[]":
-        names += editors_of({"creators": creators})
-    parts = (title, original_title, abstract, "; ".join(names), *more)
-    return fold("\n".join(p for p in parts if p))
+        text += "\n" + "; ".join(editors_of({"creators": creators}))
+    return fold(text)
 
 
-def has_words(title: str | None, original_title: str | None, abstract: str | None,
-              authors: str | None, creators: str | None, keys: str) -> bool:
+def has_words(text: str | None, creators: str | None, keys: str) -> bool:
     """Every one of ``keys`` (:data:`_WORDS_SEP`-joined :func:`word_key` values) occurs in
-    the record's :func:`record_text`: one call per record, whatever the number of words."""
-    text = record_text(title, original_title, abstract, authors, creators)
-    return all(key in text for key in keys.split(_WORDS_SEP))
+    the record's :func:`searched_text`: one call per record, whatever the number of words."""
+    folded = searched_text(text, creators)
+    for key in _keys(keys):
+        if key not in folded:
+            return False
+    return True
+
+
+@lru_cache(maxsize=64)
+def _keys(keys: str) -> tuple[str, ...]:
+    """``keys`` split once per search, not once per record."""
+    return tuple(keys.split(_WORDS_SEP))
 
 
 def register_functions(conn: sqlite3.Connection) -> None:
-    """The SQL functions the searches call: ``evidence_fold``, ``evidence_record_text`` and
+    """The SQL functions the searches call: ``evidence_searched_text`` and
     ``evidence_has_words`` (deterministic, so SQLite may use them freely)."""
-    conn.create_function("evidence_fold", 1, fold, deterministic=True)
-    conn.create_function("evidence_record_text", -1, record_text, deterministic=True)
-    conn.create_function("evidence_has_words", 6, has_words, deterministic=True)
+    conn.create_function("evidence_searched_text", 2, searched_text, deterministic=True)
+    conn.create_function("evidence_has_words", 3, has_words, deterministic=True)
 
 
 def _where(f: Filters, viewer: str, lead: bool, needed: int) -> tuple[list[str], dict]:
@@ -138,7 +159,7 @@ def _where(f: Filters, viewer: str, lead: bool, needed: int) -> tuple[list[str],
     keys = [word_key(word) for word in search_words(f)]
     if keys := [k for k in keys if k]:
         params["words"] = _WORDS_SEP.join(keys)
-        where.append(f"evidence_has_words({TEXT_COLUMNS}, :words)")
+        where.append(f"evidence_has_words({FIND_TEXT}, r.creators, :words)")
     match = _YEARS.match(f.year) if f.year else None
     if match:
         params["y0"], params["y1"] = int(match[1]), int(match[2] or match[1])

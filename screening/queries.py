@@ -303,13 +303,14 @@ def my_decisions(conn: sqlite3.Connection, reviewer: str, *, q: str = "",
 
     ``q`` is looked for as written (folded: case and accents aside, so ``økonomi`` finds
     *Økonomi*) in the title, the title in the work's own language, the authors, the editors,
-    and the reviewer's note and summary (``screening.finding.record_text``)."""
+    and the reviewer's note and summary (``screening.finding.searched_text``)."""
     where = ["d.decision IS NOT NULL"]
     params = {"me": reviewer, "limit": limit, "offset": offset, "stage": stage}
     if q:
         finding.register_functions(conn)
-        where.append("instr(evidence_record_text(r.title, r.original_title, NULL, r.authors,"
-                     " r.creators, d.note, d.summary), :q) > 0")
+        text = finding.joined("r.title", "r.original_title", "r.authors", "d.note",
+                              "d.summary")
+        where.append(f"instr(evidence_searched_text({text}, r.creators), :q) > 0")
         params["q"] = fold(q)
     if decision:
         where.append("d.decision = :decision")

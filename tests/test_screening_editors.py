@@ -12,6 +12,8 @@ import json
 import sqlite3
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from evidence.citation import byline, editors_of, names, original_title
 from evidence.db.decisions import save_decision
@@ -254,6 +256,12 @@ def test_find_records_reads_the_original_title_and_the_editors(db_path, config_p
     assert ids("Dahl") == [2] and ids("moe script") == [2]  # the editors
     assert ids("Shown") == [] and ids("editor") == [] and ids("role") == []  # not a name
     assert ids("Author3") == [3]  # and the authors
+    with sqlite3.connect(db_path) as conn:  # a list stored with its letters escaped (\u00d8)
+        conn.execute(
+            "UPDATE records SET authors = ? WHERE id = 4",
+            [json.dumps(["Ødegård, Åse", "Berg, Bo"])],
+        )
+    assert ids("ødegård") == [4] and ids("Ødegård åse") == [4]
     assert ids("'; DROP TABLE records; --") == []  # bound, never spliced into the SQL
     assert ids("særlig Author3") == []  # words are ANDed across the record's fields
 
@@ -320,3 +328,11 @@ def test_editor_suffixes_have_one_owner():
     assert editor_suffix("de", 2) == "(eds.)"  # English where the language has none
     record = {"authors": [], "creators": json.dumps(EDITORS[:2]), "year": 2024}
     assert reference(record, "nb") == "Dahl & Moe (red.) (2024)"
+
+
+@given(st.text())
+def test_fold_skips_the_translation_only_where_it_changes_nothing(text):
+    from evidence.terms import _accents, fold
+
+    assert fold(text) == text.lower().translate(_accents())
+    assert fold("Ødegård \u212a") == "ødegard k"  # the Kelvin sign lower-cases to ASCII
