@@ -41,25 +41,38 @@ MINE = ("særtilbud for", "dåstøl", "community")
 
 
 def machine() -> str:
-    return (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()},"
-            f" SQLite {sqlite3.sqlite_version}, load {os.getloadavg()[0]:.1f}")
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()},"
+        f" SQLite {sqlite3.sqlite_version}, load {os.getloadavg()[0]:.1f}"
+    )
 
 
 def add_names(db_path: Path, records: int) -> None:
     """Original titles on every tenth record, editors instead of authors on every fiftieth;
     the rare word and the rare editor on one record each."""
     with sqlite3.connect(db_path) as conn:
-        conn.executemany("UPDATE records SET original_title = ? WHERE id = ?", [
-            (f"Kommunale tjenester {i}: erfaringer fra brukere og pårørende", i)
-            for i in range(10, records + 1, 10)])
-        conn.executemany("UPDATE records SET authors = '[]', creators = ? WHERE id = ?", [
-            (json.dumps([{"role": "editor", "name": f"Redaktør{i}, Kari"}]), i)
-            for i in range(50, records + 1, 50)])
+        conn.executemany(
+            "UPDATE records SET original_title = ? WHERE id = ?",
+            [
+                (f"Kommunale tjenester {i}: erfaringer fra brukere og pårørende", i)
+                for i in range(10, records + 1, 10)
+            ],
+        )
+        conn.executemany(
+            "UPDATE records SET authors = '[]', creators = ? WHERE id = ?",
+            [
+                (json.dumps([{"role": "editor", "name": f"Redaktør{i}, Kari"}]), i)
+                for i in range(50, records + 1, 50)
+            ],
+        )
         middle = records // 2
-        conn.execute("UPDATE records SET original_title = 'Særtilbud for unge' WHERE id = ?",
-                     [middle])
-        conn.execute("UPDATE records SET creators = ? WHERE id = ?", [
-            json.dumps([{"role": "editor", "name": "Dåstøl, Ørjan"}]), middle + 1])
+        conn.execute(
+            "UPDATE records SET original_title = 'Særtilbud for unge' WHERE id = ?", [middle]
+        )
+        conn.execute(
+            "UPDATE records SET creators = ? WHERE id = ?",
+            [json.dumps([{"role": "editor", "name": "Dåstøl, Ørjan"}]), middle + 1],
+        )
 
 
 def timed(call, repeats: int) -> list[float]:
@@ -74,8 +87,12 @@ def timed(call, repeats: int) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000, help="Records in the database.")
-    parser.add_argument("--decided", type=int, default=5_000,
-                        help="Records the reviewer has decided (My decisions reads these).")
+    parser.add_argument(
+        "--decided",
+        type=int,
+        default=5_000,
+        help="Records the reviewer has decided (My decisions reads these).",
+    )
     parser.add_argument("--repeats", type=int, default=5, help="Timed calls per search.")
     args = parser.parse_args()
     directory = Path(tempfile.mkdtemp(prefix="find-bench-"))
@@ -86,7 +103,7 @@ def main() -> None:
         add_names(db_path, args.records)
         conn = sqlite3.connect(db_path)
         step = max(1, args.records // args.decided)
-        for record_id in range(1, args.records + 1, step)[:args.decided]:
+        for record_id in range(1, args.records + 1, step)[: args.decided]:
             save_decision(conn, record_id, "bench", "include")
         save_decision(conn, args.records // 2, "bench", "include")
         save_decision(conn, args.records // 2 + 1, "bench", "exclude")
@@ -95,16 +112,22 @@ def main() -> None:
         for words in FIND:
             filters = finding.Filters(words=words)
             found = finding.find_records(conn, filters, viewer="bench", lead=False)[1]
-            times = timed(lambda f=filters: finding.find_records(
-                conn, f, viewer="bench", lead=False), args.repeats)
-            print(f"{words!r:40} {found:>6} found  median {statistics.median(times):7.1f} ms"
-                  f"   max {max(times):7.1f} ms")
+            times = timed(
+                lambda f=filters: finding.find_records(conn, f, viewer="bench", lead=False),
+                args.repeats,
+            )
+            print(
+                f"{words!r:40} {found:>6} found  median {statistics.median(times):7.1f} ms"
+                f"   max {max(times):7.1f} ms"
+            )
         print(f"--- My decisions search, {args.decided:,} decisions")
         for text in MINE:
             found = len(q.my_decisions(conn, "bench", q=text))
             times = timed(lambda t=text: q.my_decisions(conn, "bench", q=t), args.repeats)
-            print(f"{text!r:40} {found:>6} found  median {statistics.median(times):7.1f} ms"
-                  f"   max {max(times):7.1f} ms")
+            print(
+                f"{text!r:40} {found:>6} found  median {statistics.median(times):7.1f} ms"
+                f"   max {max(times):7.1f} ms"
+            )
         print(f"load after: {os.getloadavg()[0]:.1f}")
     finally:
         shutil.rmtree(directory, ignore_errors=True)
