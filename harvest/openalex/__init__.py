@@ -43,7 +43,8 @@ def fetch(search: Any, services: Any, checkpoint: Checkpoint, *, client: Any = N
 
     api = client or oa.client(services, **options)
     settings = SOURCE.options(search)
-    plan = cursors.Plan(label="OpenAlex", slices=api.concurrency)
+    plan = cursors.Plan(label="OpenAlex", slices=api.concurrency,
+                        page_size=settings["page_size"])
 
     def page(start: str | None, end: str | None, cursor: str) -> cursors.PageAnswer:
         return oa.works_page(api, search.query, settings.get("filter") or {},
