@@ -126,6 +126,30 @@ def test_bad_settings_name_file_line_and_key(line, message):
         parse_config(text)
 
 
+@pytest.mark.parametrize("source", ["crossref", "openalex"])
+@pytest.mark.parametrize("lines", [
+    [],
+    ["    window: {from: 2023-10-21, to: 2024-10-21}"],
+    ["    query: '  '", "    filter: {}"],
+])
+def test_a_search_with_neither_query_nor_filter_is_refused(source, lines):
+    """Without either it would page through the whole index (millions of works a year)."""
+    text = "\n".join(["project: {title: T}", "searches:", "  - name: everything",
+                      f"    source: {source}", *lines, ""])
+    label = "Crossref" if source == "crossref" else "OpenAlex"
+    with pytest.raises(ConfigError, match=(
+            r"^evidence.yml:3: searches\[0\].query: search 'everything' has neither query nor "
+            rf"filter: without one it would ask {label} for every work it holds")):
+        parse_config(text)
+
+
+@pytest.mark.parametrize("line", ["    query: psykisk helse", "    filter: {prefix: '10.18261'}"])
+def test_a_query_or_a_filter_alone_is_enough(line):
+    for source in ("crossref", "openalex"):
+        parse_config(f"project: {{title: T}}\nsearches:\n  - name: s\n    source: {source}\n"
+                     f"{line}\n")
+
+
 def test_environment_addresses_and_polite_pool():
     services = service_settings({"EVIDENCE_MAILTO": "a@b.no", "OPENALEX_API_KEY": "k",
                                  "CROSSREF_API_URL": "http://x", "OPENALEX_API_URL": "http://y"})
@@ -197,7 +221,7 @@ def test_openalex_work_fields():
 # paging, faults, resuming -------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind", ["crossref", "openalex"])
-def test_paging_by_cursor_in_slices_until_an_empty_page(db, kind):
+def test_paging_by_cursor_in_slices_to_the_end(db, kind):
     state = (cr.CrossrefState if kind == "crossref" else oa.OpenAlexState).generated(
         337, START, END)
     search = crossref_search() if kind == "crossref" else openalex_search()
@@ -216,6 +240,12 @@ def test_paging_by_cursor_in_slices_until_an_empty_page(db, kind):
     assert {p["filter"].split(date_key + ":")[1][:10] for _, p in state.requests} == {
         start for start, _ in split(START, END, slices)}
     assert max(state.in_flight_max, 1) <= 3
+    # a slice ends with its short last page (it completes the total reported), or, when its
+    # last page is full, with the empty page after it
+    totals = [part["total"] for part in json.loads(run["checkpoint"])["slices"]]
+    assert sum(totals) == 337
+    assert len(state.requests) == sum(n // 50 + 1 if n % 50 == 0 else -(-n // 50)
+                                      for n in totals)
 
 
 def test_polite_pool_and_key_are_sent(db):

@@ -58,7 +58,7 @@ def fetch(search: Any, services: Any, checkpoint: Checkpoint, *, client: Any = N
 
 SOURCE = Source(
     name="crossref", label="Crossref", fetch=fetch, to_hit=to_hit, check=check,
-    query_required=False, resumable=True,
+    query_required=False, resumable=True, narrowing=("filter",),
     settings={
         "filter": Setting("filters", default={}, help="Crossref filters, passed through "
                           "(prefix: \"10.18261\" is Idunn)"),

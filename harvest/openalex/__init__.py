@@ -55,7 +55,7 @@ def fetch(search: Any, services: Any, checkpoint: Checkpoint, *, client: Any = N
 
 SOURCE = Source(
     name="openalex", label="OpenAlex", fetch=fetch, to_hit=to_hit, check=check,
-    resumable=True,
+    resumable=True, narrowing=("filter",),
     settings={
         "filter": Setting("filters", default={}, help="OpenAlex filters, passed through "
                           "(language: \"no\", type: article ...)"),
