@@ -190,7 +190,6 @@ def refuse_window_filters(settings: dict[str, Any], names: tuple[str, ...]) -> N
                                "what is new)")
 
 
-
 def unnarrowed(source: Source, name: str, query: str | None,
                settings: dict[str, Any]) -> str | None:
     """Why a search may not run as configured, or None: with neither ``query`` nor any of the
