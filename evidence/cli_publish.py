@@ -12,8 +12,10 @@ from evidence.options import config_option, db_option, open_config, open_databas
               type=click.Path(dir_okay=False), help="Published SQLite file to (re)build.")
 @click.option("--edition", default=None, metavar="NAME",
               help="Edition to publish (default: project.edition in the configuration, else"
-                   " the current year). Works no earlier edition published are its new ones;"
-                   " re-publishing an edition replaces that edition only.")
+                   " the current year). Editions are ordered by the year in their name; works"
+                   " no earlier edition published are its new ones. Re-publishing an edition"
+                   " replaces that edition only, and an older one takes no works from a later"
+                   " one.")
 @db_option
 @config_option
 @user_errors
@@ -36,6 +38,12 @@ def publish(out: str, edition: str | None, db_path: str, config_path: str) -> No
                f"{counts.get('records', 0)} records, {counts.get('excluded', 0)} excluded")
     click.echo(f"Edition {result.edition}: {result.new_records} of the {result.records} works"
                " are new in it (no earlier edition published them).")
+    if result.awaiting_edition:
+        n = result.awaiting_edition
+        click.echo(f"{n} {'work was' if n == 1 else 'works were'} included after a later"
+                   " edition than"
+                   f" {result.edition} was published: they are new in no edition until the"
+                   " next one publishes them (docs/publishing.md, Editions).")
     if result.waiting:
         click.echo(f"Not published: {result.waiting} records included by fewer than "
                    f"{result.reviewers_per_record} reviewers so far.")

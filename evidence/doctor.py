@@ -43,7 +43,7 @@ def examine(db_path: str | Path, config_path: str | Path, *,
     config = check_config(config_path, report)
     check_database(Path(db_path), report, quick=quick, config=config)
     if config is not None:
-        check_sources(config, env, report)
+        check_sources(config, env, report, searches_run(Path(db_path)))
         check_folders(config, report)
     check_server_environment(config, env, report)
     return report
@@ -108,37 +108,73 @@ def _accounts(conn: sqlite3.Connection) -> dict[str, int]:
                              " GROUP BY role ORDER BY role").fetchall())
 
 
-def check_sources(config: Config, env: Mapping[str, str], report: Report) -> None:
-    """The environment variables each configured source declares, once per variable."""
+def searches_run(db_path: Path) -> set[str] | None:
+    """Names of the searches with at least one run (harvested or imported); None when
+    nothing has run yet or the database cannot say (a new project)."""
+    if not db_path.exists() or refusal(db_path, identify(db_path)):
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
+        try:
+            names = {row[0] for row in conn.execute(
+                "SELECT DISTINCT s.name FROM runs r JOIN searches s ON s.id = r.search_id")}
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    return names or None
+
+
+def check_sources(config: Config, env: Mapping[str, str], report: Report,
+                  run: set[str] | None = None) -> None:
+    """The environment variables each configured search's source declares, once per variable.
+
+    A variable a search needs is a problem (exit 1) when that search is in use: it has run
+    (``run``: the searches with runs), or nothing has run yet (``run`` None: a new project is
+    about to run what it configures). A search that has never run in a project that has
+    (the demo, fed from files; a Zotero library configured but not used) only gets a note:
+    `evidence harvest` would need the variable once it runs that search.
+    """
     from evidence.harvest import get_source
 
     seen: dict[str, list[str]] = {}
     declared: dict[str, tuple] = {}
+    needed_by: dict[str, list[str]] = {}  # in-use searches that cannot run without it
+    dormant: dict[str, list[str]] = {}  # searches never run that would need it
     silent: set[str] = set()
     for search in config.searches:
         source = get_source(search.source)
         if source is not None and not getattr(source, "environment", ()):
             silent.add(source.title)
         for var in getattr(source, "environment", ()) if source else ():
-            needed = var.is_needed(source.options(search), config)
-            if var.name not in declared or (needed and not declared[var.name][1]):
-                declared[var.name] = (var, needed, source.title)
+            declared.setdefault(var.name, (var, source.title))
             seen.setdefault(var.name, []).append(search.name)
-    for name, (var, needed, title) in declared.items():
-        searches = ", ".join(seen[name][:3]) + (" ..." if len(seen[name]) > 3 else "")
+            if var.is_needed(source.options(search), config):
+                in_use = run is None or search.name in run
+                (needed_by if in_use else dormant).setdefault(var.name, []).append(search.name)
+    for name, (var, title) in declared.items():
         value = env.get(name, "").strip()
         if value and var.url and not _is_http_url(value):
             report.problems.append(f"{name}={value!r} is not an http(s) address ({var.help})")
         elif value:
-            report.ok.append(f"{name} set ({title}: {searches})")
-        elif needed:
-            report.problems.append(f"{name} is not set; {title} needs it for {searches}: "
-                                   f"{var.help}")
+            report.ok.append(f"{name} set ({title}: {_names(seen[name])})")
+        elif name in needed_by:
+            report.problems.append(f"{name} is not set; {title} needs it for "
+                                   f"{_names(needed_by[name])}: {var.help}")
+        elif name in dormant:
+            report.advice.append(f"{name} is not set; {title} needs it for "
+                                 f"{_names(dormant[name])} (never run in this project: set it"
+                                 f" before `evidence harvest` runs it): {var.help}")
         elif not var.url:
-            report.advice.append(f"{name} is not set ({title}: {searches}): {var.help}")
+            report.advice.append(f"{name} is not set ({title}: {_names(seen[name])}): "
+                                 f"{var.help}")
     for title in sorted(silent):
         report.advice.append(f"{title} declares no environment variables (Source.environment):"
                              " doctor cannot say whether it has what it needs")
+
+
+def _names(searches: list[str]) -> str:
+    return ", ".join(searches[:3]) + (" ..." if len(searches) > 3 else "")
 
 
 def _is_http_url(value: str) -> bool:

@@ -48,9 +48,15 @@ def normalise_hit(hit: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise HitError(f"unknown hit field(s): {', '.join(sorted(unknown))}")
     for key, value in hit.items():
-        if key == "raw" or not isinstance(value, (str, list)):  # noqa: UP038 (faster)
+        # an import normalises every entry of a file: the common case is decided in one test
+        if isinstance(value, str):
+            if len(value) <= _SHORTEST_LIMIT or key == "raw":
+                continue
+            size = len(value)
+        elif isinstance(value, list) and key != "raw":
+            size = sum(len(v) if isinstance(v, str) else len(str(v)) for v in value)
+        else:
             continue
-        size = len(value) if isinstance(value, str) else sum(len(str(v)) for v in value)
         limit = MAX_CHARS.get(key, MAX_LIST if isinstance(value, list) else MAX_FIELD)
         if size > limit:
             raise HitError(f"{key} is {size:,} characters long, more than the {limit:,} a "
@@ -58,27 +64,37 @@ def normalise_hit(hit: dict[str, Any]) -> dict[str, Any]:
     external_id = n.clean_text(hit.get("external_id"))
     if not external_id:
         raise HitError("hit has no external_id")
+    get = hit.get
     row: dict[str, Any] = {
         "external_id": external_id,
-        "title": n.clean_text(hit.get("title")),
-        "abstract": _clean_abstract(hit.get("abstract")),
-        "year": n.normalise_year(hit.get("year") or hit.get("pub_date")),
-        "doi": n.normalise_doi(hit.get("doi")),
-        "pmid": n.normalise_pmid(hit.get("pmid")),
-        "pmcid": n.normalise_pmcid(hit.get("pmcid")),
-        "pages": n.normalise_pages(hit.get("pages")),
+        "title": n.clean_text(get("title")),
+        "abstract": _clean_abstract(get("abstract")),
+        "year": n.normalise_year(get("year") or get("pub_date")),
+        "doi": n.normalise_doi(get("doi")),
+        "pmid": n.normalise_pmid(get("pmid")),
+        "pmcid": n.normalise_pmcid(get("pmcid")),
+        "pages": n.normalise_pages(get("pages")),
     }
-    for key in ("journal", "journal_abbrev", "volume", "issue", "isbn", "issn", "pub_date",
-                "language", "item_type", "url", "oa_url"):
-        row[key] = n.clean_text(hit.get(key))
-    row["authors"] = _as_json_array(n.normalise_authors(hit.get("authors")))
+    for key in _TEXT_FIELDS:
+        value = get(key)
+        row[key] = None if value is None else n.clean_text(value)
+    row["authors"] = _as_json_array(n.normalise_authors(get("authors")))
     for key in ("publication_types", "keywords", "mesh_terms"):
-        row[key] = _as_json_array(n.normalise_list(hit.get(key)))
-    row["original_title"] = n.clean_text(hit.get("original_title"))
-    row["creators"] = _creators(hit.get("creators"))
-    raw = hit.get("raw")
+        row[key] = _as_json_array(n.normalise_list(get(key)))
+    value = get("original_title")
+    row["original_title"] = None if value is None else n.clean_text(value)
+    value = get("creators")
+    row["creators"] = "[]" if not value else _creators(value)
+    raw = get("raw")
     row["raw"] = raw if isinstance(raw, str) or raw is None else _raw_json(raw)
     return row
+
+
+#: Text fields stored cleaned (white space collapsed), in the order of the stored row.
+_TEXT_FIELDS = ("journal", "journal_abbrev", "volume", "issue", "isbn", "issn", "pub_date",
+                "language", "item_type", "url", "oa_url")
+#: A text this short is within every limit of :data:`MAX_CHARS` and :data:`MAX_FIELD`.
+_SHORTEST_LIMIT = min(*MAX_CHARS.values(), MAX_FIELD)
 
 
 #: ``json.dumps(value, ensure_ascii=False)`` without building an encoder per call (an

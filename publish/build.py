@@ -38,6 +38,7 @@ from evidence.errors import EvidenceError
 from evidence.models.safe import check_start, current_stop
 from evidence.models.stopping import describe_method
 from evidence.publish import editions
+from evidence.publish.exports import editors_of
 from evidence.publish.kinds import work_kind
 from evidence.publish.map_counts import TABLE as MAP_COUNTS
 from evidence.publish.map_counts import create_map_counts
@@ -63,7 +64,7 @@ PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/"
 _INCLUDED = """
 SELECT r.id, r.title, r.authors, r.year, r.journal, r.volume, r.issue, r.pages, r.doi, r.pmid,
   r.pmcid, r.isbn, r.issn, r.pub_date, r.language, r.abstract, r.publication_types, r.keywords,
-  r.item_type, r.url, r.oa_url, rs.decided_at
+  r.item_type, r.url, r.oa_url, r.original_title, r.creators, rs.decided_at
 FROM record_status rs JOIN records r ON r.id = rs.record_id
 WHERE rs.decision = 'include' ORDER BY r.id
 """
@@ -112,6 +113,9 @@ class PublishResult:
     #: The edition published and how many of its works it published first.
     edition: str = ""
     new_records: int = 0
+    #: Works no edition has published as the newest of the series yet (an older edition
+    #: published again after a later one took them in): new in the next edition.
+    awaiting_edition: int = 0
     #: What the edition stores in the working database (ids, searches, PRISMA rows).
     record_ids: list[int] = field(default_factory=list, repr=False)
     searches_rows: list[dict] = field(default_factory=list, repr=False)
@@ -263,6 +267,7 @@ def _build(db: sqlite_utils.Database, pub: sqlite_utils.Database, config: Config
               for row in prisma}
     return PublishResult("", len(records), len(themes), len(searches), counts,
                          edition=edition, new_records=new_records,
+                         awaiting_edition=sum(1 for name in first.values() if name is None),
                          record_ids=[r["id"] for r in records], searches_rows=searches,
                          prisma_rows=prisma)
 
@@ -320,7 +325,11 @@ def _record_rows(db: sqlite_utils.Database, config: Config, themes: dict[str, di
         # inline markup (<i>, <sup>) is kept in title_html / abstract_html where there is any.
         yield {
             "id": rid, "title": markup.strip(row["title"]),
+            # the title in the work's own language (PubMed's VernacularTitle, Zotero's
+            # "Original title"), shown under the title; editors name a work without authors
+            "original_title": _original_title(row["original_title"], row["title"]),
             "authors": "; ".join(map(str, json_list(row["authors"]))),
+            "editors": "; ".join(editors_of(row)),
             "year": row["year"], "journal": row["journal"],
             "kind": work_kind(row["title"], row["abstract"], row["journal"], row["item_type"],
                               row["publication_types"]),
@@ -346,6 +355,14 @@ def _record_rows(db: sqlite_utils.Database, config: Config, themes: dict[str, di
             "abstract_html": row["abstract"] if markup.has_markup(row["abstract"]) else None,
             **{name: values.get(rid) for name, values in extra.items()},
         }
+
+
+def _original_title(original: str | None, title: str | None) -> str | None:
+    """The original-language title as plain text, or None where it only repeats the title."""
+    text = markup.strip(original).strip() if original else ""
+    if not text or text.casefold() == markup.strip(title or "").strip().casefold():
+        return None
+    return text
 
 
 def _create_records(pub: sqlite_utils.Database, records: list[dict], names: list[str]) -> None:

@@ -3,15 +3,26 @@
 A report comes out once a year from the same working database, and its readers ask what is
 new since last year's. ``evidence publish --edition NAME`` (default ``project.edition``, else
 the current year) records the edition in the working database (``editions``,
-``edition_records``: migration ``m510_editions``); a work's *first edition* is the earliest
-edition, in the order editions were first published, that published it. Re-publishing an
-edition replaces that edition's rows only, and keeps its place in that order.
+``edition_records``: migrations ``m510_editions``, ``m530_edition_records_first_published``).
+
+Editions form a *series*, ordered by year: the year in the name (``2024``, ``2024-høst``),
+for a name without one the year it was first published, then by when each was first
+published (``2024-vår`` before ``2024-høst``). A work's *first edition* is the earliest
+edition of the series that published it while no later edition of the series existed: each
+edition remembers when it first published each work, so re-publishing last year's edition
+after this year's (to correct it, or with ``project.edition`` left at last year) neither
+takes this year's works from it nor counts works included since as new in last year's.
+Such a work has no first edition yet (NULL) until the next edition publishes it. So the
+order in which editions happen to be published decides nothing: "new in 2025" is what 2025
+published that the editions before it in the series did not. Re-publishing an edition
+replaces that edition's rows only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -51,40 +62,82 @@ def edition_name(option: str | None, configured: str = "", today: dt.date | None
     return name
 
 
+#: A year in an edition's name: four digits not part of a longer number.
+_YEAR = re.compile(r"(?<!\d)((?:19|20|21)\d\d)(?!\d)")
+
+
+def series_key(name: str, created_at: str | None) -> tuple[str, str, str]:
+    """Where an edition stands in the series: its year (from the name, else the year it was
+    first published), then when it was first published, then its name."""
+    match = _YEAR.search(name)
+    created = created_at or ""
+    return (match.group(1) if match else created[:4], created, name)
+
+
 def stored_editions(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """Editions of the working database, oldest first (by when each was first published)."""
-    return [
+    """Editions of the working database in series order (:func:`series_key`)."""
+    rows = [
         dict(r)
         for r in db.query(
             "SELECT name, created_at, published_at, records, new_records, searches, prisma"
-            " FROM editions ORDER BY created_at, name"
+            " FROM editions"
         )
     ]
+    return sorted(rows, key=lambda r: series_key(r["name"], r["created_at"]))
 
 
 def first_editions(
     db: sqlite_utils.Database, edition: str, record_ids: Iterable[int]
-) -> dict[int, str]:
-    """``{record id: first edition}`` of the records about to be published in ``edition``.
+) -> dict[int, str | None]:
+    """``{record id: first edition}`` of the records about to be published in ``edition``
+    (None: no edition has published it as the newest of the series; see the module).
 
-    Earlier editions count as they were stored; ``edition`` itself counts with ``record_ids``
-    (what it publishes now), not with what it published last time.
+    Other editions count as they were stored; ``edition`` itself counts with ``record_ids``
+    (what it publishes now), each with the time it first published it (now, for a work it
+    did not publish before).
     """
-    order = [e["name"] for e in stored_editions(db)]
-    if edition not in order:
-        order.append(edition)
+    stamp = now()
+    created = {e["name"]: e["created_at"] for e in stored_editions(db)}
+    created.setdefault(edition, stamp)
+    order = sorted(created, key=lambda n: series_key(n, created[n]))
     rank = {name: i for i, name in enumerate(order)}
+    # an edition's claims count until a later edition of the series first existed
+    until: dict[str, str | None] = {}
+    later: str | None = None
+    for name in reversed(order):
+        until[name] = later
+        later = created[name] if later is None else min(later, created[name])
+
+    def counts(name: str, at: str | None) -> bool:
+        return until[name] is None or (at or created[name]) < until[name]
+
     first: dict[int, str] = {}
-    for record_id, name in db.execute(
-        "SELECT record_id, edition FROM edition_records WHERE edition != ?", [edition]
+    for record_id, name, at in db.execute(
+        "SELECT record_id, edition, first_published_at FROM edition_records"
+        " WHERE edition != ?",
+        [edition],
     ):
-        if record_id not in first or rank[name] < rank[first[record_id]]:
+        if counts(name, at) and (record_id not in first or rank[name] < rank[first[record_id]]):
             first[record_id] = name
-    result = {}
+    before = _published_at(db, edition)
+    result: dict[int, str | None] = {}
     for record_id in record_ids:
         known = first.get(record_id)
-        result[record_id] = known if known is not None and rank[known] < rank[edition] else edition
+        mine = counts(edition, before.get(record_id, stamp))
+        if mine and (known is None or rank[edition] < rank[known]):
+            known = edition
+        result[record_id] = known
     return result
+
+
+def _published_at(db: sqlite_utils.Database, edition: str) -> dict[int, str | None]:
+    """When ``edition`` first published each work it has published."""
+    return dict(
+        db.execute(
+            "SELECT record_id, first_published_at FROM edition_records WHERE edition = ?",
+            [edition],
+        ).fetchall()
+    )
 
 
 def save_edition(
@@ -99,6 +152,7 @@ def save_edition(
     stamp = now()
     with db.atomic():
         row = db.execute("SELECT created_at FROM editions WHERE name = ?", [edition]).fetchone()
+        before = _published_at(db, edition)  # a work it published before keeps its time
         db.execute("DELETE FROM edition_records WHERE edition = ?", [edition])
         db["editions"].upsert(
             {
@@ -113,8 +167,9 @@ def save_edition(
             pk="name",
         )
         db.conn.executemany(
-            "INSERT INTO edition_records (edition, record_id) VALUES (?, ?)",
-            ((edition, rid) for rid in record_ids),
+            "INSERT INTO edition_records (edition, record_id, first_published_at)"
+            " VALUES (?, ?, ?)",
+            ((edition, rid, before.get(rid) or stamp) for rid in record_ids),
         )
 
 
@@ -145,7 +200,7 @@ def published_rows(
             "prisma": json.dumps(_prisma_summary(prisma), ensure_ascii=False),
         }
     )
-    rows.sort(key=lambda r: (r["created_at"], r["name"]))
+    rows.sort(key=lambda r: series_key(r["name"], r["created_at"]))
     return [{**r, "position": i} for i, r in enumerate(rows)]
 
 

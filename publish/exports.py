@@ -12,7 +12,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -181,9 +181,11 @@ def ris_entry(record: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
-def editors_of(record: dict[str, Any]) -> list[str]:
-    """The record's editors (``creators`` with the role ``editor``), the names to cite where
-    a work has no author."""
+def editors_of(record: Mapping[str, Any]) -> list[str]:
+    """The record's editors, the names to cite where a work has no author: ``creators`` with
+    the role ``editor`` (working database), or the published ``editors`` column."""
+    if "editors" in record.keys():
+        return _list(record["editors"])
     try:
         creators = json.loads(record.get("creators") or "[]")
     except (TypeError, ValueError):
@@ -314,11 +316,21 @@ def csv_text(records: Iterable[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-def reference(record: dict[str, Any]) -> str:
-    """A short citation: "Smith et al. (2024)", "Smith & Doe (2024)"."""
-    last = [a.split(",")[0].strip() for a in record["authors"]]
+#: After the editors who name a work without authors: one editor, several.
+EDITOR_SUFFIX = {"nb": ("(red.)", "(red.)"), "en": ("(ed.)", "(eds.)")}
+
+
+def reference(record: dict[str, Any], language: str = "nb") -> str:
+    """A short citation: "Smith et al. (2024)", "Smith & Doe (2024)"; a work without
+    authors by its editors, "Moe & Dahl (red.) (2024)"."""
+    people = list(record["authors"])
+    editors = [] if people else editors_of(record)
+    last = [a.split(",")[0].strip() for a in people or editors]
     names = (last[0] if len(last) == 1 else f"{last[0]} & {last[1]}" if len(last) == 2
              else f"{last[0]} et al." if last else "-")
+    if editors:
+        one, many = EDITOR_SUFFIX.get(language, EDITOR_SUFFIX["en"])
+        names += " " + (one if len(editors) == 1 else many)
     return f"{names} ({record.get('year') or 'n.d.'})"
 
 
@@ -343,7 +355,7 @@ def write_xlsx(records: Iterable[dict[str, Any]], path: str | Path | IO[bytes],
         count += 1
         groups = [] if record.get("decision") == "exclude" else list(dict.fromkeys(
             (t[f"group_{language}"] or t["group_slug"]) for t in record["themes"]))
-        row = [xlsx_value(_xlsx_value(record, column)) for column in columns]
+        row = [xlsx_value(_xlsx_value(record, column, language)) for column in columns]
         for group in groups or [_OTHER[language]]:
             if group not in sheets:
                 sheets[group] = book.create_sheet(_sheet_title(group, sheets))
@@ -408,9 +420,9 @@ def _sheet_title(name: str, existing: dict[str, Any]) -> str:
         n += 1
 
 
-def _xlsx_value(record: dict[str, Any], column: str) -> Any:
+def _xlsx_value(record: dict[str, Any], column: str, language: str) -> Any:
     if column == "reference":
-        return reference(record)
+        return reference(record, language)
     if column == "record_id":
         return record["id"]
     if column == "themes":

@@ -13,7 +13,7 @@ from evidence.screening import claims, finding
 from evidence.screening import queries as q
 from evidence.screening.app import evidence_config
 from evidence.screening.pages import _labelled, _lang, _page, _path, _read, login_required
-from evidence.screening.record_view import _record_page
+from evidence.screening.record_view import _record_page, _stopped
 from evidence.screening.text import highlight
 
 
@@ -32,6 +32,7 @@ async def find(request, datasette, user):
             q.themes(conn)
 
     rows, count, choices, reasons, themes = await _read(datasette, load)
+    stopped = await _stopped(datasette)  # a stop ends narrowed queues: no "Screen these"
     words = finding.search_words(filters)
     for row in rows:  # inline markup rendered safely, as on the record page; words marked
         row["title_html"] = highlight(row["title"], words)
@@ -45,7 +46,8 @@ async def find(request, datasette, user):
         datasette, request, user, "screening_find.html", rows=rows, count=count,
         cap=finding.COUNT_CAP, f=filters, choices=choices, reasons=reasons, themes=themes,
         reason_labels={r["slug"]: r["label"] for r in reasons},
-        queue_url=queue_url if filters.narrows() and filters.state != "mine" else None,
+        queue_url=(queue_url if filters.narrows() and filters.state != "mine" and not stopped
+                   else None),
         decisions=finding.FINAL if lead and not filters.reviewer else finding.FINAL[:3] + (
             "undecided",), back=back, pages=pages,
         previous_url=here + "?" + urlencode(filters.query(page=filters.page - 1)),

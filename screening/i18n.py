@@ -209,6 +209,8 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "legend_exclude": "exclude word",
         "legend_search": "search term",
         "skipped": "Skipped: it comes back when the rest of your queue is done.",
+        "narrowing_ended": ("Screening is stopped, so your search no longer narrows the"
+                            " queue."),
         "config_error": "The configuration file could not be read; the app keeps the last "
                         "good version. {error}",
         "to_decision": "To the decision",
@@ -417,6 +419,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "legend_exclude": "eksklusjonsord",
         "legend_search": "søkeord",
         "skipped": "Hoppet over: posten kommer tilbake når resten av køen er gjennomgått.",
+        "narrowing_ended": "Gjennomgangen er stoppet, så søket ditt avgrenser ikke køen lenger.",
         "config_error": "Konfigurasjonsfilen kunne ikke leses; appen bruker siste gyldige "
                         "versjon. {error}",
         "to_decision": "Til beslutningen",

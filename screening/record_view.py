@@ -110,16 +110,21 @@ async def _queue(request, datasette, user, stage: str):
     skip = [int(s) for s in request.args.get("skip", "").split(",")
             if s.isascii() and s.isdigit() and int(s) <= MAX_ID]
     needed, held = config.reviewers_per_record, claims.for_app(datasette)
+    stopped = await _stopped(datasette) if stage == SCREENING else None
     if stage == SCREENING:
         from evidence.screening import find_view, finding
 
         filters = finding.Filters.from_args(
             {key: request.args.get(key) for key in request.args.keys()},
             lead=user["role"] == "lead")
+        if filters.narrows() and stopped:
+            # a stop ends the narrowing: the narrowed queue would serve records the stop
+            # took out (only those others have begun still wait, in the whole queue)
+            datasette.add_message(request, _t(datasette, request)("narrowing_ended"))
+            return Response.redirect(_path(datasette, STAGE_PATHS[stage]))
         if filters.narrows():
             return await find_view.filtered_queue(request, datasette, user, filters)
 
-    stopped = await _stopped(datasette) if stage == SCREENING else None
     ranked = _relevance(datasette).candidates(user["id"]) if (
         config.order == "relevance" and stage == SCREENING and not stopped) else None
 

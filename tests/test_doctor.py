@@ -137,3 +137,34 @@ def test_a_source_that_declares_nothing_is_named(tmp_path, db_path, monkeypatch)
     open_db(db_path).close()
     report = examine(db_path, config, environ={})
     assert any("Example feed declares no environment variables" in a for a in report.advice)
+
+
+def add_run(db_path, search: str) -> None:
+    db = open_db(db_path)
+    search_id = db.execute("SELECT id FROM searches WHERE name = ?", [search]).fetchone()[0]
+    db["runs"].insert({"search_id": search_id, "source": "file", "status": "complete",
+                       "started_at": "2024-10-21T08:00:00+00:00"})
+    db.close()
+
+
+def test_a_search_never_run_in_a_running_project_needs_nothing_yet(project):
+    """A new project is about to run every search (a needed key is a problem, above); once it
+    has run some, a search it never ran (a Zotero library configured, the work fed from
+    files) only gets a note, until it runs."""
+    from evidence.config import load_config
+    from evidence.db.config_sync import sync_config
+
+    db_path, config_path = project
+    db = open_db(db_path)
+    sync_config(db, load_config(config_path))
+    db.close()
+    add_run(db_path, "pubmed-mental-health")
+    env = {**GOOD_ENV, "ZOTERO_API_KEY": ""}
+    result = run(db_path, config_path, env)
+    assert result.exit_code == 0, result.output
+    assert ("note  ZOTERO_API_KEY is not set; Zotero needs it for zotero-included (never run"
+            " in this project") in result.output
+    add_run(db_path, "zotero-included")
+    again = run(db_path, config_path, env)
+    assert again.exit_code == 1
+    assert "ZOTERO_API_KEY is not set; Zotero needs it for zotero-included: a key" in again.output

@@ -224,3 +224,16 @@ def test_ris_has_no_numbered_line_before_a_record():
     text = ris_text([{"id": 1, "title": "A"}, {"id": 2, "title": "B"}])
     assert text.startswith("TY  - ") and "\n\nTY  - " in text
     assert not any(line.rstrip(".").isdigit() for line in text.splitlines())
+
+
+def test_a_work_without_authors_is_referenced_by_its_editors():
+    from evidence.publish.exports import reference
+
+    editors = '[{"role": "editor", "name": "Moe, Kari"}, {"role": "editor", "name": "Dahl, Ola"}]'
+    assert reference({"authors": [], "creators": editors, "year": 2024}) == \
+        "Moe & Dahl (red.) (2024)"
+    assert reference({"authors": [], "editors": "Moe, Kari", "year": 2024}, "en") == \
+        "Moe (ed.) (2024)"
+    assert reference({"authors": ["Smith, Jane"], "creators": editors, "year": 2024}) == \
+        "Smith (2024)"
+    assert reference({"authors": [], "year": None}) == "- (n.d.)"

@@ -93,9 +93,10 @@ def test_republishing_an_edition_replaces_that_edition_only(db, config, two_edit
     }
     assert _first(tmp_path / "again.db") == {1: "2023", 2: "2023", 6: "2023", 8: "2024"}
     # re-publishing the older edition leaves the later one and its new works alone
-    publish(db, tmp_path / "old.db", config, "2023")
-    # (it publishes what is included now, so record 8 counts as first published in it)
-    assert _first(tmp_path / "old.db") == {1: "2023", 2: "2023", 6: "2023", 8: "2023"}
+    result = publish(db, tmp_path / "old.db", config, "2023")
+    # it publishes what is included now, but record 8 stays new in 2024, which published it
+    assert _first(tmp_path / "old.db") == {1: "2023", 2: "2023", 6: "2023", 8: "2024"}
+    assert result.new_records == 3
     final = {r["name"]: dict(r) for r in db["editions"].rows}
     assert final["2024"] == after["2024"]
     conn = sqlite3.connect(tmp_path / "old.db")
@@ -243,3 +244,93 @@ def test_config_refuses_an_unusable_edition_with_its_line(config_path):
     )
     with pytest.raises(ConfigError, match=r"evidence.yml:\d+: project.edition: '<b>' is not"):
         load_config(config_path)
+
+
+def include(db, record_id: int) -> None:
+    db["decisions"].insert({"record_id": record_id, "reviewer": "lead", "stage": "resolution",
+                            "decision": "include", "themes": '["stigma"]', "origin": "test",
+                            "created_at": "2025-01-10T10:00:00+00:00"})
+
+
+def test_a_later_work_is_not_new_in_an_older_edition_published_again(
+        db, config, two_editions, tmp_path, db_path, config_path):
+    """Record 5 is included after the 2024 edition; publishing 2023 again (a correction, or
+    project.edition left at last year) must not make it, nor 2024's works, new in 2023: it
+    has no first edition until the next edition publishes it, and then it is new there."""
+    include(db, 5)
+    old = publish(db, tmp_path / "old.db", config, "2023")
+    assert old.records == 6 and old.new_records == 3 and old.awaiting_edition == 1
+    assert _first(tmp_path / "old.db") == {1: "2023", 2: "2023", 6: "2023", 7: "2024",
+                                           8: "2024", 5: None}
+    db.conn.commit()
+    again = CliRunner().invoke(main, [  # once more: still not new in it
+        "publish", "--db", str(db_path), "--config", str(config_path),
+        "--out", str(tmp_path / "old-again.db"), "--edition", "2023"])
+    assert again.exit_code == 0, again.output
+    assert "Edition 2023: 3 of the 6 works are new in it" in again.output
+    assert "1 work was included after a later edition than 2023" in again.output
+    assert _first(tmp_path / "old-again.db")[5] is None
+    later = publish(db, tmp_path / "p2025.db", config, "2025")
+    assert later.new_records == 1
+    assert _first(tmp_path / "p2025.db") == {1: "2023", 2: "2023", 6: "2023", 7: "2024",
+                                             8: "2024", 5: "2025"}
+    stored = {r["name"]: r["new_records"] for r in db["editions"].rows}
+    assert stored == {"2023": 3, "2024": 2, "2025": 1}  # each work new in one edition
+
+
+@pytest.mark.asyncio
+async def test_the_site_of_an_older_edition_published_again(db, config, two_editions, tmp_path):
+    include(db, 5)
+    publish(db, tmp_path / "old.db", config, "2023")
+    ds = make_datasette(tmp_path / "old.db")
+    assert "Nytt i 2023-utgaven: 3</a>" in (await ds.client.get("/")).text
+    listed = (await ds.client.get("/old/records.json?first_edition=2023&_shape=objects")).json()
+    assert sorted(r["id"] for r in listed["rows"]) == [1, 2, 6]
+    names = [r["name"] for r in (await ds.client.get(
+        "/old/editions.json?_shape=objects&_sort=position")).json()["rows"]]
+    assert names == ["2023", "2024"]
+
+
+def test_editions_are_a_series_by_year_not_by_the_order_they_were_published(db, config,
+                                                                              tmp_path):
+    """2025 is published before 2024 is (an edition named for its year, or backfilled): 2024
+    still comes first in the series. What 2024 publishes after 2025 existed is not new in it
+    (it is not last year's content, but today's), so 2025 keeps its works."""
+    from evidence.publish.editions import series_key, stored_editions
+
+    seed_working_db(db, config)
+    first = publish(db, tmp_path / "p2025.db", config, "2025")
+    assert first.new_records == 3
+    late = publish(db, tmp_path / "p2024.db", config, "2024")
+    assert late.new_records == 0
+    assert set(_first(tmp_path / "p2024.db").values()) == {"2025"}
+    assert [e["name"] for e in stored_editions(db)] == ["2024", "2025"]
+    conn = sqlite3.connect(tmp_path / "p2024.db")
+    assert [r[0] for r in conn.execute("SELECT name FROM editions ORDER BY position")] == [
+        "2024", "2025"]
+    conn.close()
+    # names: the year in them, else the year first published; then when first published
+    t1, t2 = "2024-03-01T00:00:00.000+00:00", "2024-11-01T00:00:00.000+00:00"
+    assert sorted(["2024-høst", "2025", "2024-vår", "Rapport 2023", "utkast"],
+                  key=lambda n: series_key(n, t2 if n in ("2024-høst", "utkast") else t1)) == [
+        "Rapport 2023", "2024-vår", "2024-høst", "utkast", "2025"]
+
+
+def test_rows_stored_before_the_first_published_times_count_as_before(db_path):
+    """m530: a working database with editions from before keeps what each edition's rows
+    counted (their edition's first publishing)."""
+    import sqlite_utils
+
+    from evidence.db.migrations import migrations, open_db
+
+    old = sqlite_utils.Database(db_path)
+    migrations.apply(old, stop_before="m530_edition_records_first_published")
+    old["records"].insert({"id": 1, "title": "T"})
+    old["editions"].insert({"name": "2023", "created_at": "2023-11-01T00:00:00.000+00:00",
+                            "published_at": "2023-12-01T00:00:00.000+00:00"})
+    old["edition_records"].insert({"edition": "2023", "record_id": 1})
+    old.close()
+    db = open_db(db_path)
+    assert db.execute("SELECT first_published_at FROM edition_records").fetchall() == [
+        ("2023-11-01T00:00:00.000+00:00",)]
+    db.close()

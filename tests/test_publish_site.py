@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import json
 
 import bibtexparser
 import pytest
@@ -263,3 +264,122 @@ def test_times_show_their_zone():
 async def test_run_times_on_pages_carry_their_zone(ds):
     html = (await ds.client.get("/published/searches")).text
     assert " UTC" in html
+
+
+@pytest.fixture
+def edited_ds(db, config, tmp_path):
+    """Record 6 an edited book (editors, no authors, a Norwegian original title, markup in
+    the names); record 1 a chapter with both authors and an editor."""
+    seed_working_db(db, config)
+    db["records"].update(6, {
+        "authors": "[]", "original_title": "Kunst <script>alert(1)</script> og kultur",
+        "creators": json.dumps([{"role": "editor", "name": "Moe, <b>Kari</b>"},
+                                {"role": "editor", "name": "Dahl, Ola"},
+                                {"role": "translator", "name": "Berg, Tor"}])})
+    db["records"].update(1, {"original_title": RECORD_1_TITLE.upper(),  # the title again
+                             "creators": json.dumps([{"role": "editor", "name": "Lund, Eva"}])})
+    publish(db, tmp_path / "published.db", config)
+    return make_datasette(tmp_path / "published.db")
+
+
+RECORD_1_TITLE = "Peer support and befriending in community mental health: a systematic review"
+
+
+@pytest.mark.asyncio
+async def test_editors_and_original_title_are_published_and_shown_escaped(edited_ds, tmp_path):
+    import sqlite3
+
+    rows = sqlite3.connect(tmp_path / "published.db").execute(
+        "SELECT id, authors, editors, original_title FROM records ORDER BY id").fetchall()
+    assert rows[0] == (1, "Smith, Jane; Doe, Anna", "Lund, Eva", None)  # no repeat of the title
+    assert rows[2] == (6, "", "Moe, <b>Kari</b>; Dahl, Ola",
+                       "Kunst <script>alert(1)</script> og kultur")
+    html = (await edited_ds.client.get("/-/records/6")).text
+    # named by the editors, marked as editors, under the title the original title; escaped
+    assert "<p>Moe, &lt;b&gt;Kari&lt;/b&gt;; Dahl, Ola (red.) (2024)." in html
+    assert ('<p class="pub-original-title"><span class="pub-label">Originaltittel:</span>'
+            " Kunst &lt;script&gt;alert(1)&lt;/script&gt; og kultur</p>") in html
+    assert "<script>alert" not in html and "<b>Kari" not in html and "Berg, Tor" not in html
+    assert html.index("</h1>") < html.index("pub-original-title")
+    chapter = (await edited_ds.client.get("/-/records/1")).text
+    assert "<dt>Redaktører</dt><dd>Lund, Eva</dd>" in chapter
+    assert "pub-original-title" not in chapter and "(red.)" not in chapter
+    for path in ("/-/themes/arts-culture", "/-/search?q=kultur"):
+        page = (await edited_ds.client.get(path)).text
+        assert "Moe, &lt;b&gt;Kari&lt;/b&gt;; Dahl, Ola (red.)" in page, path
+    feed = (await edited_ds.client.get("/-/feed.atom")).text
+    assert "<name>Moe, &lt;b&gt;Kari&lt;/b&gt;; Dahl, Ola (red.)</name>" in feed
+    table = (await edited_ds.client.get("/published/records?id=6")).text
+    assert "Redaktører" in table and "Originaltittel" in table and "<b>Kari" not in table
+
+
+@pytest.mark.asyncio
+async def test_downloads_carry_the_editors(edited_ds):
+    ris = rispy.loads((await edited_ds.client.get("/-/download/records.ris?id=6")).text)
+    assert ris[0]["secondary_authors"] == ["Moe, <b>Kari</b>", "Dahl, Ola"]
+    assert "authors" not in ris[0]
+    page = rispy.loads((await edited_ds.client.get("/published/records.ris?id=6")).text)
+    assert page[0]["secondary_authors"] == ["Moe, <b>Kari</b>", "Dahl, Ola"]
+    bib = bibtexparser.loads((await edited_ds.client.get("/-/download/records.bibtex?id=6")).text)
+    assert bib.entries[0]["editor"] == "Moe, <b>Kari</b> and Dahl, Ola"
+    text = (await edited_ds.client.get("/-/download/records.csv?id=6")).text
+    row = next(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    assert row["editors"] == "Moe, <b>Kari</b>; Dahl, Ola"
+    assert row["original_title"] == "Kunst <script>alert(1)</script> og kultur"
+
+
+@pytest.mark.asyncio
+async def test_a_file_published_before_editors_still_serves(edited_ds, tmp_path):
+    import sqlite3
+
+    conn = sqlite3.connect(tmp_path / "published.db")
+    views = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'view'").fetchall()
+    for name, _ in views:
+        conn.execute(f"DROP VIEW [{name}]")
+    conn.execute("ALTER TABLE records DROP COLUMN editors")
+    conn.execute("ALTER TABLE records DROP COLUMN original_title")
+    for _, sql in views:
+        conn.execute(sql)
+    conn.commit()
+    conn.close()
+    old = make_datasette(tmp_path / "published.db")
+    for path in ("/-/records/6", "/-/themes/arts-culture", "/-/search?q=kultur",
+                 "/-/feed.atom", "/-/download/records.ris"):
+        assert (await old.client.get(path)).status_code == 200, path
+
+
+@pytest.mark.asyncio
+async def test_the_selection_sentence_names_themes_and_kinds_as_the_reader_sees_them(ds):
+    for arg in ("stigma", "Stigma+og+diskriminering"):
+        html = (await ds.client.get(f"/published/records?_theme={arg}")).text
+        assert "der tema er «Stigma og diskriminering»" in html, arg
+        assert "«stigma»" not in html
+    kind = (await ds.client.get("/published/records?_theme=stigma&kind=review")).text
+    assert "og type arbeid er Systematiske oversikter" in kind
+    odd = (await ds.client.get("/published/records?_theme=%3Cb%3Ex%3C/b%3E&kind=%3Ci%3E")).text
+    assert "tema er «&lt;b&gt;x&lt;/b&gt;»" in odd and "type arbeid er &lt;i&gt;" in odd
+
+
+@pytest.mark.asyncio
+async def test_download_and_feed_errors_speak_the_site_language(ds, monkeypatch):
+    from evidence.publish.site import downloads
+
+    bad = await ds.client.get("/-/download/records.csv?_sort=nope")
+    assert bad.status_code == 400 and bad.headers["content-type"].startswith("text/html")
+    assert '<html lang="nb">' in bad.text and "Noe gikk galt" in bad.text
+    assert "400: Cannot sort table by nope" in bad.text  # Datasette's message, as elsewhere
+    for path in ("/-/download/nope.xlsx", "/-/feed.atom?theme=nope"):
+        missing = await ds.client.get(path)
+        assert missing.status_code == 404 and "Fant ikke siden" in missing.text, path
+    monkeypatch.setattr(downloads, "MAX_ROWS", 1)
+    many = await ds.client.get("/-/download/records.ris")
+    assert many.status_code == 413 and "Mer enn 1 rader: avgrens utvalget" in many.text
+    # Datasette's own data formats keep their answers
+    assert (await ds.client.get("/published/records.json?_sort=nope")).json()["status"] == 400
+
+
+@pytest.mark.asyncio
+async def test_one_work_is_one_work(ds):
+    html = (await ds.client.get("/-/themes/arts-culture")).text
+    assert '<span class="pub-count">(1 arbeid)</span>' in html
+    assert '<span class="pub-count">(3 arbeider)</span>' in (await ds.client.get("/")).text

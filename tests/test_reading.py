@@ -30,10 +30,17 @@ def test_child_reader_gives_the_same_rows_in_order(child_reader, monkeypatch):
     assert piped == direct and len(piped) > 2
 
 
-def test_importer_is_told_when_it_would_wait_for_the_child(child_reader):
+def test_importer_is_told_when_it_would_wait_for_the_child(child_reader, monkeypatch):
     """``idle`` runs while the next batch is still being read (the importer deduplicates
     then); the rows are the same."""
     path = EXPORTS / "asysd/test_export.ris"
+    normalise = reading.store.normalise_hit
+
+    def slowly(entry):  # a slow reading process, so the importer waits on a busy machine too
+        time.sleep(0.05)
+        return normalise(entry)
+
+    monkeypatch.setattr(reading.store, "normalise_hit", slowly)
     waits = []
     piped = [row for batch in reading.read_normalised(
         path, "ris", annotate=lambda row: time.sleep(0.002), idle=lambda: waits.append(1))
@@ -105,3 +112,31 @@ def test_keys_computed_while_reading_equal_keys_of_the_stored_hits(db, child_rea
     assert len(stored) == len(hits) > 100
     for hit in hits:
         assert stored[hit["id"]] == stored_values(fingerprint(hit)), hit
+
+
+def test_first_batches_are_small_then_double(monkeypatch):
+    """The importer waits for the first batch, so it is small; later ones double up to
+    ``BATCH`` (fewer, larger messages); every row comes once, in order."""
+    monkeypatch.setattr(reading, "MIN_BYTES", 10**12)
+    monkeypatch.setattr(reading, "BATCH", 8)
+    monkeypatch.setattr(reading, "FIRST_BATCH", 2)
+    path = EXPORTS / "asreview/baseline_zotero.ris"
+    batches = list(reading.read_normalised(path, "ris"))
+    sizes = [len(batch) for batch in batches]
+    assert sizes[:3] == [2, 4, 8] and set(sizes[3:-1]) == {8} and 0 < sizes[-1] <= 8
+    monkeypatch.setattr(reading, "FIRST_BATCH", 10**6)
+    assert [row for batch in batches for row in batch] == [
+        row for batch in reading.read_normalised(path, "ris") for row in batch]
+
+
+def test_bulk_writes_restore_the_connections_settings(db):
+    """An import relaxes the flush and enlarges the cache; every later write (a reviewer's
+    decision) gets SQLite's defaults back, also after a failed import."""
+    from evidence.db.migrations import bulk_writes
+
+    before = [db.execute(f"PRAGMA {p}").fetchone()[0] for p in ("synchronous", "cache_size")]
+    with pytest.raises(RuntimeError), bulk_writes(db):
+        assert db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        raise RuntimeError
+    after = [db.execute(f"PRAGMA {p}").fetchone()[0] for p in ("synchronous", "cache_size")]
+    assert after == before and before[0] == 2  # FULL

@@ -236,3 +236,33 @@ async def test_reviewers_on_one_narrowed_queue_get_different_records(project):
         page = await ds.client.get(f"/-/screen?year={year}", cookies=cookies(ds, name))
         shown.append(re.search(r'data-record-id="(\d+)"', page.text).group(1))
     assert shown[0] != shown[1], shown
+
+
+@pytest.mark.asyncio
+async def test_a_stop_ends_the_narrowed_queue(project):
+    """After a lead stops screening, the whole queue holds only records others have begun;
+    a queue narrowed on the Find page (``/-/screen?words=``) served unbegun records from the
+    narrowed set all the same. The stop ends the narrowing: the reviewer is sent to the whole
+    queue with a word why, and the Find page offers no narrowed queue."""
+    from evidence.models import safe
+
+    db_path, config_path = project
+    ds = make_datasette(db_path, config_path, secret="s")
+    bo = cookies(ds, "bo")
+    before = await ds.client.get("/-/screen?words=rusmidler", cookies=bo)
+    assert 'data-record-id="2"' in before.text
+    db = open_db(db_path)
+    safe.stop_screening(db.conn, "ana", {"phase": "met"})
+    db.conn.commit()
+    after = await ds.client.get("/-/screen?words=rusmidler", cookies=bo)
+    assert after.status_code == 302 and after.headers["location"] == "/-/screen"
+    queue = await ds.client.get("/-/screen", cookies={**bo, **dict(after.cookies)})
+    assert "søket ditt avgrenser ikke køen lenger" in queue.text
+    assert "data-record-id" not in queue.text and 'class="filtered"' not in queue.text
+    found = await ds.client.get("/-/screen/find?words=rusmidler", cookies=bo)
+    assert "screen-these" not in found.text and "/-/screen/record/2" in found.text
+    safe.undo_stop(db.conn, "ana")
+    db.conn.commit()
+    db.close()
+    again = await ds.client.get("/-/screen?words=rusmidler", cookies=bo)
+    assert 'data-record-id="2"' in again.text

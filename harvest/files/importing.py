@@ -9,6 +9,7 @@ from pathlib import Path
 import sqlite_utils
 
 from evidence.config import Config, Search
+from evidence.db.migrations import bulk_writes
 from evidence.dedupe import cluster as dedupe
 from evidence.dedupe.keys import key_values, store_keys
 from evidence.errors import EvidenceError
@@ -49,7 +50,7 @@ def import_file(db: sqlite_utils.Database, path: str | Path, *, source: str | No
     search = (_configured(config, name) or _stored(db, name)
               or Search(name=name, source="file", query=query or ""))
     # the file's hash is computed beside the reading (hashlib and file reads free the GIL)
-    with ThreadPoolExecutor(1) as hashing, db.atomic():
+    with ThreadPoolExecutor(1) as hashing, bulk_writes(db), db.atomic():
         sha = hashing.submit(store.file_sha256, str(path))
         search_id = store.ensure_search(db, search)
         run_id = store.start_run(db, search_id, query=search.query or None,

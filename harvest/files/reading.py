@@ -36,6 +36,9 @@ from evidence.harvest import files, store
 
 #: Rows per message: big enough that pickling, not messaging, is the cost.
 BATCH = 1000
+#: Rows of the first message: the importer waits for it, so it is small (the batches
+#: double from it up to ``BATCH``).
+FIRST_BATCH = 50
 #: Files smaller than this are read in the importing process: a child would cost more.
 MIN_BYTES = 2_000_000
 #: Batches read ahead of the importer: enough to cover a deduplication pass, bounded memory.
@@ -116,7 +119,17 @@ def _read_ahead(receiver: Any, ahead: queue.Queue[Any], received: Any) -> None:
 
 def _batches(path: Path, fmt: str, annotate: Callable[[Row], None] | None = None
              ) -> Iterator[list[Row]]:
-    return store.batches(_rows(path, fmt, annotate), BATCH)
+    """Batches of ``BATCH`` rows, the first ones smaller: the importer starts storing (and
+    deduplicating) while the rest of the file is read, instead of waiting a full batch."""
+    batch: list[Row] = []
+    size = min(FIRST_BATCH, BATCH)
+    for row in _rows(path, fmt, annotate):
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch, size = [], min(size * 2, BATCH)
+    if batch:
+        yield batch
 
 
 def _rows(path: Path, fmt: str, annotate: Callable[[Row], None] | None) -> Iterator[Row]:

@@ -87,10 +87,12 @@ def extra_template_vars(template, database, table, columns, view_name, request, 
 
 @hookimpl
 def handle_exception(datasette, request, exception):
-    """Error pages of the site in its language (JSON and downloads keep Datasette's own)."""
+    """Error pages of the site in its language. Datasette's data formats (``.json``, ``.csv``
+    of a table) keep Datasette's own answer; the site's downloads and feeds, which a reader
+    opens from a link, get the site's page (views.READER_FILES)."""
     if not renderers.enabled(datasette):
         return None
-    if "." in request.path.rsplit("/", 1)[-1]:
+    if "." in request.path.rsplit("/", 1)[-1] and not views.reader_file(datasette, request):
         return views.error_answer(exception)
     return views.error_page(datasette, request, exception)
 

@@ -17,17 +17,20 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from datasette import NotFound, Response
+from datasette.views.base import DatasetteError
 
 from evidence.publish.cells import csv_cell
 from evidence.publish.exports import PUBLIC_XLSX_COLUMNS, bibtex_text, plain, ris_text, write_xlsx
+from evidence.publish.site.i18n import translator
 from evidence.publish.site.renderers import BIBTEX_TYPE, RIS_TYPE
 from evidence.publish.site.tablepage import selection_query, site_language
 
 #: Most rows one download carries (a theme at 200,000 records is about 40,000).
 MAX_ROWS = 100_000
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CSV_COLUMNS = ("id", "title", "authors", "year", "journal", "volume", "issue", "pages", "doi",
-               "pmid", "themes", "summary", "abstract", "url", "record_page")
+CSV_COLUMNS = ("id", "title", "original_title", "authors", "editors", "year", "journal",
+               "volume", "issue", "pages", "doi", "pmid", "themes", "summary", "abstract", "url",
+               "record_page")
 
 
 class TooMany(Exception):
@@ -42,8 +45,8 @@ async def selection_rows(datasette, database: str, table: str, args) -> list[dic
     rows: list[dict[str, Any]] = []
     while path:
         response = await datasette.client.get(path)
-        if response.status_code != 200:
-            raise NotFound(f"{table}: {response.status_code}")
+        if response.status_code != 200:  # a bad sort or filter: the reader's error, as is
+            raise _failed(response, table)
         data = response.json()
         rows.extend(data["rows"])
         if len(rows) > MAX_ROWS:
@@ -54,6 +57,18 @@ async def selection_rows(datasette, database: str, table: str, args) -> list[dic
             parts = urlsplit(next_url)
             path = f"{parts.path}?{parts.query}"
     return rows
+
+
+def _failed(response, table: str) -> Exception:
+    """The JSON page's error (status and Datasette's message) as the download's own."""
+    try:
+        message = response.json().get("error") or ""
+    except ValueError:
+        message = ""
+    if response.status_code == 404:
+        return NotFound(message or f"{table}: not found")
+    return DatasetteError(message or f"{table}: {response.status_code}",
+                          status=response.status_code)
 
 
 async def _themes(datasette, language: str) -> dict[str, dict[str, Any]]:
@@ -98,9 +113,10 @@ async def download(datasette, request) -> Response:
     language = await site_language(datasette)
     try:
         rows = await selection_rows(datasette, db.name, table, request.args)
-    except TooMany:
-        return Response.text(f"More than {MAX_ROWS:,} rows: narrow the selection "
-                             "(a theme, a year or a search) and download again.", status=413)
+    except TooMany as e:
+        limit = f"{MAX_ROWS:,}".replace(",", "\u00a0" if language == "nb" else ",")
+        message = translator(language)("download_too_many").format(n=limit)
+        raise DatasetteError(message, status=413) from e
     themes = await _themes(datasette, language)
     records = [_working_shape(r, themes) for r in rows]
     if fmt == "ris":

@@ -22,6 +22,7 @@ from datasette import NotFound, Response
 from feedgen.feed import FeedGenerator
 
 from evidence.markup import strip
+from evidence.publish.site.citation import byline, editors_column
 from evidence.publish.site.i18n import translator
 from evidence.publish.site.tablepage import site_language
 
@@ -82,7 +83,8 @@ async def feed(datasette, request) -> Response:
     title = f"{site_title}: {' · '.join(names) or t('feed_all')}"
     where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
     rows = await db.execute(
-        f"SELECT id, title, authors, year, journal, summary, screened_at FROM records {where}"
+        f"SELECT id, title, authors, {await editors_column(db)}, year, journal, summary,"
+        f" screened_at FROM records {where}"
         f" ORDER BY screened_at DESC, id DESC LIMIT {ENTRIES}", params)
     base = datasette.absolute_url(request, datasette.urls.path("/-/records/"))
     generator = FeedGenerator()
@@ -102,8 +104,9 @@ async def feed(datasette, request) -> Response:
         entry.title(xml_text(strip(row["title"])).strip() or "-")
         entry.link(href=f"{base}{row['id']}")
         entry.updated(_stamp(row["screened_at"]))
-        if xml_text(row["authors"]).strip():
-            entry.author({"name": xml_text(row["authors"])})
+        people = xml_text(byline(dict(row), t)).strip()
+        if people:
+            entry.author({"name": people})
         citation = ", ".join(str(v) for v in (row["journal"], row["year"]) if v)
         entry.summary(xml_text(" ".join(
             v for v in (row["summary"], f"({citation})" if citation else "") if v)))

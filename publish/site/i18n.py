@@ -124,6 +124,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "col_first_edition": "Første utgave", "col_kind": "Type arbeid",
         "col_new_records": "Nye arbeider", "col_created_at": "Først publisert",
         "col_published_at": "Publisert", "col_prisma": "PRISMA",
+        # a work without authors is cited by its editors: "Moe, Kari (red.)"
+        "editors": "Redaktører", "editor_suffix": "(red.)", "editors_suffix": "(red.)",
+        "original_title": "Originaltittel",
+        "download_too_many": ("Mer enn {n} rader: avgrens utvalget (et tema, et år eller et "
+                              "søk) og last ned igjen."),
     },
     "en": {
         "home_intro": "Research sorted by theme. Search all included works, or choose a theme.",
@@ -236,6 +241,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "col_first_edition": "First edition", "col_kind": "Kind of work",
         "col_new_records": "New works", "col_created_at": "First published",
         "col_published_at": "Published", "col_prisma": "PRISMA",
+        "editors": "Editors", "editor_suffix": "(ed.)", "editors_suffix": "(eds.)",
+        "original_title": "Original title",
+        "download_too_many": ("More than {n} rows: narrow the selection (a theme, a year or "
+                              "a search) and download again."),
     },
 }
 

@@ -12,6 +12,7 @@ it is arbitrary SQL for the public gate (limits.py).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from datasette.filters import FilterArguments
@@ -28,7 +29,9 @@ from evidence.publish.search import (
     parse_query,
     read_synonyms,
 )
-from evidence.publish.site.tablepage import DOWNLOAD_FORMATS
+from evidence.publish.site.citation import byline, editors_column
+from evidence.publish.site.i18n import translator
+from evidence.publish.site.tablepage import DOWNLOAD_FORMATS, site_language
 from evidence.terms import highlight_html, match_spans
 
 SEARCH_ARG = "_search"
@@ -108,7 +111,7 @@ SNIPPET = 220  # characters of abstract around the first match
 #: the own-words set (over a second at 200,000 records for ``rus`` on a busy machine), while
 #: FTS5 ranks one MATCH with a LIMIT itself; the second query runs only on the page where
 #: the own-words matches run out.
-_COLUMNS = ("r.id, r.title, r.title_html, r.authors, r.year, r.journal, r.themes,"
+_COLUMNS = ("r.id, r.title, r.title_html, r.authors, {editors}, r.year, r.journal, r.themes,"
             " r.theme_slugs, r.summary, r.abstract, r.keywords")
 _OWN_RESULTS = (f"SELECT {_COLUMNS} FROM {INDEX} JOIN records r ON r.id = {INDEX}.rowid"
                 f" WHERE {INDEX} MATCH :own{{theme}} ORDER BY rank LIMIT :limit OFFSET :offset")
@@ -137,7 +140,7 @@ def snippet(text: str | None, words: list[str], size: int = SNIPPET) -> Markup:
     return highlight_html(escape(piece), words)
 
 
-def _result(row, words: list[str]) -> dict:
+def _result(row, words: list[str], t: Callable[[str], str]) -> dict:
     """One result with what made it match marked; ``matched_in`` says where: the shown text
     (title, summary, abstract, authors), only the theme labels, or only the keywords (not
     shown otherwise, so they are shown with their marks)."""
@@ -150,7 +153,7 @@ def _result(row, words: list[str]) -> dict:
     in_themes = any(match_spans(n, words) for n in names)
     matched_in = ("text" if shown else "themes" if in_themes and not matched_keywords
                   else "keywords" if matched_keywords else "text")
-    return {"id": row["id"], "authors": highlight_html(escape(row["authors"] or ""), words),
+    return {"id": row["id"], "authors": highlight_html(escape(byline(dict(row), t)), words),
             "year": row["year"], "journal": row["journal"],
             "title_marked": highlight_html(sanitise(row["title_html"] or row["title"]), words),
             "summary_marked": highlight_html(escape(row["summary"] or ""), words),
@@ -163,14 +166,17 @@ def _result(row, words: list[str]) -> dict:
 
 async def _ranked(db, where_theme: str, params: dict) -> list:
     """One page of results, own-words matches first (see :data:`_OWN_RESULTS`)."""
-    rows = list(await db.execute(_OWN_RESULTS.format(theme=where_theme), params))
+    editors = await editors_column(db, "r.")
+    rows = list(await db.execute(_OWN_RESULTS.format(theme=where_theme, editors=editors),
+                                 params))
     if len(rows) == params["limit"]:
         return rows
     own_total = (await db.execute(_COUNT.format(theme=where_theme),
                                   {**params, "match": params["own"]})).first()[0]
     rest = {**params, "limit": params["limit"] - len(rows),
             "offset": max(0, params["offset"] - own_total)}
-    return rows + list(await db.execute(_LABEL_RESULTS.format(theme=where_theme), rest))
+    return rows + list(await db.execute(
+        _LABEL_RESULTS.format(theme=where_theme, editors=editors), rest))
 
 
 async def search_page(datasette, request):
@@ -197,9 +203,10 @@ async def search_page(datasette, request):
         for th in themes:
             th["hits"] = counts.get(th["slug"], 0)
         selection = {"_search": q, **({"_theme": theme} if theme else {})}
+        t = translator(await site_language(datasette))
         context.update(
             total=total, pages=-(-total // PAGE_SIZE),
-            results=[_result(r, query.words) for r in rows],
+            results=[_result(r, query.words, t) for r in rows],
             synonyms=[t for _, terms in query.synonyms.values() for t in terms],
             downloads={fmt: datasette.urls.path(f"/-/download/records.{fmt}?")
                        + urlencode(selection) for fmt in DOWNLOAD_FORMATS},

@@ -75,20 +75,39 @@ def column_label(t: Callable[[str], str]) -> Callable[[str], str]:
     return label
 
 
-def describe(args, t: Callable[[str], str], label: Callable[[str], str]) -> str:
-    """"der søk etter «rus» og år er 2024, sortert etter år (synkende)": the selection."""
+#: Columns that hold keys, and the catalogue prefix of the label a reader sees for each value
+#: (the map's ``kind`` columns link ``?kind=review``: "type arbeid er Systematiske oversikter").
+VALUE_LABELS = {"kind": "kind_"}
+
+
+def value_label(column: str, value: str, t: Callable[[str], str]) -> str:
+    """The reader's label of a stored key (``kind=review``), or the value as it is."""
+    prefix = VALUE_LABELS.get(column)
+    if prefix is None:
+        return value
+    text = t(prefix + value)
+    return value if text == prefix + value else text
+
+
+def describe(args, t: Callable[[str], str], label: Callable[[str], str],
+             theme_names: dict[str, str] | None = None) -> str:
+    """"der søk etter «rus» og tema er «Stigma og diskriminering», sortert etter år
+    (synkende)": the selection. ``?_theme=`` takes a slug or a name (facets.theme_filter);
+    the sentence names the theme as the reader sees it elsewhere (``theme_names``: slug to
+    name)."""
     bits = []
     if args.get("_search"):
         bits.append(t("search_for").format(q=args.get("_search")))
     for theme in args.getlist("_theme"):
-        bits.append(t("theme_is").format(v=theme))
+        bits.append(t("theme_is").format(v=(theme_names or {}).get(theme, theme)))
     for key in args:
         if key.startswith("_"):
             continue
         column, _, op = key.rpartition("__") if "__" in key else (key, "", "exact")
         for value in args.getlist(key):
             words = f"{label(column).lower()} {t(f'op_{op}')}"
-            bits.append(words if op.endswith(("null", "blank")) else f"{words} {value}")
+            bits.append(words if op.endswith(("null", "blank"))
+                        else f"{words} {value_label(column, value, t)}")
     sentence = ""
     if bits:
         sentence = t("where") + " " + f" {t('and')} ".join(bits)
@@ -99,6 +118,17 @@ def describe(args, t: Callable[[str], str], label: Callable[[str], str]) -> str:
             order += f" ({t('descending')})"
         sentence = f"{sentence}, {order}" if sentence else order
     return sentence
+
+
+async def _theme_names(datasette, database: str | None, args) -> dict[str, str]:
+    """Slug to name of the themes ``?_theme=`` gives (none asked: no query)."""
+    slugs = args.getlist("_theme")
+    if not slugs or not database:
+        return {}
+    db = datasette.get_database(database)
+    marks = ", ".join("?" for _ in slugs)
+    rows = await db.execute(f"SELECT slug, name FROM themes WHERE slug IN ({marks})", slugs)
+    return {r["slug"]: r["name"] for r in rows}
 
 
 def selection_query(args) -> str:
@@ -168,7 +198,7 @@ async def table_vars(datasette, database: str | None, table: str | None, columns
     if table and args is not None:
         values.update(
             search_keeps=search_keeps(args),
-            describe=describe(args, t, label),
+            describe=describe(args, t, label, await _theme_names(datasette, database, args)),
             download_links=download_links(datasette, database, table, args),
             feed_link=await feed_link(datasette, database, table, args),
             # facets stay open once the reader has narrowed the table with them

@@ -19,15 +19,16 @@ from evidence.markup import sanitise
 from evidence.publish.build import safe_url
 from evidence.publish.map_counts import GROUP_YEAR, NONE
 from evidence.publish.map_counts import TABLE as MAP_COUNTS
+from evidence.publish.site.citation import byline, editors_column, names
 from evidence.publish.site.i18n import translator
 from evidence.publish.site.prisma import prisma_svg
-from evidence.publish.site.tablepage import when
+from evidence.publish.site.tablepage import site_language, when
 
 THEME_PAGE_LIMIT = 200
 #: Years a theme page's trend shows, the latest ones (earlier years share the first bar).
 TREND_YEARS = 15
 MAX_ID = 2**63 - 1
-RECORD_COLUMNS = "id, title, title_html, authors, year, journal, summary"
+RECORD_COLUMNS = "id, title, title_html, authors, {editors}, year, journal, summary"
 
 
 async def _site(datasette) -> tuple[Database, dict[str, str]]:
@@ -124,10 +125,13 @@ async def theme(datasette, request) -> Response:
                                 [slug])).first()
     if row is None:
         raise NotFound(f"No theme {slug}")
+    columns = RECORD_COLUMNS.format(editors=await editors_column(db))
     records = await db.execute(
-        f"SELECT {RECORD_COLUMNS} FROM [{row['view']}] ORDER BY year DESC, id"
+        f"SELECT {columns} FROM [{row['view']}] ORDER BY year DESC, id"
         f" LIMIT {THEME_PAGE_LIMIT}")
-    works = [dict(r, title_rich=sanitise(r["title_html"] or r["title"])) for r in records]
+    t = translator(await site_language(datasette))
+    works = [dict(r, title_rich=sanitise(r["title_html"] or r["title"]), byline=byline(r, t))
+             for r in map(dict, records)]
     return await render(datasette, request, "published_theme.html", {
         "theme": dict(row), "records": works, "limit": THEME_PAGE_LIMIT,
         "trend": await trend(datasette, row["view"], row["slug"],
@@ -155,6 +159,9 @@ async def record(datasette, request) -> Response:
     data["search_labels"] = [described.get(n) or n for n in data["searches"]]
     # titles and abstracts keep their inline markup (<i>, <sup>), sanitised
     data["title_rich"] = sanitise(data.get("title_html") or data["title"])
+    t = translator(await site_language(datasette))
+    data["byline"] = byline(data, t)
+    data["editors_list"] = names(data.get("editors"))
     abstract = data.get("abstract_html") or data.get("abstract") or ""
     data["paragraphs"] = [sanitise(p) for p in abstract.split("\n\n") if p.strip()]
     return await render(datasette, request, "published_record.html", {
@@ -238,6 +245,15 @@ def error_status(exception: Exception) -> int:
     abstract") are the reader's error, 400, not the server's 500."""
     status = getattr(exception, "status", 500)
     return 400 if type(exception) is DatasetteError and status == 500 else status
+
+
+#: Routes of the site whose answer is a file a reader opens from a link (a download, a feed):
+#: their errors are the site's page in its language, not Datasette's English one.
+READER_FILES = ("/-/download/", "/-/feed.atom")
+
+
+def reader_file(datasette, request) -> bool:
+    return request.path.startswith(tuple(datasette.urls.path(p) for p in READER_FILES))
 
 
 def error_answer(exception: Exception) -> Response | None:

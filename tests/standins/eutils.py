@@ -13,6 +13,9 @@ Faults (``state.faults``, consumed first come first served, each a dict):
 and for ESearch also ``"field-error"`` (ErrorList) and ``"phrase-not-found"`` (no results);
 ``state.reported_per_day`` inflates ESearch counts (to exercise window splitting);
 ``{"kind": "hang"}`` accepts the request and never answers (until ``state.release`` is set).
+``"slow"`` answers after ``state.slow_seconds``; with ``slow_seconds = None`` it answers only
+once the client has hung up (its read timeout fired), so the answer is late however slowly a
+loaded machine runs the client: a fixed delay raced the client's timeout.
 ``state.latency = (base, per_record)`` makes every answer take ``base`` seconds plus, for
 EFetch, ``per_record`` seconds per record (NCBI-like: 0.150 + 0.004 per record); with
 ``state.serial`` the answers come one at a time (a test that needs them in order). An ESearch
@@ -30,6 +33,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import select
+import socket
 import threading
 import time
 import uuid
@@ -179,7 +184,7 @@ class EutilsState:
     faults: list[dict[str, Any]] = field(default_factory=list)
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     reported_per_day: int | None = None
-    slow_seconds: float = 1.0
+    slow_seconds: float | None = 1.0
     latency: tuple[float, float] | None = None
     serial: bool = False
     hold_from: int | None = None
@@ -278,8 +283,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(429, b'{"error":"API rate limit exceeded"}', {"Retry-After": "1"})
         if kind == "500":
             return self._send(500, b"Internal Server Error")
-        if kind == "slow":
+        if kind == "slow" and state.slow_seconds is not None:
             time.sleep(state.slow_seconds)
+        elif kind == "slow":
+            self._wait_for_hang_up(state)
         if kind == "hang":
             state.release.wait(600)
             return None
@@ -311,6 +318,19 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "truncate":
             body = body[: len(body) // 2]
         self._send(200, body)
+
+    def _wait_for_hang_up(self, state: EutilsState, limit: float = 60.0) -> None:
+        """Hold the answer until the client closes the connection (at most ``limit`` s, or
+        until ``state.release``)."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline and not state.release.is_set():
+            if select.select([self.connection], [], [], 0.05)[0]:
+                try:
+                    if not self.connection.recv(1, socket.MSG_PEEK):
+                        return  # end of stream: the client gave up on this request
+                except OSError:
+                    return
+                time.sleep(0.05)  # bytes of another request: not a hang-up
 
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         try:
