@@ -76,6 +76,26 @@ class RateLimiter:
             sleep(at - now)
 
 
+class Slots:
+    """At most ``limit`` requests in flight; the limit may be lowered while requests run
+    (a service announcing a lower one): it holds from the next request that starts."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self._busy = 0
+        self._free = threading.Condition()
+
+    def __enter__(self) -> None:
+        with self._free:
+            self._free.wait_for(lambda: self._busy < self.limit)
+            self._busy += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._free:
+            self._busy -= 1
+            self._free.notify()
+
+
 @dataclass
 class PoliteClient:
     """GET JSON from one service; thread-safe (one ``requests.Session`` per thread).
@@ -98,7 +118,7 @@ class PoliteClient:
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.per_second)
-        self._slots = threading.BoundedSemaphore(max(1, self.concurrency))
+        self._slots = Slots(self.concurrency)
         self._local = threading.local()
 
     @property
@@ -153,7 +173,9 @@ class PoliteClient:
         return response
 
     def _follow_limits(self, headers: Any) -> None:
-        """Slow down when the service announces a lower limit than ours (Crossref does)."""
+        """Slow down when the service announces lower limits than ours (Crossref does): a rate
+        (``X-Rate-Limit-Limit`` per ``X-Rate-Limit-Interval``) or a number of requests at a
+        time (``X-Concurrency-Limit``)."""
         limit, interval = headers.get("X-Rate-Limit-Limit"), headers.get("X-Rate-Limit-Interval")
         try:
             seconds = float(str(interval or "1s").rstrip("s"))
@@ -162,6 +184,12 @@ class PoliteClient:
             announced = None
         if announced and 0 < announced < self.limiter.per_second:
             self.limiter.per_second = announced
+        try:
+            at_once = int(headers.get("X-Concurrency-Limit") or 0)
+        except ValueError:
+            at_once = 0
+        if 0 < at_once < self._slots.limit:
+            self._slots.limit = at_once
 
 
 def _decode(response: requests.Response) -> Any:

@@ -278,6 +278,24 @@ def test_bounded_retries_end_with_a_clear_error(db):
     assert db.execute("select status from runs").fetchone()[0] == "failed"
 
 
+def test_a_lower_limit_the_service_announces_is_followed():
+    """Crossref's public pool (no mailto) announces 1 request at a time and 5 a second."""
+    import threading
+
+    with cr.serve(cr.CrossrefState.generated(30)) as (url, state):
+        api = PoliteClient(base_url=url, label="Crossref", per_second=50, concurrency=3)
+        api.get("works", {"rows": 1})
+        assert (api.limiter.per_second, api._slots.limit) == (5, 1)
+        state.latency, state.in_flight_max = 0.05, 0
+        threads = [threading.Thread(target=api.get, args=("works", {"rows": 1}))
+                   for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert state.in_flight_max == 1
+
+
 def test_a_refusal_names_the_service_and_its_words(db):
     with oa.serve(oa.OpenAlexState.generated(10)) as (url, state):
         with pytest.raises(Exception, match=r"OpenAlex answered HTTP 404 .*is not a route"):
