@@ -218,12 +218,17 @@ def bulk_writes(db: sqlite_utils.Database) -> Iterator[None]:
     """
     cache = db.execute("PRAGMA cache_size").fetchone()[0]
     synchronous = db.execute("PRAGMA synchronous").fetchone()[0]
+    # inside a caller's transaction SQLite refuses to change the flush: the caller's commit
+    # decides it, so only the cache is changed then
+    relax = not db.conn.in_transaction
     db.execute(f"PRAGMA cache_size = {-BULK_CACHE_KIB}")
-    db.execute("PRAGMA synchronous = NORMAL")
+    if relax:
+        db.execute("PRAGMA synchronous = NORMAL")
     try:
         yield
     finally:
-        db.execute(f"PRAGMA synchronous = {int(synchronous)}")
+        if relax:
+            db.execute(f"PRAGMA synchronous = {int(synchronous)}")
         db.execute(f"PRAGMA cache_size = {int(cache)}")
 
 

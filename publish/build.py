@@ -29,6 +29,7 @@ import yaml
 from sqlite_utils.db import DescIndex
 
 from evidence import markup
+from evidence.citation import editors_of, original_title
 from evidence.config import Config
 from evidence.db.config_sync import save_screening_rule
 from evidence.db.outcomes import outcomes, theme_conflicts
@@ -38,7 +39,6 @@ from evidence.errors import EvidenceError
 from evidence.models.safe import check_start, current_stop
 from evidence.models.stopping import describe_method
 from evidence.publish import editions
-from evidence.publish.exports import editors_of
 from evidence.publish.kinds import work_kind
 from evidence.publish.map_counts import TABLE as MAP_COUNTS
 from evidence.publish.map_counts import create_map_counts
@@ -359,10 +359,8 @@ def _record_rows(db: sqlite_utils.Database, config: Config, themes: dict[str, di
 
 def _original_title(original: str | None, title: str | None) -> str | None:
     """The original-language title as plain text, or None where it only repeats the title."""
-    text = markup.strip(original).strip() if original else ""
-    if not text or text.casefold() == markup.strip(title or "").strip().casefold():
-        return None
-    return text
+    kept = original_title(original, title)
+    return markup.strip(kept).strip() if kept else None
 
 
 def _create_records(pub: sqlite_utils.Database, records: list[dict], names: list[str]) -> None:

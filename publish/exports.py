@@ -12,7 +12,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,6 +23,7 @@ from bibtexparser.bibdatabase import BibDatabase
 from bibtexparser.bwriter import BibTexWriter
 
 from evidence import markup
+from evidence.citation import editors_of  # shared with the screening app
 from evidence.db.outcomes import outcomes
 from evidence.errors import EvidenceError
 from evidence.publish.cells import csv_cell, protect_xlsx_cell, xlsx_value
@@ -179,19 +180,6 @@ def ris_entry(record: dict[str, Any]) -> dict[str, Any]:
     if record.get("id") is not None:
         entry["id"] = str(record["id"])
     return entry
-
-
-def editors_of(record: Mapping[str, Any]) -> list[str]:
-    """The record's editors, the names to cite where a work has no author: ``creators`` with
-    the role ``editor`` (working database), or the published ``editors`` column."""
-    if "editors" in record.keys():
-        return _list(record["editors"])
-    try:
-        creators = json.loads(record.get("creators") or "[]")
-    except (TypeError, ValueError):
-        return []
-    return [c["name"] for c in creators if isinstance(c, dict) and c.get("role") == "editor"
-            and c.get("name")]
 
 
 def _one_line(value: Any) -> str:

@@ -81,6 +81,9 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "undo": "Undo last",
         "help": "Keyboard shortcuts",
         "authors": "Authors",
+        # a work without authors is named by its editors: "Moe, Kari (ed.)" (evidence.citation)
+        "editors": "Editors", "editor_suffix": "(ed.)", "editors_suffix": "(eds.)",
+        "original_title": "Original title",
         "journal": "Journal",
         "year": "Year",
         "publication_types": "Publication types",
@@ -291,6 +294,8 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "undo": "Angre siste",
         "help": "Hurtigtaster",
         "authors": "Forfattere",
+        "editors": "Redaktører", "editor_suffix": "(red.)", "editors_suffix": "(red.)",
+        "original_title": "Originaltittel",
         "journal": "Tidsskrift",
         "year": "År",
         "publication_types": "Publikasjonstyper",

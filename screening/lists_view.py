@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite_utils
 from datasette.utils.asgi import Response
 
+from evidence.citation import byline, editors_of, original_title
 from evidence.config import ConfigError
 from evidence.db.decisions import (
     FULL_TEXT,
@@ -98,12 +99,15 @@ async def _conflicts_page(datasette, request, user, stage: str, *, status: int =
         items = q.conflicts(conn, stage)
         for item in items:
             record = q.record(conn, item["record_id"]) or {}
-            item.update({k: record.get(k) for k in ("abstract", "authors", "journal", "year")})
+            item.update({k: record.get(k) for k in ("abstract", "authors", "editors", "journal",
+                                                    "year", "original_title")})
         return items, q.reasons(conn, stage), q.themes(conn), q.resolutions(conn, stage)
 
     items, reasons, themes, resolved = await _read(datasette, load)
     reasons, themes = _labelled(reasons, lang), _labelled(themes, lang)
+    t = _t(datasette, request)
     for item in items:
+        item.update(_named(item, t, most=3), title_html=sanitise(item["title"]))
         item["union"] = {slug for vote in item["votes"] for slug in vote["themes"]}
         item["summary"] = next((v["summary"] for v in item["votes"] if v["summary"]), "")
         # "both" on a theme conflict: every includer's themes and every summary written
@@ -199,14 +203,27 @@ async def duplicates(request, datasette, user):
     pairs, merged = await _read(datasette, lambda c: (
         list_uncertain_pairs(sqlite_utils.Database(c)),
         list_merged_pairs(sqlite_utils.Database(c)) if user["role"] == "lead" else []))
+    t = _t(datasette, request)
     for pair in pairs:  # titles' inline markup rendered safely, as on the record page
         for side in ("record_a", "record_b"):
-            pair[side] = {**pair[side], "authors": json_list(pair[side].get("authors")),
-                          "title_html": sanitise(pair[side].get("title"))}
+            rec = {**pair[side], "authors": json_list(pair[side].get("authors")),
+                   "editors": editors_of(pair[side]),
+                   "title_html": sanitise(pair[side].get("title"))}
+            pair[side] = {**rec, **_named(rec, t)}
     for item in merged:
         item["title_html"] = sanitise(item.get("title"))
     return await _page(datasette, request, user, "screening_duplicates.html", pairs=pairs,
                        merged=merged)
+
+
+def _named(item: dict, t, most: int | None = None) -> dict:
+    """How a card names the work, as the record page does: ``byline`` (its authors, or its
+    editors marked "(red.)" where it has none; see ``evidence.citation``) and
+    ``original_title_html`` (the title in its own language, inline markup kept safely; None
+    where it only repeats the title)."""
+    original = original_title(item.get("original_title"), item.get("title"))
+    return {"byline": byline(item, t, most),
+            "original_title_html": sanitise(original) if original else None}
 
 
 @login_required(lead=True)

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from itertools import combinations
 from typing import Any, TypeVar
 
+from evidence.citation import editors_of
 from evidence.db.decisions import (
     DECISIONS,
     FULL_TEXT,
@@ -45,7 +46,7 @@ ORDERS = {
 }
 RECORD_COLUMNS = ("id", "title", "abstract", "authors", "year", "journal", "volume", "issue",
                   "pages", "doi", "pmid", "pmcid", "url", "publication_types", "item_type",
-                  "oa_url")
+                  "oa_url", "original_title", "creators")
 
 #: The current decision per record, reviewer and stage, with the history row's other fields.
 #: ``current_decisions`` (migration m160, kept by triggers) holds only non-NULL decisions.
@@ -200,7 +201,8 @@ def rate_per_hour(conn: sqlite3.Connection, reviewer: str) -> float | None:
 # --- one record -----------------------------------------------------------------------------
 
 def record(conn: sqlite3.Connection, record_id: int) -> dict[str, Any] | None:
-    """The record's fields with JSON lists decoded, plus the searches and sources that found it."""
+    """The record's fields with JSON lists decoded, its ``editors`` (from ``creators``; they
+    name a work without authors), plus the searches and sources that found it."""
     row = conn.execute(f"SELECT {', '.join(RECORD_COLUMNS)} FROM records WHERE id = ?",
                        [record_id]).fetchone()
     if row is None:
@@ -208,6 +210,7 @@ def record(conn: sqlite3.Connection, record_id: int) -> dict[str, Any] | None:
     item = dict(zip(RECORD_COLUMNS, row, strict=True))
     for key in ("authors", "publication_types"):
         item[key] = json_list(item[key])
+    item["editors"] = editors_of(item)
     item["searches"] = [
         {"name": name, "source": source, "query": query or ""}
         for name, source, query in conn.execute(

@@ -12,6 +12,7 @@ from typing import Any
 
 from datasette.utils.asgi import Response
 
+from evidence.citation import original_title
 from evidence.config import NOT_RETRIEVED
 from evidence.db.decisions import (
     DECISIONS,
@@ -287,6 +288,7 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
                        reason_labels={r["slug"]: r["label"] for r in _labelled(
                            list(data["reasons"]), lang)},
                        title_html=highlight(item["title"], terms, *words),
+                       original_title_html=_original_title_html(item, terms, words),
                        sections=abstract_sections(item["abstract"], terms, *words), terms=terms,
                        include_words=words[0], exclude_words=words[1],
                        chosen=current, chosen_themes=set(current.get("themes") or []),
@@ -297,6 +299,13 @@ async def _record_page(datasette, request, user, record_id: int | None, *, expli
             request, datasette, me)):  # used, or not this account's: gone
         clear_pending(response)
     return response
+
+
+def _original_title_html(item: dict, terms: list[str], words: tuple) -> Any:
+    """The title in the work's own language (a Norwegian report's), marked as the title is,
+    or None where there is none or it only repeats the title."""
+    original = original_title(item.get("original_title"), item.get("title"))
+    return highlight(original, terms, *words) if original else None
 
 
 def _validate(datasette, form: dict[str, list[str]], reasons: list[str],

@@ -50,11 +50,11 @@ def test_importer_is_told_when_it_would_wait_for_the_child(child_reader, monkeyp
     assert waits
 
 
-@pytest.mark.parametrize("busy", [0, 10**9], ids=["child-annotates", "importer-annotates"])
-def test_every_row_is_annotated_once_by_one_side_or_the_other(child_reader, monkeypatch, busy):
-    """The child annotates while the importer has batches waiting, else the importer does:
+@pytest.mark.parametrize("child", [True, False], ids=["child-annotates", "importer-annotates"])
+def test_every_row_is_annotated_once_by_one_side_or_the_other(child_reader, monkeypatch, child):
+    """The child annotates unless the importer waits for it, else the importer does:
     either way each row reaches the importer annotated, exactly once."""
-    monkeypatch.setattr(reading, "BUSY", busy)
+    monkeypatch.setattr(reading, "child_annotates", lambda waits: child)
     path = EXPORTS / "asysd/test_export.ris"
 
     def count(row):
@@ -140,3 +140,12 @@ def test_bulk_writes_restore_the_connections_settings(db):
         raise RuntimeError
     after = [db.execute(f"PRAGMA {p}").fetchone()[0] for p in ("synchronous", "cache_size")]
     assert after == before and before[0] == 2  # FULL
+
+
+def test_an_import_inside_a_callers_transaction_keeps_its_flush(db, tmp_path):
+    """SQLite refuses to change ``synchronous`` inside a transaction: an import run inside
+    one (a caller's ``db.atomic()``) works, and the caller's commit keeps the default."""
+    with db.atomic():
+        import_file(db, EXPORTS / "asysd/test_export.ris", source="inside")
+        assert db.execute("PRAGMA synchronous").fetchone()[0] == 2
+    assert db.execute("SELECT count(*) FROM hits").fetchone()[0] == 3

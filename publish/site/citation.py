@@ -2,30 +2,15 @@
 
 An edited book or report often has no authors, only editors; the site then names the editors
 with "(red.)" / "(ed.)" after them, as a citation would, instead of naming nobody. One helper
-for every page that shows a work (record, theme, search, feed), so they agree.
+for every page that shows a work (record, theme, search, feed), so they agree; it lives in
+``evidence.citation``, shared with the screening app.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from evidence.citation import byline, names
 
-
-def names(value: Any) -> list[str]:
-    """A published list of people ("; "-separated, as ``records.authors``) as a list."""
-    return [n.strip() for n in str(value or "").split(";") if n.strip()]
-
-
-def byline(row: Mapping[str, Any], t: Callable[[str], str]) -> str:
-    """The work's authors as published; without authors its editors and "(red.)"/"(ed.)";
-    otherwise empty. Plain text: templates escape it."""
-    if names(row.get("authors")):
-        return str(row["authors"])
-    editors = names(row.get("editors"))
-    if not editors:
-        return ""
-    suffix = t("editor_suffix" if len(editors) == 1 else "editors_suffix")
-    return f"{'; '.join(editors)} {suffix}"
+__all__ = ["byline", "editors_column", "names"]
 
 
 async def editors_column(db, prefix: str = "") -> str:
