@@ -659,7 +659,7 @@ def _search(raw: dict[str, Any], i: int, root: yaml.Node, v: _Validator,
             context: Config) -> Search:
     """One validated search; its source checks its own settings (and fills defaults)."""
     from evidence.harvest import get_source
-    from evidence.harvest.sources import SettingError
+    from evidence.harvest.sources import SettingError, unnarrowed
 
     key = f"searches[{i}]"
     node = _find_node(root, "searches", i)
@@ -675,6 +675,9 @@ def _search(raw: dict[str, Any], i: int, root: yaml.Node, v: _Validator,
         except SettingError as e:
             found = _find_node(node, *e.key.split(".")) or _find_node(node, e.key.split(".")[0])
             raise v.fail(found or node, f"{key}.{e.key}", e.message) from e
+        refused = unnarrowed(source, raw["name"], raw.get("query"), settings)
+        if refused:
+            raise v.fail(node, f"{key}.query", refused)
     return Search(name=raw["name"], source=raw["source"], query=raw.get("query", ""),
                   window=window, description=raw.get("description", ""), settings=settings)
 

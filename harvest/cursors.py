@@ -3,11 +3,17 @@
 Both services page a query with ``cursor=*`` and then the cursor each answer returns; a
 cursor is sequential, so one query is one request at a time. A run's window is therefore cut
 into ``slices`` date ranges (publication dates never overlap, and a hit is keyed by the
-source's id anyway), each paged by its own cursor, ``slices`` requests in flight in all
-(within the service's limits: the client's rate limiter and semaphore enforce them), while
-the main thread stores the page before. The checkpoint, saved by the run lifecycle with each
-page, holds every slice's last stored cursor: a run killed at any moment resumes each slice
-after its last stored page, and nothing is stored twice.
+source's id anyway), each paged by its own cursor in its own thread, which sends the next
+request as soon as an answer arrives (within the service's limits: the client's rate
+limiter and semaphore enforce them) while the main thread stores pages in arrival order. A
+slice fetches at most ``Plan.ahead`` pages beyond the last one stored, so memory stays
+bounded when storing (or the deduplication the harvest command runs while it would wait)
+is slower than the network. The checkpoint, saved by the run lifecycle with each page, holds
+every slice's last stored cursor: a run killed at any moment resumes each slice after its
+last stored page, and nothing is stored twice.
+
+A slice ends with a page that comes back empty or without a next cursor, or, sparing that
+request, with a short page that completes the total the service reported for the slice.
 
 Which window: the configured one, or, once a run of the search is complete, from the last
 run's window end (``--since`` overrides): the same rule as PubMed, so next year's run asks
@@ -17,9 +23,11 @@ only for what was published since.
 from __future__ import annotations
 
 import datetime as dt
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +55,11 @@ class Plan:
     #: minutes idle): the slice starts again from ``*``; pages already stored are not
     #: stored twice.
     cursor_lifetime: float | None = None
+    #: Items a full page holds (the request's rows / per-page): a shorter page that completes
+    #: the slice's reported total is its last; None always asks for the empty page after.
+    page_size: int | None = None
+    #: Pages a slice may have fetched (or in flight) beyond the last one stored.
+    ahead: int = 2
 
 
 def split(start: dt.date | None, end: dt.date, parts: int) -> list[tuple[str | None, str]]:
@@ -73,13 +86,13 @@ def fetch(search: Search, checkpoint: Checkpoint, plan: Plan,
                                      f"harvested up to {start}")
         else:
             position["slices"] = [{"from": a, "to": b, "cursor": "*", "done": False,
-                                   "total": None, "at": None} for a, b in split(start, end,
-                                                                               plan.slices)]
+                                   "total": None, "fetched": 0, "at": None}
+                                  for a, b in split(start, end, plan.slices)]
         yield Page(checkpoint=position, run={
             "window_start": start.isoformat() if start else None,
             "window_end": end.isoformat()})
     _expire_cursors(position, plan)
-    yield from _pages(position, fetch_page, checkpoint.idle)
+    yield from _pages(position, fetch_page, checkpoint.idle, plan)
 
 
 def _expire_cursors(position: dict[str, Any], plan: Plan) -> None:
@@ -90,7 +103,7 @@ def _expire_cursors(position: dict[str, Any], plan: Plan) -> None:
     for part in position["slices"]:
         if not part["done"] and part["cursor"] != "*" and \
                 now - (part.get("at") or 0) > plan.cursor_lifetime:
-            part["cursor"] = "*"
+            part.update(cursor="*", fetched=0)
             restarted += 1
     if restarted:
         position["notes"].append(
@@ -102,53 +115,106 @@ def _reported(position: dict[str, Any]) -> int:
     return sum(part["total"] or 0 for part in position["slices"])
 
 
-def _pages(position: dict[str, Any], fetch_page: FetchPage,
-           idle: Callable[[], None]) -> Iterator[Page]:
-    """One request in flight per unfinished slice; pages yielded as they arrive."""
+def _finished(items: list[Any], cursor: str, next_cursor: str | None, total: int | None,
+              fetched: int | None, page_size: int | None) -> bool:
+    """Is this page the slice's last? An empty page or no (new) next cursor says so; so does a
+    short page once the slice holds the total the service reported (both must agree, so a
+    total that is only an estimate never ends a slice early)."""
+    if not items or not next_cursor or next_cursor == cursor:
+        return True
+    return (page_size is not None and fetched is not None and total is not None
+            and len(items) < page_size and fetched >= total)
+
+
+def _pages(position: dict[str, Any], fetch_page: FetchPage, idle: Callable[[], None],
+           plan: Plan) -> Iterator[Page]:
+    """Pages of every unfinished slice as they arrive, each slice in its own order.
+
+    Each slice is followed by a thread of its own (:func:`_follow`) that asks for the next
+    page as soon as an answer arrives, so the requests allowed in flight stay busy while the
+    main thread stores (or deduplicates, in ``idle``). A slice's thread and the main thread
+    meet only through ``answers`` (a queue, so one slice's pages arrive in order) and the
+    slice's ``room`` (how many more pages it may fetch before the main thread stores one).
+    ``position`` is changed by the main thread only, as each page is handed out to be stored.
+    """
     slices = position["slices"]
     open_slices = [i for i, part in enumerate(slices) if not part["done"]]
     if not open_slices:
         return
+    answers: queue.SimpleQueue = queue.SimpleQueue()
+    stop = threading.Event()
+    room = {i: threading.Semaphore(max(1, plan.ahead)) for i in open_slices}
     # not a `with`: on Ctrl-C or an error the run is marked at once, without waiting for
     # the requests still in flight (they end within their timeout)
     pool = ThreadPoolExecutor(max_workers=len(open_slices), thread_name_prefix="cursor")
 
-    def submit(i: int) -> Future:
+    def follow(i: int) -> None:
         part = slices[i]
-        return pool.submit(fetch_page, part["from"], part["to"], part["cursor"])
+        pool.submit(_follow, i, part["from"], part["to"], part["cursor"], part.get("fetched"),
+                    fetch_page, plan.page_size, room[i], stop, answers)
 
-    pending = {submit(i): i for i in open_slices}
+    for i in open_slices:
+        follow(i)
+    running = len(open_slices)
     try:
-        while pending:
-            if not any(f.done() for f in pending):
-                idle()
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                i = pending.pop(future)
-                part = slices[i]
-                try:
-                    items, next_cursor, total = future.result()
-                except CursorExpired as e:
-                    part["restarts"] = part.get("restarts", 0) + 1
-                    if part["cursor"] == "*" or part["restarts"] > 3:
-                        raise ApiError(f"the service keeps refusing its own cursors: {e}") \
-                            from e
-                    part["cursor"] = "*"
-                    position["notes"].append(
-                        "a slice was paged again from the start (the service had "
-                        "forgotten its cursor); hits already stored were not stored twice")
-                    pending[submit(i)] = i
-                    continue
-                if total is not None:
-                    part["total"] = total
-                finished = not items or not next_cursor or next_cursor == part["cursor"]
-                if not finished:
-                    # ask for the next page before storing this one
-                    part_next = dict(part, cursor=next_cursor)
-                    pending[pool.submit(fetch_page, part_next["from"], part_next["to"],
-                                        next_cursor)] = i
-                part.update(cursor=next_cursor or part["cursor"], done=finished,
-                            at=time.time())
-                yield Page(items=items, checkpoint=position, reported=_reported(position))
+        while running:
+            try:
+                i, cursor, answer = answers.get_nowait()
+            except queue.Empty:
+                idle()  # nothing to store: the harvest command deduplicates meanwhile
+                i, cursor, answer = answers.get()
+            part = slices[i]
+            if isinstance(answer, CursorExpired):
+                part["restarts"] = part.get("restarts", 0) + 1
+                if cursor == "*" or part["restarts"] > 3:
+                    raise ApiError(f"the service keeps refusing its own cursors: {answer}") \
+                        from answer
+                part.update(cursor="*", fetched=0)
+                position["notes"].append(
+                    "a slice was paged again from the start (the service had "
+                    "forgotten its cursor); hits already stored were not stored twice")
+                room[i].release()  # the refused request's room
+                follow(i)
+                continue
+            if isinstance(answer, BaseException):
+                raise answer
+            items, next_cursor, total, fetched, finished = answer
+            if total is not None:
+                part["total"] = total
+            part.update(cursor=next_cursor or part["cursor"], done=finished, fetched=fetched,
+                        at=time.time())
+            running -= finished
+            yield Page(items=items, checkpoint=position, reported=_reported(position))
+            room[i].release()
     finally:
+        stop.set()
+        for each in room.values():
+            each.release()  # a thread waiting for room wakes, sees stop and ends
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _follow(i: int, start: str | None, end: str | None, cursor: str, fetched: int | None,
+            fetch_page: FetchPage, page_size: int | None, room: threading.Semaphore,
+            stop: threading.Event, answers: queue.SimpleQueue) -> None:
+    """Page one slice from ``cursor``, one request at a time, each sent as soon as the answer
+    before it arrives (and there is room); every answer, refusal or error goes to
+    ``answers`` as ``(slice, cursor asked, answer)``, and the thread ends after the last."""
+    try:
+        while True:
+            room.acquire()
+            if stop.is_set():
+                return
+            try:
+                items, next_cursor, total = fetch_page(start, end, cursor)
+            except CursorExpired as e:
+                answers.put((i, cursor, e))
+                return
+            if fetched is not None:
+                fetched += len(items)
+            finished = _finished(items, cursor, next_cursor, total, fetched, page_size)
+            answers.put((i, cursor, (items, next_cursor, total, fetched, finished)))
+            if finished or stop.is_set():
+                return
+            cursor = next_cursor  # type: ignore[assignment]  # not finished: there is one
+    except BaseException as e:  # noqa: BLE001 - handed to the main thread, which raises it
+        answers.put((i, cursor, e))

@@ -142,6 +142,9 @@ class Source:
     - ``check(settings, config)``: cross-checks settings against the rest of the configuration
       and fills defaults that depend on it; raises :class:`SettingError`.
     - ``query_required``: a search of this source must have a ``query``.
+    - ``narrowing``: settings that narrow a search as a query does (Crossref's and
+      OpenAlex's ``filter``): a search with neither a query nor one of them is refused, since
+      it would page through the service's whole index (:func:`unnarrowed`).
     - ``resumable``: an unfinished run is resumed from its checkpoint (else a new run starts).
     - ``update_existing``: items fetched again refresh their stored hits (edited at the source).
     - ``before_save(db, search_id, page, hits)``: source-specific writes in the page's
@@ -157,6 +160,7 @@ class Source:
     settings: Mapping[str, Setting] = field(default_factory=dict)
     check: Callable[[dict[str, Any], Config], dict[str, Any]] | None = None
     query_required: bool = False
+    narrowing: tuple[str, ...] = ()
     resumable: bool = False
     update_existing: bool = False
     before_save: BeforeSave | None = None
@@ -185,3 +189,17 @@ def refuse_window_filters(settings: dict[str, Any], names: tuple[str, ...]) -> N
                                "{from: ..., to: ...} instead (a re-run then asks only for "
                                "what is new)")
 
+
+def unnarrowed(source: Source, name: str, query: str | None,
+               settings: dict[str, Any]) -> str | None:
+    """Why a search may not run as configured, or None: with neither ``query`` nor any of the
+    source's ``narrowing`` settings, a Crossref or OpenAlex search asks for every work the
+    service holds (a window alone still means millions), which no screening team wants and
+    which would keep a harvest busy for days."""
+    if not source.narrowing or (query or "").strip() or any(settings.get(k)
+                                                               for k in source.narrowing):
+        return None
+    keys = " nor ".join(["query", *source.narrowing])
+    return (f"search {name!r} has neither {keys}: without one it would ask {source.title} for "
+            "every work it holds (a window alone still means millions a year); add a query, "
+            f"a {' or '.join(source.narrowing)}, or both")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -149,3 +150,24 @@ def test_an_import_inside_a_callers_transaction_keeps_its_flush(db, tmp_path):
         import_file(db, EXPORTS / "asysd/test_export.ris", source="inside")
         assert db.execute("PRAGMA synchronous").fetchone()[0] == 2
     assert db.execute("SELECT count(*) FROM hits").fetchone()[0] == 3
+
+
+def test_the_pipe_is_widened_where_the_system_allows(monkeypatch):
+    """A batch is megabytes: a wider pipe moves it in fewer pieces. A size above the
+    system's limit (or a system without the call) leaves the default pipe, which works."""
+    import fcntl
+    import multiprocessing
+
+    receiver, sender = multiprocessing.get_context("fork").Pipe(duplex=False)
+    try:
+        reading._widen(sender)
+        if hasattr(fcntl, "F_GETPIPE_SZ"):
+            assert fcntl.fcntl(sender.fileno(), fcntl.F_GETPIPE_SZ) >= min(
+                reading.PIPE_BYTES, int(Path("/proc/sys/fs/pipe-max-size").read_text()))
+        monkeypatch.setattr(reading, "PIPE_BYTES", 1 << 40)
+        reading._widen(sender)  # refused by the system: no error
+        sender.send(["row"] * 3)
+        assert receiver.recv() == ["row"] * 3
+    finally:
+        receiver.close()
+        sender.close()

@@ -126,6 +126,30 @@ def test_bad_settings_name_file_line_and_key(line, message):
         parse_config(text)
 
 
+@pytest.mark.parametrize("source", ["crossref", "openalex"])
+@pytest.mark.parametrize("lines", [
+    [],
+    ["    window: {from: 2023-10-21, to: 2024-10-21}"],
+    ["    query: '  '", "    filter: {}"],
+])
+def test_a_search_with_neither_query_nor_filter_is_refused(source, lines):
+    """Without either it would page through the whole index (millions of works a year)."""
+    text = "\n".join(["project: {title: T}", "searches:", "  - name: everything",
+                      f"    source: {source}", *lines, ""])
+    label = "Crossref" if source == "crossref" else "OpenAlex"
+    with pytest.raises(ConfigError, match=(
+            r"^evidence.yml:3: searches\[0\].query: search 'everything' has neither query nor "
+            rf"filter: without one it would ask {label} for every work it holds")):
+        parse_config(text)
+
+
+@pytest.mark.parametrize("line", ["    query: psykisk helse", "    filter: {prefix: '10.18261'}"])
+def test_a_query_or_a_filter_alone_is_enough(line):
+    for source in ("crossref", "openalex"):
+        parse_config(f"project: {{title: T}}\nsearches:\n  - name: s\n    source: {source}\n"
+                     f"{line}\n")
+
+
 def test_environment_addresses_and_polite_pool():
     services = service_settings({"EVIDENCE_MAILTO": "a@b.no", "OPENALEX_API_KEY": "k",
                                  "CROSSREF_API_URL": "http://x", "OPENALEX_API_URL": "http://y"})
@@ -197,7 +221,7 @@ def test_openalex_work_fields():
 # paging, faults, resuming -------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind", ["crossref", "openalex"])
-def test_paging_by_cursor_in_slices_until_an_empty_page(db, kind):
+def test_paging_by_cursor_in_slices_to_the_end(db, kind):
     state = (cr.CrossrefState if kind == "crossref" else oa.OpenAlexState).generated(
         337, START, END)
     search = crossref_search() if kind == "crossref" else openalex_search()
@@ -206,7 +230,7 @@ def test_paging_by_cursor_in_slices_until_an_empty_page(db, kind):
                                  client=client(kind, url))
     assert (summary.reported, summary.fetched, summary.new) == (337, 337, 337)
     assert len(set(hits(db, kind))) == 337
-    slices = 4 if kind == "crossref" else 3  # Crossref: one more than its 3 at a time
+    slices = 3  # one slice per request in flight (the test client allows 3 at a time)
     cursors = [p["cursor"] for _, p in state.requests]
     assert cursors.count("*") == slices  # one cursor per date slice, then the returned ones
     assert all(c in state.cursors for c in cursors if c != "*")
@@ -216,6 +240,12 @@ def test_paging_by_cursor_in_slices_until_an_empty_page(db, kind):
     assert {p["filter"].split(date_key + ":")[1][:10] for _, p in state.requests} == {
         start for start, _ in split(START, END, slices)}
     assert max(state.in_flight_max, 1) <= 3
+    # a slice ends with its short last page (it completes the total reported), or, when its
+    # last page is full, with the empty page after it
+    totals = [part["total"] for part in json.loads(run["checkpoint"])["slices"]]
+    assert sum(totals) == 337
+    assert len(state.requests) == sum(n // 50 + 1 if n % 50 == 0 else -(-n // 50)
+                                      for n in totals)
 
 
 def test_polite_pool_and_key_are_sent(db):
@@ -246,6 +276,24 @@ def test_bounded_retries_end_with_a_clear_error(db):
             harvest_search(db, crossref_search(), None, service_settings({}),
                            client=client("crossref", url, retries=2))
     assert db.execute("select status from runs").fetchone()[0] == "failed"
+
+
+def test_a_lower_limit_the_service_announces_is_followed():
+    """Crossref's public pool (no mailto) announces 1 request at a time and 5 a second."""
+    import threading
+
+    with cr.serve(cr.CrossrefState.generated(30)) as (url, state):
+        api = PoliteClient(base_url=url, label="Crossref", per_second=50, concurrency=3)
+        api.get("works", {"rows": 1})
+        assert (api.limiter.per_second, api._slots.limit) == (5, 1)
+        state.latency, state.in_flight_max = 0.05, 0
+        threads = [threading.Thread(target=api.get, args=("works", {"rows": 1}))
+                   for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert state.in_flight_max == 1
 
 
 def test_a_refusal_names_the_service_and_its_words(db):

@@ -43,10 +43,11 @@ def fetch(search: Any, services: Any, checkpoint: Checkpoint, *, client: Any = N
 
     api = client or cr.client(services, **options)
     settings = SOURCE.options(search)
-    # one slice more than requests allowed at a time: a request waits for a free slot, so
-    # the slots stay busy while a page is stored (the client never exceeds the limit)
-    plan = cursors.Plan(label="Crossref", slices=api.concurrency + 1,
-                        cursor_lifetime=cr.CURSOR_LIFETIME)
+    # one slice per request allowed at a time: each slice's thread sends its next request as
+    # soon as an answer arrives, so the slots stay busy while pages are stored (a slice more
+    # would wait for a slot its neighbours keep taking, then run alone at the end)
+    plan = cursors.Plan(label="Crossref", slices=api.concurrency,
+                        cursor_lifetime=cr.CURSOR_LIFETIME, page_size=settings["page_size"])
 
     def page(start: str | None, end: str | None, cursor: str) -> cursors.PageAnswer:
         return cr.works_page(api, search.query, settings.get("filter") or {},
@@ -57,7 +58,7 @@ def fetch(search: Any, services: Any, checkpoint: Checkpoint, *, client: Any = N
 
 SOURCE = Source(
     name="crossref", label="Crossref", fetch=fetch, to_hit=to_hit, check=check,
-    query_required=False, resumable=True,
+    query_required=False, resumable=True, narrowing=("filter",),
     settings={
         "filter": Setting("filters", default={}, help="Crossref filters, passed through "
                           "(prefix: \"10.18261\" is Idunn)"),

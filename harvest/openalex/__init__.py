@@ -43,7 +43,8 @@ def fetch(search: Any, services: Any, checkpoint: Checkpoint, *, client: Any = N
 
     api = client or oa.client(services, **options)
     settings = SOURCE.options(search)
-    plan = cursors.Plan(label="OpenAlex", slices=api.concurrency)
+    plan = cursors.Plan(label="OpenAlex", slices=api.concurrency,
+                        page_size=settings["page_size"])
 
     def page(start: str | None, end: str | None, cursor: str) -> cursors.PageAnswer:
         return oa.works_page(api, search.query, settings.get("filter") or {},
@@ -54,7 +55,7 @@ def fetch(search: Any, services: Any, checkpoint: Checkpoint, *, client: Any = N
 
 SOURCE = Source(
     name="openalex", label="OpenAlex", fetch=fetch, to_hit=to_hit, check=check,
-    resumable=True,
+    resumable=True, narrowing=("filter",),
     settings={
         "filter": Setting("filters", default={}, help="OpenAlex filters, passed through "
                           "(language: \"no\", type: article ...)"),

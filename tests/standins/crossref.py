@@ -112,7 +112,11 @@ class CrossrefState(ApiState):
         if any(k == "doi" for k, _ in filters):  # an index, as the real service has
             index = {w["DOI"].lower(): w for w in self.works}
             works = [index[v.lower()] for k, v in filters if k == "doi" and v.lower() in index]
-        found = [w for w in works if self._matches(w, filters)]
+        if works is self.works:
+            found = self.matching(params.get("filter", ""), works,
+                                  lambda w: self._matches(w, filters))
+        else:
+            found = [w for w in works if self._matches(w, filters)]
         query = params.get("query.bibliographic")
         rows = int(params.get("rows", 20))
         if "cursor" not in params:

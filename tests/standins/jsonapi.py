@@ -35,6 +35,20 @@ class ApiState:
     def route(self, path: str, params: dict[str, str]) -> Answer:
         raise NotImplementedError
 
+    def matching(self, key: str, works: list[Any], match: Callable[[Any], bool]) -> list[Any]:
+        """The works ``match`` keeps, computed once per ``key`` (the request's filter) while
+        ``works`` is the same list (replace or extend it to change what is found, not a work
+        in it). A real service answers a page from its index; the stand-in's own scan of every
+        work, in one process and under one GIL however many requests are in flight, would
+        otherwise slow concurrent clients only, beyond the latency it stands for."""
+        cache = self.__dict__.setdefault("_matching", {})
+        stamp = (key, id(works), len(works))
+        if stamp not in cache:
+            if len(cache) > 256:
+                cache.clear()
+            cache[stamp] = [w for w in works if match(w)]
+        return cache[stamp]
+
 
 def _handler(state: ApiState) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):

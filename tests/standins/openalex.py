@@ -106,7 +106,11 @@ class OpenAlexState(ApiState):
             works = [index[d] for d in dict.fromkeys(
                 d.lower().replace("https://doi.org/", "") for d in dois[0].split("|"))
                 if d in index]
-        found = [w for w in works if self._matches(w, filters)]
+        if works is self.works:
+            found = self.matching(params.get("filter", ""), works,
+                                  lambda w: self._matches(w, filters))
+        else:
+            found = [w for w in works if self._matches(w, filters)]
         size = int(params.get("per-page", params.get("per_page", 25)))
         next_cursor = None
         if "cursor" in params:
