@@ -61,6 +61,9 @@ def machine() -> str:
 
 #: Share of the included records screened after the first edition (new in the next one).
 NEW_SHARE = 0.05
+#: Shares of records with an original-language title, and of edited volumes (editors only).
+ORIGINAL_SHARE = 0.1
+EDITED_SHARE = 0.02
 
 
 def build_working_db(path: Path, n: int, seed: int = 1, held: list | None = None):
@@ -93,11 +96,20 @@ def build_working_db(path: Path, n: int, seed: int = 1, held: list | None = None
                 words = rng.choices(vocabulary, k=60)
                 authors = [f"{rng.choice(surnames)}, {chr(65 + rng.randrange(26))}."
                            for _ in range(rng.randint(1, 6))]
+                # one in ten has a title in its own language (indexed with the title), one
+                # in fifty is an edited volume: editors, no authors (indexed like authors)
+                original = (" ".join(rng.choices(vocabulary, k=8)).capitalize()
+                            if rng.random() < ORIGINAL_SHARE else None)
+                creators = []
+                if rng.random() < EDITED_SHARE:
+                    creators = [{"role": "editor", "name": name} for name in authors]
+                    authors = []
                 records.append((rid, " ".join(words[:10]).capitalize(), " ".join(words),
                                 json.dumps(authors), rng.randint(2020, 2024),
                                 f"Journal {rng.randrange(300)}", f"10.1000/bench.{rid}",
                                 str(30_000_000 + rid), json.dumps(["Systematic Review"]),
-                                json.dumps(rng.sample(keywords, 3))))
+                                json.dumps(rng.sample(keywords, 3)), original,
+                                json.dumps(creators)))
                 sid = rng.choice(search_ids)
                 hits.append((runs[sid], sid, "pubmed", f"b{rid}", rid))
                 included = rid <= n
@@ -110,8 +122,8 @@ def build_working_db(path: Path, n: int, seed: int = 1, held: list | None = None
                     for theme in rng.sample(theme_ids, rng.randint(1, 2)):
                         links.append((rid, theme))
             conn.executemany("INSERT INTO records (id, title, abstract, authors, year, journal,"
-                             " doi, pmid, publication_types, keywords) VALUES"
-                             " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", records)
+                             " doi, pmid, publication_types, keywords, original_title, creators)"
+                             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", records)
             conn.executemany("INSERT INTO hits (run_id, search_id, source, external_id,"
                              " record_id, deleted) VALUES (?, ?, ?, ?, ?, 0)", hits)
             if held is not None:

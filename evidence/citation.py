@@ -16,6 +16,29 @@ from typing import Any
 
 from evidence import markup
 
+#: What follows the editors who name a work without authors, per language: (one editor,
+#: several), as a Norwegian or English citation writes it. The one owner of these strings:
+#: the screening app's and the site's catalogues (``editor_suffix`` / ``editors_suffix``)
+#: and the exports' short reference all read them from here.
+EDITOR_SUFFIXES: dict[str, tuple[str, str]] = {
+    "nb": ("(red.)", "(red.)"),
+    "en": ("(ed.)", "(eds.)"),
+}
+
+
+def editor_suffix(language: str, count: int) -> str:
+    """What follows ``count`` editors: "(red.)", "(ed.)" or "(eds.)" (English by default)."""
+    one, many = EDITOR_SUFFIXES.get(language, EDITOR_SUFFIXES["en"])
+    return one if count == 1 else many
+
+
+def suffix_entries(language: str) -> dict[str, str]:
+    """The catalogue entries ``editor_suffix`` and ``editors_suffix`` of ``language``."""
+    return {
+        "editor_suffix": editor_suffix(language, 1),
+        "editors_suffix": editor_suffix(language, 2),
+    }
+
 
 def names(value: Any) -> list[str]:
     """A list of people as a list: a Python list (the working database's decoded JSON) or

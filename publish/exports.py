@@ -23,7 +23,7 @@ from bibtexparser.bibdatabase import BibDatabase
 from bibtexparser.bwriter import BibTexWriter
 
 from evidence import markup
-from evidence.citation import editors_of  # shared with the screening app
+from evidence.citation import editor_suffix, editors_of  # shared with the screening app
 from evidence.db.outcomes import outcomes
 from evidence.errors import EvidenceError
 from evidence.publish.cells import csv_cell, protect_xlsx_cell, xlsx_value
@@ -304,10 +304,6 @@ def csv_text(records: Iterable[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-#: After the editors who name a work without authors: one editor, several.
-EDITOR_SUFFIX = {"nb": ("(red.)", "(red.)"), "en": ("(ed.)", "(eds.)")}
-
-
 def reference(record: dict[str, Any], language: str = "nb") -> str:
     """A short citation: "Smith et al. (2024)", "Smith & Doe (2024)"; a work without
     authors by its editors, "Moe & Dahl (red.) (2024)"."""
@@ -317,8 +313,7 @@ def reference(record: dict[str, Any], language: str = "nb") -> str:
     names = (last[0] if len(last) == 1 else f"{last[0]} & {last[1]}" if len(last) == 2
              else f"{last[0]} et al." if last else "-")
     if editors:
-        one, many = EDITOR_SUFFIX.get(language, EDITOR_SUFFIX["en"])
-        names += " " + (one if len(editors) == 1 else many)
+        names += " " + editor_suffix(language, len(editors))
     return f"{names} ({record.get('year') or 'n.d.'})"
 
 

@@ -24,7 +24,8 @@ middle of compounds. Here a query word matches:
 
 Words are ANDed; ``"a phrase"`` is a phrase; ``OR`` between two words is an OR. A query is cut
 at :data:`MAX_QUERY_CHARS` characters and :data:`MAX_CLAUSES` words (each word costs lookups).
-Ranking is FTS5's bm25 with titles, themes and summaries weighted above abstracts.
+Ranking is FTS5's bm25 with titles (and original-language titles), themes and summaries
+weighted above abstracts, editors as authors.
 """
 
 from __future__ import annotations
@@ -70,10 +71,13 @@ SYNONYMS: tuple[tuple[str, ...], ...] = (
 MAX_QUERY_CHARS = 500
 MAX_CLAUSES = 16
 #: Indexed columns of ``records`` and their bm25 weights (title counts ten times an abstract).
-COLUMNS = {"title": 10.0, "themes": 4.0, "summary": 4.0, "keywords": 3.0, "authors": 2.0,
-           "abstract": 1.0}
+#: The title in the work's own language (``original_title``: a Norwegian report's Norwegian
+#: title) weighs as the title, and a book's editors (``editors``) as authors: a reader finds
+#: a work by either, ranked as if the match were in its title or its byline.
+COLUMNS = {"title": 10.0, "original_title": 10.0, "themes": 4.0, "summary": 4.0,
+           "keywords": 3.0, "authors": 2.0, "editors": 2.0, "abstract": 1.0}
 #: Columns whose words make the compound vocabulary (names are not split).
-VOCABULARY_COLUMNS = ("title", "themes", "summary", "keywords", "abstract")
+VOCABULARY_COLUMNS = ("title", "original_title", "themes", "summary", "keywords", "abstract")
 MIN_HEAD, MIN_TAIL, MIN_COMPOUND = 3, 4, 7
 MIN_SHARED_TAIL = 6  # a tail known only from compounds must be longer (not "rapy", "ment")
 MIN_SHARED_HEAD = 5  # likewise a head known only as the start of other words
@@ -367,9 +371,19 @@ def match_expression(query: Query, expand: Callable[[str], list[str]]) -> str | 
 OWN_COLUMNS = tuple(c for c in COLUMNS if c != "themes")
 
 
-def own_words_expression(expression: str) -> str:
-    """``expression`` restricted to :data:`OWN_COLUMNS` (an FTS5 column filter)."""
-    return "{" + " ".join(OWN_COLUMNS) + "} : (" + expression + ")"
+def own_words_expression(expression: str, indexed: Iterable[str] | None = None) -> str:
+    """``expression`` restricted to :data:`OWN_COLUMNS` (an FTS5 column filter); with
+    ``indexed`` (:func:`index_columns` of a published file), to those of them it has: a
+    file published before ``original_title`` and ``editors`` were indexed lacks them, and
+    FTS5 refuses a filter naming a column it does not have."""
+    have = set(OWN_COLUMNS if indexed is None else indexed)
+    kept = [c for c in OWN_COLUMNS if c in have]
+    return "{" + " ".join(kept) + "} : (" + expression + ")"
+
+
+def index_columns(conn) -> list[str]:
+    """The columns of a published file's search index (fewer in files published before)."""
+    return [row[1] for row in conn.execute(f"PRAGMA table_info({INDEX})")]
 
 
 def read_synonyms(conn) -> list[list[str]]:

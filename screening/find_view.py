@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from markupsafe import escape
+
+from evidence.citation import byline, original_title
 from evidence.screening import claims, finding
 from evidence.screening import queries as q
 from evidence.screening.app import evidence_config
-from evidence.screening.pages import _labelled, _lang, _page, _path, _read, login_required
+from evidence.screening.pages import _labelled, _lang, _page, _path, _read, _t, login_required
 from evidence.screening.record_view import _record_page, _stopped
 from evidence.screening.text import highlight
+from evidence.terms import highlight_html, match_spans
 
 
 @login_required
@@ -34,8 +38,9 @@ async def find(request, datasette, user):
     rows, count, choices, reasons, themes = await _read(datasette, load)
     stopped = await _stopped(datasette)  # a stop ends narrowed queues: no "Screen these"
     words = finding.search_words(filters)
+    t = _t(datasette, request)
     for row in rows:  # inline markup rendered safely, as on the record page; words marked
-        row["title_html"] = highlight(row["title"], words)
+        row.update(_named(row, words, t))
     reasons, themes = _labelled(reasons, lang), _labelled(themes, lang)
     here = _path(datasette, "/-/screen/find")
     back = here + ("?" + urlencode(filters.query()) if filters.query() else "")
@@ -52,6 +57,19 @@ async def find(request, datasette, user):
             "undecided",), back=back, pages=pages,
         previous_url=here + "?" + urlencode(filters.query(page=filters.page - 1)),
         next_url=here + "?" + urlencode(filters.query(page=filters.page + 1)))
+
+
+def _named(row: dict, words: list[str], t) -> dict:
+    """The result's title, its title in its own language (where it differs) and its byline
+    (authors, or editors with "(red.)"; see ``evidence.citation``), with the searched words
+    marked, so a match in any of them shows. The byline names three people and " …", or
+    everyone when a later name matched."""
+    original = original_title(row.get("original_title"), row.get("title"))
+    people = row["authors"] or row["editors"]
+    most = None if any(match_spans(n, words) for n in people[3:]) else 3
+    return {"title_html": highlight(row["title"], words),
+            "original_title_html": highlight(original, words) if original else None,
+            "byline_html": highlight_html(escape(byline(row, t, most)), words)}
 
 
 ROUTES = [(r"^/-/screen/find$", find)]

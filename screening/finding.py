@@ -1,6 +1,8 @@
 """Find records while screening: the SQL behind the *Find records* page.
 
-Filters combine (AND): words in the title or abstract, year or year range, source, search,
+Filters combine (AND): words in the title, the title in the work's own language
+(``original_title``: a Norwegian report's Norwegian title), the abstract, the authors or the
+editors (an edited volume's names, ``creators``), year or year range, source, search,
 and decision, reason and theme. Whose decisions those last three are depends on who asks, so
 blind dual screening stays blind: a reviewer filters by their own current decisions only; a
 lead by one reviewer's (``reviewer``) or, with none chosen, by the records' final state
@@ -16,8 +18,10 @@ from __future__ import annotations
 import re
 import sqlite3
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
+from evidence.citation import editors_of
 from evidence.db.values import json_list
 from evidence.terms import fold, stems
 
@@ -93,13 +97,69 @@ def search_words(f: Filters) -> list[str]:
     return f.words.replace('"', " ").split()[:8]
 
 
+#: Letters a JSON list may hold escaped (``json.dumps`` writes ``ø`` as ``\\u00f8``).
+_JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+#: Words are passed to :func:`has_words` as one bound parameter, joined by this character
+#: (white space, so never part of a word).
+_WORDS_SEP = "\x1f"
+
+
+def joined(*columns: str) -> str:
+    """SQL joining ``columns`` into one text, a line each (NULL as empty): SQLite joins them
+    faster than Python receives them one by one, which is what a search of every record
+    costs most."""
+    return " || char(10) || ".join(f"coalesce({c}, '')" for c in columns)
+
+
+#: What the Find page's words are looked for in: the title, the title in the work's own
+#: language, the abstract and the authors (their JSON list as stored); the editors come
+#: from ``r.creators`` (:func:`searched_text`).
+FIND_TEXT = joined("r.title", "r.original_title", "r.abstract", "r.authors")
+
+
+def searched_text(text: str | None, creators: str | None) -> str:
+    """The folded text a search of a record reads: ``text`` (:func:`joined` columns) and the
+    editors among ``creators`` (role ``editor``, by name through
+    ``evidence.citation.editors_of``, so a role word such as "editor" never matches). Letters
+    a JSON list holds escaped are read as letters; its quotes and commas make no word."""
+    text = text or ""
+    if "\\u" in text:
+        text = _JSON_ESCAPE.sub(lambda m: chr(int(m[1], 16)), text)
+    if creators and creators != "[]":
+        text += "\n" + "; ".join(editors_of({"creators": creators}))
+    return fold(text)
+
+
+def has_words(text: str | None, creators: str | None, keys: str) -> bool:
+    """Every one of ``keys`` (:data:`_WORDS_SEP`-joined :func:`word_key` values) occurs in
+    the record's :func:`searched_text`: one call per record, whatever the number of words."""
+    folded = searched_text(text, creators)
+    for key in _keys(keys):
+        if key not in folded:
+            return False
+    return True
+
+
+@lru_cache(maxsize=64)
+def _keys(keys: str) -> tuple[str, ...]:
+    """``keys`` split once per search, not once per record."""
+    return tuple(keys.split(_WORDS_SEP))
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """The SQL functions the searches call: ``evidence_searched_text`` and
+    ``evidence_has_words`` (deterministic, so SQLite may use them freely)."""
+    conn.create_function("evidence_searched_text", 2, searched_text, deterministic=True)
+    conn.create_function("evidence_has_words", 3, has_words, deterministic=True)
+
+
 def _where(f: Filters, viewer: str, lead: bool, needed: int) -> tuple[list[str], dict]:
     where: list[str] = []
     params: dict[str, Any] = {"viewer": viewer, "needed": needed}
-    for i, word in enumerate(search_words(f)):
-        params[f"w{i}"] = word_key(word)
-        where.append(f"instr(evidence_fold(coalesce(r.title, '') || ' ' ||"
-                     f" coalesce(r.abstract, '')), :w{i}) > 0")
+    keys = [word_key(word) for word in search_words(f)]
+    if keys := [k for k in keys if k]:
+        params["words"] = _WORDS_SEP.join(keys)
+        where.append(f"evidence_has_words({FIND_TEXT}, r.creators, :words)")
     match = _YEARS.match(f.year) if f.year else None
     if match:
         params["y0"], params["y1"] = int(match[1]), int(match[2] or match[1])
@@ -159,10 +219,11 @@ def find_records(conn: sqlite3.Connection, f: Filters, *, viewer: str, lead: boo
                  needed: int = 1, rows: bool = True) -> tuple[list[dict[str, Any]], int]:
     """One page of matching records (newest first) and how many match (up to COUNT_CAP + 1).
 
-    Each row carries the viewer's own current decision; a lead's rows also carry the final
+    Each row carries the viewer's own current decision and what names the work (its
+    ``original_title``, ``authors`` and ``editors`` as lists); a lead's rows also carry the final
     decision, the number of votes and whether the reviewers disagree.
     """
-    conn.create_function("evidence_fold", 1, fold, deterministic=True)
+    register_functions(conn)
     where, params = _where(f, viewer, lead, needed)
     clause = " AND ".join(where) or "1"
     base = f"FROM records r LEFT JOIN record_status rs ON rs.record_id = r.id WHERE {clause}"
@@ -171,7 +232,7 @@ def find_records(conn: sqlite3.Connection, f: Filters, *, viewer: str, lead: boo
     if not rows:
         return [], count
     keys = ("id", "title", "year", "journal", "final", "votes", "conflict", "mine", "reason",
-            "sources")
+            "sources", "original_title", "authors", "creators")
     found = conn.execute(f"""
       SELECT r.id, r.title, r.year, r.journal, rs.decision, rs.votes, rs.conflict,
         (SELECT decision FROM current_decisions c WHERE c.record_id = r.id
@@ -179,12 +240,15 @@ def find_records(conn: sqlite3.Connection, f: Filters, *, viewer: str, lead: boo
         (SELECT reason FROM current_decisions c WHERE c.record_id = r.id
            AND c.stage = 'screening' AND c.reviewer = :viewer),
         (SELECT json_group_array(DISTINCT h.source) FROM hits h
-           WHERE h.record_id = r.id AND NOT h.deleted)
+           WHERE h.record_id = r.id AND NOT h.deleted),
+        r.original_title, r.authors, r.creators
       {base} ORDER BY r.year DESC, r.id LIMIT :limit OFFSET :offset""",
                         {**params, "limit": PAGE, "offset": (f.page - 1) * PAGE}).fetchall()
     items = [dict(zip(keys, row, strict=True)) for row in found]
     for item in items:
         item["sources"] = json_list(item["sources"])
+        item["authors"] = [str(n) for n in json_list(item["authors"])]
+        item["editors"] = editors_of({"creators": item.pop("creators")})
         if not lead:  # blind: a reviewer never receives anyone else's vote
             item.update(final=None, votes=None, conflict=None)
     return items, count

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from evidence.citation import suffix_entries
+
 CATALOGUES: dict[str, dict[str, str]] = {
     "en": {
         "app_title": "Screening",
@@ -82,7 +84,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "help": "Keyboard shortcuts",
         "authors": "Authors",
         # a work without authors is named by its editors: "Moe, Kari (ed.)" (evidence.citation)
-        "editors": "Editors", "editor_suffix": "(ed.)", "editors_suffix": "(eds.)",
+        "editors": "Editors", **suffix_entries("en"),
         "original_title": "Original title",
         "journal": "Journal",
         "year": "Year",
@@ -186,7 +188,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
                            "on the same record to compare.",
         "no_kappa_yet": "No Cohen's kappa yet: no record has been screened by two reviewers.",
         "find": "Find records",
-        "words": "Words in title or abstract",
+        "words": "Words in title, abstract, authors or editors",
         "source": "Source",
         "state": "Status",
         "any": "Any",
@@ -294,7 +296,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "undo": "Angre siste",
         "help": "Hurtigtaster",
         "authors": "Forfattere",
-        "editors": "Redaktører", "editor_suffix": "(red.)", "editors_suffix": "(red.)",
+        "editors": "Redaktører", **suffix_entries("nb"),
         "original_title": "Originaltittel",
         "journal": "Tidsskrift",
         "year": "År",
@@ -398,7 +400,7 @@ CATALOGUES: dict[str, dict[str, str]] = {
                            "beslutninger om samme post å sammenligne.",
         "no_kappa_yet": "Ingen Cohens kappa ennå: ingen post er vurdert av to vurderere.",
         "find": "Finn poster",
-        "words": "Ord i tittel eller sammendrag",
+        "words": "Ord i tittel, sammendrag, forfattere eller redaktører",
         "source": "Kilde",
         "state": "Status",
         "any": "Alle",

@@ -65,7 +65,9 @@ async def mine(request, datasette, user):
         if user["role"] == "lead" and page == 1 and not any(args.values()) else []))
     rows, reasons, themes, resolutions = data
     for row in rows:  # inline markup rendered safely, as on the record page
+        original = original_title(row["original_title"], row["title"])
         row["title_html"] = sanitise(row["title"])
+        row["original_title_html"] = sanitise(original) if original else None
     return await _page(datasette, request, user, "screening_mine.html", rows=rows[:100],
                        resolutions=resolutions,
                        more=len(rows) > 100, page=page, args=args, stage=stage,

@@ -30,6 +30,8 @@ from evidence.db.decisions import (
 )
 from evidence.db.outcomes import outcomes, screening_rule, theme_conflicts
 from evidence.db.values import json_list, now
+from evidence.screening import finding
+from evidence.terms import fold
 
 T = TypeVar("T")
 
@@ -297,13 +299,19 @@ def undo_last_decision(conn: sqlite3.Connection, reviewer: str) -> tuple[int, st
 def my_decisions(conn: sqlite3.Connection, reviewer: str, *, q: str = "",
                  decision: str = "", reason: str = "", limit: int = 100,
                  offset: int = 0, stage: str = SCREENING) -> list[dict[str, Any]]:
-    """This reviewer's current decisions at ``stage``, newest first, filtered."""
+    """This reviewer's current decisions at ``stage``, newest first, filtered.
+
+    ``q`` is looked for as written (folded: case and accents aside, so ``økonomi`` finds
+    *Økonomi*) in the title, the title in the work's own language, the authors, the editors,
+    and the reviewer's note and summary (``screening.finding.searched_text``)."""
     where = ["d.decision IS NOT NULL"]
     params = {"me": reviewer, "limit": limit, "offset": offset, "stage": stage}
     if q:
-        where.append("(r.title LIKE :q OR r.authors LIKE :q OR d.note LIKE :q"
-                     " OR d.summary LIKE :q)")
-        params["q"] = f"%{q}%"
+        finding.register_functions(conn)
+        text = finding.joined("r.title", "r.original_title", "r.authors", "d.note",
+                              "d.summary")
+        where.append(f"instr(evidence_searched_text({text}, r.creators), :q) > 0")
+        params["q"] = fold(q)
     if decision:
         where.append("d.decision = :decision")
         params["decision"] = decision
@@ -311,10 +319,10 @@ def my_decisions(conn: sqlite3.Connection, reviewer: str, *, q: str = "",
         where.append("d.reason = :reason")
         params["reason"] = reason
     keys = ("id", "record_id", "title", "year", "decision", "reason", "themes", "note",
-            "summary", "created_at")
+            "summary", "created_at", "original_title")
     rows = conn.execute(f"""
       SELECT d.id, d.record_id, r.title, r.year, d.decision, d.reason, d.themes, d.note,
-             d.summary, d.created_at
+             d.summary, d.created_at, r.original_title
       FROM decisions d JOIN records r ON r.id = d.record_id
       WHERE d.id IN (SELECT decision_id FROM current_decisions WHERE reviewer = :me
                      AND stage = :stage) AND {' AND '.join(where)}

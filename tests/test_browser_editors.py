@@ -104,3 +104,48 @@ def test_editors_and_original_title_show_escaped_and_fit(server, page: Page, nam
     assert dialogs == []
     if IMAGES:
         page.screenshot(path=str(Path(IMAGES) / f"screening-editors-{name}-{size}.png"))
+
+
+FINDS = {  # name: (account, path, the work's element, what the search matched)
+    "find-original": (
+        "bo",
+        "/-/screen/find?words=tjenester%20unge",
+        'li.result[data-record-id="5"]',
+        ".original-title mark",
+    ),
+    "find-editor": (
+        "bo",
+        "/-/screen/find?words=dahl",
+        'li.result[data-record-id="5"]',
+        ".meta-line mark",
+    ),
+    "mine-editor": ("bo", "/-/screen/mine?q=dahl", "tr.row-include", ".original-title"),
+}
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("name", list(FINDS))
+def test_find_and_my_decisions_find_by_original_title_and_editors(
+    server, page: Page, name: str, size: str
+):
+    width, height = SIZES[size]
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.set_viewport_size({"width": width, "height": height})
+    account, path, where, matched = FINDS[name]
+    login(page, server["url"], account, path)
+    work = page.locator(where).first
+    expect(work).to_be_visible()
+    expect(work.locator(matched).first).to_be_visible()
+    expect(work.locator(".original-title")).to_contain_text(
+        "Originaltittel: Kommunale tjenester innen psykisk helse"
+    )
+    expect(work.locator(".original-title")).to_contain_text("<script>alert(2)</script>")
+    if name.startswith("find"):
+        expect(work.locator(".meta-line")).to_contain_text(
+            "Dahl, Ola; Moe, <script>alert(1)</script> (red.)"
+        )
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert dialogs == []
+    if IMAGES:
+        page.screenshot(path=str(Path(IMAGES) / f"screening-{name}-{size}.png"), full_page=True)

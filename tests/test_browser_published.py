@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -72,10 +73,18 @@ def site(tmp_path_factory):
     db.conn.commit()
     publish(db, folder / "published.db", config)
     db.close()
+    with serving(folder / "published.db") as url:
+        yield url
+
+
+@contextmanager
+def serving(path: Path):
+    """`evidence serve` on the published file ``path``, polled until it answers, stopped
+    afterwards; yields its address."""
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "evidence", "serve", str(folder / "published.db"),
-         "--host", "127.0.0.1", "--port", str(port)], cwd=folder)
+        [sys.executable, "-m", "evidence", "serve", str(path),
+         "--host", "127.0.0.1", "--port", str(port)], cwd=path.parent)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):

@@ -15,10 +15,16 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
+from evidence.config import load_config
+from evidence.db.migrations import open_db
+from evidence.publish.build import publish
+from tests.conftest import EXAMPLE_CONFIG
+from tests.publishing_data import seed_reader_records, seed_working_db
 from tests.test_browser_published import (  # noqa: F401 (fixtures)
     PHONE,
     browser_context_args,
     screenshot,
+    serving,
     site,
 )
 
@@ -89,3 +95,55 @@ def test_prisma_is_readable_on_a_phone(site, page: Page, width):  # noqa: F811 (
     assert text_px >= 12, f"{text_px:.1f} px text at {width} px"
     assert ("layout=narrow" in source) == (width < 700)
     screenshot(page, f"search-prisma-{width}.png")
+
+
+# --- a work found by its Norwegian original title, an edited volume by its editors ---------
+
+ORIGINAL = ("Fordommer mot brukere av opioider i primærhelsetjenesten: å møte stigma"
+            " <script>alert(2)</script>")
+
+
+@pytest.fixture(scope="module")
+def titled_site(tmp_path_factory):
+    """The reader site with record 2 (an English title) carrying a Norwegian original title
+    and record 6 an edited volume (two editors, one of them hostile, no authors)."""
+    import json
+
+    folder = tmp_path_factory.mktemp("titled")
+    config = load_config(EXAMPLE_CONFIG)
+    db = open_db(folder / "evidence.db")
+    seed_working_db(db, config)
+    seed_reader_records(db)
+    db["records"].update(2, {"original_title": ORIGINAL})
+    db["records"].update(6, {"authors": "[]", "creators": json.dumps([
+        {"role": "editor", "name": "Dåstøl, Ørjan"},
+        {"role": "editor", "name": "Moe, <script>alert(1)</script>"}])})
+    publish(db, folder / "published.db", config)
+    db.close()
+    with serving(folder / "published.db") as url:
+        yield url
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_search_finds_original_titles_and_editors(titled_site, page: Page, width):
+    page.set_viewport_size({"width": width, "height": 900 if width > 400 else PHONE["height"]})
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(titled_site + "/-/search?q=primærhelsetjenesten")
+    result = page.locator(".pub-result")
+    expect(result).to_have_count(1)
+    expect(result.locator("h3")).to_contain_text("Stigma towards people who use opioids")
+    original = result.locator(".pub-original-title")
+    expect(original).to_contain_text("Originaltittel: Fordommer mot brukere av opioider")
+    expect(original).to_contain_text("å møte stigma <script>alert(2)</script>")
+    expect(original.locator("mark")).to_have_text("primærhelsetjenesten")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    screenshot(page, f"search-original-title-{width}.png")
+    page.goto(titled_site + "/-/search?q=dåstøl")
+    result = page.locator(".pub-result")
+    expect(result).to_have_count(1)
+    expect(result).to_contain_text("Dåstøl, Ørjan; Moe, <script>alert(1)</script> (red.)")
+    expect(result.locator("mark").first).to_have_text("Dåstøl")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    screenshot(page, f"search-editors-{width}.png")
+    assert dialogs == []

@@ -226,3 +226,69 @@ async def test_table_page_opens_a_folded_match(published_path):
     assert "<details class=\"pub-more\">" in by_id[1]
     assert '<details class="pub-more" open>' in by_id[7] and "(treff her)" in by_id[7]
     assert "<mark>community</mark> care" in by_id[7]
+
+
+# --- the original-language title and the editors are found (and ranked) --------------------
+
+ORIGINAL_TITLE = ("Lavterskeltilbud og fordommer mot brukere av opioider i"
+                  " primærhelsetjenesten: å møte stigma")
+
+
+@pytest.fixture
+def titled_path(db, config, tmp_path):
+    """Record 2 (an English title) with a Norwegian original title holding æ, ø and å; record
+    6 an edited volume (editors, no authors); the word ``lavterskeltilbud`` in 6's title, 2's
+    original title and twice in 1's abstract (so a weak original title would rank below)."""
+    import json
+
+    seed_working_db(db, config)
+    seed_reader_records(db)
+    db["records"].update(2, {"original_title": ORIGINAL_TITLE})
+    db["records"].update(6, {
+        "title": "Lavterskeltilbud: kunst og kultur i psykisk helsearbeid", "authors": "[]",
+        "creators": json.dumps([{"role": "editor", "name": "Moe, Kari"},
+                                {"role": "editor", "name": "Dåstøl, Ørjan"},
+                                {"role": "translator", "name": "Vik, Tor"}])})
+    db["records"].update(1, {"abstract": "Lavterskeltilbud in primary care: what users of"
+                             " lavterskeltilbud value."})
+    path = tmp_path / "published.db"
+    publish(db, path, config)
+    return path
+
+
+def test_original_title_and_editors_are_indexed(titled_path):
+    published = sqlite_utils.Database(titled_path)
+    assert ids(published, "primærhelsetjenesten") == [2]  # only in its original title
+    assert ids(published, "Primærhelse") == [2]  # a prefix, folded
+    assert ids(published, "fordommer opioider") == [2]  # its title and original title
+    assert ids(published, "møte") == [2]
+    assert ids(published, "Moe") == [6] and ids(published, "dåstøl ørjan") == [6]
+    assert ids(published, "Vik") == []  # a translator is not an editor: not indexed
+
+
+@pytest.mark.asyncio
+async def test_an_original_title_match_ranks_with_title_matches(titled_path):
+    ds = make_datasette(titled_path)
+    page = (await ds.client.get("/-/search", params={"q": "lavterskeltilbud"})).text
+    order = search_page_ids(page)
+    assert sorted(order[:2]) == [2, 6] and order[2:] == [1]  # the abstract match last
+    item = page[page.index('href="/-/records/2"'):]
+    item = item[:item.index("</li>")]
+    assert ('<p class="pub-original-title"><span class="pub-label">Originaltittel:</span>'
+            " <mark>Lavterskeltilbud</mark> og fordommer") in item
+    assert "primærhelsetjenesten: å møte stigma" in item
+    table = (await ds.client.get("/published/records.json", params={
+        "_search": "primærhelsetjenesten", "_shape": "objects", "_nofacet": "1"})).json()
+    assert [r["id"] for r in table["rows"]] == [2]
+
+
+@pytest.mark.asyncio
+async def test_an_edited_volume_is_found_by_its_editors(titled_path):
+    ds = make_datasette(titled_path)
+    page = (await ds.client.get("/-/search", params={"q": "Dåstøl"})).text
+    assert search_page_ids(page) == [6]
+    assert "Moe, Kari; <mark>Dåstøl</mark>, Ørjan (red.)" in page
+    assert "Treff bare" not in page  # the editors are the work's own words, shown
+    table = (await ds.client.get("/published/records.json", params={
+        "_search": "moe", "_shape": "objects", "_nofacet": "1"})).json()
+    assert [r["id"] for r in table["rows"]] == [6]

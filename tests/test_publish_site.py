@@ -307,6 +307,12 @@ async def test_editors_and_original_title_are_published_and_shown_escaped(edited
     for path in ("/-/themes/arts-culture", "/-/search?q=kultur"):
         page = (await edited_ds.client.get(path)).text
         assert "Moe, &lt;b&gt;Kari&lt;/b&gt;; Dahl, Ola (red.)" in page, path
+    # found by the original title and by an editor, both shown escaped on the search page
+    for query in ("alert", "dahl"):
+        page = (await edited_ds.client.get("/-/search", params={"q": query})).text
+        assert '<a href="/-/records/6">' in page and "<script>alert" not in page, query
+    assert "Kunst &lt;script&gt;<mark>alert</mark>(1)&lt;/script&gt; og kultur" in (
+        await edited_ds.client.get("/-/search?q=alert")).text
     feed = (await edited_ds.client.get("/-/feed.atom")).text
     assert "<name>Moe, &lt;b&gt;Kari&lt;/b&gt;; Dahl, Ola (red.)</name>" in feed
     table = (await edited_ds.client.get("/published/records?id=6")).text
@@ -340,12 +346,19 @@ async def test_a_file_published_before_editors_still_serves(edited_ds, tmp_path)
     conn.execute("ALTER TABLE records DROP COLUMN original_title")
     for _, sql in views:
         conn.execute(sql)
+    # and its search index as it was then: without the original title and the editors
+    conn.execute("DROP TABLE search_index")
+    conn.execute("CREATE VIRTUAL TABLE search_index USING fts5(title, themes, summary,"
+                 " keywords, authors, abstract, content='records', content_rowid='id',"
+                 " tokenize='unicode61 remove_diacritics 2', prefix='2 3')")
+    conn.execute("INSERT INTO search_index(search_index) VALUES ('rebuild')")
     conn.commit()
     conn.close()
     old = make_datasette(tmp_path / "published.db")
     for path in ("/-/records/6", "/-/themes/arts-culture", "/-/search?q=kultur",
-                 "/-/feed.atom", "/-/download/records.ris"):
+                 "/-/feed.atom", "/-/download/records.ris", "/published/records?_search=kultur"):
         assert (await old.client.get(path)).status_code == 200, path
+    assert '<a href="/-/records/6">' in (await old.client.get("/-/search?q=kultur")).text
 
 
 @pytest.mark.asyncio

@@ -12,6 +12,8 @@ import json
 import sqlite3
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from evidence.citation import byline, editors_of, names, original_title
 from evidence.db.decisions import save_decision
@@ -220,3 +222,117 @@ async def test_duplicate_pair_names_the_editors_and_the_original_title(make_app,
     assert "<p>Author6, Ann; Berg, Bo</p>" in page.text
     assert "Originaltittel:</span> Rusmiddelbruk i <i>kommunene</i>" in page.text
     assert_escaped(page.text)
+
+
+# --- finding a work by them: the Find page and My decisions --------------------------------
+
+NORWEGIAN = "Særlig sårbare brukere: økonomi og møte med kommunene <script>alert(2)</script>"
+
+
+def found(text: str) -> list[int]:
+    """The record ids a Find page lists, in order."""
+    import re
+
+    return [int(i) for i in re.findall(r'<li class="result" data-record-id="(\d+)"', text)]
+
+
+def test_find_records_reads_the_original_title_and_the_editors(db_path, config_path):
+    from evidence.screening import finding
+    from tests.screening_data import seed
+
+    seed(db_path, config_path, 4)
+    edited(db_path, 2, original=NORWEGIAN)
+
+    def ids(words: str) -> list[int]:
+        with sqlite3.connect(db_path) as conn:
+            rows, _ = finding.find_records(
+                conn, finding.Filters(words=words), viewer="bo", lead=False
+            )
+        return [r["id"] for r in rows]
+
+    assert ids("særlig") == [2] and ids("SÅRBARE Økonomi") == [2]  # case and å folded
+    assert ids("sarbare") == [2]  # as the title's search does: å is a with a ring
+    assert ids("kommunenes") == [2]  # an inflected form, as for titles
+    assert ids("Dahl") == [2] and ids("moe script") == [2]  # the editors
+    assert ids("Shown") == [] and ids("editor") == [] and ids("role") == []  # not a name
+    assert ids("Author3") == [3]  # and the authors
+    with sqlite3.connect(db_path) as conn:  # a list stored with its letters escaped (\u00d8)
+        conn.execute(
+            "UPDATE records SET authors = ? WHERE id = 4",
+            [json.dumps(["Ødegård, Åse", "Berg, Bo"])],
+        )
+    assert ids("ødegård") == [4] and ids("Ødegård åse") == [4]
+    assert ids("'; DROP TABLE records; --") == []  # bound, never spliced into the SQL
+    assert ids("særlig Author3") == []  # words are ANDed across the record's fields
+
+
+@pytest.mark.asyncio
+async def test_find_page_shows_why_an_edited_norwegian_report_matched(make_app, db_path):
+    ds = make_app()
+    edited(db_path, 2, original=NORWEGIAN)
+    bo = as_user(ds, "bo")
+    page = (await ds.client.get("/-/screen/find", params={"words": "økonomi"}, cookies=bo)).text
+    assert found(page) == [2]
+    item = page.split('data-record-id="2"', 1)[1].split("</li>", 1)[0]
+    assert (
+        '<span class="original-title"><span class="label">Originaltittel:</span> Særlig sårbare'
+        " brukere: <mark>økonomi</mark> og møte med kommunene &lt;script&gt;alert(2)&lt;/script&gt;"
+        in item
+    )
+    by_editor = (await ds.client.get("/-/screen/find?words=dahl", cookies=bo)).text
+    assert found(by_editor) == [2]
+    assert (
+        '<span class="meta-line"><mark>Dahl</mark>, Ola; Moe, &lt;script&gt;alert(1)&lt;/script&gt;'
+        " (red.) · " in by_editor
+    )
+    assert_escaped(by_editor)
+    # the queue narrowed by the same words screens that work
+    queue = await ds.client.get("/-/screen?words=Dahl", cookies=bo)
+    assert queue.status_code == 200 and 'data-record-id="2"' in queue.text
+
+
+@pytest.mark.asyncio
+async def test_my_decisions_finds_by_original_title_and_editors(make_app, db_path):
+    ds = make_app()
+    edited(db_path, 2, original=NORWEGIAN)
+    with sqlite3.connect(db_path) as conn:
+        for record_id in (1, 2, 3):
+            save_decision(conn, record_id, "bo", "include")
+    bo = as_user(ds, "bo")
+
+    async def listed(q: str) -> list[int]:
+        import re
+
+        page = (await ds.client.get("/-/screen/mine", params={"q": q}, cookies=bo)).text
+        return [int(i) for i in re.findall(r"/-/screen/record/(\d+)\?next=", page)]
+
+    assert await listed("sårbare brukere") == [2]  # the original title, as written
+    assert await listed("ØKONOMI") == [2]  # Ø and ø are one letter here (SQL LIKE missed it)
+    assert await listed("Dahl, Ola") == [2] and await listed("moe") == [2]  # the editors
+    assert await listed("Not, Shown") == [] and await listed("editor") == []
+    assert await listed("Author3") == [3]  # authors, as before
+    assert await listed("%") == []  # a LIKE wildcard is now just a character
+    page = (await ds.client.get("/-/screen/mine?q=dahl", cookies=bo)).text
+    assert "Originaltittel:</span> Særlig sårbare brukere: økonomi og møte med kommunene" in page
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in page and "<script>alert" not in page
+
+
+def test_editor_suffixes_have_one_owner():
+    from evidence.citation import EDITOR_SUFFIXES, editor_suffix
+    from evidence.publish.exports import reference
+    from evidence.publish.site.i18n import translator as site_translator
+
+    for language, (one, many) in EDITOR_SUFFIXES.items():
+        for t in (translator(language), site_translator(language)):
+            assert (t("editor_suffix"), t("editors_suffix")) == (one, many)
+    assert editor_suffix("de", 2) == "(eds.)"  # English where the language has none
+    record = {"authors": [], "creators": json.dumps(EDITORS[:2]), "year": 2024}
+    assert reference(record, "nb") == "Dahl & Moe (red.) (2024)"
+
+
+@given(st.text())
+def test_fold_skips_the_translation_only_where_it_changes_nothing(text):
+    from evidence.terms import _accents, fold
+
+    assert fold(text) == text.lower().translate(_accents())
+    assert fold("Ødegård \u212a") == "ødegard k"  # the Kelvin sign lower-cases to ASCII

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from evidence.citation import byline, names
 
-__all__ = ["byline", "editors_column", "names"]
+__all__ = ["byline", "editors_column", "names", "optional_column"]
+
+
+async def optional_column(db, name: str, prefix: str = "") -> str:
+    """``name`` of ``records`` in a SELECT list; NULL in a file published before it was."""
+    if name in await db.table_columns("records"):
+        return f"{prefix}{name}"
+    return f"NULL AS {name}"
 
 
 async def editors_column(db, prefix: str = "") -> str:
     """``editors`` in a SELECT list; NULL in a file published before editors were."""
-    if "editors" in await db.table_columns("records"):
-        return f"{prefix}editors"
-    return "NULL AS editors"
+    return await optional_column(db, "editors", prefix)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from evidence.citation import suffix_entries
 from evidence.publish.site import i18n_tables
 
 CATALOGUE: dict[str, dict[str, str]] = {
@@ -125,7 +126,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "col_new_records": "Nye arbeider", "col_created_at": "Først publisert",
         "col_published_at": "Publisert", "col_prisma": "PRISMA",
         # a work without authors is cited by its editors: "Moe, Kari (red.)"
-        "editors": "Redaktører", "editor_suffix": "(red.)", "editors_suffix": "(red.)",
+        "editors": "Redaktører", **suffix_entries("nb"),
         "original_title": "Originaltittel",
         "download_too_many": ("Mer enn {n} rader: avgrens utvalget (et tema, et år eller et "
                               "søk) og last ned igjen."),
@@ -241,7 +242,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "col_first_edition": "First edition", "col_kind": "Kind of work",
         "col_new_records": "New works", "col_created_at": "First published",
         "col_published_at": "Published", "col_prisma": "PRISMA",
-        "editors": "Editors", "editor_suffix": "(ed.)", "editors_suffix": "(eds.)",
+        "editors": "Editors", **suffix_entries("en"),
         "original_title": "Original title",
         "download_too_many": ("More than {n} rows: narrow the selection (a theme, a year or "
                               "a search) and download again."),

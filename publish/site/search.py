@@ -24,12 +24,13 @@ from evidence.publish.search import (
     MAX_QUERY_CHARS,
     Query,
     expand_sync,
+    index_columns,
     match_expression,
     own_words_expression,
     parse_query,
     read_synonyms,
 )
-from evidence.publish.site.citation import byline, editors_column
+from evidence.publish.site.citation import byline, editors_column, optional_column
 from evidence.publish.site.i18n import translator
 from evidence.publish.site.tablepage import DOWNLOAD_FORMATS, site_language
 from evidence.terms import highlight_html, match_spans
@@ -42,6 +43,14 @@ async def stored_synonyms(db) -> list[list[str]]:
     cached = getattr(db, "_evidence_synonyms", None)
     if cached is None:
         cached = db._evidence_synonyms = await db.execute_fn(read_synonyms)
+    return cached
+
+
+async def indexed_columns(db) -> list[str]:
+    """The columns of the published file's search index, read once per database."""
+    cached = getattr(db, "_evidence_index_columns", None)
+    if cached is None:
+        cached = db._evidence_index_columns = await db.execute_fn(index_columns)
     return cached
 
 
@@ -105,14 +114,14 @@ async def search_filter(request, database, table, datasette) -> FilterArguments 
 PAGE_SIZE = 20
 MAX_PAGE = 10_000  # an OFFSET SQLite can hold; past the results the page says so
 SNIPPET = 220  # characters of abstract around the first match
-#: Best first: the works whose own words match (title, summary, abstract, keywords, authors:
-#: ``:own``, a column filter) by bm25, then those matched only by a theme label. Two ranked
-#: queries rather than one ``ORDER BY own, rank``: that sort reads every match's rank and
-#: the own-words set (over a second at 200,000 records for ``rus`` on a busy machine), while
-#: FTS5 ranks one MATCH with a LIMIT itself; the second query runs only on the page where
-#: the own-words matches run out.
-_COLUMNS = ("r.id, r.title, r.title_html, r.authors, {editors}, r.year, r.journal, r.themes,"
-            " r.theme_slugs, r.summary, r.abstract, r.keywords")
+#: Best first: the works whose own words match (title, original title, summary, abstract,
+#: keywords, authors, editors: ``:own``, a column filter) by bm25, then those matched only
+#: by a theme label. Two ranked queries rather than one ``ORDER BY own, rank``: that sort
+#: reads every match's rank and the own-words set (over a second at 200,000 records for
+#: ``rus`` on a busy machine), while FTS5 ranks one MATCH with a LIMIT itself; the second
+#: query runs only on the page where the own-words matches run out.
+_COLUMNS = ("r.id, r.title, r.title_html, {original_title}, r.authors, {editors}, r.year,"
+            " r.journal, r.themes, r.theme_slugs, r.summary, r.abstract, r.keywords")
 _OWN_RESULTS = (f"SELECT {_COLUMNS} FROM {INDEX} JOIN records r ON r.id = {INDEX}.rowid"
                 f" WHERE {INDEX} MATCH :own{{theme}} ORDER BY rank LIMIT :limit OFFSET :offset")
 _LABEL_RESULTS = (f"SELECT {_COLUMNS} FROM {INDEX} JOIN records r ON r.id = {INDEX}.rowid"
@@ -142,11 +151,11 @@ def snippet(text: str | None, words: list[str], size: int = SNIPPET) -> Markup:
 
 def _result(row, words: list[str], t: Callable[[str], str]) -> dict:
     """One result with what made it match marked; ``matched_in`` says where: the shown text
-    (title, summary, abstract, authors), only the theme labels, or only the keywords (not
-    shown otherwise, so they are shown with their marks)."""
+    (title, original title, summary, abstract, authors or editors), only the theme labels, or
+    only the keywords (not shown otherwise, so they are shown with their marks)."""
     names, slugs = json.loads(row["themes"] or "[]"), json.loads(row["theme_slugs"] or "[]")
-    shown = any(match_spans(row[c] or "", words)
-                for c in ("title", "summary", "abstract", "authors"))
+    shown = any(match_spans(row[c] or "", words) for c in (
+        "title", "original_title", "summary", "abstract", "authors", "editors"))
     keywords = [k.strip() for k in (row["keywords"] or "").replace(";", "\n").splitlines()
                 if k.strip()]
     matched_keywords = [k for k in keywords if match_spans(k, words)]
@@ -156,6 +165,10 @@ def _result(row, words: list[str], t: Callable[[str], str]) -> dict:
     return {"id": row["id"], "authors": highlight_html(escape(byline(dict(row), t)), words),
             "year": row["year"], "journal": row["journal"],
             "title_marked": highlight_html(sanitise(row["title_html"] or row["title"]), words),
+            # the title in the work's own language (plain text, stored only where it differs
+            # from the title), shown so a match in it is seen
+            "original_title_marked": highlight_html(escape(row["original_title"]), words)
+            if row["original_title"] else None,
             "summary_marked": highlight_html(escape(row["summary"] or ""), words),
             "snippet": snippet(row["abstract"], words),
             "matched_in": matched_in,
@@ -166,9 +179,9 @@ def _result(row, words: list[str], t: Callable[[str], str]) -> dict:
 
 async def _ranked(db, where_theme: str, params: dict) -> list:
     """One page of results, own-words matches first (see :data:`_OWN_RESULTS`)."""
-    editors = await editors_column(db, "r.")
-    rows = list(await db.execute(_OWN_RESULTS.format(theme=where_theme, editors=editors),
-                                 params))
+    columns = {"editors": await editors_column(db, "r."),
+               "original_title": await optional_column(db, "original_title", "r.")}
+    rows = list(await db.execute(_OWN_RESULTS.format(theme=where_theme, **columns), params))
     if len(rows) == params["limit"]:
         return rows
     own_total = (await db.execute(_COUNT.format(theme=where_theme),
@@ -176,7 +189,7 @@ async def _ranked(db, where_theme: str, params: dict) -> list:
     rest = {**params, "limit": params["limit"] - len(rows),
             "offset": max(0, params["offset"] - own_total)}
     return rows + list(await db.execute(
-        _LABEL_RESULTS.format(theme=where_theme, editors=editors), rest))
+        _LABEL_RESULTS.format(theme=where_theme, **columns), rest))
 
 
 async def search_page(datasette, request):
@@ -194,7 +207,8 @@ async def search_page(datasette, request):
                "page": page, "pages": 0, "offset": (page - 1) * PAGE_SIZE}
     expression, query = await match_for(db, q) if q else (None, parse_query(""))
     if expression:
-        params = {"match": expression, "own": own_words_expression(expression),
+        own = own_words_expression(expression, await indexed_columns(db))
+        params = {"match": expression, "own": own,
                   "theme": theme, "limit": PAGE_SIZE, "offset": context["offset"]}
         where_theme = _THEME if theme else ""
         total = (await db.execute(_COUNT.format(theme=where_theme), params)).first()[0]
