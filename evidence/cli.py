@@ -76,6 +76,7 @@ def import_(file: str, source: str | None, new_search: bool, query: str | None,
         evidence import idunn-2024.ris --source idunn
     """
     from evidence.db.config_sync import sync_config
+    from evidence.harvest.files.evidence_table import EvidenceTableResult
     from evidence.harvest.files.importing import check_source, import_file
 
     if query and not new_search:
@@ -91,7 +92,7 @@ def import_(file: str, source: str | None, new_search: bool, query: str | None,
                f"{result.new_hits} new hits, {result.already_stored} already stored "
                f"(search {result.search!r}, run {result.run_id}); "
                f"{result.dedupe.new_records} new records, {result.dedupe.merged} merged")
-    if hasattr(result, "decisions"):  # an evidence table (its module loads only for one)
+    if isinstance(result, EvidenceTableResult):
         click.echo(f"{result.decisions} decisions and {result.themes} theme links imported")
         for warning in result.warnings:
             click.echo(f"Warning: {warning}", err=True)

@@ -76,15 +76,12 @@ def normalise_hit(hit: dict[str, Any]) -> dict[str, Any]:
         "pages": n.normalise_pages(get("pages")),
     }
     for key in _TEXT_FIELDS:
-        value = get(key)
-        row[key] = None if value is None else n.clean_text(value)
+        row[key] = n.clean_text(get(key))
     row["authors"] = _as_json_array(n.normalise_authors(get("authors")))
     for key in ("publication_types", "keywords", "mesh_terms"):
         row[key] = _as_json_array(n.normalise_list(get(key)))
-    value = get("original_title")
-    row["original_title"] = None if value is None else n.clean_text(value)
-    value = get("creators")
-    row["creators"] = "[]" if not value else _creators(value)
+    row["original_title"] = n.clean_text(get("original_title"))
+    row["creators"] = _creators(get("creators"))
     raw = get("raw")
     row["raw"] = raw if isinstance(raw, str) or raw is None else _raw_json(raw)
     return row
@@ -111,6 +108,8 @@ def _as_json_array(items: list[str]) -> str:
 def _creators(value: Any) -> str:
     """Creators other than authors, with their role (``[{"role": "editor", "name": ...}]``),
     as JSON text: a book's editors, a film's director. Entries without a name are dropped."""
+    if not value:  # most hits have none
+        return "[]"
     if isinstance(value, str):
         value = json.loads(value) if value.strip() else []
     kept = [{"role": n.clean_text(c.get("role")) or "contributor", "name": name}
@@ -200,14 +199,18 @@ _UPDATE_COLUMNS = tuple(c for c in _HIT_COLUMNS if c not in ("external_id", "run
                                                                "created_at", "search_id"))
 
 
-def batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    """``items`` in lists of ``size`` (the last one shorter)."""
+def batches(items: Iterable[Any], size: int, *, first: int | None = None
+            ) -> Iterator[list[Any]]:
+    """``items`` in lists of ``size`` (the last one shorter); with ``first``, the lists start
+    at that size and double up to ``size`` (a consumer waiting for the first list gets it
+    sooner)."""
     batch: list[Any] = []
+    limit = min(first or size, size)
     for item in items:
         batch.append(item)
-        if len(batch) == size:
+        if len(batch) >= limit:
             yield batch
-            batch = []
+            batch, limit = [], min(limit * 2, size)
     if batch:
         yield batch
 

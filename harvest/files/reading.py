@@ -140,15 +140,7 @@ def _batches(path: Path, fmt: str, annotate: Callable[[Row], None] | None = None
              ) -> Iterator[list[Row]]:
     """Batches of ``BATCH`` rows, the first ones smaller: the importer starts storing (and
     deduplicating) while the rest of the file is read, instead of waiting a full batch."""
-    batch: list[Row] = []
-    size = min(FIRST_BATCH, BATCH)
-    for row in _rows(path, fmt, annotate):
-        batch.append(row)
-        if len(batch) >= size:
-            yield batch
-            batch, size = [], min(size * 2, BATCH)
-    if batch:
-        yield batch
+    return store.batches(_rows(path, fmt, annotate), BATCH, first=FIRST_BATCH)
 
 
 def _rows(path: Path, fmt: str, annotate: Callable[[Row], None] | None) -> Iterator[Row]:
