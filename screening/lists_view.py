@@ -47,7 +47,7 @@ from evidence.screening.pages import (
     _write,
     login_required,
 )
-from evidence.screening.record_view import STAGE_PATHS, _decide, _stage
+from evidence.screening.record_view import STAGE_PATHS, _decide, _posted_stage, _stage
 
 
 @login_required
@@ -147,10 +147,7 @@ async def full_text_resolve(request, datasette, user):
 async def undo_resolution(request, datasette, user):
     """POST: take back the record's resolution at ``stage`` (the card comes back)."""
     record_id = _id(request.url_vars.get("id"))
-    stage = _one(await _form(request), "stage") or SCREENING
-    if stage not in STAGE_PATHS:
-        raise Refusal(400, "page_not_found")
-    stage = _stage(datasette, stage)
+    stage = await _posted_stage(request, datasette)
     done = await _write(datasette, lambda c: q.undo_resolution(c, record_id, stage, user["id"]))
     datasette.add_message(request, _t(datasette, request)(
         "resolution_undone" if done else "nothing_to_undo"))

@@ -397,14 +397,20 @@ async def undo(request, datasette, user):
     return _redirect(datasette, f"{STAGE_PATHS[reviewers_stage(stage)]}/record/{record_id}")
 
 
+async def _posted_stage(request, datasette) -> str:
+    """The stage a form posts (``stage``, title/abstract screening when absent), refused
+    unless the app knows it, as the project's configuration names it."""
+    stage = _one(await _form(request), "stage") or SCREENING
+    if stage not in STAGE_PATHS:
+        raise Refusal(400, "page_not_found")
+    return _stage(datasette, stage)
+
+
 @login_required
 async def skip(request, datasette, user):
     """POST: this record goes to the end of the reviewer's queue (``screening_skips``)."""
     record_id = _id(request.url_vars.get("id"))
-    stage = _one(await _form(request), "stage") or SCREENING
-    if stage not in STAGE_PATHS:
-        raise Refusal(400, "page_not_found")
-    stage = _stage(datasette, stage)
+    stage = await _posted_stage(request, datasette)
     await _write(datasette, lambda c: q.skip_record(c, user["id"], record_id, stage))
     claims.for_app(datasette).release(record_id, user["id"])  # free for the others now
     datasette.add_message(request, _t(datasette, request)("skipped"))
