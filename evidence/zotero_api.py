@@ -8,7 +8,6 @@ publish/zotero_push.py), so it sits below both.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -27,11 +26,6 @@ RETRIES = 5
 DEFAULT_URL = "https://api.zotero.org"
 
 Sleep = Callable[[float], None]
-
-#: ``Key: value`` lines of an item's ``extra`` (Zotero's place for fields its type lacks:
-#: ``PMID: 123``, ``Issue: 1``, ``original-date: 1950``).
-_EXTRA_FIELD = re.compile(r"^\s*([A-Za-z][A-Za-z -]{0,40}?)\s*:\s*(\S.*?)\s*$", re.M)
-_DOI_IN_TEXT = re.compile(r"\b10\.\d{4,9}/[^\s\"<>]+", re.I)
 
 
 class ZoteroError(EvidenceError):
@@ -182,31 +176,3 @@ def header_number(zot: zotero.Zotero, name: str, default: int) -> int:
     except ValueError:
         raise ZoteroError(f"Zotero answered {name}: {str(value)[:40]!r}, not a number; is "
                           "ZOTERO_API_URL the Zotero API?") from None
-
-
-def extra_fields(extra: str | None) -> dict[str, str]:
-    """The ``Key: value`` lines of ``extra``, keys lower-cased with ``-``/``_`` as spaces (the
-    first line of a key wins)."""
-    fields: dict[str, str] = {}
-    for match in _EXTRA_FIELD.finditer(extra or ""):
-        key = re.sub(r"[\s_-]+", " ", match.group(1).strip().lower())
-        fields.setdefault(key, match.group(2))
-    return fields
-
-
-def item_ids(data: dict[str, Any],
-             fields: dict[str, str] | None = None) -> dict[str, str | None]:
-    """The DOI, PMID and PMCID of an item's ``data``: its DOI field, else its ``extra`` lines
-    (``DOI: ...``, ``PMID: ...``), else a DOI inside ``extra`` or the URL (cut before a query
-    string: ``...ch22?prevSearch=`` is not part of the DOI). Raw: the caller normalises them.
-    ``fields`` is ``extra_fields(extra)`` when the caller has read them already."""
-    extra = data.get("extra") or ""
-    fields = extra_fields(extra) if fields is None else fields
-    doi = (data.get("DOI") or fields.get("doi") or _doi_in(extra)
-           or _doi_in(re.split(r"[?#]", data.get("url") or "", maxsplit=1)[0]))
-    return {"doi": doi, "pmid": fields.get("pmid"), "pmcid": fields.get("pmcid")}
-
-
-def _doi_in(text: str | None) -> str | None:
-    match = _DOI_IN_TEXT.search(text or "")
-    return match.group(0) if match else None

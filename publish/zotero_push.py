@@ -26,6 +26,7 @@ from evidence import normalise as n
 from evidence.config import Config, ServiceSettings, ZoteroLibrary
 from evidence.db.values import now
 from evidence.errors import EvidenceError
+from evidence.harvest.zotero.convert import item_ids
 from evidence.zotero_api import (
     Sleep,
     ZoteroError,
@@ -33,7 +34,6 @@ from evidence.zotero_api import (
     connect,
     fetch_pages,
     header_number,
-    item_ids,
 )
 
 BATCH = 50

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from evidence.zotero_api import extra_fields, item_ids
-
 #: The creator type Zotero cites first for each item type (its schema's primary creator);
 #: every other type is ``author``. Creators of other types are kept with their role.
 PRIMARY_CREATOR = {
@@ -101,3 +99,36 @@ def name(creator: dict[str, Any]) -> str | None:
         return f"{creator['lastName']}, {first}" if first else creator["lastName"]
     return None
 
+
+#: ``Key: value`` lines of an item's ``extra`` (Zotero's place for fields its type lacks:
+#: ``PMID: 123``, ``Issue: 1``, ``original-date: 1950``).
+_EXTRA_FIELD = re.compile(r"^\s*([A-Za-z][A-Za-z -]{0,40}?)\s*:\s*(\S.*?)\s*$", re.M)
+_DOI_IN_TEXT = re.compile(r"\b10\.\d{4,9}/[^\s\"<>]+", re.I)
+
+
+def extra_fields(extra: str | None) -> dict[str, str]:
+    """The ``Key: value`` lines of ``extra``, keys lower-cased with ``-``/``_`` as spaces (the
+    first line of a key wins)."""
+    fields: dict[str, str] = {}
+    for match in _EXTRA_FIELD.finditer(extra or ""):
+        key = re.sub(r"[\s_-]+", " ", match.group(1).strip().lower())
+        fields.setdefault(key, match.group(2))
+    return fields
+
+
+def item_ids(data: dict[str, Any],
+             fields: dict[str, str] | None = None) -> dict[str, str | None]:
+    """The DOI, PMID and PMCID of an item's ``data``: its DOI field, else its ``extra`` lines
+    (``DOI: ...``, ``PMID: ...``), else a DOI inside ``extra`` or the URL (cut before a query
+    string: ``...ch22?prevSearch=`` is not part of the DOI). Raw: the caller normalises them.
+    ``fields`` is ``extra_fields(extra)`` when the caller has read them already."""
+    extra = data.get("extra") or ""
+    fields = extra_fields(extra) if fields is None else fields
+    doi = (data.get("DOI") or fields.get("doi") or _doi_in(extra)
+           or _doi_in(re.split(r"[?#]", data.get("url") or "", maxsplit=1)[0]))
+    return {"doi": doi, "pmid": fields.get("pmid"), "pmcid": fields.get("pmcid")}
+
+
+def _doi_in(text: str | None) -> str | None:
+    match = _DOI_IN_TEXT.search(text or "")
+    return match.group(0) if match else None
