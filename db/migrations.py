@@ -193,9 +193,26 @@ def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
     if str(path) != ":memory:":
         db.enable_wal()
     if migrate and migrations.pending(db):
+        _migrate(db)
+    return db
+
+
+def _migrate(db: Database) -> None:
+    """Apply the pending migrations in one transaction, as SQLite's recipe for schema changes
+    has it: foreign keys off while a table is rebuilt (``m540`` drops and renames ``hits``,
+    which other tables reference), then checked before the commit, then on again."""
+    db.execute("PRAGMA foreign_keys = OFF")  # no effect inside a transaction: set before it
+    try:
         with db.atomic():  # BEGIN IMMEDIATE: a second process opening the same new file waits
             migrations.apply(db)  # here, then finds nothing pending (it once ran m160 twice)
-    return db
+            broken = db.execute("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                table, rowid, parent, _ = broken[0]
+                raise sqlite3.IntegrityError(
+                    f"migrating left {len(broken)} broken reference(s), the first in {table}"
+                    f" row {rowid} to {parent}; nothing was changed")
+    finally:
+        db.execute("PRAGMA foreign_keys = ON")
 
 
 #: Page cache of a bulk write, in KiB: an import's hits, records and keys fit, so a page
@@ -706,3 +723,28 @@ def m530_edition_records_first_published(db: sqlite_utils.Database) -> None:
     db.execute("UPDATE edition_records SET first_published_at = (SELECT created_at FROM"
                " editions WHERE name = edition_records.edition)"
                " WHERE first_published_at IS NULL")
+
+
+#: Columns of ``hits`` that hold long texts: kept after every other column (m540).
+HITS_LONG_COLUMNS = ("abstract", "raw")
+
+
+@migrations()
+def m540_hits_long_texts_last(db: sqlite_utils.Database) -> None:
+    """``hits`` rebuilt with its long texts (``abstract``, ``raw``) after every other column.
+
+    SQLite stores a row's columns in order and moves what does not fit a page to a chain of
+    overflow pages; to read a column it walks the chain up to it. ``original_title``,
+    ``creators`` and ``oa_url`` were added after ``raw`` (m500, m522), so every statement that
+    reads them (a record built from its hits, a record refreshed, an import's links) walked
+    each hit's abstract and raw export first: about a tenth of an import of real records
+    (bench/import_bench.py --real). The rebuild runs once, with foreign keys off
+    (``open_db``); ``transform_sql`` keeps the table's constraints and indexes.
+    """
+    columns = [c.name for c in db["hits"].columns]
+    order = [c for c in columns if c not in HITS_LONG_COLUMNS] + [
+        c for c in HITS_LONG_COLUMNS if c in columns]
+    if columns == order:
+        return
+    for sql in db["hits"].transform_sql(column_order=order):
+        db.execute(sql)

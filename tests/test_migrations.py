@@ -77,3 +77,51 @@ def test_undo_row_restores_previous_value(db):
     db["decisions"].insert({"record_id": 1, "reviewer": "ana", "stage": "screening",
                             "decision": None, "undoes": first, "created_at": "2"})
     assert next(db.query("SELECT decision FROM record_status"))["decision"] is None
+
+
+def test_hits_rebuilt_with_long_texts_last_keeping_rows_and_references(db_path):
+    """m540 drops and renames ``hits``, which dedupe_keys and duplicate_pairs reference."""
+    old = sqlite_utils.Database(db_path)
+    migrations.apply(old, stop_before="m540_hits_long_texts_last")
+    old.execute("PRAGMA foreign_keys = ON")
+    search = old["searches"].insert({"name": "s", "source": "file"}).last_pk
+    run = old["runs"].insert({"search_id": search, "status": "complete"}).last_pk
+    for hit in (1, 2):
+        old["hits"].insert({"id": hit, "run_id": run, "search_id": search, "source": "file",
+                            "external_id": f"e{hit}", "title": f"Title {hit}",
+                            "abstract": "long " * 2000, "raw": '{"a": 1}',
+                            "oa_url": "https://example.org/oa"})
+        old["dedupe_keys"].insert({"hit_id": hit, "title": f"title {hit}"})
+    old["duplicate_pairs"].insert({"hit_a": 1, "hit_b": 2, "score": 0.8, "status": "uncertain"})
+    old.close()
+    db = open_db(db_path)
+    columns = [c.name for c in db["hits"].columns]
+    assert columns[-2:] == ["abstract", "raw"]
+    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+    rows = list(db.query("SELECT id, title, abstract, raw, oa_url, deleted FROM hits ORDER BY id"))
+    assert [r["title"] for r in rows] == ["Title 1", "Title 2"]
+    assert rows[0]["abstract"] == "long " * 2000 and rows[0]["oa_url"].endswith("/oa")
+    assert rows[0]["deleted"] == 0
+    assert db.execute("SELECT count(*) FROM dedupe_keys").fetchone()[0] == 2
+    indexes = {i.name for i in db["hits"].indexes}
+    assert {"idx_hits_search_id_external_id", "idx_hits_record_id", "idx_hits_run_id"} <= indexes
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):  # still enforced
+        db["dedupe_keys"].insert({"hit_id": 99, "title": "x"})
+
+
+def test_a_migration_that_breaks_a_reference_changes_nothing(db_path, monkeypatch):
+    old = sqlite_utils.Database(db_path)
+    migrations.apply(old, stop_before="m540_hits_long_texts_last")
+    old.close()
+
+    def breaks(db):
+        db["dedupe_keys"].insert({"hit_id": 12345, "title": "orphan"})
+
+    m540 = next(m for m in migrations._migrations if m.name == "m540_hits_long_texts_last")
+    monkeypatch.setattr(m540, "fn", breaks)
+    with pytest.raises(sqlite3.IntegrityError, match="broken reference"):
+        open_db(db_path)
+    check = sqlite_utils.Database(db_path)
+    assert "m540_hits_long_texts_last" not in schema_version(check)
+    assert check.execute("SELECT count(*) FROM dedupe_keys").fetchone()[0] == 0
