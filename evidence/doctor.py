@@ -84,7 +84,10 @@ def check_database(db_path: Path, report: Report, *, quick: bool = False,
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
     try:
         pragma = "quick_check" if quick else "integrity_check"
-        answers = [row[0] for row in conn.execute(f"PRAGMA {pragma}")]
+        try:
+            answers = [row[0] for row in conn.execute(f"PRAGMA {pragma}")]
+        except sqlite3.DatabaseError as e:  # damage SQLite cannot even walk past
+            answers = [str(e)]
         if answers != ["ok"]:
             report.problems.append(f"{db_path} failed {pragma}: {'; '.join(answers[:3])}; "
                                    "restore a backup (`evidence restore`)")
