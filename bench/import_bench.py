@@ -2,14 +2,17 @@
 
 Usage: python3 bench/import_bench.py [--entries 50000] [--keep DIR] [--skip-dedupe] [--narrow]
        python3 bench/import_bench.py --real [--repeat 3]
+       python3 bench/import_bench.py --file EXPORT.ris [--repeat 3]
 
 ``--real`` imports real records instead (titles, abstracts, DOIs, years and, where the set has
 them, authors and journals of the labelled sets in tests/fixtures: two screened reviews and the
 dedupe set), as one RIS file; ``--repeat`` runs it several times (the set is small).
+``--file`` times an export of your own (any format ``evidence import`` reads).
 
-Prints the machine (cores, RAM), then three figures for the same file: parsing only
-(``read_file``), import without deduplication, and import with the deduplication that
-``import_file`` runs (into a fresh database each time).
+Prints the machine (cores, RAM), then figures for the same file: parsing only
+(``read_file``), import without deduplication, import with the deduplication that
+``import_file`` runs (into a fresh database each time), a re-import, and the ``evidence import``
+command in a new process (Python's start and imports included).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import argparse
 import os
 import platform
 import random
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -115,7 +120,14 @@ def timed(label: str, entries: int, fn) -> None:
     fn()
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     print(f"{label:<32} {seconds:7.2f} s wall {entries / seconds:8,.0f}/s"
-          f"   {cpu:7.2f} s CPU {entries / cpu:8,.0f}/s")
+          + (f"   {cpu:7.2f} s CPU {entries / cpu:8,.0f}/s" if cpu > 0.01 else ""))
+
+
+def run_command(ris: Path, db: Path) -> None:
+    """``evidence import`` as a researcher runs it: a new process (Python's start and the
+    command's imports included) into a new working database, no configuration."""
+    subprocess.run([sys.executable, "-m", "evidence", "import", str(ris), "--db", str(db)],
+                   check=True, capture_output=True, cwd=db.parent)
 
 
 def main() -> None:
@@ -127,6 +139,7 @@ def main() -> None:
                         help="Titles from 20 words only (worst case for the fuzzy dedupe)")
     parser.add_argument("--real", action="store_true",
                         help="Real records of the labelled sets instead of generated ones")
+    parser.add_argument("--file", type=Path, help="An export of your own to import instead")
     parser.add_argument("--repeat", type=int, default=1, help="Runs of each figure")
     args = parser.parse_args()
 
@@ -137,20 +150,24 @@ def main() -> None:
 
     directory = Path(args.keep or tempfile.mkdtemp(prefix="import-bench-"))
     directory.mkdir(parents=True, exist_ok=True)
-    for name in ("a.db", "b.db"):  # fresh databases: a kept one would make a re-import
+    for name in ("a.db", "b.db", "c.db"):  # fresh databases: a kept one would make a re-import
         for suffix in ("", "-wal", "-shm"):
             (directory / (name + suffix)).unlink(missing_ok=True)
     ris = directory / "bench.ris"
-    if args.real:
+    if args.file:
+        ris = args.file
+        args.entries = sum(1 for _ in files.read_file(ris))
+    elif args.real:
         args.entries = write_real_ris(ris)
     else:
         write_ris(ris, args.entries, narrow=args.narrow)
     print(f"machine: {machine()}")
-    print(f"file: {args.entries:,} RIS entries, {ris.stat().st_size / 1e6:.1f} MB"
+    print(f"file: {ris.name if args.file else 'generated'}: {args.entries:,} entries,"
+          f" {ris.stat().st_size / 1e6:.1f} MB"
           f"{', real records' if args.real else ''}"
           f"{', narrow vocabulary' if args.narrow else ''}")
     for run in range(args.repeat):
-        for name in ("a.db", "b.db"):
+        for name in ("a.db", "b.db", "c.db"):
             for suffix in ("", "-wal", "-shm"):
                 (directory / f"{run}{name}{suffix}").unlink(missing_ok=True)
                 if run:  # the last run's databases: they only fill the disk cache
@@ -169,6 +186,8 @@ def main() -> None:
               lambda run=run: import_file(open_db(directory / f"{run}b.db"), ris))
         timed("re-import (all already stored)", args.entries,
               lambda run=run: import_file(open_db(directory / f"{run}b.db"), ris))
+        timed("evidence import (the command)", args.entries,
+              lambda run=run: run_command(ris, directory / f"{run}c.db"))
 
 
 if __name__ == "__main__":
