@@ -171,3 +171,34 @@ def test_the_pipe_is_widened_where_the_system_allows(monkeypatch):
     finally:
         receiver.close()
         sender.close()
+
+
+def test_lines_read_in_chunks_equal_the_whole_texts_lines(monkeypatch, tmp_path):
+    """read_lines cuts the file after a newline every LINES_CHUNK bytes: the lines must be
+    those of read_text, whatever the line ends, BOM or letters (cut small to cut everywhere)."""
+    from evidence.harvest import files
+
+    samples = [p for p in Path("tests/fixtures").rglob("*")
+               if p.is_file() and p.suffix in (".ris", ".txt", ".nbib", ".enw", ".csv")]
+    made = {"crlf.ris": "TY  - JOUR\r\nTI  - Ærlig\r\nER  - \r\n".encode(),
+            "cr.ris": b"TY  - JOUR\rTI  - x\rER  - \r",
+            "bom.ris": "\ufeffTY  - JOUR\nTI  - Ø\u2028y\nER  - \n".encode(),
+            "utf16.ris": "TY  - JOUR\r\nTI  - å\r\nER  - \r\n".encode("utf-16")}
+    for name, data in made.items():
+        (tmp_path / name).write_bytes(data)
+        samples.append(tmp_path / name)
+    assert len(samples) > 20
+    for size in (1, 5, 64, files.LINES_CHUNK):
+        monkeypatch.setattr(files, "LINES_CHUNK", size)
+        for path in samples:
+            assert list(files.read_lines(path)) == files.read_text(path).splitlines(), path
+
+
+def test_a_bad_byte_late_in_the_file_is_named_by_its_line(monkeypatch, tmp_path):
+    from evidence.harvest import files
+
+    monkeypatch.setattr(files, "LINES_CHUNK", 8)
+    path = tmp_path / "latin1.ris"
+    path.write_bytes(b"TY  - JOUR\nTI  - a\nER  - \n" * 3 + "TI  - \u00e6\n".encode("latin-1"))
+    with pytest.raises(files.FileFormatError, match="line 10 is not UTF-8"):
+        list(files.read_lines(path))

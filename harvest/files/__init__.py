@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,19 +49,57 @@ def read_text(path: Path) -> str:
     data = path.read_bytes()
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return unify_newlines(data.decode("utf-16"))
-    if not data.strip():
+    _check_text(path, data)
+    try:
+        return unify_newlines(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as e:
+        raise _not_utf8(path, data, e.start) from None
+
+
+#: Bytes decoded at a time by :func:`read_lines`.
+LINES_CHUNK = 1 << 20
+
+
+def read_lines(path: Path) -> Iterator[str]:
+    """The lines of the file, as :func:`read_text` reads it, decoded a megabyte at a time.
+
+    A reader that walks lines (RIS) gives its first entries before the rest of the file is
+    decoded and split: the importer starts storing them while the file is read, instead of
+    waiting for all of it (about 0.1 s for a 20 MB export). UTF-8 never puts a newline byte
+    inside a character, so each chunk ends after a newline and decodes on its own (CRLF
+    stays whole); UTF-16 files are decoded whole.
+    """
+    data = path.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        yield from unify_newlines(data.decode("utf-16")).splitlines()
+        return
+    _check_text(path, data)
+    start, encoding = 0, "utf-8-sig"  # the BOM only at the start
+    while start < len(data):
+        end = data.find(b"\n", start + LINES_CHUNK)
+        end = len(data) if end == -1 else end + 1
+        try:
+            text = data[start:end].decode(encoding)
+        except UnicodeDecodeError as e:
+            raise _not_utf8(path, data, start + e.start) from None
+        yield from unify_newlines(text).splitlines()
+        start, encoding = end, "utf-8"
+
+
+def _check_text(path: Path, data: bytes) -> None:
+    if not data or data.isspace():  # not data.strip(): that copies the whole file
         raise FileFormatError(f"{path.name}: the file is empty; export the references again")
     if b"\x00" in data[:_SNIFF_BYTES]:
         raise FileFormatError(f"{path.name}: this is a binary file, not a text export; "
                               "export RIS, .nbib, BibTeX, CSV or EndNote XML")
-    try:
-        return unify_newlines(data.decode("utf-8-sig"))
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        raise FileFormatError(
-            f"{path.name}: line {line} is not UTF-8 (byte 0x{data[e.start]:02x}); the file is "
-            "probably Latin-1/Windows-1252: save it as UTF-8 (Excel: 'CSV UTF-8') or convert "
-            f"it with `iconv -f windows-1252 -t utf-8 {path.name}`") from None
+
+
+def _not_utf8(path: Path, data: bytes, at: int) -> FileFormatError:
+    line = data.count(b"\n", 0, at) + 1
+    return FileFormatError(
+        f"{path.name}: line {line} is not UTF-8 (byte 0x{data[at]:02x}); the file is "
+        "probably Latin-1/Windows-1252: save it as UTF-8 (Excel: 'CSV UTF-8') or convert "
+        f"it with `iconv -f windows-1252 -t utf-8 {path.name}`")
 
 
 def unify_newlines(text: str) -> str:
@@ -182,7 +220,7 @@ def is_wos_header(line: str) -> bool:
 def _head(path: Path) -> str:
     with open(path, "rb") as f:
         data = f.read(_SNIFF_BYTES)
-    if not data.strip():
+    if not data or data.isspace():  # not data.strip(): that copies the whole file
         raise FileFormatError(f"{path.name}: the file is empty; export the references again")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return unify_newlines(data.decode("utf-16", errors="replace"))
@@ -353,7 +391,7 @@ class _Parser(RisParser):
 _ENTRY_TAGS = {"TI", "T1", "AU", "A1", "AB", "DO", "PY", "JO", "JF", "T2"}
 
 
-def ris_entries(text: str, name: str) -> Iterator[tuple[int, int, dict[str, Any]]]:
+def ris_entries(lines: Iterable[str], name: str) -> Iterator[tuple[int, int, dict[str, Any]]]:
     """(entry number, first line, rispy-style dict) per ``TY`` .. ``ER`` block.
 
     Lenient where exports are odd: text between entries (Ovid's ``1.`` counters), untagged
@@ -366,7 +404,7 @@ def ris_entries(text: str, name: str) -> Iterator[tuple[int, int, dict[str, Any]
     record: dict[str, Any] | None = None
     number = start = 0
     last_tag = "TY"
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in enumerate(lines, 1):
         if (line[2:5] == "  -" and line[5:6] in ("", " ") and line[:2].isupper()
                 and line[0].isalpha()):
             tag, content = line[:2], line[6:].strip()
@@ -407,7 +445,7 @@ def read_ris(path: str | Path) -> Iterator[dict[str, Any]]:
     """RIS from Zotero, EndNote, Ovid, Scopus, Web of Science, ProQuest, Embase, Rayyan."""
     path = Path(path)
     ids = IdKeeper()
-    for number, start, entry in ris_entries(read_text(path), path.name):
+    for number, start, entry in ris_entries(read_lines(path), path.name):
         try:
             hit = ris_to_hit(entry)
         except (TypeError, ValueError, AttributeError) as e:
