@@ -1,12 +1,13 @@
 """Time `import_file` on a generated RIS export (records per second).
 
 Usage: python3 bench/import_bench.py [--entries 50000] [--keep DIR] [--skip-dedupe] [--narrow]
-       python3 bench/import_bench.py --real [--repeat 3]
+       python3 bench/import_bench.py --real [--copies 4] [--repeat 3]
        python3 bench/import_bench.py --file EXPORT.ris [--repeat 3]
 
 ``--real`` imports real records instead (titles, abstracts, DOIs, years and, where the set has
 them, authors and journals of the labelled sets in tests/fixtures: two screened reviews and the
-dedupe set), as one RIS file; ``--repeat`` runs it several times (the set is small).
+dedupe set), as one RIS file; ``--copies 4`` makes it four times larger (shuffled titles);
+``--repeat`` runs it several times.
 ``--file`` times an export of your own (any format ``evidence import`` reads).
 
 Prints the machine (cores, RAM), then figures for the same file: parsing only
@@ -69,34 +70,49 @@ def write_ris(path: Path, entries: int, seed: int = 1, narrow: bool = False) -> 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 
 
-def write_real_ris(path: Path) -> int:
-    """The real records of the labelled sets as one RIS file; returns how many."""
+def write_real_ris(path: Path, copies: int = 1) -> int:
+    """The real records of the labelled sets as one RIS file; returns how many.
+
+    ``copies`` > 1 adds copies of every record as other works of the same size: the title's
+    words shuffled, the DOI and id suffixed, the year 10 years earlier per copy (so they share
+    no blocking key with the original). A file of real records' size and shape, larger than
+    the sets are (12,112 records with ``--copies 4``).
+    """
     import csv
 
     sets = [FIXTURES / "ranking" / "Nagtegaal_2019.csv", FIXTURES / "ranking" / "Sep_2021.csv",
             FIXTURES / "dedup" / "labelled_dev.csv"]
-    count = 0
+    rows = []
+    for source in sets:
+        with open(source, newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                value = {k: (v or "").strip() for k, v in row.items()}
+                value = {k: "" if v == "NA" else " ".join(v.split()) for k, v in value.items()}
+                if value.get("title"):
+                    rows.append((source.stem, value))
+    rng = random.Random(7)
     with open(path, "w", encoding="utf-8") as f:
-        for source in sets:
-            with open(source, newline="", encoding="utf-8") as rows:
-                for row in csv.DictReader(rows):
-                    value = {k: (v or "").strip() for k, v in row.items()}
-                    value = {k: "" if v == "NA" else " ".join(v.split()) for k, v in value.items()}
-                    if not value.get("title"):
-                        continue
-                    count += 1
-                    f.write("TY  - JOUR\n")
-                    f.write(f"ID  - {source.stem}-{value['record_id']}\n")
-                    f.write(f"TI  - {value['title']}\n")
-                    for author in filter(None, value.get("author", "").split(";")):
-                        f.write(f"AU  - {author.strip()}\n")
-                    for key, tag in (("year", "PY"), ("journal", "T2"), ("volume", "VL"),
-                                     ("number", "IS"), ("pages", "SP"), ("doi", "DO"),
-                                     ("abstract", "AB")):
-                        if value.get(key):
-                            f.write(f"{tag}  - {value[key]}\n")
-                    f.write("ER  - \n\n")
-    return count
+        for copy in range(copies):
+            for stem, value in rows:
+                title, doi, year = value["title"], value.get("doi"), value.get("year")
+                if copy:
+                    words = title.split()
+                    title = " ".join(rng.sample(words, len(words)))
+                    doi = f"{doi}.c{copy}" if doi else doi
+                    year = str(int(year) - 10 * copy) if (year or "").isdigit() else year
+                f.write("TY  - JOUR\n")
+                f.write(f"ID  - {stem}-{value['record_id']}{f'-c{copy}' if copy else ''}\n")
+                f.write(f"TI  - {title}\n")
+                for author in filter(None, value.get("author", "").split(";")):
+                    f.write(f"AU  - {author.strip()}\n")
+                fields = {**value, "doi": doi, "year": year}
+                for key, tag in (("year", "PY"), ("journal", "T2"), ("volume", "VL"),
+                                 ("number", "IS"), ("pages", "SP"), ("doi", "DO"),
+                                 ("abstract", "AB")):
+                    if fields.get(key):
+                        f.write(f"{tag}  - {fields[key]}\n")
+                f.write("ER  - \n\n")
+    return len(rows) * copies
 
 
 def machine() -> str:
@@ -139,6 +155,8 @@ def main() -> None:
                         help="Titles from 20 words only (worst case for the fuzzy dedupe)")
     parser.add_argument("--real", action="store_true",
                         help="Real records of the labelled sets instead of generated ones")
+    parser.add_argument("--copies", type=int, default=1,
+                        help="With --real: the records this many times, as other works")
     parser.add_argument("--file", type=Path, help="An export of your own to import instead")
     parser.add_argument("--repeat", type=int, default=1, help="Runs of each figure")
     args = parser.parse_args()
@@ -158,7 +176,7 @@ def main() -> None:
         ris = args.file
         args.entries = sum(1 for _ in files.read_file(ris))
     elif args.real:
-        args.entries = write_real_ris(ris)
+        args.entries = write_real_ris(ris, args.copies)
     else:
         write_ris(ris, args.entries, narrow=args.narrow)
     print(f"machine: {machine()}")
