@@ -208,12 +208,18 @@ def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
 def _migrate(db: Database) -> None:
     """Apply the pending migrations in one transaction, as SQLite's recipe for schema changes
     has it: foreign keys off while a table is rebuilt (``m540`` drops and renames ``hits``,
-    which other tables reference), then checked before the commit, then on again."""
+    which other tables reference), then checked before the commit, then on again.
+
+    Only references the migrations broke stop them: a database that already held a broken
+    one (written with foreign keys off by another tool) still opens, as it did before.
+    """
     db.execute("PRAGMA foreign_keys = OFF")  # no effect inside a transaction: set before it
     try:
         with db.atomic():  # BEGIN IMMEDIATE: a second process opening the same new file waits
+            already = set(db.execute("PRAGMA foreign_key_check").fetchall())
             migrations.apply(db)  # here, then finds nothing pending (it once ran m160 twice)
-            broken = db.execute("PRAGMA foreign_key_check").fetchall()
+            broken = [row for row in db.execute("PRAGMA foreign_key_check").fetchall()
+                      if row not in already]
             if broken:
                 table, rowid, parent, _ = broken[0]
                 raise sqlite3.IntegrityError(

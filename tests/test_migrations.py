@@ -140,3 +140,14 @@ def test_a_new_database_gets_large_pages_an_old_one_keeps_its_own(tmp_path):
     db = open_db(old_path)
     assert db.execute("PRAGMA page_size").fetchone()[0] == 4096
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_reference_broken_before_the_migration_does_not_stop_it(db_path):
+    old = sqlite_utils.Database(db_path)
+    migrations.apply(old, stop_before="m540_hits_long_texts_last")
+    old.execute("PRAGMA foreign_keys = OFF")  # another tool wrote this, without the checks
+    old["dedupe_keys"].insert({"hit_id": 777, "title": "orphan"})
+    old.close()
+    db = open_db(db_path)
+    assert "m540_hits_long_texts_last" in schema_version(db)
+    assert db.execute("SELECT count(*) FROM dedupe_keys").fetchone()[0] == 1
