@@ -20,12 +20,6 @@ from evidence.db.identity import check_working, identify_connection
 migrations = Migrations("evidence")
 
 BUSY_TIMEOUT_MS = 10_000
-#: Page size of a new working database, in bytes (SQLite's default is 4096). A hit row
-#: holds an abstract and the raw export, 4-8 KB of real records: with 4 KiB pages nearly
-#: every hit spills to overflow pages, and an import writes (then checkpoints) about 20 % more
-#: pages. 16 KiB pages: an import of 12,000 real-size records 6,800 -> 7,450 records/s
-#: (median of paired runs, bench/import_bench.py). An existing file keeps its page size.
-PAGE_SIZE = 16_384
 
 
 @migrations()
@@ -196,8 +190,6 @@ def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
     db = Database(conn)
     db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     db.execute("PRAGMA foreign_keys = ON")
-    if db.execute("PRAGMA page_count").fetchone()[0] == 0:  # a new file: its page size is
-        db.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # chosen now, before the first write
     if str(path) != ":memory:":
         db.enable_wal()
     if migrate and migrations.pending(db):

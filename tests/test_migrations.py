@@ -127,21 +127,6 @@ def test_a_migration_that_breaks_a_reference_changes_nothing(db_path, monkeypatc
     assert check.execute("SELECT count(*) FROM dedupe_keys").fetchone()[0] == 0
 
 
-def test_a_new_database_gets_large_pages_an_old_one_keeps_its_own(tmp_path):
-    from evidence.db.migrations import PAGE_SIZE
-
-    db = open_db(tmp_path / "new.db")
-    assert db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
-    old_path = tmp_path / "old.db"
-    old = sqlite_utils.Database(old_path)
-    old.execute("PRAGMA page_size = 4096")
-    migrations.apply(old, stop_before="m540_hits_long_texts_last")
-    old.close()
-    db = open_db(old_path)
-    assert db.execute("PRAGMA page_size").fetchone()[0] == 4096
-    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-
-
 def test_a_reference_broken_before_the_migration_does_not_stop_it(db_path):
     old = sqlite_utils.Database(db_path)
     migrations.apply(old, stop_before="m540_hits_long_texts_last")
