@@ -48,6 +48,7 @@ from evidence.screening.pages import (
     login_required,
 )
 from evidence.screening.record_view import STAGE_PATHS, _decide, _posted_stage, _stage
+from evidence.terms import fold
 
 
 @login_required
@@ -64,10 +65,13 @@ async def mine(request, datasette, user):
         q.resolutions(c, stage, limit=100, lead=user["id"])
         if user["role"] == "lead" and page == 1 and not any(args.values()) else []))
     rows, reasons, themes, resolutions = data
-    for row in rows:  # inline markup rendered safely, as on the record page
-        original = original_title(row["original_title"], row["title"])
-        row["title_html"] = sanitise(row["title"])
-        row["original_title_html"] = sanitise(original) if original else None
+    t = _t(datasette, request)
+    searched = fold(args["q"])
+    for row in rows:  # named as on the conflict cards; inline markup rendered safely
+        # three names and " …", or everyone where the search matched a later name
+        later = (row["authors"] or row["editors"])[3:]
+        most = None if searched and any(searched in fold(n) for n in later) else 3
+        row.update(_named(row, t, most), title_html=sanitise(row["title"]))
     return await _page(datasette, request, user, "screening_mine.html", rows=rows[:100],
                        resolutions=resolutions,
                        more=len(rows) > 100, page=page, args=args, stage=stage,

@@ -303,7 +303,8 @@ def my_decisions(conn: sqlite3.Connection, reviewer: str, *, q: str = "",
 
     ``q`` is looked for as written (folded: case and accents aside, so ``økonomi`` finds
     *Økonomi*) in the title, the title in the work's own language, the authors, the editors,
-    and the reviewer's note and summary (``screening.finding.searched_text``)."""
+    and the reviewer's note and summary (``screening.finding.searched_text``). Each item
+    carries the work's ``authors`` and ``editors`` (lists): its byline on the page."""
     where = ["d.decision IS NOT NULL"]
     params = {"me": reviewer, "limit": limit, "offset": offset, "stage": stage}
     if q:
@@ -319,17 +320,20 @@ def my_decisions(conn: sqlite3.Connection, reviewer: str, *, q: str = "",
         where.append("d.reason = :reason")
         params["reason"] = reason
     keys = ("id", "record_id", "title", "year", "decision", "reason", "themes", "note",
-            "summary", "created_at", "original_title")
+            "summary", "created_at", "original_title", "authors", "creators")
     rows = conn.execute(f"""
       SELECT d.id, d.record_id, r.title, r.year, d.decision, d.reason, d.themes, d.note,
-             d.summary, d.created_at, r.original_title
+             d.summary, d.created_at, r.original_title, r.authors, r.creators
       FROM decisions d JOIN records r ON r.id = d.record_id
       WHERE d.id IN (SELECT decision_id FROM current_decisions WHERE reviewer = :me
                      AND stage = :stage) AND {' AND '.join(where)}
       ORDER BY d.id DESC LIMIT :limit OFFSET :offset""", params).fetchall()
     items = [dict(zip(keys, row, strict=True)) for row in rows]
-    for item in items:
+    for item in items:  # named as on the record page: authors, or editors (creators)
         item["themes"] = json_list(item["themes"])
+        item["authors"] = json_list(item["authors"])
+        item["editors"] = editors_of(item)
+        del item["creators"]
     return items
 
 

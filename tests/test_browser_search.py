@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -130,6 +131,9 @@ def test_search_finds_original_titles_and_editors(titled_site, page: Page, width
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.goto(titled_site + "/-/search?q=primærhelsetjenesten")
+    box = page.locator(".pub-search input[type=search]")  # the box and the help say so
+    expect(box).to_have_attribute("placeholder", re.compile("originaltittel.*redaktører"))
+    expect(page.locator(".pub-search + .pub-count")).to_contain_text("redaktører som forfattere")
     result = page.locator(".pub-result")
     expect(result).to_have_count(1)
     expect(result.locator("h3")).to_contain_text("Stigma towards people who use opioids")

@@ -379,16 +379,52 @@ async def test_download_and_feed_errors_speak_the_site_language(ds, monkeypatch)
 
     bad = await ds.client.get("/-/download/records.csv?_sort=nope")
     assert bad.status_code == 400 and bad.headers["content-type"].startswith("text/html")
-    assert '<html lang="nb">' in bad.text and "Noe gikk galt" in bad.text
+    assert '<html lang="nb">' in bad.text and "<h1>Ugyldig forespørsel</h1>" in bad.text
+    assert "<title>Ugyldig forespørsel" in bad.text and "Noe gikk galt" not in bad.text
+    assert "Gå til forsiden for å søke eller velge et tema." in bad.text  # the help is kept
     assert "400: Cannot sort table by nope" in bad.text  # Datasette's message, as elsewhere
     for path in ("/-/download/nope.xlsx", "/-/feed.atom?theme=nope"):
         missing = await ds.client.get(path)
-        assert missing.status_code == 404 and "Fant ikke siden" in missing.text, path
+        assert missing.status_code == 404 and "<h1>Fant ikke siden</h1>" in missing.text, path
     monkeypatch.setattr(downloads, "MAX_ROWS", 1)
     many = await ds.client.get("/-/download/records.ris")
     assert many.status_code == 413 and "Mer enn 1 rader: avgrens utvalget" in many.text
+    assert "<h1>Noe gikk galt</h1>" in many.text  # other errors keep the general heading
     # Datasette's own data formats keep their answers
     assert (await ds.client.get("/published/records.json?_sort=nope")).json()["status"] == 400
+
+
+@pytest.mark.asyncio
+async def test_a_bad_request_says_so_in_english_too(db, config, tmp_path):
+    seed_working_db(db, config)
+    publish(db, tmp_path / "en.db", dataclasses.replace(config, language="en"))
+    ds = make_datasette(tmp_path / "en.db")
+    bad = await ds.client.get("/-/download/records.csv?_sort=%3Cscript%3E")
+    assert bad.status_code == 400 and "<h1>Bad request</h1>" in bad.text
+    assert "Go to the home page to search or choose a theme." in bad.text
+    assert "by &lt;script&gt;" in bad.text and "by <script>" not in bad.text  # escaped
+    table = await ds.client.get("/en/records?_sort=nope")  # a table page's bad request
+    assert table.status_code == 400 and "<h1>Bad request</h1>" in table.text
+    missing = await ds.client.get("/-/themes/nope")
+    assert missing.status_code == 404 and "<h1>Page not found</h1>" in missing.text
+
+
+@pytest.mark.asyncio
+async def test_search_box_names_original_titles_and_editors(db, config, tmp_path):
+    """The search reads the original title (as the title) and the editors (as authors):
+    the box and the search page's help say so, in the site's language."""
+    seed_working_db(db, config)
+    publish(db, tmp_path / "en.db", dataclasses.replace(config, language="en"))
+    publish(db, tmp_path / "nb.db", config)
+    for path, placeholder, help_ in (
+        ("nb.db", "originaltittel, sammendrag, forfattere, redaktører", "redaktører som"),
+        ("en.db", "original titles, abstracts, authors, editors", "editors as authors"),
+    ):
+        client = make_datasette(tmp_path / path).client
+        for page in ("/", "/-/search", "/-/search?q=rus"):
+            html = (await client.get(page)).text
+            assert placeholder in html.split('placeholder="', 1)[1].split('"', 1)[0], page
+        assert help_ in (await client.get("/-/search")).text
 
 
 @pytest.mark.asyncio

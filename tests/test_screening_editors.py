@@ -317,6 +317,40 @@ async def test_my_decisions_finds_by_original_title_and_editors(make_app, db_pat
     assert "&lt;script&gt;alert(2)&lt;/script&gt;" in page and "<script>alert" not in page
 
 
+@pytest.mark.asyncio
+async def test_my_decisions_names_the_work_as_the_conflict_cards_do(make_app, db_path):
+    ds = make_app()
+    edited(db_path, 2)  # editors only, one of them hostile
+    edited(db_path, 3, authors=["A, A", "B, B", "C, C", "Ødegård, Åse"], original=None)
+    with sqlite3.connect(db_path) as conn:
+        for record_id in (1, 2, 3):
+            save_decision(conn, record_id, "bo", "include")
+    bo = as_user(ds, "bo")
+
+    def row_of(page: str, record_id: int) -> str:
+        """The table row of the record: the cells before its link."""
+        return page.split(f"/-/screen/record/{record_id}?next=", 1)[0].rsplit("<tr", 1)[1]
+
+    page = (await ds.client.get("/-/screen/mine", cookies=bo)).text
+    edited_row = row_of(page, 2)
+    assert (
+        '<span class="meta-line">Dahl, Ola; Moe, &lt;script&gt;alert(1)&lt;/script&gt; (red.)'
+        "</span>" in edited_row
+    )
+    assert "Not, Shown" not in edited_row  # a translator is no editor
+    assert "Originaltittel:</span> Rusmiddelbruk i <i>kommunene</i> &lt;script&gt;" in edited_row
+    assert '<span class="meta-line">A, A; B, B; C, C …</span>' in row_of(page, 3)
+    assert '<span class="meta-line">Author1, Ann; Berg, Bo</span>' in row_of(page, 1)
+    assert_escaped(page)
+    # a search matching a later name shows everyone, so the match is in view
+    found = (await ds.client.get("/-/screen/mine", params={"q": "ØDEGÅRD"}, cookies=bo)).text
+    assert '<span class="meta-line">A, A; B, B; C, C; Ødegård, Åse</span>' in found
+    switched = await post(ds, "/-/screen/language", bo, [("lang", "en"), ("next", "/")])
+    assert switched.status_code == 302
+    english = (await ds.client.get("/-/screen/mine", cookies=bo)).text
+    assert "Moe, &lt;script&gt;alert(1)&lt;/script&gt; (eds.)</span>" in english
+
+
 def test_editor_suffixes_have_one_owner():
     from evidence.citation import EDITOR_SUFFIXES, editor_suffix
     from evidence.publish.exports import reference

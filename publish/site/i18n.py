@@ -16,7 +16,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "nb": {
         "home_intro": ("Forskning sortert etter tema. Søk i alle inkluderte arbeider, "
                        "eller velg et tema."),
-        "search_placeholder": "Søk i tittel, sammendrag, forfattere og nøkkelord",
+        "search_placeholder": ("Søk i tittel, originaltittel, sammendrag, forfattere, "
+                               "redaktører og nøkkelord"),
         "search": "Søk",
         "theme_groups": "Temagrupper",
         "works": "arbeider",
@@ -66,7 +67,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "search_help": ("Søket finner ord inni sammensatte ord og bøyde former: «rus» finner "
                         "«rusmiddelproblemer», «rusmidler» finner «rusmiddelbruk», og norske "
                         "og engelske fagord finner hverandre: «depresjon» finner "
-                        "«depression»."),
+                        "«depression». Titler søkes også på arbeidets eget språk "
+                        "(originaltittel), og redaktører som forfattere."),
         "matched_themes": "Treff bare i temaet arbeidet er sortert under",
         "matched_keywords": "Treff bare i nøkkelord (vises ikke ellers)",
         "synonyms_used": "Søkte også etter",
@@ -133,7 +135,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     },
     "en": {
         "home_intro": "Research sorted by theme. Search all included works, or choose a theme.",
-        "search_placeholder": "Search titles, abstracts, authors and keywords",
+        "search_placeholder": ("Search titles, original titles, abstracts, authors, editors "
+                               "and keywords"),
         "search": "Search",
         "theme_groups": "Theme groups",
         "works": "works",
@@ -183,7 +186,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "search_help": ("Search finds words inside compounds and inflected forms: “rus” finds "
                         "“rusmiddelproblemer”, “problem” finds “problems”, and Norwegian and "
                         "English words of the field find each other: “depresjon” finds "
-                        "“depression”."),
+                        "“depression”. Titles are searched in the work's own language "
+                        "too (original title), and editors as authors."),
         "matched_themes": "Matched only in the theme the work is sorted under",
         "matched_keywords": "Matched only in keywords (not shown otherwise)",
         "synonyms_used": "Also searched for",
