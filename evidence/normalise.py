@@ -29,10 +29,20 @@ def clean_text(value: Any) -> str | None:
         text = " ".join(str(v) for v in value if v)
     else:
         text = str(value)
-    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
+    if text.isascii():
+        # most texts are clean already: a few substring scans instead of splitting a whole
+        # abstract into words and joining them again (half the time on real abstracts)
+        if (text and text[0] != " " and text[-1] != " "
+                and not any(space in text for space in _ASCII_SPACES)):
+            return text
+    elif not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
     text = " ".join(text.split())
     return text or None
+
+
+#: What ``str.split()`` splits ASCII text at, besides a single space.
+_ASCII_SPACES = ("  ", "\n", "\t", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
 
 
 def normalise_doi(value: Any) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+import unicodedata
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -83,3 +84,26 @@ def test_content_id_ignores_case_and_spacing(title, year, authors):
               "authors": authors}
     if title.upper().lower() == title.lower():
         assert content_id(hit) == content_id(spaced)
+
+
+
+def _collapsed(text: str) -> str | None:
+    return " ".join(unicodedata.normalize("NFC", text).split()) or None
+
+
+_SPACES = [" ", "  ", *string.whitespace, "\x1c", "\x1d", "\x1e", "\x1f", "\u00a0",
+           "\u2009", "\u3000", "\x85"]
+
+
+def test_clean_text_equals_collapsing_for_every_kind_of_space():
+    """clean_text's shortcut for clean ASCII text gives what collapsing the words gives."""
+    samples = ["", "a", "a b", "Title: a study", "é", "e\u0301"]
+    samples += [f"{s}x" for s in _SPACES] + [f"x{s}" for s in _SPACES]
+    samples += [f"a{s}b" for s in _SPACES] + [f"a{s}{s}b" for s in _SPACES]
+    for text in samples:
+        assert n.clean_text(text) == _collapsed(text), repr(text)
+
+
+@given(st.lists(st.sampled_from(["a", "b", "é", "e\u0301", *_SPACES])).map("".join))
+def test_clean_text_equals_collapsing_any_text(text):
+    assert n.clean_text(text) == _collapsed(text)
