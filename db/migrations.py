@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -191,10 +192,29 @@ def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
     db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     db.execute("PRAGMA foreign_keys = ON")
     if str(path) != ":memory:":
-        db.enable_wal()
+        _enable_wal(db)
     if migrate and migrations.pending(db):
         _migrate(db)
     return db
+
+
+def _enable_wal(db: Database) -> None:
+    """Switch to WAL, waiting for a process that holds the file meanwhile.
+
+    SQLite refuses the switch at once ("database is locked", without the busy timeout, to
+    avoid a deadlock) while another connection writes in the old journal mode: it happens
+    when several processes create the same new database at once (`evidence serve` and
+    `evidence import`, say). The switch is retried until the busy timeout.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            db.enable_wal()
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _migrate(db: Database) -> None:

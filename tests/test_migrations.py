@@ -136,3 +136,20 @@ def test_a_reference_broken_before_the_migration_does_not_stop_it(db_path):
     db = open_db(db_path)
     assert "m540_hits_long_texts_last" in schema_version(db)
     assert db.execute("SELECT count(*) FROM dedupe_keys").fetchone()[0] == 1
+
+
+
+def test_opening_waits_for_a_process_writing_the_new_file_in_the_old_journal_mode(db_path):
+    """SQLite refuses the switch to WAL at once while another connection writes (it does not
+    wait its busy timeout): two processes creating one database hit that."""
+    import threading
+
+    other = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # a writer on the still empty file, rollback journal
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        sqlite3.connect(db_path, timeout=10).execute("PRAGMA journal_mode = wal")
+    threading.Timer(0.3, lambda: other.execute("COMMIT")).start()
+    db = open_db(db_path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert schema_version(db) == [m.name for m in migrations._migrations]
+    other.close()
