@@ -72,6 +72,8 @@ async def mine(request, datasette, user):
         later = (row["authors"] or row["editors"])[3:]
         most = None if searched and any(searched in fold(n) for n in later) else 3
         row.update(_named(row, t, most), title_html=sanitise(row["title"]))
+    for done in resolutions:  # the lead's resolutions name the work the same way
+        done.update(_named(done, t, most=3), title_html=sanitise(done["title"]))
     return await _page(datasette, request, user, "screening_mine.html", rows=rows[:100],
                        resolutions=resolutions,
                        more=len(rows) > 100, page=page, args=args, stage=stage,
