@@ -126,6 +126,8 @@ async def _conflicts_page(datasette, request, user, stage: str, *, status: int =
         if failed and failed["record_id"] == item["record_id"]:
             item["error"], item["chosen"] = failed["error"], failed["chosen"]
             item["union"] = set(failed["chosen"].get("themes") or [])
+    for done in resolved:  # the titles' inline markup, as on the cards
+        done["title_html"] = sanitise(done["title"])
     return await _page(datasette, request, user, "screening_conflicts.html", items=items,
                        reasons=reasons, themes=themes, stage=stage, status=status,
                        resolved=resolved,

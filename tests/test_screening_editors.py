@@ -374,6 +374,10 @@ async def test_my_resolutions_name_the_work_as_my_decisions_do(make_app, db_path
     # the title keeps its inline markup as safely as on My decisions and the conflict cards
     assert '<td class="title-cell">Rus i <i>kommunene</i> &lt;img src=x&gt;' in table
     assert_escaped(page)
+    # the conflicts page's list of resolutions keeps the title's markup safely too
+    conflicts = await ds.client.get("/-/screen/conflicts", cookies=as_user(ds, "ana", "lead"))
+    resolved = conflicts.text.split('<ul class="resolved-list">', 1)[1].split("</ul>", 1)[0]
+    assert '/-/screen/record/1">Rus i <i>kommunene</i> &lt;img src=x&gt;</a>' in resolved
 
 
 def test_editor_suffixes_have_one_owner():
