@@ -30,19 +30,18 @@ def clean_text(value: Any) -> str | None:
     else:
         text = str(value)
     if text.isascii():
-        # most texts are clean already: a few substring scans instead of splitting a whole
-        # abstract into words and joining them again (half the time on real abstracts)
-        if (text and text[0] != " " and text[-1] != " "
-                and not any(space in text for space in _ASCII_SPACES)):
+        # most texts are clean already: a few substring scans (what str.split() splits ASCII
+        # at, besides one space) instead of splitting a whole abstract into words and joining
+        # them again; written out, as a generator over them costs a fifth more
+        if (text and text[0] != " " and text[-1] != " " and "  " not in text
+                and "\n" not in text and "\t" not in text and "\r" not in text
+                and "\x0b" not in text and "\x0c" not in text and "\x1c" not in text
+                and "\x1d" not in text and "\x1e" not in text and "\x1f" not in text):
             return text
     elif not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
     text = " ".join(text.split())
     return text or None
-
-
-#: What ``str.split()`` splits ASCII text at, besides a single space.
-_ASCII_SPACES = ("  ", "\n", "\t", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
 
 
 def normalise_doi(value: Any) -> str | None:

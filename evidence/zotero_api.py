@@ -1,5 +1,6 @@
-"""The Zotero Web API: pyzotero pointed at ZOTERO_API_URL, retries, paging by Link headers,
-and the identifiers an item carries.
+"""The Zotero Web API: pyzotero pointed at ZOTERO_API_URL, retries, paging by Link headers.
+(What an item's JSON says, its identifiers included, is read in harvest/zotero/convert.py,
+which needs no HTTP client: reading evidence.yml imports it.)
 
 Shared by the harvester (reading, harvest/zotero/) and `evidence zotero push` (writing,
 publish/zotero_push.py), so it sits below both.

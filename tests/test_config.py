@@ -113,3 +113,19 @@ def test_synonyms_are_groups_of_two_or_more_terms():
     assert error_of(MINIMAL + "synonyms:\n  - [angst, '---']\n").startswith(
         "evidence.yml:4: synonyms[0]: each term needs a letter")
     assert "must be a list" in error_of(MINIMAL + "synonyms: angst\n")
+
+
+def test_reading_the_configuration_imports_no_http_client():
+    """Every command reads evidence.yml, and validating a search imports its source's module:
+    those stay light (pyzotero, httpx and requests cost 0.15 s a command; clients are imported
+    when a harvest runs)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from evidence.config import load_config; "
+            f"load_config({str(EXAMPLE_CONFIG)!r}); "
+            "print(sorted(m for m in ('pyzotero', 'httpx2', 'httpx', 'requests', 'Bio')"
+            " if m in sys.modules))")
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True).stdout.strip()
+    assert found == "[]"

@@ -107,3 +107,36 @@ def test_clean_text_equals_collapsing_for_every_kind_of_space():
 @given(st.lists(st.sampled_from(["a", "b", "é", "e\u0301", *_SPACES])).map("".join))
 def test_clean_text_equals_collapsing_any_text(text):
     assert n.clean_text(text) == _collapsed(text)
+
+
+def _split_at_every_colon(abstract):
+    """split_structured as first written: a look at every colon (the specification)."""
+    import re
+
+    label = re.compile(r"[A-Z][A-Z0-9 ,/&()'-]{1,60}[A-Z)]$")
+    if not abstract or "\n\n" in abstract:
+        return abstract
+    abstract = abstract.strip()
+    starts = []
+    colon = abstract.find(": ")
+    while colon != -1:
+        match = label.search(abstract, max(colon - 62, 0), colon)
+        if match:
+            before = abstract[max(match.start() - 3, 0):match.start()].rstrip()[-1:]
+            if before in ("", ".", "?", "!", ")"):
+                starts.append(match.start())
+        colon = abstract.find(": ", colon + 2)
+    if len(starts) < 2 or starts[0] != 0:
+        return abstract
+    bounds = [*starts, len(abstract)]
+    return "\n\n".join(abstract[a:b].strip() for a, b in zip(bounds, bounds[1:], strict=False))
+
+
+_PIECES = ["BACKGROUND:", "METHODS:", "RESULTS AND DISCUSSION:", "AIM(S):", "Background:",
+           "HIV:", "II:", "A" * 61 + ":", "x", "the study.", "was done?", "(n = 3)", ":", " ",
+           "  ", "\n", "\n\n", "."]
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=12).map(" ".join))
+def test_split_structured_looks_once_at_unstructured_text_with_the_same_result(text):
+    assert split_structured(text) == _split_at_every_colon(text)

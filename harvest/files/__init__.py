@@ -300,8 +300,13 @@ def split_structured(abstract: str | None) -> str | None:
     if not abstract or "\n\n" in abstract:
         return abstract
     abstract = abstract.strip()
-    starts = []
     colon = abstract.find(": ")
+    # a label must open the text (a label holds no colon, so it ends at the first one): an
+    # abstract that does not start with one is left alone after one look, not one per colon
+    if not 0 < colon <= 62 or not (first := _LABEL.search(abstract, 0, colon)) \
+            or first.start():
+        return abstract
+    starts = []
     while colon != -1:
         match = _LABEL.search(abstract, max(colon - 62, 0), colon)
         if match:

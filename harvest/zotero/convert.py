@@ -1,4 +1,5 @@
-"""Zotero items as hits: one item of the Web API's JSON -> a hit dict (no network)."""
+"""Zotero items as hits: one item of the Web API's JSON -> a hit dict (no network), and the
+identifiers an item carries (also read by `evidence zotero push`, publish/zotero_push.py)."""
 
 from __future__ import annotations
 
