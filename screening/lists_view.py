@@ -72,6 +72,8 @@ async def mine(request, datasette, user):
         later = (row["authors"] or row["editors"])[3:]
         most = None if searched and any(searched in fold(n) for n in later) else 3
         row.update(_named(row, t, most), title_html=sanitise(row["title"]))
+    for done in resolutions:  # the lead's resolutions name the work the same way
+        done.update(_named(done, t, most=3), title_html=sanitise(done["title"]))
     return await _page(datasette, request, user, "screening_mine.html", rows=rows[:100],
                        resolutions=resolutions,
                        more=len(rows) > 100, page=page, args=args, stage=stage,
@@ -124,6 +126,8 @@ async def _conflicts_page(datasette, request, user, stage: str, *, status: int =
         if failed and failed["record_id"] == item["record_id"]:
             item["error"], item["chosen"] = failed["error"], failed["chosen"]
             item["union"] = set(failed["chosen"].get("themes") or [])
+    for done in resolved:  # the titles' inline markup, as on the cards
+        done["title_html"] = sanitise(done["title"])
     return await _page(datasette, request, user, "screening_conflicts.html", items=items,
                        reasons=reasons, themes=themes, stage=stage, status=status,
                        resolved=resolved,

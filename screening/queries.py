@@ -429,24 +429,29 @@ def resolution_text(t, described: dict) -> str:
 def resolutions(conn: sqlite3.Connection, stage: str = SCREENING, *, limit: int = 20,
                 lead: str | None = None) -> list[dict[str, Any]]:
     """The latest current resolutions at ``stage`` (by ``lead`` when given), newest first,
-    each with the votes it settled and :func:`describe_resolution`."""
+    each with the votes it settled, :func:`describe_resolution`, and the work's
+    ``original_title``, ``authors`` and ``editors`` (lists): its byline, as in
+    :func:`my_decisions`."""
     params: list[Any] = [resolution_of(stage)]
     who = ""
     if lead:
         who, params = " AND c.reviewer = ?", [*params, lead]
     rows = conn.execute(f"""
       SELECT d.id, d.record_id, r.title, d.reviewer, d.decision, d.reason, d.themes,
-             d.summary, d.created_at
+             d.summary, d.created_at, r.original_title, r.authors, r.creators
       FROM current_decisions c JOIN decisions d ON d.id = c.decision_id
       JOIN records r ON r.id = d.record_id
       WHERE c.stage = ?{who} ORDER BY c.decision_id DESC LIMIT ?""",
                         [*params, limit]).fetchall()
     keys = ("id", "record_id", "title", "reviewer", "decision", "reason", "themes", "summary",
-            "created_at")
+            "created_at", "original_title", "authors", "creators")
     items = [dict(zip(keys, row, strict=True)) for row in rows]
     found = outcomes(conn, [i["record_id"] for i in items], stage=stage)
     for item in items:
         item["themes"] = json_list(item["themes"])
+        item["authors"] = json_list(item["authors"])
+        item["editors"] = editors_of(item)
+        del item["creators"]
         item["votes"] = found[item["record_id"]].votes if item["record_id"] in found else []
         item["described"] = describe_resolution(item, item["votes"])
     return items

@@ -150,6 +150,8 @@ def test_home_says_what_is_new_and_links_the_list(sites, page: Page):
     link = page.locator(".pub-edition a").first
     expect(link).to_have_text("Nytt i 2024-utgaven: 27")
     assert page.locator("a", has_text="Helsepersonell og arbeidsmiljø").count() == 0
+    help_line = page.locator("#search-fields")  # the placeholder is whole on a laptop
+    expect(help_line).to_be_hidden()
     screenshot(page, "editions-home-nb-1366.png")
     link.click()
     page.wait_for_url("**first_edition=2024*")
@@ -157,10 +159,23 @@ def test_home_says_what_is_new_and_links_the_list(sites, page: Page):
     page.set_viewport_size(PHONE)
     page.goto(sites["nb"] + "/")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    # a phone cuts the placeholder off: the line under the box says it whole
+    expect(help_line).to_have_text(
+        "Søk i tittel, originaltittel, sammendrag, forfattere, redaktører og nøkkelord."
+    )
+    expect(page.locator(".pub-search input[type=search]")).to_have_attribute(
+        "aria-describedby", "search-fields"
+    )
     screenshot(page, "editions-home-nb-390.png")
     page.goto(sites["en"] + "/")
     expect(page.locator(".pub-edition a").first).to_have_text("New in the 2024 edition: 27")
+    expect(help_line).to_have_text(
+        "Search titles, original titles, abstracts, authors, editors and keywords."
+    )
     screenshot(page, "editions-home-en-390.png")
+    page.set_viewport_size(WIDE)
+    expect(help_line).to_be_hidden()
+    screenshot(page, "editions-home-en-1366.png")
 
 
 @pytest.mark.parametrize("by", ["year", "kind"])

@@ -1,6 +1,7 @@
 """Editors and the original-language title in Chromium, on every page where a reviewer or the
 lead decides on a record: the title/abstract record page, the full-text record page, the
-conflict cards and the duplicate pairs, each at 1366 and 390 px wide.
+conflict cards, the duplicate pairs, My decisions and the lead's My resolutions, each at 1366
+and 390 px wide.
 
 Hostile names (``<script>`` in an editor's name and in the original title) must show as text
 and run nothing; nothing may overflow a phone's width.
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from evidence.db.decisions import save_decision
+from evidence.db.decisions import RESOLUTION, save_decision
 from tests.conftest import EXAMPLE_CONFIG
 from tests.screening_data import add_users, seed
 from tests.test_browser_screening import PASSWORD, start_server, stop_server
@@ -51,13 +52,16 @@ def server(tmp_path_factory):
     with sqlite3.connect(db_path, isolation_level=None) as conn:
         conn.execute(
             "UPDATE records SET authors = '[]', creators = ?, original_title = ?"
-            " WHERE id IN (1, 2, 3, 5)",
+            " WHERE id IN (1, 2, 3, 5, 6)",
             [json.dumps(EDITORS), ORIGINAL],
         )
         for reviewer in ("bo", "cy"):  # record 1 reaches the full-text stage
             save_decision(conn, 1, reviewer, "include", theme_slugs=["stigma"])
         save_decision(conn, 2, "bo", "include", theme_slugs=["stigma"])  # a conflict
         save_decision(conn, 2, "cy", "exclude", reason="wrong-topic")
+        save_decision(conn, 6, "bo", "include", theme_slugs=["stigma"])  # resolved by ana
+        save_decision(conn, 6, "cy", "exclude", reason="wrong-topic")
+        save_decision(conn, 6, "ana", "exclude", reason="wrong-topic", stage=RESOLUTION)
     _pair(db_path, 3, 4)
     process, url = start_server(directory)
     yield {"url": url, "db": db_path}
@@ -120,6 +124,7 @@ FINDS = {  # name: (account, path, the work's element, what the search matched)
         ".meta-line mark",
     ),
     "mine-editor": ("bo", "/-/screen/mine?q=dahl", "tr.row-include", ".original-title"),
+    "mine-resolutions": ("ana", "/-/screen/mine", "table.resolutions tbody tr", ".meta-line"),
 }
 
 

@@ -351,6 +351,35 @@ async def test_my_decisions_names_the_work_as_the_conflict_cards_do(make_app, db
     assert "Moe, &lt;script&gt;alert(1)&lt;/script&gt; (eds.)</span>" in english
 
 
+@pytest.mark.asyncio
+async def test_my_resolutions_name_the_work_as_my_decisions_do(make_app, db_path):
+    from evidence.db.decisions import RESOLUTION
+
+    ds = make_app(reviewers=2)
+    edited(db_path, 1)  # editors only, one of them hostile
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE records SET title = 'Rus i <i>kommunene</i> <img src=x>' WHERE id = 1")
+    with sqlite3.connect(db_path) as conn:
+        save_decision(conn, 1, "bo", "include", theme_slugs=["stigma"])
+        save_decision(conn, 1, "cy", "exclude", reason="wrong-topic")
+        save_decision(conn, 1, "ana", "exclude", reason="wrong-topic", stage=RESOLUTION)
+    page = (await ds.client.get("/-/screen/mine", cookies=as_user(ds, "ana", "lead"))).text
+    table = page.split('<table class="list resolutions">', 1)[1].split("</table>", 1)[0]
+    assert (
+        '<span class="meta-line">Dahl, Ola; Moe, &lt;script&gt;alert(1)&lt;/script&gt; (red.)'
+        "</span>" in table
+    )
+    assert "Not, Shown" not in table  # a translator is no editor
+    assert "Originaltittel:</span> Rusmiddelbruk i <i>kommunene</i> &lt;script&gt;" in table
+    # the title keeps its inline markup as safely as on My decisions and the conflict cards
+    assert '<td class="title-cell">Rus i <i>kommunene</i> &lt;img src=x&gt;' in table
+    assert_escaped(page)
+    # the conflicts page's list of resolutions keeps the title's markup safely too
+    conflicts = await ds.client.get("/-/screen/conflicts", cookies=as_user(ds, "ana", "lead"))
+    resolved = conflicts.text.split('<ul class="resolved-list">', 1)[1].split("</ul>", 1)[0]
+    assert '/-/screen/record/1">Rus i <i>kommunene</i> &lt;img src=x&gt;</a>' in resolved
+
+
 def test_editor_suffixes_have_one_owner():
     from evidence.citation import EDITOR_SUFFIXES, editor_suffix
     from evidence.publish.exports import reference
