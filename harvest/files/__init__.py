@@ -306,7 +306,8 @@ def split_structured(abstract: str | None) -> str | None:
     if not 0 < colon <= 62 or not (first := _LABEL.search(abstract, 0, colon)) \
             or first.start():
         return abstract
-    starts = []
+    starts = [0]  # the opening label, found above; the others follow later colons
+    colon = abstract.find(": ", colon + 2)
     while colon != -1:
         match = _LABEL.search(abstract, max(colon - 62, 0), colon)
         if match:
