@@ -331,9 +331,7 @@ def my_decisions(conn: sqlite3.Connection, reviewer: str, *, q: str = "",
     items = [dict(zip(keys, row, strict=True)) for row in rows]
     for item in items:  # named as on the record page: authors, or editors (creators)
         item["themes"] = json_list(item["themes"])
-        item["authors"] = json_list(item["authors"])
-        item["editors"] = editors_of(item)
-        del item["creators"]
+        _name_people(item)
     return items
 
 
@@ -416,6 +414,13 @@ def describe_resolution(resolution: dict[str, Any], votes: list[dict[str, Any]])
     return {"decision": "include", "from": "own", "name": ""}
 
 
+def _name_people(item: dict[str, Any]) -> None:
+    """The people a list names the work by: ``authors`` decoded and ``editors`` taken from
+    ``creators`` (which is dropped), as :func:`record` has them."""
+    item["authors"] = json_list(item["authors"])
+    item["editors"] = editors_of({"creators": item.pop("creators")})
+
+
 def resolution_text(t, described: dict) -> str:
     """"Included, themes of bo" in the interface language (``t``) from
     :func:`describe_resolution` (screening_resolution_text.html says the same in a page)."""
@@ -449,9 +454,7 @@ def resolutions(conn: sqlite3.Connection, stage: str = SCREENING, *, limit: int 
     found = outcomes(conn, [i["record_id"] for i in items], stage=stage)
     for item in items:
         item["themes"] = json_list(item["themes"])
-        item["authors"] = json_list(item["authors"])
-        item["editors"] = editors_of(item)
-        del item["creators"]
+        _name_people(item)
         item["votes"] = found[item["record_id"]].votes if item["record_id"] in found else []
         item["described"] = describe_resolution(item, item["votes"])
     return items
